@@ -1,4 +1,4 @@
-"""SF1630 Ledelsesinformation – Dataload: protocol, Serviceplatform emulator, data specs, sender and receiver logic.
+"""SF1630 Ledelsesinformation – Dataload: protocol, emulator, data specs, sender and receiver logic.
 
 Nothing here imports Airflow at import time, so the package is cheap to import from DAG files,
 the CLI and tests alike.

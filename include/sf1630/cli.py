@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser from every group's ``register`` function."""
     parser = argparse.ArgumentParser(prog="sf1630", description=__doc__.splitlines()[0] if __doc__ else None)
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
-    for name, module in GROUPS.items():
+    for module in GROUPS.values():
         import_module(module).register(groups)
     return parser
 

@@ -24,7 +24,8 @@ def env_flag(name: str, default: bool) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise ValueError(f"environment variable {name}={raw!r} is not a boolean (use one of {sorted(_TRUE | _FALSE)})")
+    allowed = sorted(_TRUE | _FALSE)
+    raise ValueError(f"environment variable {name}={raw!r} is not a boolean (use one of {allowed})")
 
 
 def env_path(name: str, default: Path) -> Path:
