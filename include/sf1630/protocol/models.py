@@ -1,0 +1,174 @@
+"""Typed, immutable models of the SFTP service contract's documents: trigger, file metadata and receipt.
+
+The platform emulator, the sender and the receiver exchange these objects instead of XML trees, so the
+XML shape lives in one place (:mod:`sf1630.protocol.document`). The models check the invariants the schema
+cannot express in Python terms (timezone-aware timestamps, one of receipt or errors) at construction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sf1630.protocol.errors import InvalidValue
+from sf1630.protocol.names import CVR_URN_PATTERN
+
+NAMESPACE = "http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types"
+ROUTING_RECIPIENT = "ROUTING_V1_0_0"
+INF_REF_SF1630 = "KommunalLedelseInformationOverfør_1"
+SUCCESS = "SUCCESS"
+MAX_DOCUMENT_BYTES = 64 * 1024
+
+#: Largest value of xs:unsignedLong, the type of SizeInBytes.
+MAX_SIZE_IN_BYTES = 2**64 - 1
+#: Range of xs:int, the type of ErrorCode.
+MIN_ERROR_CODE, MAX_ERROR_CODE = -(2**31), 2**31 - 1
+
+
+def _require_urn(label: str, value: str) -> None:
+    if not isinstance(value, str) or not CVR_URN_PATTERN.fullmatch(value):
+        raise InvalidValue(f"{label} {value!r} is not urn:oio:cvr-nr:NNNNNNNN (use cvr_urn())")
+
+
+def _require_uuid(label: str, value: object) -> None:
+    if not isinstance(value, uuid.UUID):
+        raise InvalidValue(f"{label} must be a uuid.UUID, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class RoutingInfo:
+    """``SFTPDynamicRoutingInfo``: what the platform routes a transfer on."""
+
+    inf_ref: str
+    sender_it_system: uuid.UUID
+    sender_authority: str
+    transaction_id: uuid.UUID
+    sender_timestamp: datetime
+    recipient_authority: str
+    recipient_it_system: uuid.UUID | None = None
+    route_parameters: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_uuid("sender_it_system", self.sender_it_system)
+        _require_uuid("transaction_id", self.transaction_id)
+        if self.recipient_it_system is not None:
+            _require_uuid("recipient_it_system", self.recipient_it_system)
+        _require_urn("sender_authority", self.sender_authority)
+        _require_urn("recipient_authority", self.recipient_authority)
+        if not isinstance(self.sender_timestamp, datetime) or self.sender_timestamp.utcoffset() is None:
+            raise InvalidValue("sender_timestamp must be a timezone-aware datetime")
+        object.__setattr__(self, "route_parameters", tuple(tuple(p) for p in self.route_parameters))
+
+
+@dataclass(frozen=True)
+class FileDescriptor:
+    """``FileDescriptor``: the data file a trigger or metadata document is about."""
+
+    file_name: str
+    size_in_bytes: int
+    sender: str
+    recipients: tuple[str, ...]
+    senders_file_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.recipients, str):
+            raise InvalidValue("recipients must be a sequence of SFTP users, not one string")
+        object.__setattr__(self, "recipients", tuple(self.recipients))
+        if not self.recipients:
+            raise InvalidValue("recipients must name at least one SFTP user")
+        size = self.size_in_bytes
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE_IN_BYTES:
+            raise InvalidValue(f"size_in_bytes {size!r} is not an unsignedLong")
+
+
+@dataclass(frozen=True)
+class FileContentDescriptor:
+    """``FileContentDescriptor``: dynamic routing info, or foreign-namespace elements, or nothing."""
+
+    routing: RoutingInfo | None = None
+    other: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "other", tuple(tuple(item) for item in self.other))
+        if self.routing is not None and self.other:
+            raise InvalidValue("FileContentDescriptor holds either routing info or other elements, not both")
+        for name, _text in self.other:
+            if not name.startswith("{") or name.startswith(("{}", "{" + NAMESPACE + "}")):
+                raise InvalidValue(f"other element {name!r} must be a Clark name in a foreign namespace")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """``Trigger``: the sender's request to transfer one data file."""
+
+    file: FileDescriptor
+    content: FileContentDescriptor = field(default_factory=FileContentDescriptor)
+
+
+@dataclass(frozen=True)
+class FileMetadata:
+    """``FileMetadata``: the ``.metadata`` document the platform writes beside a routed data file."""
+
+    file_transfer_uuid: str
+    file: FileDescriptor
+    content: FileContentDescriptor = field(default_factory=FileContentDescriptor)
+
+
+@dataclass(frozen=True)
+class ReceiptError:
+    """One ``ErrorMessage`` of a technical receipt."""
+
+    code: int
+    code_description: str
+    description: str
+
+    def __post_init__(self) -> None:
+        code = self.code
+        if (
+            isinstance(code, bool)
+            or not isinstance(code, int)
+            or not MIN_ERROR_CODE <= code <= MAX_ERROR_CODE
+        ):
+            raise InvalidValue(f"error code {code!r} is not an xs:int")
+
+
+@dataclass(frozen=True)
+class TechnicalReceipt:
+    """``TechnicalReceipt``: the platform's answer to a trigger, success or a list of errors."""
+
+    file_transfer_uuid: str
+    senders_file_id: str | None = None
+    message: str | None = None
+    errors: tuple[ReceiptError, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "errors", tuple(self.errors))
+        if (self.message is None) == (not self.errors):
+            raise InvalidValue("a receipt has either a message or at least one error, not both or neither")
+
+    @property
+    def ok(self) -> bool:
+        """True when the receipt carries no errors (the trigger was accepted)."""
+        return not self.errors
+
+    @classmethod
+    def success(cls, file_transfer_uuid: str, senders_file_id: str | None = None) -> TechnicalReceipt:
+        """The receipt the platform writes when it accepts a trigger."""
+        return cls(file_transfer_uuid=file_transfer_uuid, senders_file_id=senders_file_id, message=SUCCESS)
+
+    @classmethod
+    def failure(
+        cls,
+        file_transfer_uuid: str,
+        errors: Sequence[ReceiptError],
+        senders_file_id: str | None = None,
+    ) -> TechnicalReceipt:
+        """The receipt the platform writes when it rejects a trigger."""
+        return cls(
+            file_transfer_uuid=file_transfer_uuid, senders_file_id=senders_file_id, errors=tuple(errors)
+        )
+
+
+Document = Trigger | FileMetadata | TechnicalReceipt
