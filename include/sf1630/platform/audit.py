@@ -1,0 +1,64 @@
+"""One structured (JSON) audit line per finished transfer, for operators and for tests to assert on.
+
+The line carries identifiers, sizes, outcome and error codes only: never trigger contents beyond those,
+never passwords or keys, so the audit log can be shared when a transfer is investigated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+LOGGER = logging.getLogger("sf1630.platform.audit")
+
+
+class AuditLog:
+    """Appends audit lines to a file and to the ``sf1630.platform.audit`` logger."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def transfer(
+        self,
+        *,
+        file_transfer_uuid: str,
+        sender: str,
+        recipients: list[str],
+        size: int | None,
+        outcome: str,
+        error_codes: list[int],
+        trigger: str,
+    ) -> str:
+        """Record one finished transfer; returns the line."""
+        line = json.dumps(
+            {
+                "event": "transfer",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "file_transfer_uuid": file_transfer_uuid,
+                "sender": sender,
+                "trigger": trigger,
+                "recipients": recipients,
+                "size": size,
+                "outcome": outcome,
+                "error_codes": error_codes,
+            },
+            ensure_ascii=False,
+        )
+        LOGGER.info(line)
+        with self._lock:
+            if self._file is not None:
+                self._file.write(line + "\n")
+                self._file.flush()
+        return line
+
+    def close(self) -> None:
+        """Close the audit file."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

@@ -1,0 +1,141 @@
+"""``sf1630 platform``: run the Serviceplatform emulator, one retention sweep, or check a configuration.
+
+Heavy imports (asyncssh, lxml) happen inside the handlers so that ``sf1630 --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``platform`` command group."""
+    group = subparsers.add_parser("platform", help="the Serviceplatform SFTP emulator")
+    commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the SFTP server, router and retention sweeps")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=2222, help="port to listen on, 0 for any (default 2222)")
+    serve.set_defaults(handler=serve_command)
+
+    sweep = commands.add_parser("sweep", help="one retention pass: warn about and delete old files")
+    _common(sweep)
+    sweep.set_defaults(handler=sweep_command)
+
+    check = commands.add_parser("check-config", help="check a configuration file and summarise it")
+    check.add_argument("--config", type=Path, required=True, help="platform configuration (YAML)")
+    check.set_defaults(handler=check_config_command)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="platform configuration (YAML)")
+    parser.add_argument("--home", type=Path, required=True, help="folder holding all of the platform's state")
+
+
+def _load(path: Path) -> Any:
+    from sf1630.platform.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def check_config_command(args: argparse.Namespace) -> int:
+    """Validate a configuration; exit 2 with ``FILE: entry: problem`` when it is wrong."""
+    config = _load(args.config)
+    if config is None:
+        return 2
+    print(
+        f"{config.source}: ok: {len(config.users)} users, {len(config.it_systems)} it-systems,"
+        f" {len(config.routes)} routes"
+    )
+    return 0
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """One retention pass; prints what it warned about and deleted as JSON."""
+    config = _load(args.config)
+    if config is None:
+        return 2
+    from sf1630.platform.folders import PlatformHome
+    from sf1630.platform.journal import Journal
+    from sf1630.platform.retention import sweep
+
+    home = PlatformHome(args.home)
+    home.prepare(config)
+    journal = Journal(home.journal)
+    try:
+        result = sweep(config, home, journal)
+    finally:
+        journal.close()
+    print(json.dumps({"warned": result.warned, "deleted": result.deleted}, ensure_ascii=False))
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the emulator until interrupted."""
+    config = _load(args.config)
+    if config is None:
+        return 2
+    import asyncio
+    import contextlib
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config, args.home, args.host, args.port))
+    return 0
+
+
+async def _serve(config: Any, home: Path, host: str, port: int) -> None:
+    import asyncio
+    import signal
+
+    from sf1630.platform.server import Platform
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    platform = Platform(config, home)
+    actual = await platform.start(host, port)
+    platform.start_sweeps()
+    _announce(platform, host, actual)
+    await stop.wait()
+    await platform.stop()
+
+
+def _announce(platform: Any, host: str, port: int) -> None:
+    home = platform.home
+    key = home.host_key_pub.read_text(encoding="ascii").split()
+    known_hosts = home.root / "known_hosts"
+    address = host if port == 22 else f"[{host}]:{port}"
+    known_hosts.write_text(f"{address} {key[0]} {key[1]}\n", encoding="ascii")
+    print(f"host key: {home.host_key_pub} (known_hosts line in {known_hosts})")
+    for user in platform.config.users:
+        if user.demo_client_key:
+            print(
+                f"connect:  sftp -P {port} -o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+                f" -i {home.client_keys / user.name} {user.name}@{host}"
+            )
+    print(f"listening on {host}:{port} (home {home.root})", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sf1630.platform.cli serve ...``: the platform commands without the other groups."""
+    parser = argparse.ArgumentParser(prog="sf1630")
+    register(parser.add_subparsers(dest="group", required=True))
+    args = parser.parse_args(["platform", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

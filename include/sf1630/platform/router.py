@@ -1,0 +1,471 @@
+"""The router: turns a trigger in a sender's ``OUT/`` into deliveries and a receipt, exactly once.
+
+Processing of one trigger: claim (lock trigger name) → read and validate → lock the data file name, check it,
+reserve the recipients' names → journal *accepted* with the rendered receipt and metadata → per recipient
+hard-link the data file into ``IN/`` and write its metadata atomically → journal *delivered* → remove trigger
+(and data file, on success) from ``OUT/`` → journal *cleaned* → release locks → write the receipt atomically
+→ journal *done* → one audit line. While locked, the SFTP server refuses the sender's writes, renames and
+deletes of the trigger and its data file. Hard links mean a 1 GB file routes as fast as a 1 KB one.
+
+``SF1630_PLATFORM_CRASH_AT=<step>`` makes the process die (``os._exit(137)``) right after that step, so tests
+can prove that a restart finishes every accepted transfer. Steps: ``accepted``, ``linked``, ``metadata``,
+``delivered``, ``cleaned``, ``receipt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sf1630.platform.audit import AuditLog
+from sf1630.platform.config import PlatformConfig, Route
+from sf1630.platform.errorcodes import ErrorCode, receipt_error
+from sf1630.platform.folders import IN, OUT, PlatformHome
+from sf1630.platform.journal import CLEANED, DONE, Delivery, Journal, TransferRecord
+from sf1630.protocol import (
+    INF_REF_SF1630,
+    MAX_DOCUMENT_BYTES,
+    METADATA_SUFFIX,
+    RECEIPT_SUFFIX,
+    ROUTING_RECIPIENT,
+    TRIGGER_SUFFIX,
+    FileContentDescriptor,
+    FileDescriptor,
+    FileMetadata,
+    ProtocolError,
+    ReceiptError,
+    RoutingInfo,
+    TechnicalReceipt,
+    Trigger,
+    UnsafeFileName,
+    read_trigger,
+    to_xml,
+)
+
+LOGGER = logging.getLogger("sf1630.platform.router")
+_WARM_UP = threading.Lock()
+CRASH_ENV = "SF1630_PLATFORM_CRASH_AT"
+CRASH_STEPS = ("accepted", "linked", "metadata", "delivered", "cleaned", "receipt")
+MAX_NAME_BYTES = 255
+
+_READER_CODES = {
+    "too-large": ErrorCode.XML_TOO_LARGE,
+    "unsafe-xml": ErrorCode.XML_UNSAFE,
+    "malformed": ErrorCode.XML_MALFORMED,
+    "not-utf8": ErrorCode.XML_NOT_UTF8,
+    "schema": ErrorCode.XML_SCHEMA,
+    "wrong-root": ErrorCode.XML_WRONG_DOCUMENT,
+    "bad-value": ErrorCode.XML_BAD_VALUE,
+}
+
+
+def is_trigger_name(name: str) -> bool:
+    """Whether a name in ``OUT/`` starts a transfer."""
+    return name.lower().endswith(TRIGGER_SUFFIX) and len(name) > len(TRIGGER_SUFFIX)
+
+
+def matching_routes(routes: Iterable[Route], routing: RoutingInfo) -> list[Route]:
+    """Routes matching the trigger's routing info; without RecipientIt-system every such route matches."""
+    return [
+        route
+        for route in routes
+        if route.inf_ref == routing.inf_ref
+        and route.sender_authority == routing.sender_authority
+        and route.sender_it_system == routing.sender_it_system
+        and route.recipient_authority == routing.recipient_authority
+        and (routing.recipient_it_system is None or route.recipient_it_system == routing.recipient_it_system)
+    ]
+
+
+@dataclass
+class _Check:
+    """What validation found: errors, or the trigger and its recipients."""
+
+    errors: list[ReceiptError]
+    trigger: Trigger | None = None
+    recipients: tuple[str, ...] = ()
+    data_locked: bool = False
+
+
+class Router:
+    """Validates triggers and carries out transfers; thread-safe, one call of :meth:`process` per trigger."""
+
+    def __init__(self, config: PlatformConfig, home: PlatformHome, journal: Journal, audit: AuditLog) -> None:
+        self.config = config
+        self.home = home
+        self.journal = journal
+        self.audit = audit
+        self._crash_at = os.environ.get(CRASH_ENV, "")
+        self._mutex = threading.Lock()
+        self._locked: set[tuple[str, str]] = set()
+        self._reserved: set[tuple[str, str]] = set()
+        self._writers: Counter[tuple[str, str]] = Counter()
+        self._inf_refs = {route.inf_ref for route in config.routes}
+        self.warm_up()
+
+    @staticmethod
+    def warm_up() -> None:
+        """Compile the trigger schema in this thread, one thread at a time.
+
+        libxml2 initialises its schema types on the first schema compiled in the process, and threads doing
+        that at the same moment leave the process unable to compile any schema ("Document is not valid XML
+        Schema"); the router's thread pool calls this as its initializer, after the constructor did it once.
+        """
+        with _WARM_UP:
+            routing = RoutingInfo(
+                INF_REF_SF1630,
+                uuid.UUID(int=0),
+                "urn:oio:cvr-nr:00000000",
+                uuid.UUID(int=0),
+                datetime.now(UTC),
+                "urn:oio:cvr-nr:00000000",
+            )
+            sample = Trigger(
+                FileDescriptor("a.csv", 0, "x", (ROUTING_RECIPIENT,)), FileContentDescriptor(routing)
+            )
+            read_trigger(to_xml(sample))
+
+    # ------------------------------------------------------------------ locks the SFTP server consults
+
+    def is_locked(self, user: str, name: str) -> bool:
+        """Whether ``user``'s ``OUT/<name>`` belongs to a transfer in progress."""
+        with self._mutex:
+            return (user, name) in self._locked
+
+    def claim(self, user: str, name: str) -> bool:
+        """Lock a trigger for processing; False when it is already being processed."""
+        with self._mutex:
+            if (user, name) in self._locked:
+                return False
+            self._locked.add((user, name))
+            return True
+
+    def _lock_data(self, user: str, name: str) -> bool:
+        with self._mutex:
+            if (user, name) in self._locked:
+                return False
+            self._locked.add((user, name))
+            return True
+
+    def _unlock(self, user: str, *names: str | None) -> None:
+        with self._mutex:
+            for name in names:
+                if name is not None:
+                    self._locked.discard((user, name))
+
+    def writing(self, user: str, name: str, delta: int) -> None:
+        """The server tells the router about open write handles, so a rescan skips unfinished uploads."""
+        with self._mutex:
+            self._writers[(user, name)] += delta
+            if self._writers[(user, name)] <= 0:
+                del self._writers[(user, name)]
+
+    # ------------------------------------------------------------------ entry points
+
+    def pending_triggers(self) -> list[tuple[str, str]]:
+        """Claim every trigger lying in an ``OUT/`` that is neither locked nor being uploaded."""
+        found = []
+        for user in self.config.users:
+            try:
+                names = sorted(os.listdir(self.home.folder(user.name, OUT)))
+            except FileNotFoundError:
+                continue
+            for name in names:
+                if not is_trigger_name(name):
+                    continue
+                with self._mutex:
+                    busy = (user.name, name) in self._writers
+                if not busy and self.claim(user.name, name):
+                    found.append((user.name, name))
+        return found
+
+    def resume(self) -> int:
+        """Finish every transfer the journal holds unfinished (call before the server listens)."""
+        records = self.journal.unfinished()
+        for record in records:
+            if record.state != CLEANED:
+                self.claim(record.sender, record.trigger_name)
+                if record.data_name is not None:
+                    self._lock_data(record.sender, record.data_name)
+            with self._mutex:
+                self._reserved.update((d.recipient, record.data_name or "") for d in record.deliveries)
+        for record in records:
+            self._execute(record)
+        return len(records)
+
+    def process(self, user: str, trigger_name: str) -> TransferRecord | None:
+        """Handle a claimed trigger end to end; returns the finished transfer, or None if it vanished."""
+        try:
+            data = self._read_trigger(user, trigger_name)
+            if data is None:
+                self._unlock(user, trigger_name)
+                return None
+            record = self._plan(user, trigger_name, data)
+        except BaseException:
+            self._unlock(user, trigger_name)
+            raise
+        self.journal.accept(record)
+        self._crash_point("accepted")
+        self._execute(record)
+        return record
+
+    # ------------------------------------------------------------------ validation
+
+    def _read_trigger(self, user: str, name: str) -> bytes | None:
+        path = self.home.folder(user, OUT) / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except (FileNotFoundError, OSError):
+            return None
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return None
+            return file.read(MAX_DOCUMENT_BYTES + 1)
+
+    def _plan(self, user: str, trigger_name: str, data: bytes) -> TransferRecord:
+        transfer_id = str(uuid.uuid4())
+        check = self._check(user, data)
+        trigger = check.trigger
+        file_name = trigger.file.file_name if trigger is not None else None
+        data_name = file_name if check.data_locked else None
+        if check.errors:
+            self._release(check.recipients, file_name)
+            check.recipients = ()
+        senders_file_id = trigger.file.senders_file_id if trigger is not None else None
+        receipt = (
+            TechnicalReceipt.failure(transfer_id, check.errors, senders_file_id)
+            if check.errors
+            else TechnicalReceipt.success(transfer_id, senders_file_id)
+        )
+        deliveries = []
+        if trigger is not None and not check.errors:
+            for recipient in check.recipients:
+                file = replace(trigger.file, recipients=(recipient,))
+                metadata = FileMetadata(file_transfer_uuid=transfer_id, file=file, content=trigger.content)
+                deliveries.append(Delivery(recipient, to_xml(metadata)))
+        return TransferRecord(
+            id=transfer_id,
+            sender=user,
+            trigger_name=trigger_name,
+            data_name=data_name,
+            receipt_name=self._receipt_name(trigger_name, file_name, transfer_id),
+            receipt_xml=to_xml(receipt),
+            outcome="failure" if check.errors else "success",
+            size=trigger.file.size_in_bytes if trigger is not None else None,
+            error_codes=[error.code for error in check.errors],
+            deliveries=deliveries,
+        )
+
+    @staticmethod
+    def _receipt_name(trigger_name: str, file_name: str | None, transfer_id: str) -> str:
+        for stem in (file_name, trigger_name[: -len(TRIGGER_SUFFIX)]):
+            if stem and len((stem + RECEIPT_SUFFIX).encode("utf-8")) <= MAX_NAME_BYTES:
+                return stem + RECEIPT_SUFFIX
+        return transfer_id + RECEIPT_SUFFIX
+
+    def _check(self, user: str, data: bytes) -> _Check:
+        try:
+            trigger = read_trigger(data)
+        except UnsafeFileName as exc:
+            code = (
+                ErrorCode.FILE_NAME_UNSAFE
+                if (exc.path or "").endswith("FileName")
+                else ErrorCode.XML_BAD_VALUE
+            )
+            if (exc.path or "").endswith("Sender"):
+                code = ErrorCode.SENDER_NOT_UPLOADER
+            return _Check([receipt_error(code, str(exc))])
+        except ProtocolError as exc:
+            return _Check([receipt_error(_READER_CODES.get(exc.reason, ErrorCode.XML_SCHEMA), str(exc))])
+        except Exception as exc:  # a reader bug must not leave a trigger without an answer
+            LOGGER.exception("reading trigger failed unexpectedly")
+            return _Check([receipt_error(ErrorCode.INTERNAL_ERROR, type(exc).__name__)])
+        check = _Check([], trigger)
+        if trigger.file.sender != user:
+            check.errors.append(
+                receipt_error(
+                    ErrorCode.SENDER_NOT_UPLOADER,
+                    f"Sender {trigger.file.sender!r} is not the uploading SFTP user {user!r}",
+                )
+            )
+        routes = self._check_routing(user, trigger, check.errors)
+        self._check_data_file(user, trigger, check)
+        if not check.errors:
+            self._reserve(trigger.file.file_name, routes, check)
+        return check
+
+    def _check_routing(self, user: str, trigger: Trigger, errors: list[ReceiptError]) -> list[Route]:
+        routing = trigger.content.routing
+        if routing is None:
+            errors.append(
+                receipt_error(ErrorCode.NO_ROUTING_INFO, "FileContentDescriptor has no routing info")
+            )
+            return []
+        system = self.config.it_system(routing.sender_it_system)
+        if system is None:
+            errors.append(
+                receipt_error(
+                    ErrorCode.SENDER_IT_SYSTEM_UNKNOWN,
+                    f"SenderIt-system {routing.sender_it_system} is unknown",
+                )
+            )
+        elif system.sftp_user != user:
+            errors.append(
+                receipt_error(
+                    ErrorCode.SENDER_IT_SYSTEM_NOT_OWNED,
+                    f"SenderIt-system {routing.sender_it_system} does not belong to SFTP user {user!r}",
+                )
+            )
+        if routing.inf_ref not in self._inf_refs:
+            errors.append(receipt_error(ErrorCode.INF_REF_UNKNOWN, f"InfRef {routing.inf_ref!r} is unknown"))
+            return []
+        routes = matching_routes(self.config.routes, routing)
+        if not routes:
+            wanted = routing.recipient_it_system or "any"
+            errors.append(
+                receipt_error(
+                    ErrorCode.NO_ROUTE,
+                    f"no route for InfRef {routing.inf_ref!r} from {routing.sender_authority}"
+                    f"/{routing.sender_it_system} to {routing.recipient_authority}/{wanted}",
+                )
+            )
+        return routes
+
+    def _check_data_file(self, user: str, trigger: Trigger, check: _Check) -> None:
+        name = trigger.file.file_name
+        if len((name + RECEIPT_SUFFIX).encode("utf-8")) > MAX_NAME_BYTES:
+            check.errors.append(
+                receipt_error(ErrorCode.FILE_NAME_UNSAFE, f"FileName is too long to add {RECEIPT_SUFFIX}")
+            )
+            return
+        if not self._lock_data(user, name):
+            check.errors.append(
+                receipt_error(ErrorCode.FILE_IN_USE, f"{name!r} is in use by another transfer")
+            )
+            return
+        check.data_locked = True
+        try:
+            info = os.lstat(self.home.folder(user, OUT) / name)
+        except FileNotFoundError:
+            check.errors.append(receipt_error(ErrorCode.FILE_MISSING, f"{name!r} is not in OUT/"))
+            return
+        if not stat.S_ISREG(info.st_mode):
+            check.errors.append(receipt_error(ErrorCode.FILE_NOT_REGULAR, f"{name!r} is not a regular file"))
+        elif info.st_size != trigger.file.size_in_bytes:
+            check.errors.append(
+                receipt_error(
+                    ErrorCode.FILE_SIZE_MISMATCH,
+                    f"{name!r} has {info.st_size} bytes, SizeInBytes says {trigger.file.size_in_bytes}",
+                )
+            )
+
+    def _reserve(self, name: str, routes: list[Route], check: _Check) -> None:
+        recipients = tuple(dict.fromkeys(route.sftp_username for route in routes))
+        with self._mutex:
+            for recipient in recipients:
+                folder = self.home.folder(recipient, IN)
+                taken = (recipient, name) in self._reserved or any(
+                    os.path.lexists(folder / candidate) for candidate in (name, name + METADATA_SUFFIX)
+                )
+                if taken:
+                    check.errors.append(
+                        receipt_error(
+                            ErrorCode.RECIPIENT_HOLDS_FILE, f"recipient {recipient!r} already holds {name!r}"
+                        )
+                    )
+            if not check.errors:
+                self._reserved.update((recipient, name) for recipient in recipients)
+                check.recipients = recipients
+
+    def _release(self, recipients: Iterable[str], name: str | None) -> None:
+        with self._mutex:
+            for recipient in recipients:
+                self._reserved.discard((recipient, name or ""))
+
+    # ------------------------------------------------------------------ execution (idempotent, resumable)
+
+    def _execute(self, record: TransferRecord) -> None:
+        if record.state not in (CLEANED, DONE):
+            if record.outcome == "success":
+                self._deliver_all(record)
+            out = self.home.folder(record.sender, OUT)
+            (out / record.trigger_name).unlink(missing_ok=True)
+            if record.outcome == "success" and record.data_name is not None:
+                (out / record.data_name).unlink(missing_ok=True)
+            self.journal.set_state(record.id, CLEANED)
+            self._crash_point("cleaned")
+            record.state = CLEANED
+        self._unlock(record.sender, record.trigger_name, record.data_name)
+        self._release([d.recipient for d in record.deliveries], record.data_name)
+        self.home.write_atomic(self.home.folder(record.sender, IN) / record.receipt_name, record.receipt_xml)
+        self._crash_point("receipt")
+        self.journal.set_state(record.id, DONE)
+        record.state = DONE
+        self.audit.transfer(
+            file_transfer_uuid=record.id,
+            sender=record.sender,
+            recipients=[d.recipient for d in record.deliveries],
+            size=record.size,
+            outcome=record.outcome,
+            error_codes=record.error_codes,
+            trigger=record.trigger_name,
+        )
+
+    def _deliver_all(self, record: TransferRecord) -> None:
+        assert record.data_name is not None
+        source = self.home.folder(record.sender, OUT) / record.data_name
+        try:
+            for delivery in record.deliveries:
+                if not delivery.delivered:
+                    self._deliver(record, delivery, source)
+        except OSError as exc:
+            self._roll_back(record, source, exc)
+
+    def _deliver(self, record: TransferRecord, delivery: Delivery, source: Path) -> None:
+        assert record.data_name is not None
+        target = self.home.folder(delivery.recipient, IN) / record.data_name
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except FileExistsError:
+            if not os.path.samefile(source, target):
+                raise
+        self._crash_point("linked")
+        self.home.write_atomic(target.with_name(target.name + METADATA_SUFFIX), delivery.metadata_xml)
+        self._crash_point("metadata")
+        self.journal.delivered(record.id, delivery.recipient)
+        delivery.delivered = True
+        self._crash_point("delivered")
+
+    def _roll_back(self, record: TransferRecord, source: Path, exc: OSError) -> None:
+        assert record.data_name is not None
+        for delivery in record.deliveries:
+            target = self.home.folder(delivery.recipient, IN) / record.data_name
+            metadata = target.with_name(target.name + METADATA_SUFFIX)
+            try:
+                ours = os.path.samefile(source, target)
+            except OSError:
+                ours = False
+            if ours:
+                target.unlink(missing_ok=True)
+                metadata.unlink(missing_ok=True)
+        code = (
+            ErrorCode.RECIPIENT_HOLDS_FILE if isinstance(exc, FileExistsError) else ErrorCode.DELIVERY_FAILED
+        )
+        error = receipt_error(code, f"delivery failed: {exc.strerror or type(exc).__name__}")
+        record.receipt_xml = to_xml(TechnicalReceipt.failure(record.id, [error]))
+        record.outcome, record.error_codes = "failure", [int(code)]
+        self.journal.fail(record.id, record.receipt_xml, record.error_codes)
+        self._release([d.recipient for d in record.deliveries], record.data_name)
+        record.deliveries = []
+
+    def _crash_point(self, step: str) -> None:
+        if self._crash_at == step:
+            os._exit(137)

@@ -1,0 +1,134 @@
+"""The configuration is read strictly: every mistake stops the start with file, entry and problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sf1630.platform.config import ConfigError, load_config, parse_duration
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO = REPO / "include" / "config" / "platform-demo.yaml"
+KY = "5f0c2a4e-6b1d-4c8e-9a3f-7d2e1b0c9a81"
+LIS = "e9b2c365-e007-5602-863c-c4569044a4b4"
+
+
+def minimal() -> dict[str, Any]:
+    return {
+        "users": [
+            {"name": "KY_SFTPSIMPEL", "email": "drift@ky.example", "password": "dev"},
+            {"name": "IKAST-BRANDE_LIS01_SIMPEL", "email": "lis@ikast.example"},
+        ],
+        "it_systems": [
+            {"uuid": KY, "name": "KY", "sftp_user": "KY_SFTPSIMPEL"},
+            {"uuid": LIS, "name": "LIS", "sftp_user": "IKAST-BRANDE_LIS01_SIMPEL"},
+        ],
+        "routes": [
+            {
+                "inf_ref": "KommunalLedelseInformationOverfør_1",
+                "sender_authority": "75600000",
+                "sender_it_system": KY,
+                "recipient_authority": "urn:oio:cvr-nr:75600000",
+                "recipient_it_system": LIS,
+                "sftp_username": "IKAST-BRANDE_LIS01_SIMPEL",
+            }
+        ],
+        "retention": {"delete_after": "30d", "warn_before": "10d", "sweep_interval": "1d"},
+    }
+
+
+def write(tmp_path: Path, config: dict[str, Any]) -> Path:
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_demo_configuration_is_valid() -> None:
+    config = load_config(DEMO)
+    assert {u.name for u in config.users} >= {"KY_SFTPSIMPEL", "IKAST-BRANDE_LIS01_SIMPEL"}
+    assert config.retention.delete_after == 30 * 86400 and config.retention.warn_before == 10 * 86400
+    assert config.mail is None
+    assert all(u.authorized_keys == () for u in config.users), "no keys are committed"
+
+
+def test_minimal_configuration_normalises_authorities(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, minimal()))
+    assert config.routes[0].sender_authority == "urn:oio:cvr-nr:75600000"
+    assert str(config.routes[0].sender_it_system) == KY
+
+
+@pytest.mark.parametrize(
+    ("change", "entry", "problem"),
+    [
+        (lambda c: c.update(extra=1), "top level", "unknown key(s) extra"),
+        (lambda c: c["users"][0].update(colour="red"), "users[0] (KY_SFTPSIMPEL)", "unknown key(s) colour"),
+        (lambda c: c["it_systems"][0].update(uuid="not-a-uuid"), "it_systems[0] (KY)", "is not a UUID"),
+        (
+            lambda c: c["routes"][0].update(sftp_username="NOBODY"),
+            "routes[0]",
+            "'NOBODY' is not a configured user",
+        ),
+        (
+            lambda c: c["routes"][0].update(sender_it_system=LIS[:-1] + "0"),
+            "routes[0]",
+            "not a configured it-system",
+        ),
+        (lambda c: c["routes"][0].update(sender_authority="1234"), "routes[0]", "not a CVR number"),
+        (
+            lambda c: c["it_systems"][0].update(sftp_user="NOBODY"),
+            "it_systems[0] (KY)",
+            "not a configured user",
+        ),
+        (lambda c: c["users"][0].update(name="../etc"), "users[0] (../etc)", "name is unsafe"),
+        (lambda c: c["users"][0].update(name="KY SFTP"), "users[0] (KY SFTP)", "must match"),
+        (lambda c: c["users"].append(dict(c["users"][0])), "users", "duplicate user name"),
+        (
+            lambda c: c["users"][0].update(authorized_keys=["ssh-ed25519 nonsense"]),
+            "users[0]",
+            "not an OpenSSH",
+        ),
+        (
+            lambda c: c["retention"].update(delete_after="30 days"),
+            "retention: delete_after",
+            "not a duration",
+        ),
+        (lambda c: c["retention"].update(warn_before="31d"), "retention", "warn_before must be shorter"),
+        (lambda c: c.update(mail={"smtp_host": "h", "from": "a@b", "smtp_port": 0}), "mail", "not a port"),
+        (lambda c: c["routes"][0].pop("inf_ref"), "routes[0]", "missing key(s) inf_ref"),
+    ],
+)
+def test_configuration_errors_name_file_entry_and_problem(
+    tmp_path: Path, change: Any, entry: str, problem: str
+) -> None:
+    config = minimal()
+    change(config)
+    path = write(tmp_path, config)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {entry}"), message
+    assert problem in message
+
+
+def test_durations() -> None:
+    assert [parse_duration(v) for v in ("2s", "5m", "3h", "30d")] == [2, 300, 10800, 30 * 86400]
+    for bad in ("", "1w", "-1d", "1.5d", "d"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_check_config_command_exits_2_with_the_message(tmp_path: Path) -> None:
+    config = minimal()
+    config["routes"][0]["sftp_username"] = "NOBODY"
+    path = write(tmp_path, config)
+    command = [sys.executable, "-m", "sf1630.platform.cli", "check-config", "--config", str(path)]
+    bad = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"{path}: routes[0]: sftp_username 'NOBODY' is not a configured user"
+    command[-1] = str(DEMO)
+    good = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert good.returncode == 0 and "ok" in good.stdout

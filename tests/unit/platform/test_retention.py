@@ -1,0 +1,144 @@
+"""Retention deletes files unchanged for ``delete_after``; owners are warned once, ``warn_before`` earlier."""
+
+from __future__ import annotations
+
+import email
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sf1630.platform.config import PlatformConfig
+from sf1630.platform.folders import IN, OUT, PlatformHome
+from sf1630.platform.journal import Journal
+from sf1630.platform.retention import sweep
+
+from .conftest import HERNING, SENDER, registry, write_config
+
+REPO = Path(__file__).resolve().parents[3]
+SHORT = {"delete_after": "100s", "warn_before": "40s", "sweep_interval": "1s"}
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+        self.recipients: list[list[str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on a free port (aiosmtpd needs a concrete port to check it is up)."""
+    inbox = Inbox()
+    for _attempt in range(5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+        except (OSError, RuntimeError):
+            continue
+        yield inbox, port
+        controller.stop()
+        return
+    raise RuntimeError("no free port for the SMTP server")
+
+
+def aged(path: Path, seconds: float, now: float, content: bytes = b"x") -> Path:
+    path.write_bytes(content)
+    os.utime(path, (now - seconds, now - seconds))
+    return path
+
+
+def test_sweep_warns_once_by_smtp_then_deletes(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    mail = {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "sftp@serviceplatform.local"}
+    config = write_config(tmp_path, retention=SHORT, mail=mail)
+    home = PlatformHome(tmp_path / "home")
+    home.prepare(config)
+    journal = Journal(home.journal)
+    now = time.time()
+    fresh = aged(home.folder(HERNING, IN) / "fresh.csv", 10, now)
+    old = aged(home.folder(HERNING, IN) / "old.csv", 70, now)
+    expired = aged(home.folder(SENDER, OUT) / "expired.csv", 101, now)
+
+    first = sweep(config, home, journal, now=now)
+    assert first.warned == [f"{HERNING}/IN/old.csv"] and first.deleted == [f"{SENDER}/OUT/expired.csv"]
+    assert fresh.exists() and old.exists() and not expired.exists()
+    assert inbox.recipients == [[f"{HERNING.lower()}@test.example"]]
+    message = inbox.messages[0]
+    assert message["From"] == "sftp@serviceplatform.local" and "IN/old.csv" in message["Subject"]
+
+    second = sweep(config, home, journal, now=now + 5)
+    assert second.warned == [] and second.deleted == [] and len(inbox.messages) == 1
+
+    third = sweep(config, home, journal, now=now + 31)
+    assert third.deleted == [f"{HERNING}/IN/old.csv"] and len(inbox.messages) == 1
+
+
+def test_a_changed_file_is_warned_about_again(tmp_path: Path) -> None:
+    config = write_config(tmp_path, retention=SHORT)
+    home = PlatformHome(tmp_path / "home")
+    home.prepare(config)
+    journal = Journal(home.journal)
+    now = time.time()
+    path = aged(home.folder(HERNING, IN) / "a.csv", 70, now)
+    assert sweep(config, home, journal, now=now).warned == [f"{HERNING}/IN/a.csv"]
+    aged(path, 65, now, b"changed")
+    assert sweep(config, home, journal, now=now).warned == [f"{HERNING}/IN/a.csv"]
+    outbox = sorted(home.outbox.iterdir())
+    assert len(outbox) == 2 and all(p.suffix == ".eml" for p in outbox)
+    message = email.message_from_bytes(outbox[0].read_bytes())
+    assert message["To"] == f"{HERNING.lower()}@test.example"
+
+
+def test_locked_files_are_left_alone(tmp_path: Path, config: PlatformConfig) -> None:
+    from sf1630.platform.audit import AuditLog
+    from sf1630.platform.router import Router
+
+    config = write_config(tmp_path, retention=SHORT)
+    home = PlatformHome(tmp_path / "home")
+    home.prepare(config)
+    journal = Journal(home.journal)
+    router = Router(config, home, journal, AuditLog(None))
+    now = time.time()
+    aged(home.folder(SENDER, OUT) / "busy.csv", 500, now)
+    assert router.claim(SENDER, "busy.csv")
+    assert sweep(config, home, journal, router, now=now).deleted == []
+
+
+def test_sweep_command_writes_outbox_mail(tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(registry(retention=SHORT), allow_unicode=True), encoding="utf-8")
+    home = tmp_path / "home"
+    (home / "users" / HERNING / IN).mkdir(parents=True)
+    aged(home / "users" / HERNING / IN / "a.csv", 70, time.time())
+    command = [
+        sys.executable,
+        "-m",
+        "sf1630.platform.cli",
+        "sweep",
+        "--config",
+        str(path),
+        "--home",
+        str(home),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"{HERNING}/IN/a.csv" in result.stdout.splitlines()[-1]
+    assert len(list((home / "outbox").glob("*.eml"))) == 1
