@@ -1,0 +1,160 @@
+"""Benchmark: validating a 1,000,000-row synthetic KY file, the project's way against GX's plain way.
+
+Measures, each in its own subprocess so peak RSS (``ru_maxrss``) belongs to one path only:
+  floor   polars read of the file with the spec's read options (text columns) and nothing else;
+  ours    sf1630.dataspec.validation.validate_file (parse checks, polars casts, the full suite);
+  plain   pandas.read_csv with the spec's dtypes, then the same suite through GX's default path.
+Imports (GX takes seconds) happen before the clock starts. The last line printed is one JSON object.
+Usage: python bench/bench_validation.py [ROWS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+TARGET_OURS_VS_FLOOR = 6.0
+TARGET_OURS_VS_PLAIN = 0.5
+TARGET_RSS_VS_CSV = 6.0
+
+
+def _floor(path: Path) -> dict[str, object]:
+    import polars as pl
+    from sf1630.dataspec import load_spec
+    from sf1630.dataspec.schema import read_options
+
+    spec = load_spec("ky")
+    start = time.perf_counter()
+    frame = pl.read_csv(path, **read_options(spec))
+    return {"seconds": time.perf_counter() - start, "rows": frame.height}
+
+
+def _ours(path: Path) -> dict[str, object]:
+    import great_expectations  # noqa: F401 - imported before timing, as in a warm worker
+    from sf1630.dataspec import load_spec
+    from sf1630.dataspec.suite import gx_context
+    from sf1630.dataspec.validation import validate_file
+
+    spec = load_spec("ky")
+    gx_context()
+    start = time.perf_counter()
+    report = validate_file(path, spec)
+    return {
+        "seconds": time.perf_counter() - start,
+        "rows": report.rows,
+        "valid": report.success,
+        "checks": len(report.results),
+    }
+
+
+def _plain(path: Path) -> dict[str, object]:
+    import pandas as pd
+    from sf1630.dataspec import load_spec
+    from sf1630.dataspec.suite import gx_context
+    from sf1630.dataspec.validation import _from_gx
+
+    spec = load_spec("ky")
+    context = gx_context()
+    import great_expectations as gx
+    from great_expectations.expectations.registry import get_expectation_impl
+    from sf1630.dataspec.suite import expectation_configs
+
+    start = time.perf_counter()
+    d = spec.dialect
+    dtypes = {
+        c.name: ("Int64" if c.type == "integer" else "float64" if c.type == "decimal" else str)
+        for c in spec.columns
+        if c.type not in ("date", "timestamp", "boolean")
+    }
+    frame = pd.read_csv(
+        path,
+        sep=d.separator,
+        quotechar=d.quote,
+        decimal=d.decimal,
+        dtype=dtypes,
+        keep_default_na=False,
+        na_values=[d.null],
+        true_values=[d.true_value],
+        false_values=[d.false_value],
+        parse_dates=[c.name for c in spec.columns if c.type in ("date", "timestamp")],
+    )
+    suite = gx.ExpectationSuite(name="plain")
+    for kind, kwargs in expectation_configs(spec):
+        suite.add_expectation(get_expectation_impl(kind)(**kwargs))
+    batch = (
+        context.data_sources.add_pandas("plain")
+        .add_dataframe_asset("a")
+        .add_batch_definition_whole_dataframe("b")
+    )
+    result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format="SUMMARY")
+    results = [_from_gx(r) for r in result.results]
+    return {
+        "seconds": time.perf_counter() - start,
+        "rows": len(frame),
+        "checks": len(results),
+        "failed": sorted({f"{r.expectation}:{r.column}" for r in results if not r.success}),
+    }
+
+
+def _child(kind: str, path: Path) -> None:
+    measured = {"floor": _floor, "ours": _ours, "plain": _plain}[kind](path)
+    measured["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(measured, default=str))
+
+
+def _run(kind: str, path: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path)], check=True, capture_output=True, text=True
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory(prefix="sf1630-bench-") as tmp:
+        from sf1630.dataspec import load_spec
+        from sf1630.dataspec.schema import write_csv
+        from sf1630.dataspec.synth import synthesize
+
+        spec = load_spec("ky")
+        path = write_csv(synthesize(spec, rows, "29189846", "2026-03", seed=1), spec, Path(tmp) / "ky.csv")
+        size = path.stat().st_size
+        floor, ours, plain = (_run(kind, path) for kind in ("floor", "ours", "plain"))
+        ratio_floor = float(ours["seconds"]) / float(floor["seconds"])  # type: ignore[arg-type]
+        ratio_plain = float(ours["seconds"]) / float(plain["seconds"])  # type: ignore[arg-type]
+        rss_ratio = float(ours["peak_rss_bytes"]) / size  # type: ignore[arg-type]
+        print(
+            json.dumps(
+                {
+                    "benchmark": "dataspec_validation",
+                    "rows": rows,
+                    "csv_bytes": size,
+                    "floor": floor,
+                    "ours": ours,
+                    "plain": plain,
+                    "ours_vs_floor": round(ratio_floor, 2),
+                    "ours_vs_plain": round(ratio_plain, 3),
+                    "ours_peak_rss_vs_csv": round(rss_ratio, 2),
+                    "floor_peak_rss_vs_csv": round(float(floor["peak_rss_bytes"]) / size, 2),  # type: ignore[arg-type]
+                    "plain_peak_rss_vs_csv": round(float(plain["peak_rss_bytes"]) / size, 2),  # type: ignore[arg-type]
+                    "targets_met": ratio_floor <= TARGET_OURS_VS_FLOOR
+                    and ratio_plain <= TARGET_OURS_VS_PLAIN
+                    and rss_ratio <= TARGET_RSS_VS_CSV,
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _child(sys.argv[2], Path(sys.argv[3]))
+    else:
+        main()

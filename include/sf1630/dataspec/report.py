@@ -1,0 +1,114 @@
+"""The validation report: one shape for parse failures and expectation results, as text, JSON and HTML.
+
+A task log needs a few lines, an operator needs a page to open, and a machine needs JSON; all three come from
+the same :class:`ValidationReport`, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check: a GX expectation (by its type) or a parse check (``parse.<what>``)."""
+
+    expectation: str
+    success: bool
+    column: str | None = None
+    unexpected_count: int = 0
+    sample: tuple[str, ...] = ()
+    detail: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Everything known about one file checked against one spec."""
+
+    spec: str
+    file: str
+    rows: int | None
+    results: tuple[CheckResult, ...]
+
+    @property
+    def success(self) -> bool:
+        """True when every check passed."""
+        return all(r.success for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        """The checks that did not pass."""
+        return [r for r in self.results if not r.success]
+
+    def summary_lines(self, limit: int = 10) -> list[str]:
+        """A few lines for a task log: verdict, then one line per failed check."""
+        verdict = "VALID" if self.success else "INVALID"
+        rows = "unparsed" if self.rows is None else f"{self.rows} rows"
+        failed = self.failures
+        lines = [
+            f"{verdict}: {self.file} against spec {self.spec}"
+            f" ({rows}, {len(failed)}/{len(self.results)} failed)"
+        ]
+        for r in failed[:limit]:
+            where = f" [{r.column}]" if r.column else ""
+            count = f" {r.unexpected_count} unexpected" if r.unexpected_count else ""
+            sample = f" e.g. {', '.join(repr(s) for s in r.sample[:3])}" if r.sample else ""
+            detail = f": {r.detail}" if r.detail else ""
+            lines.append(f"  FAIL {r.expectation}{where}{count}{sample}{detail}")
+        if len(failed) > limit:
+            lines.append(f"  … and {len(failed) - limit} more")
+        return lines
+
+    def to_json(self) -> str:
+        """The report as JSON (kwargs are stringified where JSON cannot hold them)."""
+        body: dict[str, Any] = {
+            "spec": self.spec,
+            "file": self.file,
+            "rows": self.rows,
+            "success": self.success,
+        }
+        body["results"] = [asdict(r) for r in self.results]
+        return json.dumps(body, ensure_ascii=False, indent=2, default=str)
+
+    def to_html(self) -> str:
+        """A self-contained HTML page a person can open and read."""
+        esc = html.escape
+        rows = []
+        for r in self.results:
+            status = "passed" if r.success else "FAILED"
+            sample = ", ".join(esc(repr(s)) for s in r.sample)
+            rows.append(
+                f'<tr class="{"ok" if r.success else "bad"}"><td>{status}</td><td>{esc(r.expectation)}</td>'
+                f"<td>{esc(r.column or '')}</td><td>{r.unexpected_count}</td><td>{sample}</td>"
+                f"<td>{esc(r.detail)}</td></tr>"
+            )
+        verdict = "valid" if self.success else "invalid"
+        return (
+            '<!DOCTYPE html><html lang="da"><head><meta charset="utf-8">'
+            f"<title>{esc(self.file)}: {verdict}</title><style>"
+            "body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px}"
+            ".bad{background:#fdd}.ok{background:#efe}</style></head><body>"
+            f"<h1>{esc(self.file)} is {verdict}</h1><p>Spec <b>{esc(self.spec)}</b>, "
+            f"{'unparsed' if self.rows is None else f'{self.rows} rows'}, {len(self.failures)} of "
+            f"{len(self.results)} checks failed.</p>"
+            "<table><tr><th>Result</th><th>Expectation</th><th>Column</th>"
+            f"<th>Unexpected</th><th>Sample</th><th>Detail</th></tr>{''.join(rows)}</table></body></html>"
+        )
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """Write ``<file>.report.json`` and ``<file>.report.html`` into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = Path(self.file).name
+        json_path = directory / f"{stem}.report.json"
+        html_path = directory / f"{stem}.report.html"
+        json_path.write_text(self.to_json(), encoding="utf-8")
+        html_path.write_text(self.to_html(), encoding="utf-8")
+        return json_path, html_path

@@ -1,0 +1,147 @@
+"""polars read options, the typed schema, and the parse/cast expressions derived from a spec.
+
+Nothing is inferred: files are read with every column as text (so a bad value cannot abort the read or be
+silently coerced) and then cast with the spec's exact formats. A value counts as the column's type only if
+its text matches the type's lexical form *and* parses; polars alone is more lenient (``2020-1-5`` as a date,
+``12.345`` truncated into a scale-2 decimal), which would hide bad data.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sf1630.dataspec.spec import Column, DataSpec, Dialect
+
+_STRFTIME_LEXICON = {
+    "%Y": "[0-9]{4}",
+    "%m": "[0-9]{2}",
+    "%d": "[0-9]{2}",
+    "%H": "[0-9]{2}",
+    "%M": "[0-9]{2}",
+    "%S": "[0-9]{2}",
+    "%f": "[0-9]{6}",
+}
+
+
+def polars_dtype(column: Column) -> pl.DataType:
+    """The polars type a column's values have once parsed."""
+    if column.type == "integer":
+        return pl.Int64()
+    if column.type == "decimal":
+        return pl.Decimal(column.precision, column.scale or 0)
+    if column.type == "date":
+        return pl.Date()
+    if column.type == "timestamp":
+        return pl.Datetime("us")
+    if column.type == "boolean":
+        return pl.Boolean()
+    return pl.String()
+
+
+def polars_schema(spec: DataSpec) -> dict[str, pl.DataType]:
+    """Column name → polars type, in file order: the typed frame every consumer sees."""
+    return {c.name: polars_dtype(c) for c in spec.columns}
+
+
+def read_options(spec: DataSpec, columns: list[str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``pl.read_csv`` that read the file as text, column by column, without inference.
+
+    ``columns`` are the header's names when they differ from the spec (validation reads what is there).
+    """
+    d = spec.dialect
+    names = columns if columns is not None else spec.column_names
+    return {
+        "separator": d.separator,
+        "quote_char": d.quote,
+        "has_header": d.header,
+        "schema": dict.fromkeys(names, pl.String()),
+        "null_values": [d.null] if d.null else None,
+        "empty_string_is_null": d.null == "",
+        "infer_schema": False,
+        "encoding": "utf8",
+        "raise_if_empty": False,
+    }
+
+
+def lexical_pattern(column: Column, dialect: Dialect) -> str | None:
+    """Regular expression every non-null text of the column must match to be of its type (None: any text)."""
+    if column.type == "integer":
+        return r"-?[0-9]{1,18}"
+    if column.type == "decimal":
+        whole = (column.precision or 1) - (column.scale or 0)
+        sep = re.escape(dialect.decimal)
+        return f"-?[0-9]{{1,{max(whole, 1)}}}" + (
+            f"({sep}[0-9]{{1,{column.scale}}})?" if column.scale else ""
+        )
+    if column.type in ("date", "timestamp"):
+        fmt = dialect.date_format if column.type == "date" else dialect.timestamp_format
+        return "".join(_STRFTIME_LEXICON.get(part, re.escape(part)) for part in re.split(r"(%[A-Za-z])", fmt))
+    if column.type == "boolean":
+        return f"{re.escape(dialect.true_value)}|{re.escape(dialect.false_value)}"
+    return None
+
+
+def parse_expression(column: Column, dialect: Dialect, name: str | None = None) -> pl.Expr:
+    """Expression turning the column's text into its typed value; null where the text is not of the type."""
+    raw = pl.col(name or column.name)
+    lexical = lexical_pattern(column, dialect)
+    if column.type == "string" or lexical is None:
+        return raw
+    if column.type == "integer":
+        parsed = raw.cast(pl.Int64, strict=False)
+    elif column.type == "decimal":
+        text = raw.str.replace(dialect.decimal, ".", literal=True) if dialect.decimal != "." else raw
+        parsed = text.cast(polars_dtype(column), strict=False)
+    elif column.type == "date":
+        parsed = raw.str.to_date(dialect.date_format, strict=False)
+    elif column.type == "timestamp":
+        parsed = raw.str.to_datetime(dialect.timestamp_format, time_unit="us", strict=False)
+    else:
+        parsed = pl.when(raw == dialect.true_value).then(True).when(raw == dialect.false_value).then(False)
+    typed = (
+        pl.when(raw.str.contains(f"^(?:{lexical})$")).then(parsed).otherwise(None).cast(polars_dtype(column))
+    )
+    return typed.alias(name or column.name)
+
+
+def typed_frame(raw: pl.DataFrame, spec: DataSpec) -> pl.DataFrame:
+    """Cast a text frame read with :func:`read_options` to the spec's types (bad values become null)."""
+    return raw.select(parse_expression(c, spec.dialect) for c in spec.columns)
+
+
+def read_typed(path: Path, spec: DataSpec) -> pl.DataFrame:
+    """Read a valid file into the typed frame (callers validate first; bad values would become null)."""
+    return typed_frame(pl.read_csv(path, **read_options(spec)), spec)
+
+
+def csv_text(frame: pl.DataFrame, spec: DataSpec) -> str:
+    """The frame as CSV text in the spec's dialect (columns in file order)."""
+    d = spec.dialect
+    out = frame.select(spec.column_names).with_columns(
+        pl.col(c.name).replace_strict({True: d.true_value, False: d.false_value}, return_dtype=pl.String)
+        for c in spec.columns
+        if c.type == "boolean"
+    )
+    buffer = io.StringIO()
+    out.write_csv(
+        buffer,
+        separator=d.separator,
+        quote_char=d.quote,
+        include_header=d.header,
+        null_value=d.null,
+        date_format=d.date_format,
+        datetime_format=d.timestamp_format,
+        decimal_comma=d.decimal == ",",
+    )
+    return buffer.getvalue()
+
+
+def write_csv(frame: pl.DataFrame, spec: DataSpec, path: Path) -> Path:
+    """Write the frame as a file in the spec's dialect and encoding; returns ``path``."""
+    path.write_bytes(csv_text(frame, spec).encode(spec.dialect.encoding))
+    return path

@@ -1,0 +1,80 @@
+"""The ``sf1630 dataspec`` commands, run in-process through the project's entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sf1630.cli import main
+from sf1630.dataspec import DataSpec, load_spec
+from sf1630.dataspec.corrupt import CORRUPTIONS, caught_by, corrupt
+from sf1630.dataspec.schema import read_typed
+
+
+def test_list_prints_one_name_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dataspec", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["aula", "dubu", "ksd", "ky"]
+
+
+def test_show_describes_the_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dataspec", "show", "ksd"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ksd: ") and "sygemeldt_dato" in out and "expectations:" in out
+
+
+def test_synth_then_check_valid_and_corrupted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "KY_LIS_29189846_M03_20260401060000.csv"
+    args = ["dataspec", "synth", "ky", "--rows", "30", "--authority", "29189846", "--period", "2026-03"]
+    assert main([*args, "--seed", "4", "--out", str(out)]) == 0
+    assert main(["dataspec", "check", str(out), "--spec", "ky"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("VALID: ")
+
+    spec = load_spec("ky")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(corrupt(read_typed(out, spec), spec, "pattern_mismatch"))
+    reports = tmp_path / "reports"
+    assert main(["dataspec", "check", str(bad), "--spec", "ky", "--report-dir", str(reports)]) == 1
+    stdout = capsys.readouterr().out
+    assert stdout.startswith("INVALID: bad.csv") and caught_by(spec, "pattern_mismatch") in stdout
+    assert (reports / "bad.csv.report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert '"success": false' in (reports / "bad.csv.report.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dataspec", "check", "/nonexistent/file.csv", "--spec", "ky"],
+        ["dataspec", "check", "/dev/null", "--spec", "nope"],
+        ["dataspec", "show", "nope"],
+        [
+            "dataspec",
+            "synth",
+            "ky",
+            "--rows",
+            "1",
+            "--authority",
+            "12",
+            "--period",
+            "2026-03",
+            "--out",
+            "/tmp/x",
+        ],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("sf1630 dataspec: ")
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_check_rejects_every_corrupted_variant(
+    spec: DataSpec, frame: pl.DataFrame, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / f"{spec.extract.sender}_LIS_29189846_M03_20260401060000.csv"
+    bad.write_bytes(corrupt(frame, spec, kind))
+    reports = tmp_path / "reports"
+    assert main(["dataspec", "check", str(bad), "--spec", spec.name, "--report-dir", str(reports)]) == 1
+    summary = capsys.readouterr().out
+    assert summary.startswith(f"INVALID: {bad.name}") and caught_by(spec, kind) in summary
+    assert (reports / f"{bad.name}.report.html").is_file()
