@@ -1,0 +1,136 @@
+"""The sender's record of what the platform accepted or rejected, the memory that makes re-runs safe.
+
+After a success receipt the receipt is deleted (the sender's ``IN/`` must not fill up), and the platform
+has removed data file and trigger from ``OUT/``: nothing on the SFTP server says any more that the month's
+file went out. The ledger does. Upload skips whatever it lists as accepted, the summary and the deadline
+callback read it to say what is missing. One row per (sender, file name), written before the receipt is
+deleted, so a crash between the two leaves a receipt that is read again, never a lost acceptance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sf1630.protocol import ReceiptError
+from sf1630.sender.database import DatabaseLocation
+from sf1630.sender.plan import Delivery
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+TABLE = "sf1630_sender_ledger"
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    sender TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    kommune_kode TEXT NOT NULL,
+    period TEXT NOT NULL,
+    status TEXT NOT NULL,
+    transfer_uuid TEXT NOT NULL,
+    errors TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (sender, file_name)
+)
+"""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the platform said about one delivery."""
+
+    file_name: str
+    status: str
+    transfer_uuid: str
+    errors: tuple[ReceiptError, ...]
+    recorded_at: str
+
+
+class Ledger:
+    """The ledger table in a SQLite file or a PostgreSQL schema."""
+
+    def __init__(self, location: DatabaseLocation) -> None:
+        if location.kind not in {"sqlite", "postgres"}:
+            raise ValueError(f"the ledger needs sqlite or postgres, not {location.kind}")
+        self.location = location
+        self._ready = False
+
+    def _connect(self) -> closing[Any]:
+        return closing(self.location.connect())
+
+    def _ensure_table(self, conn: Any) -> None:
+        if self._ready:
+            return
+        cursor = conn.cursor()
+        try:
+            cursor.execute(_DDL)
+        except Exception as exc:  # two workers creating the table at once in PostgreSQL
+            if "already exists" not in str(exc) and "duplicate key" not in str(exc):
+                raise
+            conn.rollback()
+        conn.commit()
+        self._ready = True
+
+    def record(
+        self,
+        delivery: Delivery,
+        status: str,
+        transfer_uuid: str,
+        errors: Sequence[ReceiptError] = (),
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Insert or replace the entry of ``delivery`` (a later acceptance replaces an earlier rejection)."""
+        p = self.location.placeholder
+        row = (
+            delivery.sender,
+            delivery.file_name,
+            delivery.lis_sftp_user,
+            delivery.kommune_kode,
+            delivery.period,
+            status,
+            transfer_uuid,
+            json.dumps([[e.code, e.code_description, e.description] for e in errors], ensure_ascii=False),
+            (at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        )
+        # Only the fixed table name and parameter markers are formatted in; values are bound parameters.
+        sql = (
+            f"INSERT INTO {TABLE} (sender, file_name, recipient, kommune_kode, period, status, transfer_uuid,"  # noqa: S608
+            f" errors, recorded_at) VALUES ({', '.join([p] * len(row))})"
+            " ON CONFLICT (sender, file_name) DO UPDATE SET status = excluded.status,"
+            " transfer_uuid = excluded.transfer_uuid, errors = excluded.errors,"
+            " recorded_at = excluded.recorded_at"
+        )
+        with self._connect() as conn:
+            self._ensure_table(conn)
+            conn.cursor().execute(sql, row)
+            conn.commit()
+
+    def entries(self, sender: str, file_names: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The entries of ``sender`` for the given file names (missing names have none)."""
+        wanted = sorted(set(file_names))
+        if not wanted:
+            return {}
+        p = self.location.placeholder
+        found: dict[str, LedgerEntry] = {}
+        with self._connect() as conn:
+            self._ensure_table(conn)
+            cursor = conn.cursor()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                markers = ", ".join([p] * len(chunk))
+                query = f"SELECT file_name, status, transfer_uuid, errors, recorded_at FROM {TABLE}"  # noqa: S608
+                cursor.execute(f"{query} WHERE sender = {p} AND file_name IN ({markers})", (sender, *chunk))
+                for name, status, transfer, errors, at in cursor.fetchall():
+                    parsed = tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(errors))
+                    found[name] = LedgerEntry(name, status, transfer, parsed, at)
+        return found
+
+    def accepted(self, sender: str, file_names: Iterable[str]) -> set[str]:
+        """Which of the file names the platform has accepted."""
+        return {name for name, e in self.entries(sender, file_names).items() if e.status == ACCEPTED}

@@ -1,0 +1,86 @@
+"""A fagsystem's source table for the demo, tests and benchmark, filled by the data spec's generator.
+
+The real source is the fagsystem's own database; the sender only reads the spec's ``source`` table through
+its connection. To run a month end to end without one, this module creates that table (DuckDB or
+PostgreSQL, typed from the spec) and fills it with valid synthetic rows per kommune and month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sf1630.sender.database import DatabaseLocation
+from sf1630.sender.export import _quoted
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from sf1630.dataspec import DataSpec
+
+
+def _postgres_type(dtype: Any) -> str:
+    import polars as pl
+
+    if isinstance(dtype, pl.Decimal):
+        return f"numeric({dtype.precision}, {dtype.scale})"
+    simple = {pl.Int64: "bigint", pl.Date: "date", pl.Datetime: "timestamp", pl.Boolean: "boolean"}
+    for kind, name in simple.items():
+        if isinstance(dtype, kind):
+            return name
+    return "text"
+
+
+def _write_postgres(location: DatabaseLocation, spec: DataSpec, frame: pl.DataFrame) -> None:
+    table = _quoted(spec.source_table)
+    columns = ", ".join(_quoted(name) for name in frame.columns)
+    definition = ", ".join(f"{_quoted(n)} {_postgres_type(t)}" for n, t in frame.schema.items())
+    with location.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in frame.iter_rows():
+                copy.write_row(row)
+        conn.commit()
+
+
+def _write_duckdb(location: DatabaseLocation, spec: DataSpec, frame: pl.DataFrame) -> None:
+    table = _quoted(spec.source_table)
+    conn = location.connect()
+    try:
+        conn.register("sf1630_seed_rows", frame)
+        # The only formatted part is the spec's table name, checked and quoted by _quoted.
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM sf1630_seed_rows WHERE false")  # noqa: S608
+        conn.execute(f"INSERT INTO {table} SELECT * FROM sf1630_seed_rows")  # noqa: S608
+        conn.unregister("sf1630_seed_rows")
+    finally:
+        conn.close()
+
+
+def seed_source(
+    location: DatabaseLocation,
+    spec: DataSpec,
+    cvrs: Iterable[str],
+    period: str,
+    *,
+    rows_per_kommune: int,
+    seed: int = 1630,
+) -> int:
+    """Add ``rows_per_kommune`` synthetic rows per kommune CVR for ``period`` (YYYY-MM); returns the count."""
+    import polars as pl
+
+    from sf1630.dataspec.synth import synthesize
+
+    frames = [
+        synthesize(spec, rows_per_kommune, cvr, period, seed + index)
+        for index, cvr in enumerate(sorted(set(cvrs)))
+    ]
+    frame = pl.concat(frames) if frames else pl.DataFrame()
+    if frame.is_empty():
+        return 0
+    if location.kind == "duckdb":
+        _write_duckdb(location, spec, frame)
+    elif location.kind == "postgres":
+        _write_postgres(location, spec, frame)
+    else:
+        raise ValueError(f"cannot seed a {location.kind} source")
+    return frame.height

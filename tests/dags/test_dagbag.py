@@ -1,0 +1,148 @@
+"""Integrity of every DAG file in ``dags/``: imports cleanly, every DAG is operable, parsing does no work.
+
+The DAG processor re-parses these files every few seconds on a 2-core machine: an import error hides the
+DAG, a slow or I/O-heavy parse starves the scheduler, a DAG without owner, tags or retries is hard to run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO_ROOT / "dags"
+DAG_FILES = sorted(p for p in DAGS_FOLDER.glob("*.py") if not p.name.startswith("_"))
+#: Data libraries belong inside tasks (design: thin DAG files); SSH clients may come with provider operators.
+HEAVY_MODULES = ("polars", "great_expectations", "lxml", "duckdb", "pandas", "pyarrow", "psycopg")
+#: Generous bound (Airflow's own dagbag_import_timeout is 30 s): a parse near it means work at import time.
+PARSE_SECONDS_LIMIT = 10.0
+
+_PROBE = """
+import json, socket, sys, time, runpy
+def refuse(*args, **kwargs):
+    raise RuntimeError("network access while parsing a DAG file")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+import airflow.sdk  # Airflow itself is loaded before timing: the DAG processor has it already
+started = time.perf_counter()
+runpy.run_path(sys.argv[1])
+elapsed = time.perf_counter() - started
+print(json.dumps({"seconds": elapsed, "heavy": sorted(m for m in sys.argv[2:] if m in sys.modules)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> Iterator[Any]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    yield DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+def test_there_are_dag_files() -> None:
+    assert DAG_FILES, f"no DAG files in {DAGS_FOLDER}"
+
+
+def test_no_import_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_every_file_defines_dags(dagbag: Any) -> None:
+    files_with_dags = {Path(dag.fileloc).resolve() for dag in dagbag.dags.values()}
+    assert {p.resolve() for p in DAG_FILES} <= files_with_dags
+
+
+def test_sender_dags_exist(dagbag: Any) -> None:
+    for code in ("ky", "ksd", "dubu", "aula"):
+        assert f"sf1630_sender_{code}" in dagbag.dag_ids
+
+
+def _dags(dagbag: Any) -> list[Any]:
+    return sorted(dagbag.dags.values(), key=lambda d: d.dag_id)
+
+
+def test_every_dag_has_tags_owner_doc_and_fixed_start(dagbag: Any) -> None:
+    for dag in _dags(dagbag):
+        assert dag.tags, dag.dag_id
+        assert "sf1630" in dag.tags, dag.dag_id
+        assert dag.doc_md and dag.doc_md.strip(), dag.dag_id
+        assert dag.catchup is False, dag.dag_id
+        assert dag.start_date is not None, dag.dag_id
+        owners = {task.owner for task in dag.tasks}
+        assert owners and "airflow" not in owners, (dag.dag_id, owners)
+
+
+def test_every_dag_retries_with_backoff(dagbag: Any) -> None:
+    for dag in _dags(dagbag):
+        assert dag.default_args.get("retries", 0) >= 1, dag.dag_id
+        assert dag.default_args.get("retry_exponential_backoff"), dag.dag_id
+        retried = [t for t in dag.tasks if t.retries >= 1]
+        assert retried, f"{dag.dag_id}: no task retries"
+
+
+def test_sender_dag_shape(dagbag: Any) -> None:
+    dag = dagbag.dags["sf1630_sender_ky"]
+    assert set(dag.task_ids) == {"plan", "deliver", "housekeeping", "summary"}
+    assert dag.get_task("summary").trigger_rule == "all_done"
+    assert dag.get_task("deliver").map_index_template
+    assert set(dag.params.keys()) == {"kommune", "recipient", "period"}
+    assert (
+        dag.deadline is None or dag.deadline == []
+    )  # SF1630_DEADLINES=false in tests (apache/airflow#73428)
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_parse_does_no_work(dag_file: Path) -> None:
+    """Parsing loads no heavy library, opens no connection, and is far below the import timeout."""
+    env = {**os.environ, "SF1630_DEADLINES": "true"}  # the deployed variant, deadline alerts included
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(dag_file), *HEAVY_MODULES],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["heavy"] == [], f"{dag_file.name} imports {probe['heavy']} at parse time"
+    assert probe["seconds"] < PARSE_SECONDS_LIMIT
+
+
+_DEADLINE_PROBE = """
+import json, runpy, sys
+from airflow.serialization.serialized_objects import DagSerialization
+dags = runpy.run_path(sys.argv[1])
+found = {}
+for dag_id in ("sf1630_sender_ky", "sf1630_sender_aula"):
+    [alert] = DagSerialization.serialize_dag(dags[dag_id])["deadline"]
+    callback = alert["callback"]["__data__"]
+    reference = alert["reference"]["reference_type"]
+    found[dag_id] = [reference, alert["interval"]["__data__"], callback["path"], callback["kwargs"]]
+print(json.dumps(found))
+"""
+
+
+def test_sender_deadline_alert_in_deployments() -> None:
+    """With SF1630_DEADLINES on (the default outside tests) each sender DAG carries a serializable alert."""
+    result = subprocess.run(
+        [sys.executable, "-c", _DEADLINE_PROBE, str(DAGS_FOLDER / "sender_dags.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SF1630_DEADLINES": "true"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    callback = "sf1630.sender.deadline.on_missed_deadline"
+    assert found == {
+        "sf1630_sender_ky": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender": "KY"}],
+        "sf1630_sender_aula": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender": "AULA"}],
+    }

@@ -1,0 +1,193 @@
+"""The sender DAG end to end: ``dag.test()`` of the real DAG file against the running emulator.
+
+A month for three kommuner (four LIS systems) of KY: every delivery accepted and in its recipient's ``IN/``
+with metadata; a delivery without a route rejected and cleaned up; a connection cut mid-upload retried
+without a partial or double delivery; a re-run that sends nothing; PostgreSQL as the source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sf1630.dataspec import load_spec
+from sf1630.sender.config import load_kommuner, load_sender
+from sf1630.sender.database import DatabaseLocation
+from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.plan import Period, plan_deliveries
+from sf1630.sender.source import seed_source
+
+from .conftest import (
+    KOMMUNER,
+    OCTOBER,
+    SENDER_USER,
+    DroppingProxy,
+    Emulator,
+    sender_dag,
+    sftp_connection,
+    task_states,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
+
+ROWS = 400  # ~70 KB per file: large enough to be cut mid-upload by the proxy
+RUN_CONF = {"kommune": list(KOMMUNER)}
+
+
+def _deliveries() -> list[Any]:
+    return plan_deliveries(
+        load_sender("KY"), load_kommuner(), Period(2026, 10), kommune_filter=list(KOMMUNER)
+    )
+
+
+def _seed(location: DatabaseLocation) -> None:
+    cvrs = {d.cvr for d in _deliveries()}
+    seed_source(location, load_spec("ky"), cvrs, "2026-10", rows_per_kommune=ROWS)
+    seed_source(location, load_spec("ky"), cvrs, "2026-09", rows_per_kommune=3, seed=9)
+
+
+def _transfers(emulator: Emulator) -> list[dict[str, Any]]:
+    """The emulator's audit records of routed transfers (its output is drained in the background)."""
+    time.sleep(0.2)
+    records = []
+    for line in list(emulator.output):
+        if '"event": "transfer"' in line:
+            records.append(json.loads(line[line.index("{") :]))
+    return records
+
+
+def _assert_delivered(emulator: Emulator, ledger: Path) -> None:
+    deliveries = _deliveries()
+    for delivery in deliveries:
+        inbox = emulator.files(delivery.lis_sftp_user, "IN")
+        assert inbox == [delivery.file_name, delivery.file_name + ".metadata"], inbox
+        data = emulator.folder(delivery.lis_sftp_user, "IN") / delivery.file_name
+        assert data.stat().st_size > 10_000
+        assert data.read_text(encoding="utf-8").count("\n") == ROWS + 1
+    assert emulator.files(SENDER_USER, "OUT") == []
+    assert emulator.files(SENDER_USER, "IN") == []
+    entries = Ledger(DatabaseLocation("sqlite", ledger)).entries("KY", [d.file_name for d in deliveries])
+    assert {e.status for e in entries.values()} == {ACCEPTED} and len(entries) == len(deliveries)
+
+
+def test_month_delivered_and_rerun_sends_nothing(
+    emulator_factory: Callable[..., Emulator], sender_env: Callable[[int, str], dict[str, Path]]
+) -> None:
+    emulator = emulator_factory()
+    paths = sender_env(emulator.port, emulator.host_key)
+    _seed(DatabaseLocation("duckdb", paths["source"]))
+    stale = emulator.folder(SENDER_USER, "OUT") / "KY_LIS_10100000_M08_20260901000000.csv"
+    stale.write_text("left behind by a crashed run\n", encoding="utf-8")
+    three_days_ago = time.time() - 3 * 86400
+    os.utime(stale, (three_days_ago, three_days_ago))
+
+    dag = sender_dag()
+    run = dag.test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    assert {k: v for k, v in states.items() if k[0] == "deliver"} == {
+        ("deliver", i): "success" for i in range(4)
+    }
+    labels = {ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "deliver"}
+    assert labels == {
+        "101 København → LIS01",
+        "153 Brøndby → LIS01",
+        "153 Brøndby → LIS02",
+        "851 Aalborg → LIS01",
+    }
+    _assert_delivered(emulator, paths["ledger"])
+    assert not stale.exists()  # housekeeping: no trigger, older than the grace period
+    assert len(_transfers(emulator)) == 4
+
+    again = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    assert str(again.state) == "success", task_states(again)
+    _assert_delivered(emulator, paths["ledger"])
+    assert len(_transfers(emulator)) == 4  # nothing went out twice
+
+
+def test_rejected_delivery_is_cleaned_up_and_reported(
+    emulator_factory: Callable[..., Emulator], sender_env: Callable[[int, str], dict[str, Path]]
+) -> None:
+    emulator = emulator_factory(omit_routes={("KY", "BROENDBY_LIS02_SIMPEL")})
+    paths = sender_env(emulator.port, emulator.host_key)
+    _seed(DatabaseLocation("duckdb", paths["source"]))
+
+    run = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    states = task_states(run)
+    assert str(run.state) == "failed"
+    assert states[("deliver", 2)] == "failed"  # Brøndby LIS02: no route
+    assert [states[("deliver", i)] for i in (0, 1, 3)] == ["success"] * 3  # the others went on
+    assert states[("summary", -1)] == "failed"  # the month is not complete
+    rejected = _deliveries()[2]
+    assert emulator.files(SENDER_USER, "OUT") == []  # the sender removed its data file
+    assert emulator.files(SENDER_USER, "IN") == []  # and the receipt
+    assert emulator.files("BROENDBY_LIS02_SIMPEL", "IN") == []
+    entry = Ledger(DatabaseLocation("sqlite", paths["ledger"])).entries("KY", [rejected.file_name])[
+        rejected.file_name
+    ]
+    assert entry.status == REJECTED
+    assert [e.code for e in entry.errors] == [401]  # NO_ROUTE in the emulator's table
+    assert entry.errors[0].description
+
+
+def test_connection_cut_mid_upload_is_retried_once(
+    emulator_factory: Callable[..., Emulator],
+    sender_env: Callable[[int, str], dict[str, Path]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator = emulator_factory()
+    paths = sender_env(emulator.port, emulator.host_key)
+    _seed(DatabaseLocation("duckdb", paths["source"]))
+    # Past the SSH handshake (~4 KB), inside the first (compressed) data file.
+    proxy = DroppingProxy(emulator.port, limit=12_000)
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_SF1630_SFTP_KY", sftp_connection(proxy.port, emulator.host_key))
+        run = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    finally:
+        proxy.close()
+    assert proxy.connections >= 5 and proxy.dropped == 1
+    assert str(run.state) == "success", task_states(run)
+    tries = {ti.map_index: ti.try_number for ti in run.get_task_instances() if ti.task_id == "deliver"}
+    assert sorted(tries.values()) == [1, 1, 1, 2]  # exactly one delivery needed a second try
+    _assert_delivered(emulator, paths["ledger"])
+    assert len(_transfers(emulator)) == 4
+
+
+def test_postgres_source_and_deferred_receipt_wait(
+    emulator_factory: Callable[..., Emulator],
+    sender_env: Callable[[int, str], dict[str, Path]],
+    pg_schema: str,
+    fast_config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    senders = yaml.safe_load((fast_config_dir / "senders.yaml").read_text(encoding="utf-8"))
+    senders["defaults"]["receipt_quick_look"] = "0s"  # always hand the wait to the deferred trigger
+    (fast_config_dir / "senders.yaml").write_text(
+        yaml.safe_dump(senders, allow_unicode=True), encoding="utf-8"
+    )
+    emulator = emulator_factory()
+    paths = sender_env(emulator.port, emulator.host_key)
+    source = {
+        "conn_type": "postgres",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "login": "postgres",
+        "schema": "test",
+        "extra": {"options": f"-c search_path={pg_schema}"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps(source))
+    _seed(
+        DatabaseLocation.from_connection(
+            "s", "postgres", host="127.0.0.1", login="postgres", schema="test", extra=source["extra"]
+        )
+    )  # type: ignore[arg-type]
+
+    run = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    assert str(run.state) == "success", task_states(run)
+    _assert_delivered(emulator, paths["ledger"])

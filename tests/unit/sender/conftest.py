@@ -1,0 +1,119 @@
+"""Fixtures for the sender's unit tests: a real folder standing in for an SFTP user's home, and config."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import IO, Any
+
+import pytest
+from sf1630.sender.config import Kommune, LisSystem, SenderSystem, load_senders
+
+
+class FolderFiles:
+    """The ``RemoteFiles`` calls on a local folder (``IN/`` and ``OUT/`` inside it), like an SFTP chroot."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "IN").mkdir(parents=True, exist_ok=True)
+        (root / "OUT").mkdir(parents=True, exist_ok=True)
+
+    def _path(self, path: str) -> Path:
+        resolved = (self.root / path).resolve()
+        assert resolved.is_relative_to(self.root.resolve()), path
+        return resolved
+
+    def open(self, filename: str, mode: str = "r", bufsize: int = -1) -> IO[bytes]:
+        return self._path(filename).open(mode if "b" in mode else mode + "b")  # type: ignore[return-value]
+
+    def posix_rename(self, oldpath: str, newpath: str) -> None:
+        os.replace(self._path(oldpath), self._path(newpath))
+
+    def remove(self, path: str) -> None:
+        self._path(path).unlink()
+
+    def stat(self, path: str) -> os.stat_result:
+        return self._path(path).stat()
+
+    def listdir_attr(self, path: str = ".") -> list[Any]:
+        entries = []
+        for child in sorted(self._path(path).iterdir()):
+            st = child.stat()
+            entries.append(
+                SimpleNamespace(
+                    filename=child.name, st_mode=st.st_mode, st_mtime=st.st_mtime, st_size=st.st_size
+                )
+            )
+        return entries
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[FolderFiles]:
+    yield FolderFiles(tmp_path / "home")
+
+
+@pytest.fixture
+def ky() -> SenderSystem:
+    return next(s for s in load_senders() if s.code == "KY")
+
+
+@pytest.fixture
+def kommuner() -> tuple[Kommune, ...]:
+    def lis(name: str, user: str) -> LisSystem:
+        return LisSystem(name, user, uuid.uuid5(uuid.NAMESPACE_DNS, user))
+
+    return (
+        Kommune("København", "101", "10100000", True, (lis("LIS01", "KBH_LIS01"),)),
+        Kommune("Brøndby", "153", "15300000", True, (lis("LIS01", "BRO_LIS01"), lis("LIS02", "BRO_LIS02"))),
+        Kommune("Aalborg", "851", "85100000", True, (lis("LIS01", "AAL_LIS01"),)),
+    )
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema in database ``test``, dropped afterwards."""
+    import psycopg
+
+    name = f"sf1630_sender_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+class MailBox:
+    """Messages received by the test SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, MailBox]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, on a port the OS chose."""
+    import asyncio
+    import threading
+
+    from aiosmtpd.smtp import SMTP
+
+    box = MailBox()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(lambda: SMTP(box), "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield port, box
+    loop.call_soon_threadsafe(server.close)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)

@@ -1,0 +1,93 @@
+"""The delivery ledger on both supported databases, and database locations from connection fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sf1630.protocol import ReceiptError
+from sf1630.sender.config import Kommune, SenderSystem
+from sf1630.sender.database import DatabaseConfigError, DatabaseLocation
+from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.plan import Period, plan_deliveries
+
+
+def _exercise(ledger: Ledger, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
+    first, second, third, _ = plan_deliveries(ky, kommuner, Period(2026, 10))
+    errors = (ReceiptError(401, "Ingen rute", "ingen rute for Brøndby"),)
+    ledger.record(first, ACCEPTED, "t1", at=datetime(2026, 11, 1, tzinfo=UTC))
+    ledger.record(second, REJECTED, "t2", errors)
+    entries = ledger.entries("KY", [first.file_name, second.file_name, third.file_name])
+    assert set(entries) == {first.file_name, second.file_name}
+    assert entries[first.file_name].recorded_at == "2026-11-01T00:00:00+00:00"
+    assert entries[second.file_name].errors == errors
+    ledger.record(second, ACCEPTED, "t3")
+    assert ledger.accepted("KY", [first.file_name, second.file_name, third.file_name]) == {
+        first.file_name,
+        second.file_name,
+    }
+    assert ledger.accepted("KSD", [first.file_name]) == set()
+    assert ledger.entries("KY", []) == {}
+
+
+def test_sqlite_ledger(tmp_path: Path, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
+    _exercise(Ledger(DatabaseLocation("sqlite", tmp_path / "l.sqlite")), ky, kommuner)
+
+
+def test_postgres_ledger(pg_schema: str, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
+    location = DatabaseLocation.from_connection(
+        "ledger",
+        "postgres",
+        host="127.0.0.1",
+        login="postgres",
+        schema="test",
+        extra={"options": f"-c search_path={pg_schema}"},
+    )
+    _exercise(Ledger(location), ky, kommuner)
+    with location.connect() as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (pg_schema,)
+        ).fetchall()
+    assert tables == [("sf1630_sender_ledger",)]
+
+
+def test_many_file_names_at_once(tmp_path: Path, ky: SenderSystem) -> None:
+    from sf1630.sender.config import load_kommuner
+
+    deliveries = plan_deliveries(ky, load_kommuner(), Period(2026, 10)) * 6  # more than one query chunk
+    ledger = Ledger(DatabaseLocation("sqlite", tmp_path / "l.sqlite"))
+    for delivery in deliveries[:122]:
+        ledger.record(delivery, ACCEPTED, "t")
+    assert (
+        len(
+            ledger.accepted(
+                "KY", [d.file_name + str(i) for i, d in enumerate(deliveries)] + [deliveries[0].file_name]
+            )
+        )
+        == 1
+    )
+
+
+def test_locations_from_connections(tmp_path: Path) -> None:
+    duck = DatabaseLocation.from_connection("s", "duckdb", host=str(tmp_path / "x.duckdb"))
+    assert duck.kind == "duckdb" and duck.path == tmp_path / "x.duckdb" and duck.placeholder == "?"
+    pg = DatabaseLocation.from_connection(
+        "s", "postgres", host="db", port=6543, login="u", password="s3cret", schema="lis"
+    )
+    assert dict(pg.conninfo) == {
+        "host": "db",
+        "port": "6543",
+        "user": "u",
+        "password": "s3cret",
+        "dbname": "lis",
+    }
+    assert "s3cret" not in repr(pg)
+    with pytest.raises(
+        DatabaseConfigError, match="connection s: a duckdb connection needs the absolute file path"
+    ):
+        DatabaseLocation.from_connection("s", "duckdb", host="relative.duckdb")
+    with pytest.raises(DatabaseConfigError, match="conn_type 'mysql' is not one of"):
+        DatabaseLocation.from_connection("s", "mysql", host="h")
+    with pytest.raises(ValueError, match="the ledger needs sqlite or postgres"):
+        Ledger(duck)

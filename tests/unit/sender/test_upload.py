@@ -1,0 +1,128 @@
+"""Uploading one delivery: atomic data file, schema-valid trigger, the remote state of earlier attempts."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sf1630.protocol import (
+    INF_REF_SF1630,
+    ROUTING_RECIPIENT,
+    TechnicalReceipt,
+    UnsafeFileName,
+    read_trigger,
+    to_xml,
+)
+from sf1630.sender.config import Kommune, SenderSystem
+from sf1630.sender.plan import Delivery, Period, plan_deliveries
+from sf1630.sender.upload import (
+    RemoteState,
+    build_trigger,
+    out_path,
+    put_atomically,
+    remote_state,
+    upload_delivery,
+)
+
+
+@pytest.fixture
+def delivery(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> Delivery:
+    return plan_deliveries(ky, kommuner, Period(2026, 10))[2]  # Brøndby LIS02
+
+
+def test_trigger_routes_to_the_lis_system(ky: SenderSystem, delivery: Delivery) -> None:
+    stamp = datetime(2026, 11, 1, 6, 0, 5, tzinfo=UTC)
+    trigger = read_trigger(to_xml(build_trigger(ky, delivery, 1234, stamp)))
+    routing = trigger.content.routing
+    assert routing is not None
+    assert trigger.file.file_name == delivery.file_name
+    assert trigger.file.size_in_bytes == 1234
+    assert trigger.file.sender == "KY_SFTPSIMPEL"
+    assert trigger.file.recipients == (ROUTING_RECIPIENT,)
+    assert routing.inf_ref == INF_REF_SF1630
+    assert routing.sender_authority == routing.recipient_authority == "urn:oio:cvr-nr:15300000"
+    assert routing.sender_it_system == ky.it_system
+    assert routing.recipient_it_system == uuid.UUID(delivery.lis_it_system)
+    assert routing.transaction_id == delivery.transaction_id
+
+
+def test_upload_puts_data_then_trigger(
+    folder: Any, tmp_path: Path, ky: SenderSystem, delivery: Delivery
+) -> None:
+    data = tmp_path / delivery.file_name
+    data.write_bytes(b"a;b\r\n1;2\r\n")
+    xml = to_xml(build_trigger(ky, delivery, data.stat().st_size, datetime.now(UTC)))
+    upload_delivery(folder, data, xml, delivery)
+    out = folder.root / "OUT"
+    assert sorted(p.name for p in out.iterdir()) == [delivery.file_name, delivery.file_name + ".trigger"]
+    assert (out / delivery.file_name).read_bytes() == data.read_bytes()
+    assert (out / (delivery.file_name + ".trigger")).read_bytes() == xml
+    assert remote_state(folder, delivery.file_name) is RemoteState.TRIGGERED
+
+
+class _BrokenStream(io.BytesIO):
+    """A source that fails after the first chunk, like a connection dropping mid-upload."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        if self.reads > 1:
+            raise ConnectionResetError("connection lost")
+        return super().read(size)
+
+
+def test_broken_upload_leaves_nothing_under_the_final_name(folder: Any) -> None:
+    final = out_path("KY_LIS_10100000_M10_20261101000000.csv")
+    with pytest.raises(ConnectionResetError):
+        put_atomically(folder, _BrokenStream(b"x" * 100), final, chunk_size=10)
+    assert not (folder.root / final).exists()
+    assert (folder.root / (final + ".part")).stat().st_size == 10
+    assert put_atomically(folder, io.BytesIO(b"y" * 100), final, chunk_size=10) == 100
+    assert (folder.root / final).read_bytes() == b"y" * 100
+    assert not (folder.root / (final + ".part")).exists()
+
+
+def test_remote_state(folder: Any, delivery: Delivery) -> None:
+    name = delivery.file_name
+    assert remote_state(folder, name) is RemoteState.ABSENT
+    (folder.root / "OUT" / name).write_bytes(b"data without trigger")
+    assert remote_state(folder, name) is RemoteState.ABSENT
+    (folder.root / "OUT" / (name + ".trigger")).write_bytes(b"<x/>")
+    assert remote_state(folder, name) is RemoteState.TRIGGERED
+    (folder.root / "IN" / (name + ".sftpreceipt")).write_bytes(to_xml(TechnicalReceipt.success("t-1", name)))
+    assert remote_state(folder, name) is RemoteState.ANSWERED
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/b.csv", "", "x.trigger"])
+def test_unsafe_names_never_become_paths(name: str) -> None:
+    with pytest.raises(UnsafeFileName):
+        out_path(name)
+
+
+def test_receipt_watch_pins_the_host_key() -> None:
+    from sf1630.sender.receipt_watch import ReceiptArrival, ssh_options
+
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    options = ssh_options("127.0.0.1", 2222, "KY_SFTPSIMPEL", "pw", {"host_key": key})
+    trusted, ca_keys, revoked = options["known_hosts"]
+    assert [k.export_public_key().decode().split()[:2] for k in trusted] == [key.split()]
+    assert (ca_keys, revoked, options["port"], options["client_keys"], options["agent_path"]) == (
+        [],
+        [],
+        2222,
+        (),
+        None,
+    )
+    with pytest.raises(ValueError, match=r"needs extra\.host_key"):
+        ssh_options("127.0.0.1", 2222, "KY_SFTPSIMPEL", "pw", {"no_host_key_check": True})
+    trigger = ReceiptArrival("sf1630_sftp_ky", "IN/x.csv.sftpreceipt", 2.0, 1e10)
+    path, kwargs = trigger.serialize()
+    assert path == "sf1630.sender.receipt_watch.ReceiptArrival"
+    assert ReceiptArrival(**kwargs).serialize() == (path, kwargs)
