@@ -1,0 +1,127 @@
+"""Reading IN/ over SFTP: listings, size-capped metadata reads, and downloads checked against SizeInBytes.
+
+A dropped connection leaves a short local file, and a platform that delivers a short file leaves one too;
+the size check against the metadata catches both, and a download is retried on a fresh connection before
+the delivery is given up on. Every remote name becomes a local path only after ``check_safe_name``, and only
+inside the staging folder; files land under a temporary name and are renamed when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sf1630.protocol import MAX_DOCUMENT_BYTES, DocumentTooLarge, check_safe_name
+from sf1630.receiver.inbox import RemoteFile
+
+if TYPE_CHECKING:
+    from paramiko import SFTPClient
+
+log = logging.getLogger(__name__)
+
+OpenSFTP = Callable[[], AbstractContextManager["SFTPClient"]]
+
+
+class SizeMismatch(Exception):
+    """The downloaded file's size differs from the metadata's SizeInBytes."""
+
+    def __init__(self, name: str, expected: int, actual: int) -> None:
+        super().__init__(f"{name}: downloaded {actual} bytes, metadata says SizeInBytes {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+def remote_path(folder: str, name: str) -> str:
+    """``folder/name`` on the server, for a name that passed ``check_safe_name``."""
+    return f"{folder.rstrip('/')}/{check_safe_name(name)}"
+
+
+def list_folder(sftp: SFTPClient, folder: str) -> list[RemoteFile]:
+    """Regular files in ``folder`` with size and modification time; folders and links are ignored."""
+    entries = []
+    for attr in sftp.listdir_attr(folder):
+        if attr.st_mode is None or not stat.S_ISREG(attr.st_mode):
+            continue
+        modified = datetime.fromtimestamp(attr.st_mtime or 0, tz=UTC)
+        entries.append(RemoteFile(attr.filename, attr.st_size or 0, modified))
+    return entries
+
+
+def read_small(sftp: SFTPClient, path: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """Read a remote document of at most ``max_bytes`` without ever holding more than that in memory."""
+    size = sftp.stat(path).st_size or 0
+    if size > max_bytes:
+        raise DocumentTooLarge(f"{path} has {size} bytes, more than the {max_bytes} allowed")
+    with sftp.open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DocumentTooLarge(f"{path} grew beyond {max_bytes} bytes while being read")
+    return bytes(data)
+
+
+def download(sftp: SFTPClient, folder: str, name: str, staging: Path, expected_size: int) -> Path:
+    """Fetch ``folder/name`` into ``staging/name``; raise :class:`SizeMismatch` when the size is wrong."""
+    local = staging / check_safe_name(name)
+    staging.mkdir(parents=True, exist_ok=True)
+    handle, part = tempfile.mkstemp(dir=staging, prefix=".part-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            sftp.getfo(remote_path(folder, name), out, prefetch=True)
+        actual = Path(part).stat().st_size
+        if actual != expected_size:
+            raise SizeMismatch(name, expected_size, actual)
+        Path(part).replace(local)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
+    return local
+
+
+def download_with_retries(
+    open_sftp: OpenSFTP,
+    folder: str,
+    name: str,
+    staging: Path,
+    expected_size: int,
+    *,
+    attempts: int = 3,
+    backoff_seconds: float = 1.0,
+) -> Path:
+    """:func:`download` on a fresh connection per attempt, backing off exponentially between attempts.
+
+    Connection errors and size mismatches are retried; after the last attempt the error propagates (a
+    size mismatch then leads to quarantine, a connection error to Airflow's own task retries).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with open_sftp() as sftp:
+                return download(sftp, folder, name, staging, expected_size)
+        except (OSError, EOFError, SizeMismatch, _ssh_errors()) as err:
+            if attempt == attempts:
+                raise
+            log.warning("download of %s failed (attempt %d of %d): %s", name, attempt, attempts, err)
+            time.sleep(backoff_seconds * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _ssh_errors() -> type[Exception]:
+    from paramiko import SSHException
+
+    return SSHException
+
+
+def delete_remote(sftp: SFTPClient, folder: str, *names: str) -> None:
+    """Remove ``names`` from ``folder``; a name already gone counts as removed (a retry after a crash)."""
+    for name in names:
+        try:
+            sftp.remove(remote_path(folder, name))
+        except FileNotFoundError:
+            log.info("%s was already gone from %s", name, folder)

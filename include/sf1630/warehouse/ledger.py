@@ -1,0 +1,85 @@
+"""The ledger: one row per delivery (FileTransferUUID), written in the same transaction as its rows.
+
+The platform may deliver a file twice (a crash after our commit but before we deleted it from the server,
+or a re-delivery), so "has this FileTransferUUID been handled" must be answered by the warehouse itself,
+atomically with the load; the ledger's primary key does that, and it doubles as the audit trail the
+completeness check reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+LEDGER_TABLE = "sf1630_ledger"
+
+
+class Outcome(StrEnum):
+    LOADED = "loaded"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the ledger records about one delivery."""
+
+    file_transfer_uuid: str
+    file_name: str
+    sender: str
+    kommune: str
+    period: str
+    rows: int
+    checksum: str
+    outcome: Outcome
+    received_at: datetime
+    finished_at: datetime
+    detail: str = ""
+
+    def values(self) -> tuple[object, ...]:
+        return (
+            self.file_transfer_uuid,
+            self.file_name,
+            self.sender,
+            self.kommune,
+            self.period,
+            self.rows,
+            self.checksum,
+            str(self.outcome),
+            self.detail,
+            self.received_at,
+            self.finished_at,
+        )
+
+
+LEDGER_COLUMNS = (
+    "file_transfer_uuid",
+    "file_name",
+    "sender",
+    "kommune",
+    "period",
+    "rows",
+    "checksum",
+    "outcome",
+    "detail",
+    "received_at",
+    "finished_at",
+)
+
+
+def ledger_ddl(schema: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for the ledger; the same text works in DuckDB and PostgreSQL."""
+    return f"""
+        CREATE TABLE IF NOT EXISTS {schema}.{LEDGER_TABLE} (
+            file_transfer_uuid VARCHAR(255) PRIMARY KEY,
+            file_name VARCHAR(255) NOT NULL,
+            sender VARCHAR(32) NOT NULL,
+            kommune VARCHAR(8) NOT NULL,
+            period VARCHAR(7) NOT NULL,
+            rows BIGINT NOT NULL,
+            checksum VARCHAR(64) NOT NULL,
+            outcome VARCHAR(16) NOT NULL,
+            detail TEXT NOT NULL,
+            received_at TIMESTAMP WITH TIME ZONE NOT NULL,
+            finished_at TIMESTAMP WITH TIME ZONE NOT NULL
+        )"""

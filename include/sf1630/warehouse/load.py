@@ -1,0 +1,236 @@
+"""Bulk loading of one delivery plus its ledger row in a single transaction, for DuckDB and PostgreSQL.
+
+The whole point is "exactly once or not at all": the ledger insert, the snapshot delete and the bulk insert
+commit together, and a FileTransferUUID already in the ledger makes the call a no-op. Rows travel as Arrow:
+DuckDB scans the Arrow table directly, PostgreSQL receives it through ``COPY ... FROM STDIN`` as CSV written
+by pyarrow in record batches (never row-by-row inserts, which are orders of magnitude slower).
+"""
+
+# Identifiers in SQL text are checked by check_identifier (schema, table, columns) or are constants;
+# every value travels as a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sf1630.warehouse.ledger import LEDGER_COLUMNS, LEDGER_TABLE, LedgerEntry, Outcome, ledger_ddl
+from sf1630.warehouse.target import WarehouseTarget, check_identifier
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_LOCK_WAIT_SECONDS = 120.0
+_COPY_BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """One delivery's rows for ``table`` (created from ``create_sql`` when missing).
+
+    ``constants`` are (column, value) pairs that every row gets (lineage), added by the database rather than
+    materialised as a million-element column. ``replace_where`` holds (column, value) pairs: when given, the
+    rows matching all of them are deleted first (a snapshot spec replacing the kommune's period); when empty
+    the rows are appended.
+    """
+
+    table: str
+    create_sql: Sequence[str]
+    data: pa.Table
+    entry: LedgerEntry
+    replace_where: tuple[tuple[str, object], ...] = field(default=())
+    constants: tuple[tuple[str, object], ...] = field(default=())
+
+
+def load_delivery(target: WarehouseTarget, request: LoadRequest) -> bool:
+    """Load ``request`` and its ledger row atomically; False (nothing written) if the UUID is recorded."""
+    check_identifier(request.table)
+    for column, _ in (*request.replace_where, *request.constants):
+        check_identifier(column)
+    if target.engine == "duckdb":
+        return _duckdb_load(target, request)
+    return _postgres_load(target, request)
+
+
+def record_outcome(target: WarehouseTarget, entry: LedgerEntry) -> bool:
+    """Record a delivery that loads no rows (quarantined); False when its UUID is already recorded."""
+    if target.engine == "duckdb":
+        with _duckdb(target) as con:
+            con.begin()
+            inserted = _duckdb_ledger_insert(con, target.schema, entry)
+            con.commit()
+            return inserted
+    with _postgres(target) as conn, conn.transaction():
+        return _postgres_ledger_insert(conn, target.schema, entry)
+
+
+def recorded(target: WarehouseTarget, file_transfer_uuid: str) -> Outcome | None:
+    """The ledger's outcome for ``file_transfer_uuid``, or None when the delivery was never handled."""
+    sql = f"SELECT outcome FROM {target.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
+    if target.engine == "duckdb":
+        with _duckdb(target) as con:
+            row = next(iter(con.execute(sql + "?", [file_transfer_uuid]).fetchall()), None)
+    else:
+        with _postgres(target) as conn:
+            row = conn.execute(sql + "%s", [file_transfer_uuid]).fetchone()
+    return Outcome(row[0]) if row else None
+
+
+def loaded_extracts(target: WarehouseTarget, period: str) -> set[tuple[str, str]]:
+    """The (sender, kommune CVR) pairs with a loaded delivery for ``period`` (``YYYY-MM``)."""
+    sql = (
+        f"SELECT DISTINCT sender, kommune FROM {target.schema}.{LEDGER_TABLE} "
+        "WHERE outcome = 'loaded' AND period = "
+    )
+    if target.engine == "duckdb":
+        with _duckdb(target) as con:
+            rows = con.execute(sql + "?", [period]).fetchall()
+    else:
+        with _postgres(target) as conn:
+            rows = conn.execute(sql + "%s", [period]).fetchall()
+    return {(str(sender), str(kommune)) for sender, kommune in rows}
+
+
+# --- DuckDB -----------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _duckdb(target: WarehouseTarget) -> Iterator[Any]:
+    """Open the DuckDB file, waiting while another process holds its write lock (DuckDB has one writer)."""
+    import duckdb
+
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    while True:
+        try:
+            con = duckdb.connect(target.location)
+            break
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {target.schema}")
+        con.execute(ledger_ddl(target.schema))
+        yield con
+    finally:
+        con.close()
+
+
+def _duckdb_ledger_insert(con: Any, schema: str, entry: LedgerEntry) -> bool:
+    placeholders = ", ".join("?" for _ in LEDGER_COLUMNS)
+    inserted = con.execute(
+        f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
+        "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
+        list(entry.values()),
+    ).fetchall()  # DuckDB 2 keeps a half-read result open and refuses further work on the connection
+    return bool(inserted)
+
+
+def _duckdb_table_exists(con: Any, schema: str, table: str) -> bool:
+    row = con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchall()
+    return bool(row)
+
+
+def _duckdb_load(target: WarehouseTarget, request: LoadRequest) -> bool:
+    with _duckdb(target) as con:
+        con.execute(f"SET schema = '{target.schema}'")
+        con.begin()
+        try:
+            if not _duckdb_ledger_insert(con, target.schema, request.entry):
+                con.rollback()
+                return False
+            if not _duckdb_table_exists(con, target.schema, request.table):
+                for statement in request.create_sql:
+                    con.execute(statement)
+            qualified = f"{target.schema}.{request.table}"
+            if request.replace_where:
+                where = " AND ".join(f"{column} = ?" for column, _ in request.replace_where)
+                con.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
+            con.register("sf1630_incoming", request.data)
+            targets = ", ".join([*request.data.column_names, *(c for c, _ in request.constants)])
+            values = ", ".join([*request.data.column_names, *("?" for _ in request.constants)])
+            con.execute(
+                f"INSERT INTO {qualified} ({targets}) SELECT {values} FROM sf1630_incoming",
+                [v for _, v in request.constants],
+            )
+            con.unregister("sf1630_incoming")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return True
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _postgres(target: WarehouseTarget) -> Iterator[Any]:
+    import psycopg
+
+    with psycopg.connect(target.location, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {target.schema}")
+            conn.execute(ledger_ddl(target.schema))
+        yield conn
+
+
+def _postgres_ledger_insert(conn: Any, schema: str, entry: LedgerEntry) -> bool:
+    placeholders = ", ".join("%s" for _ in LEDGER_COLUMNS)
+    row = conn.execute(
+        f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
+        "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
+        list(entry.values()),
+    ).fetchone()
+    return row is not None
+
+
+def _copy_csv(conn: Any, qualified: str, data: pa.Table) -> None:
+    """Stream ``data`` into ``qualified`` with COPY; pyarrow writes NULL as an unquoted empty field, which
+    PostgreSQL's CSV format reads as NULL, while empty strings are quoted and stay empty strings."""
+    import pyarrow.csv as pacsv
+
+    columns = ", ".join(data.column_names)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with conn.cursor() as cur, cur.copy(f"COPY {qualified} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        for batch in data.to_batches(max_chunksize=_COPY_BATCH_ROWS):
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, write_options=options)
+            copy.write(buffer.getbuffer())
+
+
+def _with_constants(data: pa.Table, constants: tuple[tuple[str, object], ...]) -> pa.Table:
+    import pyarrow as pa
+
+    for column, value in constants:
+        data = data.append_column(column, pa.repeat(pa.scalar(value), data.num_rows))
+    return data
+
+
+def _postgres_load(target: WarehouseTarget, request: LoadRequest) -> bool:
+    with _postgres(target) as conn, conn.transaction():
+        if not _postgres_ledger_insert(conn, target.schema, request.entry):
+            return (
+                False  # the conflicting insert wrote nothing, so committing the empty transaction is harmless
+            )
+        conn.execute(f"SET LOCAL search_path TO {target.schema}")
+        exists = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            [target.schema, request.table],
+        ).fetchone()
+        if exists is None:
+            for statement in request.create_sql:
+                conn.execute(statement)
+        qualified = f"{target.schema}.{request.table}"
+        if request.replace_where:
+            where = " AND ".join(f"{column} = %s" for column, _ in request.replace_where)
+            conn.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
+        _copy_csv(conn, qualified, _with_constants(request.data, request.constants))
+    return True

@@ -1,0 +1,51 @@
+"""The monthly completeness DAG: done when the ledger has every accepted sender's extract for the month,
+failed (listing what is missing and whom to contact) once the deadline day has passed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pendulum
+import pytest
+from sf1630.receiver.dag import build_completeness_dag
+from sf1630.warehouse import LedgerEntry, Outcome, WarehouseTarget, record_outcome
+
+from .conftest import Emulator, ReceiverSetup
+
+WHEN = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def loaded(target: WarehouseTarget, sender: str, period: str = "2026-10") -> None:
+    name = f"{sender}_LIS_65700000_M{period[-2:]}_20261101060000.csv"
+    entry = LedgerEntry(
+        f"u-{sender}-{period}", name, sender, "65700000", period, 1, "0" * 64, Outcome.LOADED, WHEN, WHEN
+    )
+    record_outcome(target, entry)
+
+
+@pytest.mark.integration
+def test_month_complete_and_month_missing_past_deadline(
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    warehouse: WarehouseTarget,
+    airflow_db: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    setup = configure(emulator, warehouse)
+    for sender in ("KY", "KSD", "DUBU", "AULA"):
+        loaded(warehouse, sender)
+    loaded(warehouse, "KY", "2026-09")
+    dag = build_completeness_dag(setup.system, with_deadline=False)
+
+    # A manual run at the 1st covers the month before (CronDataIntervalTimetable infers the interval that
+    # ended then), exactly like the scheduled run does.
+    october = dag.test(logical_date=pendulum.datetime(2026, 11, 1, 6, tz="Europe/Copenhagen"))
+    september = dag.test(logical_date=pendulum.datetime(2026, 10, 1, 6, tz="Europe/Copenhagen"))
+
+    assert october.state == "success"
+    assert [ti.state for ti in september.get_task_instances()] == ["failed"]
+    logged = "".join(capfd.readouterr())
+    assert "3 extract(s) for 2026-09 not loaded" in logged
+    assert "AULA for Herning (CVR 65700000): contact Aula drift <drift@aula.example>" in logged

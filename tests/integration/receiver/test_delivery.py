@@ -1,0 +1,190 @@
+"""A delivery from the platform to the warehouse with dag.test(), against the emulator and both warehouses:
+loaded once and deleted; a re-delivery of the same FileTransferUUID loads nothing; an invalid file is
+quarantined with its reports; a crash between commit and delete does not load twice; a cut connection is
+retried; a short file (size mismatch) is quarantined."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+from sf1630.receiver import delivery as delivery_module
+from sf1630.receiver.dag import build_receiver_dag
+from sf1630.warehouse import Outcome, WarehouseTarget, recorded
+
+from .conftest import CuttingProxy, Emulator, ReceiverSetup, corrupt_extract, make_extract, next_logical_date
+
+KY_DATA = "KY_LIS_65700000_M10_20261101060000.csv"
+PERIOD = "2026-10"
+KY_ASSET = "sf1630://lis-warehouse/ky"
+
+
+def query(target: WarehouseTarget, sql: str) -> list[tuple[Any, ...]]:
+    if target.engine == "duckdb":
+        with duckdb.connect(target.location) as con:
+            return con.execute(sql).fetchall()
+    with psycopg.connect(target.location) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def ledger(target: WarehouseTarget) -> list[tuple[Any, ...]]:
+    return query(target, f"SELECT file_name, outcome, rows FROM {target.schema}.sf1630_ledger ORDER BY 1")  # noqa: S608
+
+
+def row_count(target: WarehouseTarget, table: str) -> int:
+    return int(query(target, f"SELECT count(*) FROM {target.schema}.{table}")[0][0])  # noqa: S608
+
+
+def states(run: Any) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def asset_events(uri: str) -> list[dict[str, Any]]:
+    """The extras of the asset events recorded for ``uri`` in this worker's Airflow database."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        ordered = query.where(AssetModel.uri == uri).order_by(AssetEvent.id)
+        return [dict(extra) for extra in session.scalars(ordered)]
+
+
+def uuid_of(metadata: bytes) -> str:
+    from sf1630.protocol import read_metadata
+
+    return read_metadata(metadata).file_transfer_uuid
+
+
+@pytest.mark.integration
+def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: WarehouseTarget, airflow_db: Path
+) -> None:
+    setup = configure(emulator, warehouse)
+    events_before = asset_events(KY_ASSET)
+    content, table = make_extract("KY", rows=250)
+    metadata_path = emulator.deliver("KY", KY_DATA, content)
+    metadata = metadata_path.read_bytes()
+
+    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    assert states(run)["load_one"] == "success", states(run)
+    assert list(emulator.inbox().iterdir()) == []
+    assert row_count(warehouse, table) == 250
+    assert ledger(warehouse) == [(KY_DATA, "loaded", 250)]
+    assert recorded(warehouse, uuid_of(metadata)) is Outcome.LOADED
+    assert not any(setup.staging.iterdir())
+    expected_event = {"lis": "HERNING_LIS01_SIMPEL", "kommune": "65700000", "period": PERIOD, "rows": 250}
+    assert asset_events(KY_ASSET)[len(events_before) :] == [expected_event]
+
+    # The platform delivers the same transfer again (same FileTransferUUID): nothing is loaded twice.
+    (emulator.inbox() / KY_DATA).write_bytes(content)
+    (emulator.inbox() / f"{KY_DATA}.metadata").write_bytes(metadata)
+    again = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    assert states(again)["load_one"] == "success"
+    assert (
+        again.get_task_instances()[0].xcom_pull(task_ids="load_one", map_indexes=0)["status"]
+        == "already-loaded"
+    )
+    assert list(emulator.inbox().iterdir()) == []
+    assert row_count(warehouse, table) == 250
+    assert ledger(warehouse) == [(KY_DATA, "loaded", 250)]
+
+
+@pytest.mark.integration
+def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: WarehouseTarget, airflow_db: Path
+) -> None:
+    setup = configure(emulator, warehouse)
+    content = corrupt_extract("KY", rows=50)
+    emulator.deliver("KY", KY_DATA, content)
+
+    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    assert states(run)["load_one"] == "failed"
+    assert list(emulator.inbox().iterdir()) == []
+    folder = setup.quarantine / KY_DATA
+    kept = {p.name for p in folder.iterdir()}
+    assert kept == {KY_DATA, f"{KY_DATA}.metadata", "validation.json", "validation.html", "reason.json"}
+    assert (folder / KY_DATA).read_bytes() == content
+    reason = json.loads((folder / "reason.json").read_text())
+    assert reason["reason"] == "invalid extract" and reason["contact"] == "KY drift <drift@ky.example>"
+    assert ledger(warehouse) == [(KY_DATA, "quarantined", 0)]
+
+
+@pytest.mark.integration
+def test_crash_between_commit_and_delete_does_not_load_twice(
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    warehouse: WarehouseTarget,
+    airflow_db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setup = configure(emulator, warehouse)
+    content, table = make_extract("KY", rows=120)
+    emulator.deliver("KY", KY_DATA, content)
+
+    def crash(*_: object) -> None:
+        raise ConnectionAbortedError("worker lost after commit (simulated)")
+
+    monkeypatch.setattr(delivery_module, "_clear_inbox", crash)
+    first = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    assert states(first)["load_one"] == "failed"
+    assert row_count(warehouse, table) == 120
+    assert sorted(p.name for p in emulator.inbox().iterdir()) == [KY_DATA, f"{KY_DATA}.metadata"]
+
+    monkeypatch.undo()
+    setup = configure(emulator, warehouse)
+    second = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    assert states(second)["load_one"] == "success"
+    assert list(emulator.inbox().iterdir()) == []
+    assert row_count(warehouse, table) == 120
+    assert ledger(warehouse) == [(KY_DATA, "loaded", 120)]
+
+
+@pytest.mark.integration
+def test_connection_cut_mid_download_is_retried(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+) -> None:
+    target = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    content, table = make_extract("KY", rows=4000)
+    assert len(content) > 200_000
+    emulator.deliver("KY", KY_DATA, content)
+    proxy = CuttingProxy(emulator.port, after=100_000, cuts=1)
+    try:
+        setup = configure(emulator, target, sftp_port=proxy.port)
+        run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    finally:
+        proxy.close()
+
+    assert proxy.cuts_done == 1
+    assert states(run)["load_one"] == "success"
+    assert row_count(target, table) == 4000
+    assert list(emulator.inbox().iterdir()) == []
+
+
+@pytest.mark.integration
+def test_short_file_is_retried_then_quarantined(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+) -> None:
+    target = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    setup = configure(emulator, target)
+    content, _ = make_extract("KY", rows=30)
+    emulator.deliver("KY", KY_DATA, content)
+    (emulator.inbox() / KY_DATA).write_bytes(content[: len(content) // 2])  # what a broken transfer leaves
+
+    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    assert states(run)["load_one"] == "failed"
+    reason = json.loads((setup.quarantine / KY_DATA / "reason.json").read_text())
+    assert reason["reason"] == "size mismatch"
+    assert ledger(target) == [(KY_DATA, "quarantined", 0)]
+    assert list(emulator.inbox().iterdir()) == []

@@ -1,0 +1,52 @@
+"""The deferred wait pins the platform's host key on its real (non-22) port: a wrong key fails the wait at
+once, an empty IN/ skips the loading (housekeeping still runs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncssh
+import pytest
+from sf1630.receiver.dag import build_receiver_dag
+from sf1630.warehouse import WarehouseTarget
+
+from .conftest import LIS_USER, Emulator, ReceiverSetup, next_logical_date
+
+
+@pytest.mark.integration
+def test_wrong_host_key_fails_the_wait(
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setup = configure(emulator, WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv.metadata").write_bytes(b"<x/>")
+    impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    connection = {**emulator.connection(LIS_USER), "extra": {"host_key": impostor}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{setup.system.sftp_conn_id.upper()}", json.dumps(connection))
+
+    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["wait_for_metadata"] == "failed"
+    assert states["list_deliveries"] == "upstream_failed"
+
+
+@pytest.mark.integration
+def test_empty_inbox_skips_loading_but_runs_housekeeping(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+) -> None:
+    setup = configure(
+        emulator, WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), wait_timeout="2s"
+    )
+
+    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["wait_for_metadata"] == "skipped"
+    assert states["list_deliveries"] == "skipped"
+    assert states["housekeeping"] == "success"

@@ -1,0 +1,134 @@
+"""The load is all-or-nothing and at-most-once per FileTransferUUID, in DuckDB and PostgreSQL alike."""
+
+# ruff: noqa: S608  (SQL text built from the fixture's schema name only)
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow as pa
+import pytest
+from sf1630.warehouse import (
+    LedgerEntry,
+    LoadRequest,
+    Outcome,
+    WarehouseTarget,
+    load_delivery,
+    loaded_extracts,
+    record_outcome,
+    recorded,
+)
+
+WHEN = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+DDL = (
+    "CREATE TABLE facts (sag VARCHAR NOT NULL, beloeb DECIMAL(12,2), note VARCHAR, dato DATE, "
+    "lineage_kommune VARCHAR NOT NULL, lineage_period VARCHAR NOT NULL)",
+)
+
+
+def entry(
+    uuid: str,
+    *,
+    kommune: str = "10100000",
+    period: str = "2026-10",
+    rows: int = 2,
+    outcome: Outcome = Outcome.LOADED,
+) -> LedgerEntry:
+    return LedgerEntry(
+        uuid,
+        f"KY_LIS_{kommune}_M10_20261101060000.csv",
+        "KY",
+        kommune,
+        period,
+        rows,
+        "ab" * 32,
+        outcome,
+        WHEN,
+        WHEN,
+    )
+
+
+def rows(kommune: str, *sager: str, note: list[str | None] | None = None) -> pa.Table:
+    n = len(sager)
+    return pa.table(
+        {
+            "sag": list(sager),
+            "beloeb": pa.array([None] * n, pa.decimal128(12, 2)),
+            "note": note if note is not None else [None] * n,
+            "dato": [date(2026, 10, 31)] * n,
+            "lineage_kommune": [kommune] * n,
+            "lineage_period": ["2026-10"] * n,
+        }
+    )
+
+
+def request(uuid: str, data: pa.Table, *, snapshot: bool = True) -> LoadRequest:
+    kommune = data["lineage_kommune"][0].as_py()
+    where = (("lineage_kommune", kommune), ("lineage_period", "2026-10")) if snapshot else ()
+    return LoadRequest("facts", DDL, data, entry(uuid, kommune=kommune, rows=data.num_rows), where)
+
+
+def query(target: WarehouseTarget, sql: str) -> list[tuple[Any, ...]]:
+    if target.engine == "duckdb":
+        with duckdb.connect(target.location) as con:
+            return con.execute(sql).fetchall()
+    with psycopg.connect(target.location) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_load_writes_rows_and_ledger_once(target: WarehouseTarget) -> None:
+    assert load_delivery(target, request("u-1", rows("10100000", "a", "b")))
+    assert not load_delivery(target, request("u-1", rows("10100000", "x", "y", "z")))
+    assert sorted(query(target, f"SELECT sag FROM {target.schema}.facts")) == [("a",), ("b",)]
+    assert recorded(target, "u-1") is Outcome.LOADED
+    assert recorded(target, "u-2") is None
+
+
+def test_snapshot_replaces_only_the_kommunes_period(target: WarehouseTarget) -> None:
+    load_delivery(target, request("u-1", rows("10100000", "a", "b")))
+    load_delivery(target, request("u-2", rows("14700000", "c")))
+    load_delivery(target, request("u-3", rows("10100000", "d")))
+    got = sorted(query(target, f"SELECT lineage_kommune, sag FROM {target.schema}.facts"))
+    assert got == [("10100000", "d"), ("14700000", "c")]
+    assert loaded_extracts(target, "2026-10") == {("KY", "10100000"), ("KY", "14700000")}
+    assert loaded_extracts(target, "2026-09") == set()
+
+
+def test_append_keeps_earlier_rows(target: WarehouseTarget) -> None:
+    load_delivery(target, request("u-1", rows("10100000", "a"), snapshot=False))
+    load_delivery(target, request("u-2", rows("10100000", "b"), snapshot=False))
+    assert sorted(query(target, f"SELECT sag FROM {target.schema}.facts")) == [("a",), ("b",)]
+
+
+def test_failed_insert_rolls_back_ledger_and_delete(target: WarehouseTarget) -> None:
+    load_delivery(target, request("u-1", rows("10100000", "a")))
+    broken = rows("10100000", "b").set_column(0, "sag", pa.array([None], pa.string()))  # NOT NULL violated
+    with pytest.raises(Exception):  # noqa: B017 - each engine raises its own constraint error
+        load_delivery(target, request("u-2", broken))
+    assert query(target, f"SELECT sag FROM {target.schema}.facts") == [("a",)]
+    assert recorded(target, "u-2") is None
+
+
+def test_null_and_empty_string_survive_bulk_copy(target: WarehouseTarget) -> None:
+    load_delivery(target, request("u-1", rows("10100000", "a", "b", "c", note=[None, "", 'x,"y"\nz'])))
+    got = sorted(query(target, f"SELECT sag, note FROM {target.schema}.facts"))
+    assert got == [("a", None), ("b", ""), ("c", 'x,"y"\nz')]
+
+
+def test_quarantine_outcome_is_recorded_once(target: WarehouseTarget) -> None:
+    assert record_outcome(target, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
+    assert not record_outcome(target, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
+    assert recorded(target, "u-9") is Outcome.QUARANTINED
+    assert loaded_extracts(target, "2026-10") == set()
+
+
+def test_constants_are_added_to_every_row(target: WarehouseTarget) -> None:
+    data = rows("10100000", "a", "b").drop_columns(["lineage_period"])
+    constants = (("lineage_period", "2026-10"),)
+    request = LoadRequest("facts", DDL, data, entry("u-1"), (("lineage_kommune", "10100000"),), constants)
+    assert load_delivery(target, request)
+    got = sorted(query(target, f"SELECT sag, lineage_period FROM {target.schema}.facts"))
+    assert got == [("a", "2026-10"), ("b", "2026-10")]
