@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sf1630.platform.audit import AuditLog
@@ -31,14 +30,10 @@ from sf1630.platform.errorcodes import ErrorCode, receipt_error
 from sf1630.platform.folders import IN, OUT, PlatformHome
 from sf1630.platform.journal import CLEANED, DONE, Delivery, Journal, TransferRecord
 from sf1630.protocol import (
-    INF_REF_SF1630,
     MAX_DOCUMENT_BYTES,
     METADATA_SUFFIX,
     RECEIPT_SUFFIX,
-    ROUTING_RECIPIENT,
     TRIGGER_SUFFIX,
-    FileContentDescriptor,
-    FileDescriptor,
     FileMetadata,
     ProtocolError,
     ReceiptError,
@@ -49,9 +44,9 @@ from sf1630.protocol import (
     read_trigger,
     to_xml,
 )
+from sf1630.protocol.document import xml_schema
 
 LOGGER = logging.getLogger("sf1630.platform.router")
-_WARM_UP = threading.Lock()
 CRASH_ENV = "SF1630_PLATFORM_CRASH_AT"
 CRASH_STEPS = ("accepted", "linked", "metadata", "delivered", "cleaned", "receipt")
 MAX_NAME_BYTES = 255
@@ -113,25 +108,8 @@ class Router:
 
     @staticmethod
     def warm_up() -> None:
-        """Compile the trigger schema in this thread, one thread at a time.
-
-        libxml2 initialises its schema types on the first schema compiled in the process, and threads doing
-        that at the same moment leave the process unable to compile any schema ("Document is not valid XML
-        Schema"); the router's thread pool calls this as its initializer, after the constructor did it once.
-        """
-        with _WARM_UP:
-            routing = RoutingInfo(
-                INF_REF_SF1630,
-                uuid.UUID(int=0),
-                "urn:oio:cvr-nr:00000000",
-                uuid.UUID(int=0),
-                datetime.now(UTC),
-                "urn:oio:cvr-nr:00000000",
-            )
-            sample = Trigger(
-                FileDescriptor("a.csv", 0, "x", (ROUTING_RECIPIENT,)), FileContentDescriptor(routing)
-            )
-            read_trigger(to_xml(sample))
+        """Compile the trigger schema in this thread up front, so the first trigger is not slowed by it."""
+        xml_schema()
 
     # ------------------------------------------------------------------ locks the SFTP server consults
 

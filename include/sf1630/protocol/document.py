@@ -64,6 +64,9 @@ _DTD_MARKUP = re.compile(r"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.I
 _PREFIX = re.compile(r"/[^/\[\]:]+:")
 
 _local = threading.local()
+#: libxml2 initialises its schema types on the first schema compiled in the process; threads compiling at the
+#: same moment leave the process unable to compile any schema ("Document is not valid XML Schema").
+_SCHEMA_COMPILE = threading.Lock()
 
 
 # --------------------------------------------------------------------------------------------- parser, schema
@@ -93,11 +96,16 @@ def xml_parser() -> Any:
 
 
 def xml_schema() -> Any:
-    """This thread's validator for the project's own schema (``schema/sf1630-sftp.xsd``)."""
+    """This thread's validator for the project's own schema (``schema/sf1630-sftp.xsd``).
+
+    One per thread because a compiled ``XMLSchema`` must not validate in two threads at once; compiled one
+    thread at a time because libxml2's schema initialisation is not thread-safe.
+    """
     schema = getattr(_local, "schema", None)
     if schema is None:
-        schema_parser = etree.XMLParser(no_network=True, resolve_entities=False)
-        schema = etree.XMLSchema(etree.parse(str(SCHEMA_PATH), schema_parser))
+        with _SCHEMA_COMPILE:
+            schema_parser = etree.XMLParser(no_network=True, resolve_entities=False)
+            schema = etree.XMLSchema(etree.parse(str(SCHEMA_PATH), schema_parser))
         _local.schema = schema
     return schema
 
