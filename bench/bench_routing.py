@@ -34,10 +34,6 @@ import yaml
 from sf1630.protocol import (
     INF_REF_SF1630,
     RECEIPT_SUFFIX,
-    ROUTING_RECIPIENT,
-    FileContentDescriptor,
-    FileDescriptor,
-    RoutingInfo,
     Trigger,
     to_xml,
 )
@@ -50,9 +46,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def trigger(name: str, size: int) -> bytes:
-    routing = RoutingInfo(INF_REF_SF1630, KY, CVR, uuid.uuid4(), datetime.now(UTC), CVR)
-    file = FileDescriptor(name, size, SENDER, (ROUTING_RECIPIENT,))
-    return to_xml(Trigger(file=file, content=FileContentDescriptor(routing=routing)))
+    trigger = Trigger.routed(
+        name, size, sender=SENDER, sender_it_system=KY, authority=CVR, timestamp=datetime.now(UTC)
+    )
+    return to_xml(trigger)
 
 
 def write_config(folder: Path, public_key: str) -> Path:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sf1630.protocol.errors import DocumentTooLarge, ProtocolError
-from sf1630.protocol.models import INF_REF_SF1630, MAX_DOCUMENT_BYTES, ROUTING_RECIPIENT
+from sf1630.protocol.models import MAX_DOCUMENT_BYTES
 from sf1630.protocol.names import check_safe_name, cvr_urn
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -75,7 +75,7 @@ def validate_command(args: argparse.Namespace) -> int:
 def trigger_command(args: argparse.Namespace) -> int:
     """Write the dynamic-routing trigger for ``DATAFILE`` to stdout."""
     from sf1630.protocol.document import to_xml
-    from sf1630.protocol.models import FileContentDescriptor, FileDescriptor, RoutingInfo, Trigger
+    from sf1630.protocol.models import Trigger
 
     path: Path = args.datafile
     try:
@@ -89,25 +89,17 @@ def trigger_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"sf1630 protocol trigger: {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    routing = RoutingInfo(
-        inf_ref=INF_REF_SF1630,
+    document = Trigger.routed(
+        file_name,
+        size,
+        sender=args.sender,
         sender_it_system=args.sender_it_system,
-        sender_authority=args.sender_authority,
-        transaction_id=uuid.uuid4(),
-        sender_timestamp=datetime.now().astimezone().replace(microsecond=0),
+        authority=args.sender_authority,
         recipient_authority=args.recipient_authority,
         recipient_it_system=args.recipient_it_system,
+        timestamp=datetime.now().astimezone().replace(microsecond=0),
+        senders_file_id=args.senders_file_id,
         route_parameters=((ROUTE_DATE_PARAMETER, args.route_date.isoformat()),) if args.route_date else (),
-    )
-    document = Trigger(
-        file=FileDescriptor(
-            file_name=file_name,
-            size_in_bytes=size,
-            sender=args.sender,
-            recipients=(ROUTING_RECIPIENT,),
-            senders_file_id=args.senders_file_id,
-        ),
-        content=FileContentDescriptor(routing=routing),
     )
     try:
         xml = to_xml(document)

@@ -106,6 +106,42 @@ class Trigger:
     file: FileDescriptor
     content: FileContentDescriptor = field(default_factory=FileContentDescriptor)
 
+    @classmethod
+    def routed(
+        cls,
+        file_name: str,
+        size_in_bytes: int,
+        *,
+        sender: str,
+        sender_it_system: uuid.UUID,
+        authority: str,
+        timestamp: datetime,
+        recipient_it_system: uuid.UUID | None = None,
+        recipient_authority: str | None = None,
+        transaction_id: uuid.UUID | None = None,
+        senders_file_id: str | None = None,
+        inf_ref: str = INF_REF_SF1630,
+        route_parameters: tuple[tuple[str, str], ...] = (),
+    ) -> Trigger:
+        """A dynamic-routing trigger as SF1630 sends it.
+
+        In SF1630 the kommune whose data it is both sends and receives (``SenderAuthority`` and
+        ``RecipientAuthority`` are its CVR URN), so one ``authority`` serves both unless told otherwise;
+        ``Recipients`` carries the literal routing marker and the platform resolves the recipients.
+        """
+        routing = RoutingInfo(
+            inf_ref=inf_ref,
+            sender_it_system=sender_it_system,
+            sender_authority=authority,
+            transaction_id=transaction_id or uuid.uuid4(),
+            sender_timestamp=timestamp,
+            recipient_authority=recipient_authority or authority,
+            recipient_it_system=recipient_it_system,
+            route_parameters=route_parameters,
+        )
+        file = FileDescriptor(file_name, size_in_bytes, sender, (ROUTING_RECIPIENT,), senders_file_id)
+        return cls(file=file, content=FileContentDescriptor(routing=routing))
+
 
 @dataclass(frozen=True)
 class FileMetadata:

@@ -18,13 +18,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from sf1630.protocol import (
-    INF_REF_SF1630,
     RECEIPT_SUFFIX,
-    ROUTING_RECIPIENT,
     TRIGGER_SUFFIX,
-    FileContentDescriptor,
-    FileDescriptor,
-    RoutingInfo,
     Trigger,
     check_safe_name,
     cvr_urn,
@@ -94,26 +89,16 @@ def remote_state(sftp: RemoteFiles, file_name: str) -> RemoteState:
 
 def build_trigger(sender: SenderSystem, delivery: Delivery, size: int, timestamp: datetime) -> Trigger:
     """The dynamic-routing trigger of ``delivery``: the kommune is both sender and recipient authority."""
-    authority = cvr_urn(delivery.cvr)
-    return Trigger(
-        file=FileDescriptor(
-            file_name=delivery.file_name,
-            size_in_bytes=size,
-            sender=sender.sftp_user,
-            recipients=(ROUTING_RECIPIENT,),
-            senders_file_id=delivery.file_name,
-        ),
-        content=FileContentDescriptor(
-            routing=RoutingInfo(
-                inf_ref=INF_REF_SF1630,
-                sender_it_system=sender.it_system,
-                sender_authority=authority,
-                transaction_id=delivery.transaction_id,
-                sender_timestamp=timestamp,
-                recipient_authority=authority,
-                recipient_it_system=uuid.UUID(delivery.lis_it_system),
-            )
-        ),
+    return Trigger.routed(
+        delivery.file_name,
+        size,
+        sender=sender.sftp_user,
+        sender_it_system=sender.it_system,
+        authority=cvr_urn(delivery.cvr),
+        recipient_it_system=uuid.UUID(delivery.lis_it_system),
+        transaction_id=delivery.transaction_id,
+        timestamp=timestamp,
+        senders_file_id=delivery.file_name,
     )
 
 

@@ -26,10 +26,6 @@ from sf1630.platform.config import load_config
 from sf1630.platform.server import Platform
 from sf1630.protocol import (
     INF_REF_SF1630,
-    ROUTING_RECIPIENT,
-    FileContentDescriptor,
-    FileDescriptor,
-    RoutingInfo,
     Trigger,
     to_xml,
 )
@@ -128,17 +124,18 @@ def make_trigger(
     inf_ref: str = INF_REF_SF1630,
 ) -> bytes:
     """A trigger document for ``file_name``."""
-    routing = RoutingInfo(
-        inf_ref=inf_ref,
+    trigger = Trigger.routed(
+        file_name,
+        size,
+        sender=sender,
         sender_it_system=it_system,
-        sender_authority=authority,
-        transaction_id=uuid.uuid4(),
-        sender_timestamp=datetime.now(UTC),
-        recipient_authority=authority,
+        authority=authority,
         recipient_it_system=recipient_it_system,
+        timestamp=datetime.now(UTC),
+        senders_file_id="test-1",
+        inf_ref=inf_ref,
     )
-    file = FileDescriptor(file_name, size, sender, (ROUTING_RECIPIENT,), senders_file_id="test-1")
-    return to_xml(Trigger(file=file, content=FileContentDescriptor(routing=routing)))
+    return to_xml(trigger)
 
 
 def wait_for(path: Path, timeout: float = 10.0) -> Path:

@@ -13,10 +13,6 @@ from sf1630.platform.config import PlatformConfig, load_config
 from sf1630.platform.folders import PlatformHome
 from sf1630.protocol import (
     INF_REF_SF1630,
-    ROUTING_RECIPIENT,
-    FileContentDescriptor,
-    FileDescriptor,
-    RoutingInfo,
     Trigger,
     to_xml,
 )
@@ -75,14 +71,13 @@ def home(tmp_path: Path, config: PlatformConfig) -> PlatformHome:
 def make_trigger(
     file_name: str, size: int, *, authority: str = HERNING_CVR, recipient: uuid.UUID | None = None
 ) -> bytes:
-    routing = RoutingInfo(
-        inf_ref=INF_REF_SF1630,
+    trigger = Trigger.routed(
+        file_name,
+        size,
+        sender=SENDER,
         sender_it_system=KY,
-        sender_authority=authority,
-        transaction_id=uuid.uuid4(),
-        sender_timestamp=datetime.now(UTC),
-        recipient_authority=authority,
+        authority=authority,
         recipient_it_system=recipient,
+        timestamp=datetime.now(UTC),
     )
-    file = FileDescriptor(file_name, size, SENDER, (ROUTING_RECIPIENT,))
-    return to_xml(Trigger(file=file, content=FileContentDescriptor(routing=routing)))
+    return to_xml(trigger)

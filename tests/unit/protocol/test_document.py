@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 from sf1630.protocol import (
+    INF_REF_SF1630,
     MAX_DOCUMENT_BYTES,
     NAMESPACE,
+    ROUTING_RECIPIENT,
     SUCCESS,
     Document,
     DocumentTooLarge,
@@ -484,3 +486,24 @@ def test_error_text_names_reason_line_and_path(samples: dict[str, Document]) -> 
         "schema: Element 'SizeInBytes': '-1' is not a valid value of the atomic type 'xs:unsignedLong'. "
         "(line 5, at /Trigger/FileDescriptor/SizeInBytes)"
     )
+
+
+def test_routed_trigger_uses_the_kommune_as_both_authorities() -> None:
+    system, lis = uuid.uuid4(), uuid.uuid4()
+    stamp = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    trigger = Trigger.routed(
+        "KY_LIS_75600000_M10_20261101060000.csv",
+        42,
+        sender="KY_SFTPSIMPEL",
+        sender_it_system=system,
+        authority="urn:oio:cvr-nr:75600000",
+        recipient_it_system=lis,
+        timestamp=stamp,
+    )
+    routing = trigger.content.routing
+    assert routing is not None
+    assert routing.sender_authority == routing.recipient_authority == "urn:oio:cvr-nr:75600000"
+    assert (routing.sender_it_system, routing.recipient_it_system) == (system, lis)
+    assert routing.inf_ref == INF_REF_SF1630 and routing.transaction_id.version == 4
+    assert trigger.file.recipients == (ROUTING_RECIPIENT,)
+    assert read_trigger(to_xml(trigger)) == trigger
