@@ -10,6 +10,7 @@ Airflow's per-task cost and four SSH logins instead of one.
 
 from __future__ import annotations
 
+import glob
 import logging
 import tempfile
 import time
@@ -23,9 +24,12 @@ from airflow.sdk import DAG, BaseHook, BaseOperator, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from sf1630.arrival import FOUND, REFUSED, FileArrival
+from sf1630.protocol import RECEIPT_SUFFIX
 from sf1630.sender.config import Kommune, SenderSystem, load_kommuner, load_sender, load_senders
 from sf1630.sender.database import DatabaseLocation
 from sf1630.sender.plan import Delivery, period_of_run, plan_deliveries
+from sf1630.sender.upload import IN
 from sf1630.settings import deadlines_enabled
 
 log = logging.getLogger(__name__)
@@ -161,7 +165,7 @@ class DeliveryOperator(BaseOperator):  # type: ignore[misc]
     """One delivery: export, upload, then wait for the receipt (deferred) and act on it.
 
     The wait is a deferral (no worker slot held): after a short first look on the upload's own connection,
-    the task hands the wait to :class:`~sf1630.sender.receipt_watch.ReceiptArrival` in the triggerer. A
+    the task hands the wait to :class:`~sf1630.arrival.FileArrival` in the triggerer. A
     retry starts again from the remote state, so it never uploads what already went through.
     """
 
@@ -176,8 +180,6 @@ class DeliveryOperator(BaseOperator):  # type: ignore[misc]
         return load_sender(self.sender_code), Delivery.from_dict(self.delivery)
 
     def execute(self, context: Mapping[str, Any]) -> str:
-        from sf1630.sender.receipt import receipt_path
-        from sf1630.sender.receipt_watch import ReceiptArrival
         from sf1630.sender.upload import RemoteState, remote_state
 
         sender, delivery = self._target()
@@ -194,9 +196,10 @@ class DeliveryOperator(BaseOperator):  # type: ignore[misc]
             if _quick_look(sftp, delivery, sender.receipt_quick_look):
                 return settle(sftp, sender, delivery)
         self.defer(
-            trigger=ReceiptArrival(
+            trigger=FileArrival(
                 sftp_conn_id=sender.sftp_conn_id,
-                path=receipt_path(delivery),
+                folder=IN,
+                pattern=glob.escape(delivery.file_name + RECEIPT_SUFFIX),
                 poll_interval=sender.receipt_poll.total_seconds(),
                 deadline=time.time() + sender.receipt_timeout.total_seconds(),
             ),
@@ -206,10 +209,14 @@ class DeliveryOperator(BaseOperator):  # type: ignore[misc]
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
 
     def execute_complete(self, context: Mapping[str, Any], event: Mapping[str, Any] | None = None) -> str:
-        from sf1630.sender.receipt_watch import FOUND
-
         sender, delivery = self._target()
-        if not event or event.get("status") != FOUND:
+        event = event or {}
+        if event.get("status") == REFUSED:
+            reason = event.get("message")
+            raise AirflowFailException(
+                f"{delivery.label}: the platform cannot be trusted or reached: {reason}"
+            )
+        if event.get("status") != FOUND:
             raise AirflowFailException(
                 f"{delivery.label}: no receipt for {delivery.file_name} within {sender.receipt_timeout}"
             )

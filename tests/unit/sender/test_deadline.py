@@ -48,14 +48,16 @@ def test_callback_logs_and_mails_missing_deliveries(
     ledger: Ledger,
     smtp_server: tuple[int, Any],
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     port, box = smtp_server
     # Airflow's logging set-up may stop propagation to the root logger, so listen on the module's own.
     logger = logging.getLogger("sf1630.sender.deadline")
     monkeypatch.setattr(logger, "disabled", False)
-    logger.addHandler(caplog.handler)
     monkeypatch.setattr(logger, "level", logging.INFO)
+    errors: list[logging.LogRecord] = []
+    listener = logging.Handler(logging.ERROR)
+    listener.emit = errors.append  # type: ignore[method-assign]
+    logger.addHandler(listener)
     monkeypatch.setenv(
         "AIRFLOW_CONN_SF1630_SMTP",
         json.dumps(
@@ -72,8 +74,8 @@ def test_callback_logs_and_mails_missing_deliveries(
     assert "KY 2026-10: 1 of 3 delivered, 1 failed, 1 still waiting" in report
     assert "FAILED  153 Brøndby → LIS01" in report and "code 401 (No route)" in report
     assert "WAITING 153 Brøndby → LIS02 (KY_LIS_15300000_M10_20261101000001.csv)" in report
-    logger.removeHandler(caplog.handler)
-    [missed] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    logger.removeHandler(listener)
+    [missed] = errors
     assert "Deadline missed" in missed.getMessage()
     assert "WAITING 153 Brøndby → LIS02" in missed.getMessage()
     [(recipients, message)] = box.messages

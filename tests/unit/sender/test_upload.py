@@ -104,25 +104,3 @@ def test_remote_state(folder: Any, delivery: Delivery) -> None:
 def test_unsafe_names_never_become_paths(name: str) -> None:
     with pytest.raises(UnsafeFileName):
         out_path(name)
-
-
-def test_receipt_watch_pins_the_host_key() -> None:
-    from sf1630.sender.receipt_watch import ReceiptArrival, ssh_options
-
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-    options = ssh_options("127.0.0.1", 2222, "KY_SFTPSIMPEL", "pw", {"host_key": key})
-    trusted, ca_keys, revoked = options["known_hosts"]
-    assert [k.export_public_key().decode().split()[:2] for k in trusted] == [key.split()]
-    assert (ca_keys, revoked, options["port"], options["client_keys"], options["agent_path"]) == (
-        [],
-        [],
-        2222,
-        (),
-        None,
-    )
-    with pytest.raises(ValueError, match=r"needs extra\.host_key"):
-        ssh_options("127.0.0.1", 2222, "KY_SFTPSIMPEL", "pw", {"no_host_key_check": True})
-    trigger = ReceiptArrival("sf1630_sftp_ky", "IN/x.csv.sftpreceipt", 2.0, 1e10)
-    path, kwargs = trigger.serialize()
-    assert path == "sf1630.sender.receipt_watch.ReceiptArrival"
-    assert ReceiptArrival(**kwargs).serialize() == (path, kwargs)

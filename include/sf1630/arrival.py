@@ -1,0 +1,126 @@
+"""Deferred waits for a file on Serviceplatformen: an Airflow trigger polling a folder over asyncssh.
+
+Both sides wait on the platform: the sender for ``IN/<file>.sftpreceipt`` after each upload, the LIS for
+``IN/*.metadata``. Holding a worker slot per wait would block the pool, so the wait runs in the triggerer.
+The provider's deferrable SFTP sensor is not used because its async hook pins the host key only for port 22
+(the emulator and test servers use other ports) and it does not say what it found. This trigger connects with
+asyncssh itself, trusting exactly the connection's ``host_key``, keeps one connection across polls, reconnects
+after a network error, and ends the wait at once on a host-key or authentication failure: retrying those would
+only hide a misconfiguration or an attack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+FOUND = "found"
+TIMED_OUT = "timeout"
+REFUSED = "error"
+SSH_PORT = 22
+
+
+def ssh_options(
+    host: str | None, port: int | None, login: str | None, password: str | None, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    """asyncssh ``connect`` options from an SFTP connection's fields, with the host key pinned."""
+    import asyncssh
+
+    host_key = str(extra.get("host_key") or "").strip()
+    if len(host_key.split()) < 2:
+        raise ValueError(
+            "the SFTP connection needs extra.host_key as '<type> <base64>' (no unverified hosts)"
+        )
+    options: dict[str, Any] = {
+        "host": host or "127.0.0.1",
+        "port": int(port or SSH_PORT),
+        "username": login,
+        "known_hosts": ([asyncssh.import_public_key(host_key)], [], []),
+        "agent_path": None,
+    }
+    if extra.get("private_key"):
+        options["client_keys"] = [asyncssh.import_private_key(str(extra["private_key"]))]
+    elif extra.get("key_file"):
+        options["client_keys"] = [str(extra["key_file"])]
+    else:
+        options["client_keys"] = ()
+    if password:
+        options["password"] = password
+    return options
+
+
+def matching(names: list[str], pattern: str) -> list[str]:
+    """The names matching the shell ``pattern`` (case-sensitive, as the platform's file names are), sorted."""
+    return sorted(name for name in names if fnmatch.fnmatchcase(name, pattern))
+
+
+class FileArrival(BaseTrigger):  # type: ignore[misc]
+    """Fires when ``folder`` on the connection's server holds a name matching ``pattern``, or at the deadline.
+
+    Events: ``{"status": "found", "names": [...]}``, ``{"status": "timeout", "message": last_error}`` at the
+    deadline (epoch seconds), ``{"status": "error", "message": ...}`` when the server cannot be trusted or
+    refuses the login.
+    """
+
+    def __init__(
+        self, sftp_conn_id: str, folder: str, pattern: str, poll_interval: float, deadline: float
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.sftp_conn_id = sftp_conn_id
+        self.folder = folder
+        self.pattern = pattern
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "sftp_conn_id": self.sftp_conn_id,
+                "folder": self.folder,
+                "pattern": self.pattern,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+            },
+        )
+
+    async def _options(self) -> dict[str, Any]:
+        from airflow.sdk import Connection
+
+        conn = await Connection.async_get(self.sftp_conn_id)
+        return ssh_options(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        import asyncssh
+
+        last_error = ""
+        try:
+            options = await self._options()
+        except ValueError as err:
+            yield TriggerEvent({"status": REFUSED, "message": str(err)})  # type: ignore[no-untyped-call]
+            return
+        while time.time() < self.deadline:
+            try:
+                async with asyncssh.connect(**options) as ssh, ssh.start_sftp_client() as sftp:
+                    while time.time() < self.deadline:
+                        found = matching(
+                            [str(name) for name in await sftp.listdir(self.folder)], self.pattern
+                        )
+                        if found:
+                            yield TriggerEvent({"status": FOUND, "names": found})  # type: ignore[no-untyped-call]
+                            return
+                        await asyncio.sleep(self.poll_interval)
+            except (asyncssh.HostKeyNotVerifiable, asyncssh.PermissionDenied) as err:
+                message = f"{type(err).__name__}: {err}"
+                yield TriggerEvent({"status": REFUSED, "message": message})  # type: ignore[no-untyped-call]
+                return
+            except (OSError, asyncssh.Error) as err:
+                last_error = f"{type(err).__name__}: {err}"
+                self.log.warning("listing %s failed (%s); reconnecting", self.folder, last_error)
+                await asyncio.sleep(self.poll_interval)
+        yield TriggerEvent({"status": TIMED_OUT, "message": last_error})  # type: ignore[no-untyped-call]
