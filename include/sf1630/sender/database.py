@@ -2,8 +2,8 @@
 
 Tasks receive a :class:`DatabaseLocation` built from an Airflow connection's fields, so the export and
 ledger code can be tested against real databases without Airflow. PostgreSQL follows Airflow's own
-convention (``schema`` is the database name); the PostgreSQL schema to work in goes in the ``options``
-extra (``-c search_path=...``), which is passed to libpq unchanged.
+convention (``schema`` is the database name); the PostgreSQL schema to work in is the ``schema`` extra, as
+for the warehouse connection (or, for full control, an ``options`` extra passed to libpq unchanged).
 """
 
 from __future__ import annotations
@@ -19,6 +19,16 @@ _POSTGRES_KINDS = frozenset({"postgres", "postgresql"})
 
 class DatabaseConfigError(ValueError):
     """A connection does not describe a database the sender can use."""
+
+
+def _postgres_options(conn_id: str, extra: Mapping[str, Any]) -> str:
+    """libpq ``options`` from the ``options`` extra, or a ``search_path`` from the ``schema`` extra."""
+    if extra.get("options"):
+        return str(extra["options"])
+    schema = str(extra.get("schema") or "")
+    if schema and not schema.replace("_", "").isalnum():
+        raise DatabaseConfigError(f"connection {conn_id}: extra.schema {schema!r} is not a plain identifier")
+    return f"-c search_path={schema}" if schema else ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class DatabaseLocation:
                 "user": login or "",
                 "password": password or "",
                 "dbname": schema or "postgres",
-                "options": str((extra or {}).get("options", "")),
+                "options": _postgres_options(conn_id, extra or {}),
             }
             return cls(kind="postgres", conninfo={k: v for k, v in info.items() if v})
         raise DatabaseConfigError(

@@ -42,7 +42,7 @@ def test_postgres_ledger(pg_schema: str, ky: SenderSystem, kommuner: tuple[Kommu
         host="127.0.0.1",
         login="postgres",
         schema="test",
-        extra={"options": f"-c search_path={pg_schema}"},
+        extra={"schema": pg_schema},
     )
     _exercise(Ledger(location), ky, kommuner)
     with location.connect() as conn:
@@ -83,6 +83,10 @@ def test_locations_from_connections(tmp_path: Path) -> None:
         "dbname": "lis",
     }
     assert "s3cret" not in repr(pg)
+    in_schema = DatabaseLocation.from_connection("s", "postgres", schema="lis", extra={"schema": "ky_src"})
+    assert in_schema.conninfo["options"] == "-c search_path=ky_src"
+    with pytest.raises(DatabaseConfigError, match=r"extra\.schema 'x; drop' is not a plain identifier"):
+        DatabaseLocation.from_connection("s", "postgres", extra={"schema": "x; drop"})
     with pytest.raises(
         DatabaseConfigError, match="connection s: a duckdb connection needs the absolute file path"
     ):
