@@ -49,6 +49,15 @@ class ReceiverConfigError(ValueError):
     """The receivers' configuration is inconsistent; the message names the file and the entry."""
 
 
+def connection_slug(user: str) -> str:
+    """``user`` as it goes into a connection id: lower case, anything but letters and digits as ``_``.
+
+    Airflow reads a connection from ``AIRFLOW_CONN_<ID upper-cased>``; SFTP users such as
+    ``IKAST-BRANDE_LIS01_SIMPEL`` would otherwise give variable names a shell cannot ``export``.
+    """
+    return re.sub(r"[^a-z0-9]", "_", user.lower())
+
+
 def parse_duration(value: object, *, where: str) -> timedelta:
     """Parse ``"30s"``, ``"5m"``, ``"6h"`` or ``"2d"`` (or a number of seconds) into a timedelta."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -158,8 +167,8 @@ def _system(
         kommunekode=str(kommune["kode"]),
         cvr=str(kommune["cvr"]),
         it_system=str(lis["it_system"]),
-        sftp_conn_id=str(settings["sftp_conn_id"]).format(user=user.lower()),
-        warehouse_conn_id=str(settings["warehouse_conn_id"]).format(user=user.lower()),
+        sftp_conn_id=str(settings["sftp_conn_id"]).format(user=connection_slug(user)),
+        warehouse_conn_id=str(settings["warehouse_conn_id"]).format(user=connection_slug(user)),
         inbox=str(settings["inbox"]),
         schedule=str(settings["schedule"]),
         timezone=str(settings["timezone"]),

@@ -35,6 +35,8 @@ def test_defaults_overrides_and_connection_ids_resolve() -> None:
     assert herning.cvr == "65700000" and herning.kommune == "Herning"
     assert [s.code for s in herning.senders] == ["KY", "KSD", "DUBU", "AULA"]
     assert herning.sender("KY") is not None and herning.sender("KP") is None
+    ikast = by_user["IKAST-BRANDE_LIS01_SIMPEL"]
+    assert ikast.sftp_conn_id == "sf1630_sftp_ikast_brande_lis01_simpel"  # AIRFLOW_CONN_… a shell can export
 
 
 @pytest.mark.parametrize(
