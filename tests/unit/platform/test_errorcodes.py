@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sf1630.platform.errorcodes import ERROR_TABLE, ErrorCode, markdown_table, receipt_error
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "emulator.md"
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_every_code_has_one_entry_in_its_group() -> None:
@@ -30,8 +31,9 @@ def test_published_codes_keep_their_numbers() -> None:
     assert int(ErrorCode.RECIPIENT_HOLDS_FILE) == 500
 
 
-def test_documentation_table_equals_the_code_table() -> None:
-    text = DOC.read_text(encoding="utf-8")
+@pytest.mark.parametrize("document", ["docs/emulator.md", "README.md"])
+def test_documentation_table_equals_the_code_table(document: str) -> None:
+    text = (REPO / document).read_text(encoding="utf-8")
     start = text.index("| Code |")
     end = text.find("\n\n", start)
     assert text[start : end if end != -1 else None].strip() == markdown_table()
