@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, task
 
 from sf1630.receiver.config import LisSystem, lis_system, lis_systems
@@ -85,8 +86,11 @@ def build_receiver_dag(system: LisSystem) -> DAG:
         deliveries = list_deliveries(system.sftp_user)
         loads = load_one.partial(lis_user=system.sftp_user).expand(delivery=deliveries)
         cleanup = housekeeping(system.sftp_user)
+        # A leaf that needs every load: housekeeping runs whatever happened (trigger rule all_done), so
+        # without it a failed load would leave the run green in the UI.
+        all_loaded = EmptyOperator(task_id="all_loaded")
         wait >> deliveries
-        loads >> cleanup
+        loads >> [cleanup, all_loaded]
     return dag
 
 

@@ -75,6 +75,7 @@ def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
     run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
 
     assert states(run)["load_one"] == "success", states(run)
+    assert run.state == "success" and states(run)["all_loaded"] == "success"
     assert list(emulator.inbox().iterdir()) == []
     assert row_count(warehouse, table) == 250
     assert ledger(warehouse) == [(KY_DATA, "loaded", 250)]
@@ -109,6 +110,7 @@ def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
     run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
 
     assert states(run)["load_one"] == "failed"
+    assert run.state == "failed" and states(run)["all_loaded"] == "upstream_failed"
     assert list(emulator.inbox().iterdir()) == []
     folder = setup.quarantine / KY_DATA
     kept = {p.name for p in folder.iterdir()}
