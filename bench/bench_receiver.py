@@ -1,15 +1,20 @@
 """Benchmark: a 1,000,000-row KY delivery through the receiver code path, beside the floor and the plain way.
 
 - ours:  ``process_delivery`` as the DAG's ``load_one`` runs it: metadata over SFTP from the emulator,
-         download with size check, polars read with the spec's schema, the spec's GX validation, load into
-         DuckDB (Arrow) with the ledger row in one transaction, delete both files from the server;
+         download with size check, polars read with the spec's schema, every expectation of the spec's suite
+         (the project's engine: polars, GX semantics, no GX import), load into DuckDB (Arrow, no copy) with
+         the ledger row in one transaction, delete both files from the server;
 - floor: polars read of the local file with the spec's schema, then the DuckDB insert of the Arrow table into
-         the same warehouse table (the spec's DDL, primary key included) with the same lineage values;
-- plain: the same SFTP download, ``pandas.read_csv``, GX on the pandas frame with the same suite (GX's own
-         default path), ``DataFrame.to_sql`` (into SQLite: pandas' only driver-free SQL target here).
+         the same warehouse table (the same DDL ours creates) with the same lineage values;
+- plain: the same SFTP download (paramiko ``getfo`` with prefetch, what ``SFTPHook.retrieve_file`` does),
+         ``pandas.read_csv``, GX on the pandas frame with the same suite (GX's own default path),
+         ``DataFrame.to_sql`` (into SQLite: pandas' only driver-free SQL target here).
 
-Each variant runs in its own process so its peak RSS is its own. Targets (2 cores): ours ≤ 4× floor,
-ours ≤ 0.4× plain, peak RSS of ours ≤ 6× the file size. The last line of output is one JSON object.
+Fairness: each variant runs in its own fresh process and its clock starts before its first import, so every
+variant pays its own imports (GX's for plain, which needs it; polars, DuckDB and paramiko for all), as a task
+process on a worker does. Peak RSS is each process's own ``VmHWM``. Ours does strictly more than plain
+(metadata, size check, ledger, transaction, delete). Targets (2 cores): ours ≤ 4× floor, ours ≤ 0.4× plain,
+peak RSS of ours ≤ 6× the file size. The last line of output is one JSON object.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +47,15 @@ DATA_NAME = "KY_LIS_65700000_M10_20261101060000.csv"
 
 
 def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's own peak RSS (``VmHWM`` of its address space).
+
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark over fork and exec into the child's
+    ``ru_maxrss``, so every child would report at least the parent's peak (which built the synthetic file).
+    """
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # --- the emulator -----------------------------------------------------------------------------------------
@@ -205,10 +218,11 @@ def run_ours(home: Path, port: int, work: Path) -> None:
 def run_floor(data: Path, work: Path) -> None:
     """polars read with the spec's schema, then the insert into the same warehouse table ours loads."""
     import duckdb
+    import polars as pl
     from sf1630.receiver.extract import spec_for
 
     spec = spec_for("ky")
-    arrow = spec.read(data).to_arrow()
+    arrow = spec.read(data).to_arrow(compat_level=pl.CompatLevel.newest())
     constants, _ = spec.lineage(
         file_transfer_uuid=str(uuid.uuid4()),
         kommune="65700000",
@@ -249,6 +263,13 @@ def run_plain(home: Path, port: int, work: Path) -> None:
 
 
 def child(args: argparse.Namespace) -> None:
+    """Run one variant and print its time, peak RSS and any warning it logged (a retried download, say)."""
+    import logging
+
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
     work, home = Path(args.work), Path(args.home)
     started = time.perf_counter()
     if args.variant == "ours":
@@ -257,10 +278,11 @@ def child(args: argparse.Namespace) -> None:
         run_floor(work / DATA_NAME, work)
     else:
         run_plain(home, args.port, work)
-    print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss": peak_rss_bytes()}))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_rss": peak_rss_bytes(), "warnings": warnings[:5]}))
 
 
-def measure(variant: str, home: Path, port: int, work: Path) -> dict[str, float]:
+def measure(variant: str, home: Path, port: int, work: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--variant", variant, "--home", str(home), "--port", str(port)]
     done = subprocess.run([*command, "--work", str(work)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -274,12 +296,60 @@ def restore_inbox(home: Path, data: Path, metadata: bytes) -> None:
     (inbox / f"{DATA_NAME}.metadata").write_bytes(metadata)
 
 
+def one_round(home: Path, port: int, work: Path, data: Path, metadata: bytes) -> dict[str, dict[str, Any]]:
+    """plain, floor and ours once each, every one on a fresh warehouse and a full IN/."""
+    for name in ("ours.duckdb", "ours.duckdb.wal", "floor.duckdb", "floor.duckdb.wal", "plain.sqlite"):
+        (work / name).unlink(missing_ok=True)
+    shutil.rmtree(work / "staging", ignore_errors=True)
+    restore_inbox(home, data, metadata)
+    results = {"plain": measure("plain", home, port, work)}
+    results["floor"] = measure("floor", home, port, work)
+    results["ours"] = measure("ours", home, port, work)
+    results["ours"]["inbox_after"] = sorted(p.name for p in (home / "users" / LIS_USER / "IN").iterdir())
+    return results
+
+
+def summarise(rounds: list[dict[str, dict[str, Any]]], file_bytes: int) -> dict[str, Any]:
+    """Ratios within each round (same machine state), and the medians over the rounds."""
+    per_round = []
+    for r in rounds:
+        ours, floor, plain = (r[k]["seconds"] for k in ("ours", "floor", "plain"))
+        per_round.append(
+            {
+                "ours_s": round(ours, 3),
+                "floor_s": round(floor, 3),
+                "plain_s": round(plain, 3),
+                "ours_over_floor": round(ours / floor, 2),
+                "ours_over_plain": round(ours / plain, 2),
+                "ours_rss_over_file": round(r["ours"]["peak_rss"] / file_bytes, 2),
+                "floor_rss_over_file": round(r["floor"]["peak_rss"] / file_bytes, 2),
+                "plain_rss_over_file": round(r["plain"]["peak_rss"] / file_bytes, 2),
+                "ours_warnings": r["ours"]["warnings"],
+                "inbox_after_ours": r["ours"]["inbox_after"],
+            }
+        )
+    summary: dict[str, Any] = {"benchmark": "receiver", "rows": ROWS, "file_bytes": file_bytes}
+    for key in ("ours_over_floor", "ours_over_plain", "ours_rss_over_file"):
+        summary[f"median_{key}"] = statistics.median(r[key] for r in per_round)
+    summary["rounds"] = per_round
+    summary["targets"] = {"over_floor": 4.0, "over_plain": 0.4, "rss_over_file": 6.0}
+    summary["targets_met"] = (
+        summary["median_ours_over_floor"] <= 4.0
+        and summary["median_ours_over_plain"] <= 0.4
+        and summary["median_ours_rss_over_file"] <= 6.0
+    )
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variant", choices=["ours", "floor", "plain"])
     parser.add_argument("--home")
     parser.add_argument("--port", type=int)
     parser.add_argument("--work")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="plain/floor/ours rounds (the machine is noisy)"
+    )
     args = parser.parse_args()
     if args.variant:
         child(args)
@@ -294,37 +364,10 @@ def main() -> None:
         data = work / DATA_NAME
         spec = load_spec("ky")
         write_csv(synthesize(spec, ROWS, "65700000", "2026-10", 1630), spec, data)
-        file_bytes = data.stat().st_size
         with emulator(work) as (home, port):
             metadata = deliver(home, port, data)
-            results = {"plain": measure("plain", home, port, work)}
-            results["floor"] = measure("floor", home, port, work)
-            restore_inbox(home, data, metadata)
-            results["ours"] = measure("ours", home, port, work)
-            left = sorted(p.name for p in (home / "users" / LIS_USER / "IN").iterdir())
-        ours, floor, plain = (results[k]["seconds"] for k in ("ours", "floor", "plain"))
-        summary = {
-            "benchmark": "receiver",
-            "rows": ROWS,
-            "file_bytes": file_bytes,
-            "ours_s": round(ours, 3),
-            "floor_s": round(floor, 3),
-            "plain_s": round(plain, 3),
-            "ours_over_floor": round(ours / floor, 2),
-            "ours_over_plain": round(ours / plain, 2),
-            "ours_peak_rss_bytes": int(results["ours"]["peak_rss"]),
-            "floor_peak_rss_bytes": int(results["floor"]["peak_rss"]),
-            "plain_peak_rss_bytes": int(results["plain"]["peak_rss"]),
-            "ours_rss_over_file": round(results["ours"]["peak_rss"] / file_bytes, 2),
-            "inbox_after_ours": left,
-            "targets": {"over_floor": 4.0, "over_plain": 0.4, "rss_over_file": 6.0},
-        }
-        summary["targets_met"] = (
-            summary["ours_over_floor"] <= 4.0
-            and summary["ours_over_plain"] <= 0.4
-            and summary["ours_rss_over_file"] <= 6.0
-        )
-        print(json.dumps(summary))
+            rounds = [one_round(home, port, work, data, metadata) for _ in range(args.rounds)]
+        print(json.dumps(summarise(rounds, data.stat().st_size)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -102,7 +102,13 @@ def parse_expression(column: Column, dialect: Dialect, name: str | None = None) 
     elif column.type == "timestamp":
         parsed = raw.str.to_datetime(dialect.timestamp_format, time_unit="us", strict=False)
     else:
-        parsed = pl.when(raw == dialect.true_value).then(True).when(raw == dialect.false_value).then(False)
+        # A when/then chain is named after its first ``then``: a bare literal would name it "literal".
+        parsed = (
+            pl.when(raw == dialect.true_value)
+            .then(pl.lit(True).alias(name or column.name))
+            .when(raw == dialect.false_value)
+            .then(False)
+        )
     typed = (
         pl.when(raw.str.contains(f"^(?:{lexical})$")).then(parsed).otherwise(None).cast(polars_dtype(column))
     )

@@ -1,17 +1,21 @@
-"""Validating a delivered file against its spec: parse checks, then the spec's GX suite.
+"""Validating a delivered file against its spec: parse checks, then every expectation of the spec's suite.
 
-Where the time goes in GX's default path (profiled with cProfile on 1,000,000 KY rows): hashing the whole
-pandas frame for batch markers (``hash_pandas_dataframe``), then one pandas pass per row-level expectation
-with object-dtype strings, plus building ``unexpected_index`` lists. The project therefore
+Where the time goes in GX's default path (profiled with cProfile on 1,000,000 KY rows): importing GX (about
+3 s on the 2-core machine, scipy and pydantic models included), hashing the whole pandas frame for batch
+markers (``hash_pandas_dataframe``), then one pandas pass per row-level expectation with object-dtype strings,
+plus building ``unexpected_index`` lists. The project's engine therefore
 
 * reads the file once with polars (text columns, no inference) and casts with the spec's exact formats;
-* hands GX a pyarrow-backed pandas frame (no copy), skips the fingerprint hash (``HASH_THRESHOLD``), and runs
-  the table-level expectations through GX in one ``validate`` call;
-* evaluates the row-level expectations of the same suite in polars with GX's semantics (nulls ignored except
-  by ``not_be_null``; duplicates count every occurrence; regexes are searched, and the suite anchors them).
+* evaluates every expectation of the same suite (:func:`sf1630.dataspec.suite.expectation_configs`, the
+  configurations :func:`~sf1630.dataspec.suite.build_suite` turns into the GX ExpectationSuite) in polars with
+  GX's semantics: nulls ignored except by ``not_be_null``; duplicates count every occurrence; regexes are
+  searched, and the suite anchors them; column lists compared in order or as sets; row counts inclusive.
+  GX itself is never imported on this path, which is most of a receiver task's start-up time.
 
-``tests/unit/dataspec/test_validation.py`` checks that both evaluations agree on every corruption class.
+``engine="gx"`` runs the whole suite through GX (the reference); ``tests/unit/dataspec/test_validation.py``
+checks that both engines agree expectation by expectation on every corruption class of every spec.
 A file that cannot be parsed gets the same report shape with ``parse.*`` entries instead of a traceback.
+:func:`check_bytes` also hands back the typed frame, so a loader does not read the file twice.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import codecs
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +36,8 @@ from sf1630.dataspec.schema import lexical_pattern, parse_expression, read_optio
 from sf1630.dataspec.spec import DataSpec
 from sf1630.dataspec.suite import build_suite, expectation_configs, gx_context
 
-#: Expectations GX evaluates itself in the project's path (cheap: they never touch every value).
-GX_EVALUATED = frozenset(
+#: Table-level expectations: evaluated on the frame's shape, never on every value.
+TABLE_LEVEL = frozenset(
     {
         "expect_table_columns_to_match_ordered_list",
         "expect_table_columns_to_match_set",
@@ -50,31 +55,93 @@ class ParseFailure(Exception):
         self.result = result
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file's report and, when it parsed, its typed frame.
+
+    Spec columns are cast, a column with any bad value stays text; ``frame`` is what a loader inserts once
+    ``report.success`` holds (then every column has its spec type).
+    """
+
+    report: ValidationReport
+    frame: pl.DataFrame | None
+
+
+#: A check only the caller knows (e.g. "every row belongs to the delivery"), run on the typed frame.
+ExtraCheck = Callable[[pl.DataFrame], CheckResult]
+
+
 def validate_file(path: Path, spec: DataSpec, *, engine: str = "project") -> ValidationReport:
     """Validate ``path`` against ``spec``; ``engine="gx"`` runs every expectation through GX (reference path).
 
     Raises OSError only when the file cannot be read at all.
     """
-    return validate_bytes(path.read_bytes(), spec, name=path.name, engine=engine)
+    return _check(path.read_bytes, spec, name=path.name, engine=engine, extra=(), keep_frame=False).report
 
 
 def validate_bytes(data: bytes, spec: DataSpec, *, name: str, engine: str = "project") -> ValidationReport:
     """Validate file content already in memory (see :func:`validate_file`)."""
+    return check_bytes(data, spec, name=name, engine=engine, keep_frame=False).report
+
+
+def check_file(
+    path: Path,
+    spec: DataSpec,
+    *,
+    extra: tuple[ExtraCheck, ...] = (),
+    keep_frame: bool = True,
+) -> CheckedFile:
+    """:func:`check_bytes` for a file on disk (the receiver's staged download).
+
+    The bytes are read inside, so no caller holds them and they are freed as soon as polars has parsed
+    them, before the typed frame is built: the file's size is paid once, during the parse only.
+    """
+    return _check(path.read_bytes, spec, name=path.name, engine="project", extra=extra, keep_frame=keep_frame)
+
+
+def check_bytes(
+    data: bytes,
+    spec: DataSpec,
+    *,
+    name: str,
+    engine: str = "project",
+    extra: tuple[ExtraCheck, ...] = (),
+    keep_frame: bool = True,
+) -> CheckedFile:
+    """Validate ``data`` and keep the typed frame (unless ``keep_frame`` is false) for loading.
+
+    ``extra`` checks run on the typed frame after the suite and join the report (same shape), e.g. the
+    receiver's "every row belongs to this delivery".
+    """
+    return _check(lambda: data, spec, name=name, engine=engine, extra=extra, keep_frame=keep_frame)
+
+
+def _check(
+    source: Callable[[], bytes],
+    spec: DataSpec,
+    *,
+    name: str,
+    engine: str,
+    extra: tuple[ExtraCheck, ...],
+    keep_frame: bool,
+) -> CheckedFile:
     if engine not in ("project", "gx"):
         raise ValueError(f"engine must be 'project' or 'gx', not {engine!r}")
     try:
-        raw, parse_results = parse(data, spec)
+        raw, parse_results = parse(source(), spec)
     except ParseFailure as failure:
-        return ValidationReport(spec=spec.name, file=name, rows=None, results=(failure.result,))
-    del data  # the bytes are as big as the file: let them go before the typed frame is built
+        report = ValidationReport(spec=spec.name, file=name, rows=None, results=(failure.result,))
+        return CheckedFile(report, None)
     rows = raw.height
-    typed = _checked_frame(raw, spec)
-    del raw
+    typed = cast_frame(raw, spec)
+    del raw  # the text columns of typed columns go; only the typed frame is kept
     if engine == "gx":
-        results = run_gx(typed.frame, spec, None)
+        results = run_gx(typed.frame, spec)
     else:
-        results = run_gx(typed.frame, spec, GX_EVALUATED) + run_polars(typed, spec)
-    return ValidationReport(spec=spec.name, file=name, rows=rows, results=tuple(parse_results + results))
+        results = run_table(typed.frame, spec) + run_polars(typed, spec)
+    results += [check(typed.frame) for check in extra]
+    report = ValidationReport(spec=spec.name, file=name, rows=rows, results=tuple(parse_results + results))
+    return CheckedFile(report, typed.frame if keep_frame else None)
 
 
 def parse(data: bytes, spec: DataSpec) -> tuple[pl.DataFrame, list[CheckResult]]:
@@ -96,6 +163,7 @@ def parse(data: bytes, spec: DataSpec) -> tuple[pl.DataFrame, list[CheckResult]]
     header = _header(data, text, spec)
     _check_rows(data, text, spec, len(header))
     utf8 = data if text is None else text.encode("utf-8")
+    del text
     try:
         raw = pl.read_csv(utf8, **read_options(spec, header))
     except pl.exceptions.PolarsError as exc:
@@ -208,15 +276,15 @@ def _fields_per_line(data: bytes, separator: bytes, chunk: int = 1 << 24) -> np.
     return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
 
 
-class CheckedFrame:
-    """The frame GX sees plus what the polars evaluator needs: raw text and per-column type verdicts."""
+class TypedFrame:
+    """The frame the expectations see plus the per-column type verdicts (bad texts of each failing column)."""
 
     def __init__(self, frame: pl.DataFrame, bad_types: dict[str, pl.Series]) -> None:
         self.frame = frame
         self.bad_types = bad_types
 
 
-def _checked_frame(raw: pl.DataFrame, spec: DataSpec) -> CheckedFrame:
+def cast_frame(raw: pl.DataFrame, spec: DataSpec) -> TypedFrame:
     """Cast every spec column found; a column with any unparseable text stays text (its type check fails)."""
     present = [c for c in spec.columns if c.name in raw.columns]
     typed = [c for c in present if lexical_pattern(c, spec.dialect) is not None]
@@ -234,38 +302,21 @@ def _checked_frame(raw: pl.DataFrame, spec: DataSpec) -> CheckedFrame:
         if n
     }
     frame = raw.with_columns(parsed[c.name] for c in typed if c.name not in bad_types)
-    return CheckedFrame(frame, bad_types)
+    return TypedFrame(frame, bad_types)
 
 
-def run_gx(frame: pl.DataFrame, spec: DataSpec, only: frozenset[str] | None) -> list[CheckResult]:
-    """Validate ``frame`` with GX (all expectations, or those in ``only``) in one ``validate`` call."""
-    from great_expectations.execution_engine import pandas_execution_engine
-
+def run_gx(frame: pl.DataFrame, spec: DataSpec) -> list[CheckResult]:
+    """Validate ``frame`` with the whole GX suite in one ``validate`` call (the reference engine)."""
     context = gx_context()
-    suite = build_suite(spec, only)
+    suite = build_suite(spec)
     source = context.data_sources.add_or_update_pandas(f"sf1630_{spec.name}")
     asset = source.add_dataframe_asset(f"file_{len(source.assets)}")
     batch_definition = asset.add_batch_definition_whole_dataframe("whole")
-    pdf = _pandas(frame, zero_copy=only is not None)
-    threshold = pandas_execution_engine.HASH_THRESHOLD
-    if only is not None:
-        pandas_execution_engine.HASH_THRESHOLD = 0  # batch markers need no fingerprint of the data
-    try:
-        result = batch_definition.get_batch(batch_parameters={"dataframe": pdf}).validate(
-            suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
-        )
-    finally:
-        pandas_execution_engine.HASH_THRESHOLD = threshold
+    pdf = frame.to_pandas(use_pyarrow_extension_array=True)
+    result = batch_definition.get_batch(batch_parameters={"dataframe": pdf}).validate(
+        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    )
     return [_from_gx(r) for r in result.results]
-
-
-def _pandas(frame: pl.DataFrame, *, zero_copy: bool) -> Any:
-    """pyarrow-backed pandas frame; ``zero_copy`` keeps polars' string views (enough for table checks)."""
-    import pandas as pd
-
-    if not zero_copy:
-        return frame.to_pandas(use_pyarrow_extension_array=True)
-    return frame.to_arrow(compat_level=pl.CompatLevel.newest()).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _from_gx(r: Any) -> CheckResult:
@@ -288,7 +339,30 @@ def _from_gx(r: Any) -> CheckResult:
     )
 
 
-def run_polars(checked: CheckedFrame, spec: DataSpec) -> list[CheckResult]:
+def run_table(frame: pl.DataFrame, spec: DataSpec) -> list[CheckResult]:
+    """The table-level expectations of the suite, GX semantics and result shape (``observed`` on failure)."""
+    results = []
+    for kind, kwargs in expectation_configs(spec):
+        if kind not in TABLE_LEVEL:
+            continue
+        observed: object
+        if kind == "expect_table_columns_to_match_ordered_list":
+            observed = list(frame.columns)
+            ok = observed == list(kwargs["column_list"])
+        elif kind == "expect_table_columns_to_match_set":
+            observed = list(frame.columns)
+            wanted, have = set(kwargs["column_set"]), set(frame.columns)
+            ok = have == wanted if kwargs.get("exact_match", True) else wanted <= have
+        else:
+            observed = frame.height
+            low, high = kwargs.get("min_value"), kwargs.get("max_value")
+            ok = (low is None or frame.height >= low) and (high is None or frame.height <= high)
+        detail = "" if ok else f"observed {observed!s:.200}"
+        results.append(CheckResult(kind, ok, detail=detail, kwargs=dict(kwargs)))
+    return results
+
+
+def run_polars(checked: TypedFrame, spec: DataSpec) -> list[CheckResult]:
     """Evaluate the row-level expectations of the suite in polars, GX semantics, same result shape.
 
     All unexpected-counts come from one ``select`` (polars runs the expressions in parallel); samples are
@@ -297,7 +371,7 @@ def run_polars(checked: CheckedFrame, spec: DataSpec) -> list[CheckResult]:
     planned: list[tuple[str, dict[str, Any], pl.Expr | CheckResult]] = [
         (kind, kwargs, _plan(checked, kind, kwargs))
         for kind, kwargs in expectation_configs(spec)
-        if kind not in GX_EVALUATED
+        if kind not in TABLE_LEVEL
     ]
     masks = {f"m{i}": plan for i, (_, _, plan) in enumerate(planned) if isinstance(plan, pl.Expr)}
     counts = (
@@ -318,7 +392,7 @@ def run_polars(checked: CheckedFrame, spec: DataSpec) -> list[CheckResult]:
     return results
 
 
-def _plan(checked: CheckedFrame, kind: str, kwargs: dict[str, Any]) -> pl.Expr | CheckResult:
+def _plan(checked: TypedFrame, kind: str, kwargs: dict[str, Any]) -> pl.Expr | CheckResult:
     """The boolean "unexpected row" expression of an expectation, or its result when no row needs a look."""
     frame = checked.frame
     names = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs] + kwargs.get(

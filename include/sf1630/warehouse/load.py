@@ -202,8 +202,22 @@ def _copy_csv(conn: Any, qualified: str, data: pa.Table) -> None:
     with conn.cursor() as cur, cur.copy(f"COPY {qualified} ({columns}) FROM STDIN (FORMAT csv)") as copy:
         for batch in data.to_batches(max_chunksize=_COPY_BATCH_ROWS):
             buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, write_options=options)
+            pacsv.write_csv(_without_views(batch), buffer, write_options=options)
             copy.write(buffer.getbuffer())
+
+
+def _without_views(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """String/binary views (polars' zero-copy export) as large types, which pyarrow's CSV writer needs.
+
+    Done per batch, so the copy is one batch at a time, never a second table beside the delivery's rows.
+    """
+    import pyarrow as pa
+
+    wanted = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    if not any(field.type in wanted for field in batch.schema):
+        return batch
+    schema = pa.schema([f.with_type(wanted.get(f.type, f.type)) for f in batch.schema])
+    return batch.cast(schema)
 
 
 def _with_constants(data: pa.Table, constants: tuple[tuple[str, object], ...]) -> pa.Table:

@@ -8,7 +8,15 @@ import polars as pl
 import pytest
 from sf1630.dataspec import DataSpec, load_spec
 from sf1630.dataspec.ddl import LINEAGE_COLUMNS, create_table, export_sql, table_key
-from sf1630.dataspec.schema import csv_text, polars_schema, read_options, typed_frame
+from sf1630.dataspec.schema import (
+    csv_text,
+    parse_expression,
+    polars_schema,
+    read_options,
+    read_typed,
+    typed_frame,
+    write_csv,
+)
 from sf1630.dataspec.suite import expectation_configs
 from sf1630.dataspec.synth import SynthError, synthesize
 
@@ -24,6 +32,20 @@ def test_schema_types_every_column_from_the_spec(spec: DataSpec) -> None:
     ky = load_spec("ky")
     assert polars_schema(ky)["beloeb"] == pl.Decimal(12, 2)
     assert polars_schema(ky)["startdato"] == pl.Date()
+
+
+def test_read_typed_names_every_column_after_the_spec(
+    spec: DataSpec, frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Boolean columns too: a when/then chain would otherwise be called "literal"."""
+    path = write_csv(frame, spec, tmp_path_factory.mktemp("typed") / "file.csv")
+    typed = read_typed(path, spec)
+    assert typed.columns == spec.column_names
+    assert dict(typed.schema) == polars_schema(spec)
+    assert typed.equals(frame)
+    for column in spec.columns:
+        assert parse_expression(column, spec.dialect).meta.output_name() == column.name
+        assert parse_expression(column, spec.dialect, "other").meta.output_name() == "other"
 
 
 def test_kommune_code_keeps_leading_zero() -> None:

@@ -1,7 +1,7 @@
 """Validation: every corruption class is caught by the check meant for it, for every spec, in both engines.
 
-The project's engine evaluates row-level expectations in polars; the reference engine runs the whole suite
-through GX. They must agree expectation by expectation, which is what makes the fast path trustworthy.
+The project's engine evaluates every expectation of the suite in polars; the reference engine runs the whole
+suite through GX. They must agree expectation by expectation, which is what makes the fast path trustworthy.
 GX is slow to import, so this module keeps one GX context for all its tests.
 """
 
@@ -12,8 +12,8 @@ import pytest
 from sf1630.dataspec import DataSpec
 from sf1630.dataspec.corrupt import CORRUPTIONS, caught_by, corrupt
 from sf1630.dataspec.report import CheckResult
-from sf1630.dataspec.schema import csv_text
-from sf1630.dataspec.validation import validate_bytes
+from sf1630.dataspec.schema import csv_text, polars_schema
+from sf1630.dataspec.validation import check_bytes, check_file, validate_bytes
 
 KINDS = sorted(CORRUPTIONS)
 
@@ -68,3 +68,34 @@ def test_report_samples_the_bad_values(frame: pl.DataFrame, spec: DataSpec) -> N
     failed = [r for r in report.failures if r.expectation == "expect_column_values_to_be_in_set"]
     assert failed[0].unexpected_count == 1 and failed[0].sample == ("UKENDT",)
     assert '"UKENDT"' in report.to_json()
+
+
+def test_check_keeps_the_typed_frame_and_runs_extra_checks(spec: DataSpec, frame: pl.DataFrame) -> None:
+    data = csv_text(frame, spec).encode("utf-8")
+    seen: list[int] = []
+
+    def extra(typed: pl.DataFrame) -> CheckResult:
+        seen.append(typed.height)
+        return CheckResult("caller.check", False, detail="the caller says no")
+
+    checked = check_bytes(data, spec, name="x.csv", extra=(extra,))
+    assert checked.frame is not None and checked.frame.equals(frame)
+    assert dict(checked.frame.schema) == polars_schema(spec)
+    assert seen == [frame.height]
+    assert [r.expectation for r in checked.report.failures] == ["caller.check"]
+    assert check_bytes(data, spec, name="x.csv", keep_frame=False).frame is None
+
+
+def test_check_file_reads_once_and_reports_unparseable_files(
+    spec: DataSpec, frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("check")
+    good = folder / "good.csv"
+    good.write_bytes(csv_text(frame, spec).encode("utf-8"))
+    checked = check_file(good, spec)
+    assert checked.report.success and checked.report.file == "good.csv"
+    assert checked.frame is not None and checked.frame.height == frame.height
+    bad = folder / "bad.csv"
+    bad.write_bytes(corrupt(frame, spec, "windows_1252"))
+    failed = check_file(bad, spec)
+    assert failed.frame is None and failed.report.rows is None

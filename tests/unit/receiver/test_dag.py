@@ -15,10 +15,12 @@ def test_receiver_dag_shape(herning: LisSystem) -> None:
     assert dag.max_active_runs == 1 and not dag.catchup
     assert {"sf1630", "receiver", "HERNING_LIS01_SIMPEL"} <= set(dag.tags)
     assert dag.doc_md and "HERNING_LIS01_SIMPEL" in dag.doc_md
-    assert set(dag.task_ids) == {"wait_for_metadata", "list_deliveries", "load_one", "housekeeping"}
+    tasks = {"wait_for_metadata", "list_deliveries", "load_one", "housekeeping", "all_loaded"}
+    assert set(dag.task_ids) == tasks
     load = dag.get_task("load_one")
     assert load.owner == "lis-drift" and load.retries == 3 and load.retry_exponential_backoff
     assert dag.get_task("housekeeping").trigger_rule == "all_done"
+    assert dag.get_task("all_loaded").trigger_rule == "all_success"  # a failed load fails the run
 
 
 def test_completeness_dag_gets_a_deadline_only_when_asked(herning: LisSystem) -> None:

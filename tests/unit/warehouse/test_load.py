@@ -132,3 +132,15 @@ def test_constants_are_added_to_every_row(target: WarehouseTarget) -> None:
     assert load_delivery(target, request)
     got = sorted(query(target, f"SELECT sag, lineage_period FROM {target.schema}.facts"))
     assert got == [("a", "2026-10"), ("b", "2026-10")]
+
+
+def test_string_views_from_polars_load_as_they_are(target: WarehouseTarget) -> None:
+    """The receiver hands over polars' string views; COPY's CSV writer needs large strings."""
+    import polars as pl
+
+    plain = rows("10100000", "a", "b", "c", note=[None, "", 'x,"y"\nz'])
+    views = pl.from_arrow(plain).to_arrow(compat_level=pl.CompatLevel.newest())
+    assert views.schema.field("sag").type == pa.string_view()
+    assert load_delivery(target, request("u-1", views))
+    got = sorted(query(target, f"SELECT sag, note FROM {target.schema}.facts"))
+    assert got == [("a", None), ("b", ""), ("c", 'x,"y"\nz')]
