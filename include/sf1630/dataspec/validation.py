@@ -90,13 +90,14 @@ def check_file(
     *,
     extra: tuple[ExtraCheck, ...] = (),
     keep_frame: bool = True,
+    engine: str = "project",
 ) -> CheckedFile:
     """:func:`check_bytes` for a file on disk (the receiver's staged download).
 
     The bytes are read inside, so no caller holds them and they are freed as soon as polars has parsed
     them, before the typed frame is built: the file's size is paid once, during the parse only.
     """
-    return _check(path.read_bytes, spec, name=path.name, engine="project", extra=extra, keep_frame=keep_frame)
+    return _check(path.read_bytes, spec, name=path.name, engine=engine, extra=extra, keep_frame=keep_frame)
 
 
 def check_bytes(

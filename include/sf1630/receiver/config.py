@@ -40,8 +40,10 @@ _SYSTEM_KEYS = frozenset(
         "retry_delay",
         "max_retry_delay",
         "accepts",
+        "validation_engine",
     }
 )
+VALIDATION_ENGINES = ("project", "gx")
 _SENDER_KEYS = frozenset({"spec", "sftp_user", "contact"})
 
 
@@ -105,6 +107,7 @@ class LisSystem:
     retry_delay: timedelta
     max_retry_delay: timedelta
     senders: tuple[SenderSource, ...]
+    validation_engine: str = "project"
 
     @property
     def dag_id(self) -> str:
@@ -157,6 +160,9 @@ def _system(
     unknown = [code for code in accepts if code not in senders]
     if unknown:
         raise ReceiverConfigError(f"{where}: accepts unknown sender(s) {', '.join(map(str, unknown))}")
+    engine = str(settings["validation_engine"])
+    if engine not in VALIDATION_ENGINES:
+        raise ReceiverConfigError(f"{where}: validation_engine must be project or gx, got {engine!r}")
     deadline_day = int(settings["deadline_day"])
     if not 1 <= deadline_day <= 28:
         raise ReceiverConfigError(f"{where}: deadline_day must be 1..28, got {deadline_day}")
@@ -184,6 +190,7 @@ def _system(
         retry_delay=parse_duration(settings["retry_delay"], where=f"{where}.retry_delay"),
         max_retry_delay=parse_duration(settings["max_retry_delay"], where=f"{where}.max_retry_delay"),
         senders=tuple(senders[str(code)] for code in accepts),
+        validation_engine=engine,
     )
 
 

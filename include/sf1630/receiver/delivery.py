@@ -70,7 +70,9 @@ class ExtractSpec(Protocol):
     def table(self) -> str: ...
     @property
     def snapshot(self) -> bool: ...
-    def check(self, path: Path, *, kommune: str, period: str) -> tuple[Verdict, pa.Table | None]: ...
+    def check(
+        self, path: Path, *, kommune: str, period: str, engine: str = ...
+    ) -> tuple[Verdict, pa.Table | None]: ...
     def create_sql(self, engine: str, schema: str) -> list[str]: ...
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
@@ -163,7 +165,12 @@ def process_delivery(receiver: Receiver, delivery: Delivery) -> DeliveryResult:
         return _result(Status.ALREADY_LOADED, delivery, claims, summary="already in the ledger")
     staged = _download(receiver, delivery, claims, raw, received_at)
     spec = receiver.spec_for(claims.sender.spec)
-    verdict, rows = spec.check(staged, kommune=claims.name.authority, period=claims.period)
+    verdict, rows = spec.check(
+        staged,
+        kommune=claims.name.authority,
+        period=claims.period,
+        engine=receiver.system.validation_engine,
+    )
     checksum = _sha256(staged)
     if not verdict.ok or rows is None:
         _reject_invalid(receiver, delivery, claims, raw, staged, verdict, checksum, received_at)

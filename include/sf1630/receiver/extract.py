@@ -83,13 +83,16 @@ class SpecExtract:
 
         return read_typed(path, self.spec)
 
-    def check(self, path: Path, *, kommune: str, period: str) -> tuple[SpecVerdict, pa.Table | None]:
+    def check(
+        self, path: Path, *, kommune: str, period: str, engine: str = "project"
+    ) -> tuple[SpecVerdict, pa.Table | None]:
         """Validate ``path``; the typed rows as Arrow when the file is valid, else None."""
         import polars as pl
 
         from sf1630.dataspec.validation import check_file
 
-        checked = check_file(path, self.spec, extra=(lambda frame: self._belongs(frame, kommune, period),))
+        belongs = (lambda frame: self._belongs(frame, kommune, period),)
+        checked = check_file(path, self.spec, extra=belongs, engine=engine)
         verdict = SpecVerdict(checked.report)
         if not checked.report.success or checked.frame is None:
             return verdict, None

@@ -122,6 +122,30 @@ def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
 
 
 @pytest.mark.integration
+def test_gx_engine_loads_the_valid_file_and_quarantines_the_invalid_one(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+) -> None:
+    """``validation_engine: gx`` runs the same suite through GX Core itself, with the same outcomes."""
+    warehouse = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    setup = configure(emulator, warehouse, validation_engine="gx")
+    assert setup.system.validation_engine == "gx"
+    content, table = make_extract("KY", rows=120)
+    emulator.deliver("KY", KY_DATA, content)
+    bad_name = "KSD_LIS_65700000_M10_20261101060000.csv"
+    emulator.deliver("KSD", bad_name, corrupt_extract("KSD", rows=40, kind="null_in_required"))
+
+    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+
+    assert run.state == "failed" and states(run)["all_loaded"] == "upstream_failed"
+    assert row_count(warehouse, table) == 120
+    assert sorted(ledger(warehouse)) == [(bad_name, "quarantined", 0), (KY_DATA, "loaded", 120)]
+    report = json.loads((setup.quarantine / bad_name / "validation.json").read_text())
+    failed = [r for r in report["results"] if not r["success"]]
+    assert {r["expectation"] for r in failed} == {"expect_column_values_to_not_be_null"}, failed
+    assert list(emulator.inbox().iterdir()) == []
+
+
+@pytest.mark.integration
 def test_crash_between_commit_and_delete_does_not_load_twice(
     emulator: Emulator,
     configure: Callable[..., ReceiverSetup],

@@ -48,6 +48,7 @@ def test_defaults_overrides_and_connection_ids_resolve() -> None:
         (lambda r: r["overrides"].update(NOBODY_LIS01={"grace": "1d"}), "unknown LIS system(s) NOBODY_LIS01"),
         (lambda r: r["senders"]["KY"].pop("contact"), "missing key(s) contact"),
         (lambda r: r["defaults"].update(deadline_day=31), "deadline_day must be 1..28"),
+        (lambda r: r["defaults"].update(validation_engine="pandas"), "must be project or gx"),
     ],
 )
 def test_inconsistent_configuration_is_refused_with_the_file_named(change: Any, message: str) -> None:
