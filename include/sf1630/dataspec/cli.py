@@ -44,6 +44,12 @@ def register(subparsers: Any) -> None:
     check.add_argument("file", type=Path)
     check.add_argument("--spec", required=True)
     check.add_argument("--report-dir", type=Path, default=None)
+    check.add_argument(
+        "--engine",
+        choices=("project", "gx"),
+        default="project",
+        help="project: the suite evaluated in polars (default); gx: the suite run by GX Core itself",
+    )
     check.set_defaults(handler=_check)
 
 
@@ -101,7 +107,7 @@ def _check(args: argparse.Namespace) -> int:
     except SpecError as exc:
         return _usage(str(exc))
     try:
-        report = validate_file(args.file, spec)
+        report = validate_file(args.file, spec, engine=args.engine)
     except OSError as exc:
         return _usage(f"cannot read {args.file}: {exc.strerror or exc}")
     print("\n".join(report.summary_lines()))

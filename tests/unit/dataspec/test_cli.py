@@ -40,6 +40,11 @@ def test_synth_then_check_valid_and_corrupted(tmp_path: Path, capsys: pytest.Cap
     assert (reports / "bad.csv.report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert '"success": false' in (reports / "bad.csv.report.json").read_text(encoding="utf-8")
 
+    # The same verdict from GX Core itself.
+    assert main(["dataspec", "check", str(out), "--spec", "ky", "--engine", "gx"]) == 0
+    assert main(["dataspec", "check", str(bad), "--spec", "ky", "--engine", "gx"]) == 1
+    assert caught_by(spec, "pattern_mismatch") in capsys.readouterr().out
+
 
 @pytest.mark.parametrize(
     "argv",
