@@ -16,6 +16,7 @@ GROUPS: dict[str, str] = {
     "protocol": "sf1630.protocol.cli",
     "platform": "sf1630.platform.cli",
     "dataspec": "sf1630.dataspec.cli",
+    "demo": "sf1630.demo.cli",
 }
 
 

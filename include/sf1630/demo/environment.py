@@ -1,0 +1,107 @@
+"""The environment every Airflow process of the demo runs with: SQLite home, folders, connections.
+
+Connections are ``AIRFLOW_CONN_*`` variables (nothing stored in the metadata DB), each SFTP one logging in
+with its user's key and pinning the emulator's host key. The same mapping is written to ``demo.env`` so the
+Airflow UI (``sf1630 demo ui``) and a curious shell see exactly what the run saw. No secret is in it: the
+connections name key files, they do not contain keys.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sf1630.demo import REPO_ROOT
+from sf1630.demo.layout import DemoHome
+from sf1630.receiver.config import connection_slug
+
+
+def _sftp(port: int, user: str, key_file: Path, host_key: str) -> dict[str, Any]:
+    return {
+        "conn_type": "sftp",
+        "host": "127.0.0.1",
+        "port": port,
+        "login": user,
+        "extra": {
+            "key_file": str(key_file),
+            "host_key": host_key,
+            "look_for_keys": False,
+            "allow_host_key_change": False,
+        },
+    }
+
+
+def warehouse_schema(user: str) -> str:
+    """The LIS system's schema in the demo warehouse: its SFTP user as an identifier."""
+    return connection_slug(user)
+
+
+def warehouse_connection(home: DemoHome, user: str) -> dict[str, Any]:
+    return {"conn_type": "duckdb", "host": str(home.warehouse), "extra": {"schema": warehouse_schema(user)}}
+
+
+def connections(
+    home: DemoHome, port: int, host_key: str, senders: Mapping[str, str], lis_users: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Connection id → connection; ``senders`` maps sender code to SFTP user."""
+    conns: dict[str, dict[str, Any]] = {
+        "sf1630_sender_ledger": {"conn_type": "sqlite", "host": str(home.sender_ledger)},
+    }
+    for code, user in senders.items():
+        slug = code.lower()
+        conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)
+        conns[f"sf1630_source_{slug}"] = {"conn_type": "duckdb", "host": str(home.source_db)}
+    for user in lis_users:
+        slug = connection_slug(user)
+        conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)
+        conns[f"sf1630_warehouse_{slug}"] = warehouse_connection(home, user)
+    return conns
+
+
+def airflow_environment(home: DemoHome, conns: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The variables (beyond the inherited ones) for ``airflow`` commands and the DAG workers."""
+    env = {
+        "AIRFLOW_HOME": str(home.airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home.airflow_db}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home.airflow_home / "logs"),
+        # dag.test() crashes after a run of a DAG with deadline= (apache/airflow#73428).
+        "SF1630_DEADLINES": "false",
+        "SF1630_CONFIG_DIR": str(home.config_dir),
+        "GX_ANALYTICS_ENABLED": "False",
+    }
+    for conn_id, conn in conns.items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn, separators=(",", ":"))
+    return env
+
+
+def env_file(home: DemoHome) -> Path:
+    return home.root / "demo.env"
+
+
+def write_env_file(home: DemoHome, env: Mapping[str, str]) -> Path:
+    """``export NAME='value'`` lines, so ``. var/demo/demo.env`` reproduces the run's environment."""
+    path = env_file(home)
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    path.write_text(
+        "# Written by `sf1630 demo`: the Airflow environment of the demo run.\n" + "\n".join(lines) + "\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
+def read_env_file(home: DemoHome) -> dict[str, str]:
+    """Inverse of :func:`write_env_file`."""
+    env: dict[str, str] = {}
+    for line in env_file(home).read_text(encoding="utf-8").splitlines():
+        if line.startswith("export "):
+            name, _, quoted = line[len("export ") :].partition("=")
+            parts = shlex.split(quoted)
+            env[name] = parts[0] if parts else ""
+    return env

@@ -1,0 +1,260 @@
+"""``sf1630 demo seed``: the demo's inputs, with nothing running yet.
+
+It writes (1) the configuration the DAGs read, narrowed to the chosen kommuner and tuned for a run that
+finishes in minutes, (2) one SSH key pair per SFTP user and the emulator's registry derived from
+``senders.yaml`` × ``kommuner.yaml`` by :mod:`sf1630.registry`, (3) the emulator's host key, so connections
+can pin it before the server first starts, and (4) a DuckDB source database with synthetic rows for every
+sender and kommune, one kommune's KSD rows broken on purpose so that its LIS must quarantine the file.
+The docker-compose seeding service runs exactly this command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sf1630.demo import DEMO_MONTH, INVALID_KIND, INVALID_KOMMUNE, INVALID_SENDER
+from sf1630.demo.layout import DemoHome
+from sf1630.sender.config import Kommune, SenderSystem, load_kommuner, load_senders
+from sf1630.settings import config_dir
+
+#: Sender settings for the demo: short retry delays and receipt polls (the emulator answers in ms).
+SENDER_TUNING: dict[str, Any] = {
+    "retries": 1,
+    "retry_delay": "5s",
+    "max_retry_delay": "10s",
+    "receipt_poll": "1s",
+    "receipt_timeout": "2m",
+}
+#: Receiver settings for the demo: a LIS with nothing delivered gives up waiting after seconds, not an hour.
+#: Each LIS system is its own product with its own database; the demo gives each its own schema in one
+#: DuckDB file (a kommune with two LIS systems gets the same extract twice, and an ``append`` spec such as
+#: AULA's would otherwise collide on its primary key in a shared schema).
+RECEIVER_TUNING: dict[str, Any] = {
+    "warehouse_conn_id": "sf1630_warehouse_{user}",
+    "wait_timeout": "20s",
+    "poke_interval": "1s",
+    "retries": 1,
+    "retry_delay": "5s",
+    "max_retry_delay": "10s",
+}
+
+
+@dataclass(frozen=True)
+class SeedInfo:
+    """What was seeded: read back by the run, the summary and tests."""
+
+    month: str
+    kommuner: list[str]
+    senders: list[str]
+    lis_users: list[str]
+    rows_per_kommune: int
+    invalid_sender: str
+    invalid_kommune: str
+    invalid_kind: str
+    invalid_files: list[str]
+    source_rows: dict[str, int]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> SeedInfo:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def write_demo_config(home: DemoHome, kommune_count: int | None, source: Path | None = None) -> Path:
+    """Copy the shipped configuration into the home: the first ``kommune_count`` kommuner, demo timings."""
+    source = source or config_dir()
+    target = home.config_dir
+    target.mkdir(parents=True, exist_ok=True)
+    kommuner = _read(source / "kommuner.yaml")
+    if kommune_count is not None:
+        if kommune_count < 1:
+            raise ValueError("--kommuner must be at least 1")
+        kommuner["kommuner"] = kommuner["kommuner"][:kommune_count]
+    senders = _read(source / "senders.yaml")
+    senders["defaults"].update(SENDER_TUNING)
+    receivers = _read(source / "receivers.yaml")
+    receivers["defaults"].update(RECEIVER_TUNING)
+    for name, content in (("kommuner", kommuner), ("senders", senders), ("receivers", receivers)):
+        text = yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
+        (target / f"{name}.yaml").write_text(f"# Written by `sf1630 demo seed`.\n{text}", encoding="utf-8")
+    return target
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def generate_keys(folder: Path, users: Sequence[str]) -> dict[str, list[str]]:
+    """One ed25519 key pair per SFTP user (private key readable by its owner only); public lines by user."""
+    import asyncssh
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    public: dict[str, list[str]] = {}
+    for user in users:
+        private = folder / user
+        if not private.exists():
+            key = asyncssh.generate_private_key("ssh-ed25519", comment=f"{user}@sf1630-demo")
+            fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key.export_private_key())
+            (folder / f"{user}.pub").write_bytes(key.export_public_key())
+        public[user] = [(folder / f"{user}.pub").read_text(encoding="ascii").strip()]
+    return public
+
+
+def write_platform(home: DemoHome, kommuner: Sequence[Kommune], senders: Sequence[SenderSystem]) -> Path:
+    """The emulator's registry with every user's public key, and its host key (created now, pinned later)."""
+    from sf1630.platform.folders import PlatformHome
+    from sf1630.platform.server import load_host_key
+    from sf1630.registry import platform_config, write_platform_config
+
+    users = [s.sftp_user for s in senders] + [lis.sftp_user for k in kommuner for lis in k.lis_systems]
+    keys = generate_keys(home.keys, users)
+    config = platform_config(
+        list(kommuner), list(senders), authorized_keys=keys, extra={"router": {"rescan_interval": "1s"}}
+    )
+    write_platform_config(home.platform_config, config)
+    platform = PlatformHome(home.platform_home)
+    platform.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    load_host_key(platform)
+    return home.platform_config
+
+
+def host_key_line(home: DemoHome) -> str:
+    """``ssh-ed25519 AAAA…`` of the emulator, as connections pin it in ``extra.host_key``."""
+    return " ".join((home.platform_home / "host_key.pub").read_text(encoding="ascii").split()[:2])
+
+
+def seed_sources(
+    home: DemoHome,
+    kommuner: Sequence[Kommune],
+    senders: Sequence[SenderSystem],
+    month: str,
+    rows: int,
+    invalid: tuple[str, str, str] | None,
+) -> dict[str, int]:
+    """Fill one source table per sender; ``invalid`` = (sender code, kommune CVR, corruption class)."""
+    from sf1630.dataspec import load_spec
+    from sf1630.sender.database import DatabaseLocation
+    from sf1630.sender.source import seed_source
+
+    location = DatabaseLocation("duckdb", home.source_db)
+    counts: dict[str, int] = {}
+    for sender in senders:
+        spec = load_spec(sender.dataspec)
+        cvrs = [k.cvr for k in kommuner]
+        broken = invalid[1] if invalid and invalid[0] == sender.code else None
+        valid = [cvr for cvr in cvrs if cvr != broken]
+        counts[sender.code] = seed_source(location, spec, valid, month, rows_per_kommune=rows) if valid else 0
+        if broken is not None and invalid is not None:
+            counts[sender.code] += _seed_corrupted(home.source_db, spec, broken, month, rows, invalid[2])
+    return counts
+
+
+def corrupted_rows(spec: Any, cvr: str, month: str, rows: int, kind: str) -> Any:
+    """A kommune's month made invalid by :func:`sf1630.dataspec.corrupt.corrupt`, read back as typed rows.
+
+    The sender exports rows from its database, so the broken file has to come from broken rows; only
+    classes whose bad values survive the column types (a pattern or value-set violation, a duplicate key)
+    can be stored that way, which the round trip below checks.
+    """
+    import io
+
+    import polars as pl
+
+    from sf1630.dataspec.corrupt import corrupt
+    from sf1630.dataspec.schema import read_options, typed_frame
+    from sf1630.dataspec.synth import synthesize
+
+    valid = synthesize(spec, rows, cvr, month, 1630)
+    broken = typed_frame(pl.read_csv(io.BytesIO(corrupt(valid, spec, kind)), **read_options(spec)), spec)
+    if (
+        broken.height != valid.height
+        or broken.null_count().sum_horizontal()[0] != valid.null_count().sum_horizontal()[0]
+    ):
+        raise ValueError(f"corruption {kind!r} cannot be stored in a typed source table")
+    if broken.equals(valid):
+        raise ValueError(f"corruption {kind!r} changed nothing")
+    return broken
+
+
+def _seed_corrupted(path: Path, spec: Any, cvr: str, month: str, rows: int, kind: str) -> int:
+    import duckdb
+
+    from sf1630.sender.export import _quoted
+
+    frame = corrupted_rows(spec, cvr, month, rows, kind)
+    table = _quoted(spec.source_table)
+    with duckdb.connect(str(path)) as conn:
+        conn.register("sf1630_corrupted_rows", frame)
+        # Only the spec's table name is formatted in, checked and quoted by _quoted.
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM sf1630_corrupted_rows WHERE false")  # noqa: S608
+        conn.execute(f"INSERT INTO {table} SELECT * FROM sf1630_corrupted_rows")  # noqa: S608
+    return int(frame.height)
+
+
+def seed(
+    home: DemoHome,
+    *,
+    month: str = DEMO_MONTH,
+    kommune_count: int | None = None,
+    rows: int = 40,
+    invalid_kommune: str = INVALID_KOMMUNE,
+) -> SeedInfo:
+    """Write configuration, keys, the platform registry and the source database into ``home``."""
+    from sf1630.sender.plan import Period, plan_deliveries
+
+    period = Period.parse(month)
+    home.root.mkdir(parents=True, exist_ok=True)
+    folder = write_demo_config(home, kommune_count)
+    kommuner = load_kommuner(folder)
+    senders = load_senders(folder)
+    chosen = [k for k in kommuner if k.kode == invalid_kommune]
+    if not chosen:
+        raise ValueError(f"kommune {invalid_kommune} (the invalid extract) is not among the chosen kommuner")
+    write_platform(home, kommuner, senders)
+    home.source_db.unlink(missing_ok=True)  # seeding twice must not double the rows
+    invalid = (INVALID_SENDER, chosen[0].cvr, INVALID_KIND)
+    counts = seed_sources(home, kommuner, senders, str(period), rows, invalid)
+    bad_sender = next(s for s in senders if s.code == INVALID_SENDER)
+    bad = plan_deliveries(bad_sender, kommuner, period, kommune_filter=[invalid_kommune])
+    info = SeedInfo(
+        month=str(period),
+        kommuner=[k.kode for k in kommuner],
+        senders=[s.code for s in senders],
+        lis_users=[lis.sftp_user for k in kommuner for lis in k.lis_systems],
+        rows_per_kommune=rows,
+        invalid_sender=INVALID_SENDER,
+        invalid_kommune=invalid_kommune,
+        invalid_kind=INVALID_KIND,
+        invalid_files=[d.file_name for d in bad],
+        source_rows=counts,
+    )
+    info.save(home.seed_info)
+    return info
+
+
+def describe(info: SeedInfo, home: DemoHome) -> Mapping[str, str]:
+    """One line per thing seeded, for the command's output."""
+    total = sum(info.source_rows.values())
+    return {
+        "month": info.month,
+        "kommuner": f"{len(info.kommuner)} ({len(info.lis_users)} LIS systems)",
+        "source": f"{home.source_db} ({total} rows: "
+        + ", ".join(f"{k} {v}" for k, v in info.source_rows.items())
+        + ")",
+        "invalid": f"{info.invalid_sender} for kommune {info.invalid_kommune} ({info.invalid_kind}): "
+        + ", ".join(info.invalid_files),
+        "platform": f"{home.platform_config} (keys in {home.keys},"
+        f" host key {home.platform_home / 'host_key.pub'})",
+        "config": str(home.config_dir),
+    }

@@ -1,0 +1,237 @@
+"""The demo's closing table, read back from where the facts live rather than from what the run believed.
+
+Per sender: deliveries planned, transfers the emulator processed (its audit log), technical receipts the
+sender recorded (its ledger: SUCCESS or error), files and rows the LIS systems loaded and files they
+quarantined (the warehouse ledger), then every quarantined file with its reason and where its reports are.
+Reading the ledgers means the table shows the truth even if a DAG run reported something else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sf1630.demo.layout import DemoHome
+from sf1630.demo.seed import SeedInfo
+
+
+@dataclass
+class SenderLine:
+    """One sender's month."""
+
+    code: str
+    planned: int = 0
+    transfers: int = 0
+    receipts_ok: int = 0
+    receipts_error: int = 0
+    loaded_files: int = 0
+    loaded_rows: int = 0
+    quarantined: int = 0
+    table: str = ""
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    lis_user: str
+    file_name: str
+    reason: str
+    detail: str
+    folder: Path
+
+
+@dataclass
+class Summary:
+    month: str
+    senders: list[SenderLine]
+    quarantined: list[QuarantinedFile] = field(default_factory=list)
+    table_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Every planned delivery is either loaded or the deliberately invalid one, quarantined."""
+        return all(s.loaded_files + s.quarantined == s.planned == s.receipts_ok for s in self.senders)
+
+    def totals(self) -> SenderLine:
+        total = SenderLine("total")
+        for line in self.senders:
+            for name in (
+                "planned",
+                "transfers",
+                "receipts_ok",
+                "receipts_error",
+                "loaded_files",
+                "loaded_rows",
+                "quarantined",
+            ):
+                setattr(total, name, getattr(total, name) + getattr(line, name))
+        return total
+
+
+def _transfers(audit_log: Path, users: dict[str, str]) -> Counter[str]:
+    """Transfers the emulator finished, by sender code (``users`` maps SFTP user to code)."""
+    counts: Counter[str] = Counter()
+    if not audit_log.exists():
+        return counts
+    for line in audit_log.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("event") == "transfer" and record.get("sender") in users:
+            counts[users[record["sender"]]] += 1
+    return counts
+
+
+def _warehouse(path: Path) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[str, int]]:
+    """(sender, outcome) → (files, rows) over every LIS schema's load ledger, and rows per table name."""
+    import duckdb
+
+    if not path.exists():
+        return {}, {}
+    loads: Counter[tuple[str, str, str]] = Counter()
+    counts: Counter[str] = Counter()
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            if table == "sf1630_ledger":
+                sql = f'SELECT sender, outcome, count(*), sum(rows) FROM "{schema}".{table} GROUP BY 1, 2'  # noqa: S608
+                for sender, outcome, files, rows in con.execute(sql).fetchall():
+                    loads[(str(sender), str(outcome), "files")] += int(files)
+                    loads[(str(sender), str(outcome), "rows")] += int(rows)
+            else:
+                counts[str(table)] += _count(con, str(schema), str(table))
+    keys = {(s, o) for s, o, _ in loads}
+    return {(s, o): (loads[(s, o, "files")], loads[(s, o, "rows")]) for s, o in keys}, dict(counts)
+
+
+def _count(con: Any, schema: str, table: str) -> int:
+    row = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()  # noqa: S608 -- from the catalog
+    return int(row[0]) if row else 0
+
+
+def _quarantined(root: Path) -> list[QuarantinedFile]:
+    found = []
+    for reason_file in sorted(root.glob("*/*/reason.json")):
+        reason = json.loads(reason_file.read_text(encoding="utf-8"))
+        found.append(
+            QuarantinedFile(
+                lis_user=reason_file.parent.parent.name,
+                file_name=str(reason.get("data_file", reason_file.parent.name)),
+                reason=str(reason.get("reason", "")),
+                detail=str(reason.get("detail", "")),
+                folder=reason_file.parent,
+            )
+        )
+    return found
+
+
+def collect(home: DemoHome) -> Summary:
+    """Read the summary from the emulator's audit log, the sender ledger, the warehouse and the quarantine."""
+    from sf1630.dataspec import load_spec
+    from sf1630.sender.config import load_kommuner, load_senders
+    from sf1630.sender.database import DatabaseLocation
+    from sf1630.sender.ledger import ACCEPTED, Ledger
+    from sf1630.sender.plan import Period, plan_deliveries
+
+    info = SeedInfo.load(home.seed_info)
+    senders = load_senders(home.config_dir)
+    kommuner = load_kommuner(home.config_dir)
+    transfers = _transfers(home.platform_home / "audit.log", {s.sftp_user: s.code for s in senders})
+    loads, table_rows = _warehouse(home.warehouse)
+    ledger = Ledger(DatabaseLocation("sqlite", home.sender_ledger)) if home.sender_ledger.exists() else None
+    lines = []
+    for sender in senders:
+        planned = plan_deliveries(sender, kommuner, Period.parse(info.month))
+        entries = ledger.entries(sender.code, [d.file_name for d in planned]) if ledger else {}
+        ok = sum(1 for e in entries.values() if e.status == ACCEPTED)
+        lines.append(
+            SenderLine(
+                code=sender.code,
+                planned=len(planned),
+                transfers=transfers[sender.code],
+                receipts_ok=ok,
+                receipts_error=len(entries) - ok,
+                loaded_files=loads.get((sender.code, "loaded"), (0, 0))[0],
+                loaded_rows=loads.get((sender.code, "loaded"), (0, 0))[1],
+                quarantined=loads.get((sender.code, "quarantined"), (0, 0))[0],
+                table=load_spec(sender.dataspec).warehouse_table,
+            )
+        )
+    return Summary(info.month, lines, _quarantined(home.quarantine), table_rows)
+
+
+def _example_schema(summary: Summary) -> str:
+    from sf1630.demo.environment import warehouse_schema
+
+    return (
+        warehouse_schema(summary.quarantined[0].lis_user)
+        if summary.quarantined
+        else "koebenhavn_lis01_simpel"
+    )
+
+
+def render(summary: Summary, home: DemoHome, wall_seconds: float | None = None) -> str:
+    """The closing text: the table, the quarantined files and where everything is."""
+    header = (
+        "sender",
+        "planned",
+        "sent",
+        "receipts ok",
+        "receipts err",
+        "loaded",
+        "rows loaded",
+        "quarantined",
+        "warehouse table",
+    )
+    rows = [
+        (
+            s.code,
+            s.planned,
+            s.transfers,
+            s.receipts_ok,
+            s.receipts_error,
+            s.loaded_files,
+            s.loaded_rows,
+            s.quarantined,
+            s.table,
+        )
+        for s in [*summary.senders, summary.totals()]
+    ]
+    texts = [tuple(str(v) for v in header), *(tuple(str(v) for v in row) for row in rows)]
+    widths = [max(len(r[i]) for r in texts) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in (0, 8) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [f"SF1630 demo, month {summary.month}", "", line(texts[0]), line(tuple("-" * w for w in widths))]
+    out += [line(t) for t in texts[1:-1]]
+    out += [line(tuple("-" * w for w in widths)), line(texts[-1]), ""]
+    if summary.quarantined:
+        out.append("quarantined:")
+        for q in summary.quarantined:
+            lines = [line.strip() for line in q.detail.strip().splitlines()]
+            out.append(f"  {q.lis_user}: {q.file_name}: {q.reason}: {lines[0] if lines else ''}")
+            out += [f"    {line}" for line in lines[1:] if line.startswith("FAIL")][:5]
+            out.append(f"    reports: {q.folder} (validation.html, validation.json, reason.json)")
+    else:
+        out.append("quarantined: nothing")
+    out += [
+        "",
+        f"warehouse:  {home.warehouse} (DuckDB, one schema per LIS system, e.g."
+        f" {_example_schema(summary)}.lis_ky_ydelser; load ledger <schema>.sf1630_ledger)",
+        f"quarantine: {home.quarantine}",
+        f"logs:       {home.logs}: senders-N.log and receivers-N.log (every task's log, dag.test output),"
+        f" emulator.log; platform audit: {home.platform_home / 'audit.log'}",
+        f"state:      {home.root}",
+    ]
+    verdict = (
+        "every delivery loaded except the deliberately invalid one" if summary.complete else "INCOMPLETE"
+    )
+    timing = f" in {wall_seconds / 60:.1f} min ({wall_seconds:.0f} s)" if wall_seconds is not None else ""
+    out.append(f"result:     {verdict}{timing}")
+    return "\n".join(out)
