@@ -1,0 +1,192 @@
+"""Every command in the README is run by a test or by ``.ci/run``.
+
+The README's shell blocks are parsed into commands; each must be claimed by one of the checks below, so a
+command added to the README without a test fails here. Commands that are cheap run for real, in order, in
+a scratch folder (the "trying the pieces" walkthrough); the rest name the test or CI step that runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+BIN = Path(sys.executable).parent
+
+
+def shell_commands(text: str) -> list[str]:
+    """The commands of the README's shell blocks, with continuation lines and open quotes joined."""
+    commands: list[str] = []
+    for block in re.findall(r"^\s*```sh\n(.*?)^\s*```", text, flags=re.S | re.M):
+        pending = ""
+        for line in block.splitlines():
+            pending = f"{pending}\n{line.strip()}" if pending else line.strip()
+            if pending.endswith("\\"):
+                pending = pending[:-1].rstrip() + " "
+                continue
+            try:
+                words = shlex.split(pending, comments=True)
+            except ValueError:  # an open quote: the command goes on in the next line
+                continue
+            if words:
+                commands.append(pending.strip())
+            pending = ""
+        assert not pending, f"unfinished command in README: {pending!r}"
+    return commands
+
+
+COMMANDS = shell_commands(README.read_text(encoding="utf-8"))
+
+
+def claimed(prefix: str) -> list[str]:
+    return [command for command in COMMANDS if command.startswith(prefix)]
+
+
+def test_every_readme_command_is_claimed_by_a_check() -> None:
+    prefixes = (
+        "make ",
+        "bash .ci/run",
+        "sf1630 ",
+        "export AIRFLOW_CONN_",
+        "airflow dags trigger ",
+        "printf ",
+        "docker compose ",
+        ".venv/bin/sf1630 demo",
+    )
+    unclaimed = [command for command in COMMANDS if not command.startswith(prefixes)]
+    assert unclaimed == [], "README commands no test runs"
+
+
+def test_ci_runs_the_lint_and_test_commands() -> None:
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    for target in ("lint", "test"):
+        assert claimed(f"make {target}"), f"the README does not show make {target}"
+        assert re.search(rf"^make {target}$", ci, flags=re.M), f".ci/run does not run make {target}"
+    assert claimed("bash .ci/run") == ["bash .ci/run"]  # CI's own entry point
+
+
+def test_make_targets_run_what_the_readme_says() -> None:
+    """``make test`` is the tests' command; ``make demo`` runs ``sf1630 demo`` (tests/integration/demo)."""
+    for target, expected in {"test": "pytest -n 2", "demo": "sf1630 demo", "bench": "bench/*.py"}.items():
+        dry = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=True)
+        assert expected in dry.stdout, dry.stdout
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "include").symlink_to(REPO / "include")
+    yield tmp_path
+
+
+def _walkthrough_env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_walkthrough_commands_succeed_in_order(scratch: Path) -> None:
+    walkthrough = claimed("sf1630 ")
+    assert any("platform serve" in command for command in walkthrough)
+    for command in walkthrough:
+        if "platform serve" in command:
+            _serve_until_listening(command + " --port 0", scratch)
+            continue
+        result = subprocess.run(
+            ["bash", "-c", f"mkdir -p var/try && {command}"],
+            cwd=scratch,
+            env=_walkthrough_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    assert (scratch / "var" / "try" / "reports").is_dir()
+
+
+def _serve_until_listening(command: str, cwd: Path) -> None:
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=cwd,
+        env=_walkthrough_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("listening on "):
+                break
+        else:
+            pytest.fail(f"{command} ended without listening:\n{''.join(seen)}")
+        assert "sftp " in "".join(seen), "serve prints the sftp command line of each demo user"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_connection_example_is_a_valid_pinned_sftp_connection() -> None:
+    [command] = claimed("export AIRFLOW_CONN_")
+    name, _, value = shlex.split(command)[1].partition("=")
+    fields = json.loads(value)
+    assert name == "AIRFLOW_CONN_SF1630_SFTP_KY"
+    assert fields["conn_type"] == "sftp" and fields["login"] == "KY_SFTPSIMPEL"
+    assert fields["extra"]["host_key"].startswith("ssh-ed25519 ")
+
+
+def test_resend_one_delivery_command_queues_a_run_with_its_params(airflow_db: Path) -> None:
+    [command] = claimed("airflow dags trigger ")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    dag_id = shlex.split(command)[3]
+    subprocess.run(["airflow", "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=240)
+    subprocess.run(["bash", "-c", command], env=env, check=True, capture_output=True, timeout=120)
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        [run] = session.query(DagRun).filter(DagRun.dag_id == dag_id).all()
+        assert run.run_id.startswith("manual__") and run.state == "queued"
+        assert run.conf == json.loads(shlex.split(command)[-1])
+        assert run.conf["kommune"] == ["153"] and run.conf["period"] == "2026-10"
+
+
+def test_env_file_command_sets_every_secret_compose_requires(tmp_path: Path) -> None:
+    [command] = claimed("printf ")
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True, timeout=30)
+    values = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    compose = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    required = set(re.findall(r"\$\{(\w+):\?", compose))
+    assert required and required <= set(values)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", values[name]) for name in required)
+
+
+def test_compose_commands_name_real_services() -> None:
+    """No Docker engine here: tests/deploy/test_compose.py checks the file; this checks the commands."""
+    import yaml
+
+    services = set(yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))["services"])
+    commands = claimed("docker compose ")
+    assert "docker compose up -d --build" in commands
+    for command in commands:
+        scaled = re.findall(r"--scale (\S+)=\d+", command)
+        assert set(scaled) <= services, command
+
+
+def test_demo_commands_parse_to_the_tested_entry_points() -> None:
+    """``sf1630 demo --kommuner N`` is ``run_demo`` (tests/integration/demo runs it for 4 kommuner);
+    ``sf1630 demo ui`` is run for real by tests/integration/demo/test_demo.py::test_ui_command_…"""
+    from sf1630.cli import build_parser
+    from sf1630.demo.cli import run_command, ui_command
+
+    commands = claimed(".venv/bin/sf1630 demo")
+    handlers = {build_parser().parse_args(shlex.split(c, comments=True)[1:]).handler for c in commands}
+    assert handlers == {run_command, ui_command}
