@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rss import peak_rss_bytes  # bench/ is on sys.path when a benchmark runs
 
 REPO = Path(__file__).resolve().parent.parent
 #: SF1630_BENCH_SCALE shrinks the workload (tests/bench runs every benchmark at 1 % to keep it working).
@@ -46,18 +47,6 @@ LIS_USER = "HERNING_LIS01_SIMPEL"
 SENDER = "KY_SFTPSIMPEL"
 PASSWORD = "bench-only-password"  # noqa: S105 - the throwaway emulator's test user
 DATA_NAME = "KY_LIS_65700000_M10_20261101060000.csv"
-
-
-def peak_rss_bytes() -> int:
-    """This process's own peak RSS (``VmHWM`` of its address space).
-
-    Not ``ru_maxrss``: Linux carries the parent's high-water mark over fork and exec into the child's
-    ``ru_maxrss``, so every child would report at least the parent's peak (which built the synthetic file).
-    """
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # --- the emulator -----------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rss import peak_rss_bytes  # bench/ is on sys.path when a benchmark runs
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 #: SF1630_BENCH_SCALE shrinks the workload (tests/bench runs every benchmark at 1 % to keep it working).
 SCALE = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
@@ -101,18 +103,6 @@ def _plain(path: Path) -> dict[str, object]:
         "checks": len(results),
         "failed": sorted({f"{r.expectation}:{r.column}" for r in results if not r.success}),
     }
-
-
-def peak_rss_bytes() -> int:
-    """This process's own peak RSS (``VmHWM`` of its address space).
-
-    Not ``ru_maxrss``: Linux carries the parent's high-water mark over fork and exec into the child's
-    ``ru_maxrss``, so every child would report at least the parent's peak (which built the synthetic file).
-    """
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _child(kind: str, path: Path) -> None:
