@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,21 @@ def airflow_db() -> Iterator[Path]:
         env=os.environ.copy(),
     )
     yield _AIRFLOW_HOME
+
+
+POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Each warehouse for real: a DuckDB file in tmp_path, or a unique PostgreSQL schema dropped after."""
+    import psycopg
+    from sf1630.warehouse import WarehouseTarget
+
+    if request.param == "duckdb":
+        yield WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield WarehouseTarget.postgres(POSTGRES_DSN, schema=schema)
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

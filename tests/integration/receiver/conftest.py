@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-import psycopg
 import pytest
 import yaml
 from sf1630.protocol import (
@@ -43,7 +42,6 @@ from sf1630.warehouse import WarehouseTarget
 LIS_USER = "HERNING_LIS01_SIMPEL"
 SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL"}
 PASSWORD = "receiver-test-only"
-POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -185,18 +183,6 @@ def _wait_listening(process: subprocess.Popen[str]) -> int:
         if match:
             return int(match.group(1))
     raise AssertionError("platform did not start:\n" + "".join(seen))
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WarehouseTarget]:
-    """Each warehouse for real: a DuckDB file, or a unique PostgreSQL schema dropped afterwards."""
-    if request.param == "duckdb":
-        yield WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
-        return
-    schema = f"recv_{uuid.uuid4().hex[:12]}"
-    yield WarehouseTarget.postgres(POSTGRES_DSN, schema=schema)
-    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def warehouse_connection(target: WarehouseTarget) -> dict[str, Any]:
