@@ -54,12 +54,13 @@ DATA_NAME = "KY_LIS_65700000_M10_20261101060000.csv"
 
 def platform_config() -> dict[str, Any]:
     from sf1630.protocol import INF_REF_SF1630, cvr_urn
-    from sf1630.receiver.config import lis_system
+    from sf1630.receiver.config import load_receiver
     from sf1630.settings import config_dir
 
     senders = yaml.safe_load((config_dir() / "senders.yaml").read_text(encoding="utf-8"))["senders"]
     ky = next(s for s in senders if s["code"] == "KY")
-    lis = lis_system(LIS_USER)
+    herning = load_receiver(LIS_USER)
+    cvr, lis_it_system = herning.kommune.cvr, str(herning.lis.it_system)
     return {
         "users": [
             {"name": u, "email": f"{u.lower()}@bench.example", "password": PASSWORD}
@@ -67,15 +68,15 @@ def platform_config() -> dict[str, Any]:
         ],
         "it_systems": [
             {"uuid": ky["it_system"], "name": "KY", "sftp_user": SENDER},
-            {"uuid": lis.it_system, "name": "Herning LIS01", "sftp_user": LIS_USER},
+            {"uuid": lis_it_system, "name": "Herning LIS01", "sftp_user": LIS_USER},
         ],
         "routes": [
             {
                 "inf_ref": INF_REF_SF1630,
-                "sender_authority": cvr_urn(lis.cvr),
+                "sender_authority": cvr_urn(cvr),
                 "sender_it_system": ky["it_system"],
-                "recipient_authority": cvr_urn(lis.cvr),
-                "recipient_it_system": lis.it_system,
+                "recipient_authority": cvr_urn(cvr),
+                "recipient_it_system": lis_it_system,
                 "sftp_username": LIS_USER,
             }
         ],
@@ -153,18 +154,18 @@ def deliver(home: Path, port: int, data: Path) -> bytes:
         cvr_urn,
         to_xml,
     )
-    from sf1630.receiver.config import lis_system
+    from sf1630.receiver.config import load_receiver
 
-    lis = lis_system(LIS_USER)
+    herning = load_receiver(LIS_USER)
     ky_system = platform_config()["it_systems"][0]["uuid"]
     routing = RoutingInfo(
         INF_REF_SF1630,
         uuid.UUID(ky_system),
-        cvr_urn(lis.cvr),
+        cvr_urn(herning.kommune.cvr),
         uuid.uuid4(),
         datetime.now(UTC),
-        cvr_urn(lis.cvr),
-        uuid.UUID(lis.it_system),
+        cvr_urn(herning.kommune.cvr),
+        herning.lis.it_system,
     )
     trigger = Trigger(
         FileDescriptor(data.name, data.stat().st_size, SENDER, (ROUTING_RECIPIENT,)),
@@ -187,22 +188,22 @@ def deliver(home: Path, port: int, data: Path) -> bytes:
 
 
 def run_ours(home: Path, port: int, work: Path) -> None:
-    from sf1630.receiver.config import lis_system
-    from sf1630.receiver.delivery import Receiver, Status, process_delivery
+    from sf1630.database import Database
+    from sf1630.receiver.config import load_receiver
+    from sf1630.receiver.delivery import Intake, Status, process_delivery
     from sf1630.receiver.extract import spec_for
-    from sf1630.receiver.inbox import Delivery
-    from sf1630.warehouse import WarehouseTarget
+    from sf1630.receiver.inbox import InboxItem
 
-    receiver = Receiver(
-        system=lis_system(LIS_USER),
-        target=WarehouseTarget.duckdb(work / "ours.duckdb", schema="lis"),
+    intake = Intake(
+        receiver=load_receiver(LIS_USER),
+        database=Database.duckdb(work / "ours.duckdb", schema="lis"),
         open_sftp=lambda: sftp_session(home, port, LIS_USER),
         spec_for=spec_for,
         staging=work / "staging",
         quarantine_root=work / "quarantine",
     )
     size = (home / "users" / LIS_USER / "IN" / DATA_NAME).stat().st_size
-    result = process_delivery(receiver, Delivery(DATA_NAME, f"{DATA_NAME}.metadata", size))
+    result = process_delivery(intake, InboxItem(DATA_NAME, f"{DATA_NAME}.metadata", size))
     assert result.status is Status.LOADED and result.rows == ROWS, result
 
 

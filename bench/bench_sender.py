@@ -67,26 +67,27 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
     from datetime import UTC, datetime
 
     from conftest import SENDER_PASSWORD, SENDER_USER
-    from sf1630.protocol import to_xml
-    from sf1630.sender.config import load_kommuner, load_sender
-    from sf1630.sender.database import DatabaseLocation
+    from sf1630.database import Database
+    from sf1630.protocol import Period, to_xml
+    from sf1630.registry import load_registry
     from sf1630.sender.export import export_delivery
     from sf1630.sender.ledger import Ledger
-    from sf1630.sender.plan import Period, plan_deliveries
+    from sf1630.sender.plan import plan_deliveries
     from sf1630.sender.receipt import receipt_waiting, settle_receipt
     from sf1630.sender.upload import build_trigger, upload_delivery
 
     started = time.perf_counter()
-    sender = load_sender("KY")
-    deliveries = plan_deliveries(sender, load_kommuner(), Period.parse(PERIOD))
-    location = DatabaseLocation("duckdb", source)
-    book = Ledger(DatabaseLocation("sqlite", ledger))
+    registry = load_registry()
+    sender = registry.sender("KY")
+    deliveries = plan_deliveries(sender, registry.kommuner, Period.parse(PERIOD))
+    database = Database.duckdb(source)
+    book = Ledger(Database.sqlite(ledger))
     folder = Path(tempfile.mkdtemp(dir=WORK))
     client, sftp = _connect(port, host_key, SENDER_USER, SENDER_PASSWORD)
     accepted = 0
 
     def send(delivery):  # type: ignore[no-untyped-def]
-        data = export_delivery(sender, delivery, location, folder)
+        data = export_delivery(sender, delivery, database, folder)
         trigger = build_trigger(sender, delivery, data.stat().st_size, datetime.now(UTC))
         upload_delivery(sftp, data, to_xml(trigger), delivery)
 
@@ -112,13 +113,13 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
 
 def dag_run(port: int, host_key: str, source: Path, ledger: Path) -> tuple[float, str, int]:
     """The sender DAG for the month with dag.test(); returns (seconds, run state, deliver instances)."""
-    from conftest import OCTOBER, sender_dag, sftp_connection
+    from conftest import OCTOBER_START, sender_dag, sftp_connection
 
     os.environ["AIRFLOW_CONN_SF1630_SFTP_KY"] = sftp_connection(port, host_key)
     os.environ["AIRFLOW_CONN_SF1630_SOURCE_KY"] = json.dumps({"conn_type": "duckdb", "host": str(source)})
     os.environ["AIRFLOW_CONN_SF1630_SENDER_LEDGER"] = json.dumps({"conn_type": "sqlite", "host": str(ledger)})
     started = time.perf_counter()
-    run = sender_dag().test(logical_date=OCTOBER)
+    run = sender_dag().test(logical_date=OCTOBER_START)
     seconds = time.perf_counter() - started
     delivered = [
         ti for ti in run.get_task_instances() if ti.task_id == "deliver" and str(ti.state) == "success"
@@ -130,10 +131,10 @@ def main() -> int:
     import logging
 
     from conftest import SENDER_PASSWORD, SENDER_USER, start_emulator, stop_emulator
+    from sf1630.database import Database
     from sf1630.dataspec import load_spec
-    from sf1630.registry import platform_config
-    from sf1630.sender.config import load_kommuner
-    from sf1630.sender.database import DatabaseLocation
+    from sf1630.protocol import Period
+    from sf1630.registry import load_registry, platform_config
     from sf1630.sender.source import seed_source
 
     logging.disable(logging.INFO)
@@ -141,12 +142,12 @@ def main() -> int:
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], check=True, capture_output=True
     )
     source = WORK / "source-ky.duckdb"
-    kommuner = load_kommuner()
+    kommuner = load_registry().kommuner
     seed_source(
-        DatabaseLocation("duckdb", source),
+        Database.duckdb(source),
         load_spec("ky"),
         [k.cvr for k in kommuner],
-        PERIOD,
+        Period.parse(PERIOD),
         rows_per_kommune=ROWS_PER_KOMMUNE,
     )
     config = platform_config(

@@ -1,14 +1,14 @@
 """Receiver DAGs: per LIS system of include/config/kommuner.yaml, one DAG that loads what the platform
 delivers into its IN/ folder and one monthly completeness check (settings: include/config/receivers.yaml).
 
-Thin on purpose: the factory in sf1630.receiver.dag reads the configuration once per process and imports
-polars, Great Expectations and the warehouse drivers only inside tasks.
+Thin on purpose: the factory in sf1630.airflow.receiver reads the configuration once per process, imports
+polars, Great Expectations and the warehouse drivers only inside tasks, and builds only the DAG a task
+process asks for.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG
-from sf1630.receiver.dag import receiver_dags
+from airflow.sdk import get_parsing_context
+from sf1630.airflow.receiver import receiver_dags
 
-_DAGS: dict[str, DAG] = {dag.dag_id: dag for dag in receiver_dags()}
-globals().update(_DAGS)
+globals().update({dag.dag_id: dag for dag in receiver_dags(get_parsing_context().dag_id)})

@@ -56,12 +56,12 @@ POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """Each warehouse for real: a DuckDB file in tmp_path, or a unique PostgreSQL schema dropped after."""
     import psycopg
-    from sf1630.warehouse import WarehouseTarget
+    from sf1630.database import Database
 
     if request.param == "duckdb":
-        yield WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+        yield Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
         return
     schema = f"t_{uuid.uuid4().hex[:16]}"
-    yield WarehouseTarget.postgres(POSTGRES_DSN, schema=schema)
+    yield Database.postgres(POSTGRES_DSN, schema=schema)
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

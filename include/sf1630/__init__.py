@@ -1,7 +1,7 @@
 """SF1630 Ledelsesinformation – Dataload: protocol, emulator, data specs, sender and receiver logic.
 
-Nothing here imports Airflow at import time, so the package is cheap to import from DAG files,
-the CLI and tests alike.
+Only :mod:`sf1630.airflow` imports Airflow; every other subpackage is plain Python that the CLI, the
+emulator and unit tests import without it. DAG files import the Airflow face, which imports the rest.
 """
 
 from pathlib import Path

@@ -1,20 +1,213 @@
-"""The emulator's registry (users, it-systems, routes) derived from the kommune list and the senders.
+"""Who takes part: the kommuner, their LIS systems and the sender systems, as one model for every side.
 
-On the real Serviceplatform a route exists because a kommune registered its LIS system and each fagsystem
-for it; in the demo the same facts are in ``kommuner.yaml`` and ``senders.yaml``. Deriving the platform
-configuration from them (instead of keeping a third file by hand) means a kommune or LIS system added there
-can be delivered to at once, and a test can build a platform for a handful of kommuner. Keys and passwords
-are inputs, never stored in the configuration files.
+``kommuner.yaml`` (each kommune and the LIS systems it registered) and ``senders.yaml`` (each fagsystem
+and how it operates) are read here and nowhere else, strictly (:mod:`sf1630.config`), into frozen models
+that the sender, the receiver, the emulator's configuration and the demo all share. On the real
+Serviceplatform a route exists because a kommune registered its LIS system and each fagsystem for it; the
+emulator's configuration is derived from the same two files (:func:`platform_config`), so a kommune added
+here can be delivered to at once. Keys and passwords are inputs, never stored in these files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from sf1630.protocol import INF_REF_SF1630, cvr_urn
-from sf1630.sender.config import Kommune, SenderSystem, load_kommuner, load_senders
+from pydantic import Field, StringConstraints, model_validator
+
+from sf1630.config import ConfigError, Duration, Model, load_model
+from sf1630.protocol import INF_REF_SF1630, Period, cvr_urn
+from sf1630.settings import config_dir
+
+#: A short upper-case code: a sender system (``KY``) or a LIS system within its kommune (``LIS01``).
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{0,15}$")]
+#: The name of an Airflow connection.
+ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_{}]{1,200}$")]
+#: An SFTP user on Serviceplatformen; it becomes a folder name on the platform.
+SftpUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Cvr = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
+Kommunekode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+def _unique(values: Sequence[object], what: str) -> None:
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+class LisSystem(Model):
+    """One LIS system a kommune has registered: it receives one file per sender per month."""
+
+    name: Code
+    sftp_user: SftpUser
+    it_system: uuid.UUID
+
+
+class Kommune(Model):
+    """A kommune. Its data goes out under its own CVR (SenderAuthority = RecipientAuthority)."""
+
+    name: Text
+    kode: Kommunekode
+    cvr: Cvr
+    cvr_placeholder: bool = False
+    lis_systems: Annotated[tuple[LisSystem, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct_lis_names(self) -> Kommune:
+        _unique([lis.name for lis in self.lis_systems], "LIS system name")
+        return self
+
+    def matches(self, key: str) -> bool:
+        """Whether ``key`` is this kommune's kommunekode, CVR or name (any case)."""
+        key = key.strip()
+        return key in {self.kode, self.cvr} or key.casefold() == self.name.casefold()
+
+
+class SenderSettings(Model):
+    """How a sender DAG operates; ``defaults`` in ``senders.yaml`` give them, a sender may override."""
+
+    owner: Text
+    schedule: Text
+    timezone: Text
+    start_date: date
+    retries: Annotated[int, Field(ge=0)]
+    retry_delay: Duration
+    max_retry_delay: Duration
+    receipt_timeout: Duration
+    receipt_poll: Duration
+    receipt_quick_look: Duration
+    deadline: Duration
+    housekeeping_grace: Duration
+    ledger_conn_id: ConnId
+    smtp_conn_id: ConnId | None = None
+    on_call_email: Text | None = None
+    max_active_deliveries: Annotated[int, Field(ge=1)]
+
+
+class SenderSystem(SenderSettings):
+    """One fagsystem that delivers its extract to every kommune's LIS systems each month."""
+
+    code: Code
+    name: Text
+    it_system: uuid.UUID
+    sftp_user: SftpUser
+    sftp_conn_id: ConnId
+    source_conn_id: ConnId
+    dataspec: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
+
+    @property
+    def dag_id(self) -> str:
+        """The id of this sender's DAG."""
+        return f"sf1630_sender_{self.code.lower()}"
+
+
+class _KommunerFile(Model):
+    kommuner: Annotated[tuple[Kommune, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> _KommunerFile:
+        _unique([k.kode for k in self.kommuner], "kommunekode")
+        _unique([k.cvr for k in self.kommuner], "CVR")
+        _unique([lis.sftp_user for k in self.kommuner for lis in k.lis_systems], "LIS SFTP user")
+        return self
+
+
+class _SendersFile(Model):
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    senders: Annotated[tuple[SenderSystem, ...], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, raw: Any) -> Any:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("senders"), list):
+            return raw
+        defaults = raw.get("defaults") or {}
+        if not isinstance(defaults, Mapping):
+            return raw
+        unknown = sorted(set(defaults) - set(SenderSettings.model_fields))
+        if unknown:
+            raise ValueError(f"defaults: unknown key(s) {', '.join(map(str, unknown))}")
+        senders = [{**defaults, **s} if isinstance(s, Mapping) else s for s in raw["senders"]]
+        return {**raw, "senders": senders}
+
+    @model_validator(mode="after")
+    def _distinct(self) -> _SendersFile:
+        for what in ("code", "it_system", "sftp_user"):
+            _unique([getattr(s, what) for s in self.senders], f"sender {what}")
+        return self
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One LIS system together with its kommune: where one file per sender goes each month."""
+
+    kommune: Kommune
+    lis: LisSystem
+    index: int  # position among the kommune's LIS systems (it separates their file names)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The kommuner with their LIS systems, and the sender systems."""
+
+    kommuner: tuple[Kommune, ...]
+    senders: tuple[SenderSystem, ...]
+
+    def sender(self, code: str) -> SenderSystem:
+        """The sender system with ``code``; ConfigError naming the known codes if there is none."""
+        for sender in self.senders:
+            if sender.code == code:
+                return sender
+        known = ", ".join(s.code for s in self.senders)
+        raise ConfigError("senders.yaml", 1, "senders", f"no sender {code!r} (known: {known})")
+
+    def recipients(self) -> Iterator[Recipient]:
+        """Every LIS system of every kommune, in file order."""
+        for kommune in self.kommuner:
+            for index, lis in enumerate(kommune.lis_systems):
+                yield Recipient(kommune, lis, index)
+
+    def recipient(self, sftp_user: str) -> Recipient:
+        """The LIS system whose SFTP user is ``sftp_user``; KeyError when there is none."""
+        for recipient in self.recipients():
+            if recipient.lis.sftp_user == sftp_user:
+                return recipient
+        raise KeyError(f"no LIS system with SFTP user {sftp_user!r}")
+
+    def kommune(self, key: str) -> Kommune:
+        """The kommune with kommunekode, CVR or name ``key``; KeyError when there is none."""
+        for kommune in self.kommuner:
+            if kommune.matches(key):
+                return kommune
+        raise KeyError(f"no kommune {key!r}")
+
+
+def delivery_label(sender: str, kommune: Kommune, lis: LisSystem, period: Period | str) -> str:
+    """How one delivery is shown everywhere (UI map index, summaries, alerts): names, not only numbers."""
+    return f"{sender} → {kommune.name} {lis.name} {period}"
+
+
+@cache
+def _load(folder: Path) -> Registry:
+    kommuner = load_model(folder / "kommuner.yaml", _KommunerFile).kommuner
+    senders = load_model(folder / "senders.yaml", _SendersFile).senders
+    return Registry(kommuner, senders)
+
+
+def load_registry(folder: Path | None = None) -> Registry:
+    """The registry of ``<folder>/kommuner.yaml`` and ``senders.yaml`` (``config_dir()`` by default).
+
+    Read once per process: DAG files build their DAGs from it at every parse.
+    """
+    return _load((folder or config_dir()).resolve())
 
 
 def _user(
@@ -28,17 +221,8 @@ def _user(
     return user
 
 
-def _selected(kommuner: Iterable[Kommune], codes: Collection[str]) -> list[Kommune]:
-    chosen = [k for k in kommuner if not codes or k.kode in codes]
-    unknown = set(codes) - {k.kode for k in chosen}
-    if unknown:
-        raise ValueError(f"unknown kommunekode(r): {', '.join(sorted(unknown))}")
-    return chosen
-
-
 def platform_config(
-    kommuner: Sequence[Kommune] | None = None,
-    senders: Sequence[SenderSystem] | None = None,
+    registry: Registry | None = None,
     *,
     kommune_codes: Collection[str] = (),
     sender_codes: Collection[str] = (),
@@ -48,40 +232,43 @@ def platform_config(
     email_domain: str = "example.dk",
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The emulator's YAML configuration as a dict.
+    """The emulator's YAML configuration (users, it-systems, routes) as a dict.
 
-    ``kommuner``/``senders`` default to the files in ``config_dir()``; ``kommune_codes`` and
-    ``sender_codes`` narrow them. ``passwords`` and ``authorized_keys`` are by SFTP user name.
-    ``omit_routes`` leaves out the routes of given (sender code, LIS SFTP user) pairs, to provoke
-    "no route" receipts. ``extra`` adds top-level keys such as ``retention`` or ``router``.
+    ``registry`` defaults to the files in ``config_dir()``; ``kommune_codes`` and ``sender_codes`` narrow
+    it. ``passwords`` and ``authorized_keys`` are by SFTP user. ``omit_routes`` leaves out the routes of
+    (sender code, LIS SFTP user) pairs, to provoke "no route" receipts. ``extra`` adds top-level keys such
+    as ``retention`` or ``router``.
     """
-    kommuner = _selected(kommuner if kommuner is not None else load_kommuner(), set(kommune_codes))
-    all_senders = senders if senders is not None else load_senders()
-    senders = [s for s in all_senders if not sender_codes or s.code in sender_codes]
-    passwords = passwords or {}
-    keys = authorized_keys or {}
+    registry = registry or load_registry()
+    unknown = set(kommune_codes) - {k.kode for k in registry.kommuner}
+    if unknown:
+        raise ValueError(f"unknown kommunekode(r): {', '.join(sorted(unknown))}")
+    senders = [s for s in registry.senders if not sender_codes or s.code in sender_codes]
+    passwords, keys = passwords or {}, authorized_keys or {}
     users = [_user(s.sftp_user, passwords, keys, f"{s.sftp_user.lower()}@{email_domain}") for s in senders]
     systems = [{"uuid": str(s.it_system), "name": s.name, "sftp_user": s.sftp_user} for s in senders]
     routes = []
-    for kommune in kommuner:
+    for recipient in registry.recipients():
+        kommune, lis = recipient.kommune, recipient.lis
+        if kommune_codes and kommune.kode not in kommune_codes:
+            continue
+        users.append(_user(lis.sftp_user, passwords, keys, f"{lis.sftp_user.lower()}@{email_domain}"))
+        systems.append(
+            {"uuid": str(lis.it_system), "name": f"{kommune.name} {lis.name}", "sftp_user": lis.sftp_user}
+        )
         authority = cvr_urn(kommune.cvr)
-        for lis in kommune.lis_systems:
-            users.append(_user(lis.sftp_user, passwords, keys, f"{lis.sftp_user.lower()}@{email_domain}"))
-            systems.append(
-                {"uuid": str(lis.it_system), "name": f"{kommune.name} {lis.name}", "sftp_user": lis.sftp_user}
-            )
-            routes += [
-                {
-                    "inf_ref": INF_REF_SF1630,
-                    "sender_authority": authority,
-                    "sender_it_system": str(sender.it_system),
-                    "recipient_authority": authority,
-                    "recipient_it_system": str(lis.it_system),
-                    "sftp_username": lis.sftp_user,
-                }
-                for sender in senders
-                if (sender.code, lis.sftp_user) not in omit_routes
-            ]
+        routes += [
+            {
+                "inf_ref": INF_REF_SF1630,
+                "sender_authority": authority,
+                "sender_it_system": str(sender.it_system),
+                "recipient_authority": authority,
+                "recipient_it_system": str(lis.it_system),
+                "sftp_username": lis.sftp_user,
+            }
+            for sender in senders
+            if (sender.code, lis.sftp_user) not in omit_routes
+        ]
     return {"users": users, "it_systems": systems, "routes": routes, **(extra or {})}
 
 

@@ -63,6 +63,14 @@ def test_sender_dags_exist(dagbag: Any) -> None:
         assert f"sf1630_sender_{code}" in dagbag.dag_ids
 
 
+def test_a_task_process_builds_only_its_own_sender_dag() -> None:
+    from sf1630.airflow.sender import sender_dags
+
+    assert [dag.dag_id for dag in sender_dags("sf1630_sender_ksd")] == ["sf1630_sender_ksd"]
+    assert sender_dags("sf1630_receiver_x") == []
+    assert len(sender_dags()) == 4
+
+
 def _dags(dagbag: Any) -> list[Any]:
     return sorted(dagbag.dags.values(), key=lambda d: d.dag_id)
 
@@ -88,8 +96,11 @@ def test_every_dag_retries_with_backoff(dagbag: Any) -> None:
 
 def test_sender_dag_shape(dagbag: Any) -> None:
     dag = dagbag.dags["sf1630_sender_ky"]
-    assert set(dag.task_ids) == {"plan", "deliver", "housekeeping", "summary"}
+    assert set(dag.task_ids) == {"plan", "deliver", "housekeeping", "summary", "all_delivered"}
     assert dag.get_task("summary").trigger_rule == "all_done"
+    assert dag.get_task("all_delivered").trigger_rule == "all_success"  # fails the run if a delivery failed
+    assert dag.get_task("all_delivered").upstream_task_ids == {"deliver"}
+    assert not dag.get_task("all_delivered").downstream_task_ids
     assert dag.get_task("deliver").map_index_template
     assert set(dag.params.keys()) == {"kommune", "recipient", "period"}
     assert (
@@ -141,8 +152,49 @@ def test_sender_deadline_alert_in_deployments() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    callback = "sf1630.sender.deadline.on_missed_deadline"
+    callback = "sf1630.airflow.sender.on_missed_deadline"
     assert found == {
-        "sf1630_sender_ky": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender": "KY"}],
-        "sf1630_sender_aula": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender": "AULA"}],
+        "sf1630_sender_ky": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender_code": "KY"}],
+        "sf1630_sender_aula": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender_code": "AULA"}],
     }
+
+
+def test_receiver_dag_shape(dagbag: Any) -> None:
+    dag = dagbag.dags["sf1630_receiver_herning_lis01_simpel"]
+    assert set(dag.task_ids) == {
+        "wait_for_metadata",
+        "list_deliveries",
+        "load_one",
+        "housekeeping",
+        "all_loaded",
+    }
+    assert dag.get_task("housekeeping").trigger_rule == "all_done"
+    assert dag.get_task("all_loaded").upstream_task_ids == {"load_one"}
+    assert dag.get_task("load_one").map_index_template
+    assert "sf1630_completeness_herning_lis01_simpel" in dagbag.dag_ids
+
+
+_RECEIVER_DEADLINE_PROBE = """
+import json, runpy, sys
+from airflow.serialization.serialized_objects import DagSerialization
+dags = runpy.run_path(sys.argv[1])
+[alert] = DagSerialization.serialize_dag(dags["sf1630_completeness_herning_lis01_simpel"])["deadline"]
+callback = alert["callback"]["__data__"]
+print(json.dumps([alert["interval"]["__data__"], callback["path"], callback["kwargs"]]))
+"""
+
+
+def test_completeness_deadline_alert_in_deployments() -> None:
+    """With SF1630_DEADLINES on, each completeness DAG carries a serializable alert keyed by the SFTP user."""
+    result = subprocess.run(
+        [sys.executable, "-c", _RECEIVER_DEADLINE_PROBE, str(DAGS_FOLDER / "receiver_dags.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SF1630_DEADLINES": "true"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    callback = "sf1630.airflow.completeness.alert_missing_extracts"
+    assert found == [9 * 86400.0, callback, {"sftp_user": "HERNING_LIS01_SIMPEL"}]

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from sf1630.cli import build_parser
-from sf1630.receiver.config import lis_systems
-from sf1630.sender.config import load_senders
+from sf1630.receiver.config import load_receivers
+from sf1630.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -187,12 +187,12 @@ def test_entry_point_exports_pinned_connections(compose: dict[str, Any], tmp_pat
     host_key = " ".join((home / "platform" / "host_key.pub").read_text(encoding="ascii").split()[:2])
     conns = {name: _check_connection(name, value, host_key) for name, value in exported.items()}
     expected = set()
-    for sender in load_senders(home / "config"):
+    for sender in load_registry(home / "config").senders:
         expected |= {sender.sftp_conn_id, sender.source_conn_id, sender.ledger_conn_id}
-    for system in lis_systems(home / "config"):
-        expected |= {system.sftp_conn_id, system.warehouse_conn_id}
+    for receiver in load_receivers(home / "config"):
+        expected |= {receiver.sftp_conn_id, receiver.warehouse_conn_id}
     assert {f"AIRFLOW_CONN_{c.upper()}" for c in expected} == set(conns)
-    warehouses = {f"AIRFLOW_CONN_{s.warehouse_conn_id.upper()}" for s in lis_systems(home / "config")}
+    warehouses = {f"AIRFLOW_CONN_{s.warehouse_conn_id.upper()}" for s in load_receivers(home / "config")}
     schemas = [conns[name]["extra"]["schema"] for name in sorted(warehouses)]
     assert len(set(schemas)) == len(schemas), "every LIS system has its own warehouse schema"
     for name, conn in conns.items():

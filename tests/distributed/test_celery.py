@@ -30,11 +30,11 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from sf1630.database import Database
 from sf1630.dataspec import load_spec
+from sf1630.protocol import Period
 from sf1630.receiver.config import connection_slug
-from sf1630.registry import platform_config, write_platform_config
-from sf1630.sender.config import load_kommuner, load_senders
-from sf1630.sender.database import DatabaseLocation
+from sf1630.registry import load_registry, platform_config, write_platform_config
 from sf1630.sender.source import seed_source
 from sf1630.settings import INCLUDE_DIR
 
@@ -300,7 +300,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     _reset_redis()
     config_dir = tmp_path / "config"
     _write_config(config_dir, tmp_path)
-    kommuner, senders = load_kommuner(config_dir), load_senders(config_dir)
+    registry = load_registry(config_dir)
+    kommuner, senders = registry.kommuner, registry.senders
     lis_users = [lis.sftp_user for k in kommuner for lis in k.lis_systems]
     sender = next(s for s in senders if s.code == SENDER)
     stack = Stack(tmp_path, database, dict(os.environ), tmp_path / "platform-home", lis_users)
@@ -308,19 +309,18 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         with psycopg.connect(stack.dsn, autocommit=True) as conn:
             for schema in ("source", "sender", "lis"):
                 conn.execute(f"CREATE SCHEMA {schema}")
-        seed_location = DatabaseLocation.from_connection(
+        source = Database.from_connection(
             "seed", "postgres", login="postgres", schema=database, extra={"schema": "source"}
         )
         cvrs = [k.cvr for k in kommuner]
-        seed_source(seed_location, load_spec(sender.dataspec), cvrs, PERIOD, rows_per_kommune=ROWS)
-        registry = platform_config(
-            kommuner,
-            senders,
+        seed_source(source, load_spec(sender.dataspec), cvrs, Period.parse(PERIOD), rows_per_kommune=ROWS)
+        platform = platform_config(
+            registry,
             sender_codes={SENDER},
             passwords={u: PASSWORD for u in [sender.sftp_user, *lis_users]},
             extra={"router": {"rescan_interval": "1s"}},
         )
-        port, host_key = _start_emulator(stack, write_platform_config(tmp_path / "platform.yaml", registry))
+        port, host_key = _start_emulator(stack, write_platform_config(tmp_path / "platform.yaml", platform))
         connections: dict[str, Any] = {
             sender.sftp_conn_id: _sftp_conn(port, sender.sftp_user, host_key),
             sender.source_conn_id: _postgres_conn(database, "source"),
@@ -397,7 +397,7 @@ def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixtur
 def _assert_loaded_once(stack: Stack) -> None:
     """Each kommune's file once in the warehouse ledger, its rows once in the table; sender ledger agrees."""
     ledger = _query(stack, "SELECT file_name, kommune, outcome, rows FROM lis.sf1630_ledger ORDER BY kommune")
-    cvrs = sorted(k.cvr for k in load_kommuner(Path(stack.env["SF1630_CONFIG_DIR"])))
+    cvrs = sorted(k.cvr for k in load_registry(Path(stack.env["SF1630_CONFIG_DIR"])).kommuner)
     assert [row[1] for row in ledger] == cvrs, ledger
     assert {row[3] for row in ledger} == {ROWS}, ledger
     assert len({row[0] for row in ledger}) == len(cvrs)

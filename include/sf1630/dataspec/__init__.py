@@ -4,6 +4,6 @@ Import the submodules directly (``sf1630.dataspec.spec``, ``.schema`` …); this
 loading a spec never pulls in polars or Great Expectations.
 """
 
-from sf1630.dataspec.spec import DataSpec, SpecError, list_specs, load_spec, load_spec_file
+from sf1630.dataspec.spec import DataSpec, list_specs, load_spec, load_spec_file
 
-__all__ = ["DataSpec", "SpecError", "list_specs", "load_spec", "load_spec_file"]
+__all__ = ["DataSpec", "list_specs", "load_spec", "load_spec_file"]

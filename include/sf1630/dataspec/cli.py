@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sf1630.dataspec.spec import SpecError, list_specs, load_spec
+from sf1630.config import ConfigError
+from sf1630.dataspec.spec import list_specs, load_spec
 
 _CVR = re.compile(r"^[0-9]{8}$")
 _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
@@ -69,7 +70,7 @@ def _show(args: argparse.Namespace) -> int:
 
     try:
         spec = load_spec(args.name, args.spec_dir)
-    except SpecError as exc:
+    except ConfigError as exc:
         return _usage(str(exc))
     e = spec.extract
     print(f"{spec.name}: {e.title} ({e.sender} → {e.recipient}, version {e.version}), load {spec.load}")
@@ -92,7 +93,7 @@ def _synth(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.name, args.spec_dir)
         frame = synthesize(spec, args.rows, args.authority, args.period, args.seed)
-    except (SpecError, SynthError) as exc:
+    except (ConfigError, SynthError) as exc:
         return _usage(str(exc))
     write_csv(frame, spec, args.out)
     print(args.out)
@@ -104,7 +105,7 @@ def _check(args: argparse.Namespace) -> int:
 
     try:
         spec = load_spec(args.spec, args.spec_dir)
-    except SpecError as exc:
+    except ConfigError as exc:
         return _usage(str(exc))
     try:
         report = validate_file(args.file, spec, engine=args.engine)

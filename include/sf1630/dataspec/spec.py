@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from sf1630 import INCLUDE_DIR
+from sf1630.config import ConfigError, compose
 
 #: Where the project's specs live unless a caller names another directory.
 DEFAULT_SPEC_DIR = INCLUDE_DIR / "dataspecs"
@@ -33,10 +34,6 @@ Scalar = int | Decimal | str | bool
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _ENCODINGS = frozenset({"utf-8", "utf-8-sig", "windows-1252", "iso-8859-1"})
-
-
-class SpecError(ValueError):
-    """A spec file is malformed; the message names the file, the line and the problem."""
 
 
 @dataclass(frozen=True)
@@ -139,23 +136,16 @@ def list_specs(directory: Path | None = None) -> list[str]:
 def load_spec(name: str, directory: Path | None = None) -> DataSpec:
     """Load the spec called ``name`` (``ky``, ``ksd`` …) from the spec directory."""
     if not _NAME.match(name):
-        raise SpecError(f"spec name {name!r} is not a lower-case identifier")
+        raise ConfigError(name, 1, "spec", f"spec name {name!r} is not a lower-case identifier")
     path = spec_dir(directory) / f"{name}.yaml"
     if not path.is_file():
-        raise SpecError(f"no spec called {name!r} in {spec_dir(directory)}")
+        raise ConfigError(spec_dir(directory), 1, "spec", f"no spec called {name!r} in {spec_dir(directory)}")
     return load_spec_file(path)
 
 
 def load_spec_file(path: Path) -> DataSpec:
-    """Parse and check one spec file; raises SpecError naming the file and line."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise SpecError(f"{_display(path)}:{line}: not valid YAML: {exc}") from exc
-    return _Builder(path).spec(node)
+    """Parse and check one spec file; raises ConfigError naming the file, line and entry."""
+    return _Builder(path).spec(compose(path))
 
 
 def _display(path: Path) -> str:
@@ -171,9 +161,11 @@ class _Builder:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, node: yaml.Node | None, problem: str) -> SpecError:
+    def fail(self, node: yaml.Node | None, message: str) -> ConfigError:
+        """``message`` is ``"entry: problem"``, located at ``node``'s line."""
         line = node.start_mark.line + 1 if node is not None else 1
-        return SpecError(f"{_display(self.path)}:{line}: {problem}")
+        entry, _, problem = message.partition(": ")
+        return ConfigError(_display(self.path), line, entry, problem or entry)
 
     def mapping(
         self, node: yaml.Node | None, where: str, required: set[str], optional: set[str]

@@ -18,7 +18,7 @@ from sf1630.demo import DEFAULT_HOME, DEMO_MONTH
 
 
 def _month(text: str) -> str:
-    from sf1630.sender.plan import Period
+    from sf1630.protocol import Period
 
     try:
         return str(Period.parse(text))

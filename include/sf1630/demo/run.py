@@ -233,9 +233,9 @@ def run_demo(
 
 
 def _environment(home: DemoHome, info: SeedInfo, emulator: RunningEmulator) -> dict[str, str]:
-    from sf1630.sender.config import load_senders
+    from sf1630.registry import load_registry
 
-    senders = {s.code: s.sftp_user for s in load_senders(home.config_dir)}
+    senders = {s.code: s.sftp_user for s in load_registry(home.config_dir).senders}
     conns = connections(home, emulator.port, host_key_line(home), senders, info.lis_users)
     env = airflow_environment(home, conns)
     write_env_file(home, env)
@@ -245,9 +245,9 @@ def _environment(home: DemoHome, info: SeedInfo, emulator: RunningEmulator) -> d
 def _run_senders(
     home: DemoHome, info: SeedInfo, env: Mapping[str, str], progress: Progress, workers: int
 ) -> None:
-    from sf1630.sender.config import load_senders
+    from sf1630.registry import load_registry
 
-    dag_ids = [s.dag_id for s in load_senders(home.config_dir)]
+    dag_ids = [s.dag_id for s in load_registry(home.config_dir).senders]
     planned = len(info.lis_users) * len(dag_ids)
     sender_date, _ = _month_dates(info.month)
     outcomes = Outcomes()
@@ -281,9 +281,9 @@ def _run_senders(
 def _run_receivers(
     home: DemoHome, info: SeedInfo, env: Mapping[str, str], progress: Progress, workers: int
 ) -> None:
-    from sf1630.receiver.config import lis_systems
+    from sf1630.receiver.config import load_receivers
 
-    dag_ids = [s.dag_id for s in lis_systems(home.config_dir)]
+    dag_ids = [r.dag_id for r in load_receivers(home.config_dir)]
     _, receiver_date = _month_dates(info.month)
     outcomes = Outcomes()
     stage = progress.stage("receivers")

@@ -21,7 +21,8 @@ import yaml
 
 from sf1630.demo import DEMO_MONTH, INVALID_KIND, INVALID_KOMMUNE, INVALID_SENDER
 from sf1630.demo.layout import DemoHome
-from sf1630.sender.config import Kommune, SenderSystem, load_kommuner, load_senders
+from sf1630.protocol import Period
+from sf1630.registry import Kommune, Registry, SenderSystem, load_registry
 from sf1630.settings import config_dir
 
 #: Sender settings for the demo: short retry delays and receipt polls (the emulator answers in ms).
@@ -111,17 +112,15 @@ def generate_keys(folder: Path, users: Sequence[str]) -> dict[str, list[str]]:
     return public
 
 
-def write_platform(home: DemoHome, kommuner: Sequence[Kommune], senders: Sequence[SenderSystem]) -> Path:
+def write_platform(home: DemoHome, registry: Registry) -> Path:
     """The emulator's registry with every user's public key, and its host key (created now, pinned later)."""
     from sf1630.platform.folders import PlatformHome
     from sf1630.platform.server import load_host_key
     from sf1630.registry import platform_config, write_platform_config
 
-    users = [s.sftp_user for s in senders] + [lis.sftp_user for k in kommuner for lis in k.lis_systems]
+    users = [s.sftp_user for s in registry.senders] + [r.lis.sftp_user for r in registry.recipients()]
     keys = generate_keys(home.keys, users)
-    config = platform_config(
-        list(kommuner), list(senders), authorized_keys=keys, extra={"router": {"rescan_interval": "1s"}}
-    )
+    config = platform_config(registry, authorized_keys=keys, extra={"router": {"rescan_interval": "1s"}})
     write_platform_config(home.platform_config, config)
     platform = PlatformHome(home.platform_home)
     platform.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -138,25 +137,26 @@ def seed_sources(
     home: DemoHome,
     kommuner: Sequence[Kommune],
     senders: Sequence[SenderSystem],
-    month: str,
+    period: Period,
     rows: int,
     invalid: tuple[str, str, str] | None,
 ) -> dict[str, int]:
     """Fill one source table per sender; ``invalid`` = (sender code, kommune CVR, corruption class)."""
+    from sf1630.database import Database
     from sf1630.dataspec import load_spec
-    from sf1630.sender.database import DatabaseLocation
     from sf1630.sender.source import seed_source
 
-    location = DatabaseLocation("duckdb", home.source_db)
+    source = Database.duckdb(home.source_db)
     counts: dict[str, int] = {}
     for sender in senders:
         spec = load_spec(sender.dataspec)
         cvrs = [k.cvr for k in kommuner]
         broken = invalid[1] if invalid and invalid[0] == sender.code else None
         valid = [cvr for cvr in cvrs if cvr != broken]
-        counts[sender.code] = seed_source(location, spec, valid, month, rows_per_kommune=rows) if valid else 0
+        counts[sender.code] = seed_source(source, spec, valid, period, rows_per_kommune=rows) if valid else 0
         if broken is not None and invalid is not None:
-            counts[sender.code] += _seed_corrupted(home.source_db, spec, broken, month, rows, invalid[2])
+            month, kind = str(period), invalid[2]
+            counts[sender.code] += _seed_corrupted(home.source_db, spec, broken, month, rows, kind)
     return counts
 
 
@@ -190,13 +190,13 @@ def corrupted_rows(spec: Any, cvr: str, month: str, rows: int, kind: str) -> Any
 def _seed_corrupted(path: Path, spec: Any, cvr: str, month: str, rows: int, kind: str) -> int:
     import duckdb
 
-    from sf1630.sender.export import _quoted
+    from sf1630.database import quoted
 
     frame = corrupted_rows(spec, cvr, month, rows, kind)
-    table = _quoted(spec.source_table)
+    table = quoted(spec.source_table)
     with duckdb.connect(str(path)) as conn:
         conn.register("sf1630_corrupted_rows", frame)
-        # Only the spec's table name is formatted in, checked and quoted by _quoted.
+        # Only the spec's table name is formatted in, checked and quoted by quoted().
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM sf1630_corrupted_rows WHERE false")  # noqa: S608
         conn.execute(f"INSERT INTO {table} SELECT * FROM sf1630_corrupted_rows")  # noqa: S608
     return int(frame.height)
@@ -211,20 +211,20 @@ def seed(
     invalid_kommune: str = INVALID_KOMMUNE,
 ) -> SeedInfo:
     """Write configuration, keys, the platform registry and the source database into ``home``."""
-    from sf1630.sender.plan import Period, plan_deliveries
+    from sf1630.sender.plan import plan_deliveries
 
     period = Period.parse(month)
     home.root.mkdir(parents=True, exist_ok=True)
     folder = write_demo_config(home, kommune_count)
-    kommuner = load_kommuner(folder)
-    senders = load_senders(folder)
+    registry = load_registry(folder)
+    kommuner, senders = registry.kommuner, registry.senders
     chosen = [k for k in kommuner if k.kode == invalid_kommune]
     if not chosen:
         raise ValueError(f"kommune {invalid_kommune} (the invalid extract) is not among the chosen kommuner")
-    write_platform(home, kommuner, senders)
+    write_platform(home, registry)
     home.source_db.unlink(missing_ok=True)  # seeding twice must not double the rows
     invalid = (INVALID_SENDER, chosen[0].cvr, INVALID_KIND)
-    counts = seed_sources(home, kommuner, senders, str(period), rows, invalid)
+    counts = seed_sources(home, kommuner, senders, period, rows, invalid)
     bad_sender = next(s for s in senders if s.code == INVALID_SENDER)
     bad = plan_deliveries(bad_sender, kommuner, period, kommune_filter=[invalid_kommune])
     info = SeedInfo(

@@ -129,18 +129,19 @@ def _quarantined(root: Path) -> list[QuarantinedFile]:
 
 def collect(home: DemoHome) -> Summary:
     """Read the summary from the emulator's audit log, the sender ledger, the warehouse and the quarantine."""
+    from sf1630.database import Database
     from sf1630.dataspec import load_spec
-    from sf1630.sender.config import load_kommuner, load_senders
-    from sf1630.sender.database import DatabaseLocation
+    from sf1630.protocol import Period
+    from sf1630.registry import load_registry
     from sf1630.sender.ledger import ACCEPTED, Ledger
-    from sf1630.sender.plan import Period, plan_deliveries
+    from sf1630.sender.plan import plan_deliveries
 
     info = SeedInfo.load(home.seed_info)
-    senders = load_senders(home.config_dir)
-    kommuner = load_kommuner(home.config_dir)
+    registry = load_registry(home.config_dir)
+    senders, kommuner = registry.senders, registry.kommuner
     transfers = _transfers(home.platform_home / "audit.log", {s.sftp_user: s.code for s in senders})
     loads, table_rows = _warehouse(home.warehouse)
-    ledger = Ledger(DatabaseLocation("sqlite", home.sender_ledger)) if home.sender_ledger.exists() else None
+    ledger = Ledger(Database.sqlite(home.sender_ledger)) if home.sender_ledger.exists() else None
     lines = []
     for sender in senders:
         planned = plan_deliveries(sender, kommuner, Period.parse(info.month))

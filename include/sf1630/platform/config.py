@@ -1,33 +1,29 @@
-"""The platform's registry (SFTP users, it-systems, routes) and its settings, read strictly from YAML.
+"""The emulator's configuration (SFTP users, it-systems, routes, retention, mail), read strictly from YAML.
 
-A typo in a route silently sends a kommune's data nowhere, so every entry is checked at start: unknown keys,
-malformed UUIDs and CVR URNs, and references to users or it-systems that do not exist all stop the start with
-``FILE: entry: problem``.
+On the real platform these are registered in KOMBIT's administration; here they are one file, usually
+derived from the registry (:func:`sf1630.registry.platform_config`). A typo in a route silently sends a
+kommune's data nowhere, so every entry is checked at start: unknown and duplicate keys, malformed UUIDs and
+CVR URNs, and references to users or it-systems that do not exist all stop the start with
+``FILE:LINE: entry: problem`` (:class:`sf1630.config.ConfigError`).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sf1630.config import ConfigError, parse_duration, read_yaml
 from sf1630.protocol import ProtocolError, check_safe_name, cvr_urn
 
 #: SFTP user names become folder names; beyond check_safe_name they must match this conservative pattern.
 USER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_DURATION = re.compile(r"([0-9]+)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-class ConfigError(Exception):
-    """A configuration problem, located by file and entry."""
-
-    def __init__(self, file: Path, entry: str, problem: str) -> None:
-        self.file, self.entry, self.problem = file, entry, problem
-        super().__init__(f"{file}: {entry}: {problem}")
+__all__ = ["ConfigError", "PlatformConfig", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +60,11 @@ class Route:
 
 @dataclass(frozen=True)
 class Retention:
-    """Retention of files in users' folders, in seconds."""
+    """Retention of files in users' folders."""
 
-    delete_after: float = 30 * 86400
-    warn_before: float = 10 * 86400
-    sweep_interval: float = 86400
+    delete_after: timedelta = timedelta(days=30)
+    warn_before: timedelta = timedelta(days=10)
+    sweep_interval: timedelta = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ class PlatformConfig:
     routes: tuple[Route, ...]
     retention: Retention = Retention()
     mail: Mail | None = None
-    rescan_interval: float = 2.0
+    rescan_interval: timedelta = timedelta(seconds=2)
 
     def user(self, name: str) -> User | None:
         """The user called ``name``, if registered."""
@@ -101,34 +97,23 @@ class PlatformConfig:
         return next((s for s in self.it_systems if s.uuid == system), None)
 
 
-def parse_duration(value: object) -> float:
-    """Seconds in a duration such as ``30d``, ``10h``, ``5m`` or ``2s``."""
-    match = _DURATION.fullmatch(str(value).strip()) if isinstance(value, str | int) else None
-    if match is None:
-        raise ValueError(f"{value!r} is not a duration like 30d, 12h, 5m or 2s")
-    return float(int(match[1]) * _UNIT_SECONDS[match[2]])
-
-
 def load_config(path: Path) -> PlatformConfig:
     """Read and check the configuration in ``path``; raises :class:`ConfigError`."""
-    import yaml
-
     path = Path(path).resolve()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, "file", f"cannot read: {exc.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, "file", f"not valid YAML: {exc}") from None
-    return _Reader(path).read(raw)
+    raw, where = read_yaml(path)
+    return _Reader(path, where.line).read(raw)
 
 
 class _Reader:
-    def __init__(self, path: Path) -> None:
+    """Checks the parsed document entry by entry; ``at`` is the entry's path of keys, for its line."""
+
+    def __init__(self, path: Path, line_of: Any) -> None:
         self.path = path
+        self.line_of = line_of
+        self.at: tuple[Hashable, ...] = ()
 
     def fail(self, entry: str, problem: str) -> ConfigError:
-        return ConfigError(self.path, entry, problem)
+        return ConfigError(self.path, self.line_of(self.at), entry, problem)
 
     def mapping(self, value: object, entry: str, required: set[str], optional: set[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -167,6 +152,7 @@ class _Reader:
             ) from None
 
     def read(self, raw: object) -> PlatformConfig:
+        self.at = ()
         top = self.mapping(
             raw, "top level", {"users", "it_systems", "routes"}, {"retention", "mail", "router"}
         )
@@ -177,6 +163,7 @@ class _Reader:
         self.unique([str(s.uuid) for s in systems], "it_systems", "it-system uuid")
         known = {s.uuid for s in systems}
         routes = tuple(self.route(r, i, names, known) for i, r in enumerate(self.items(top, "routes")))
+        self.at = ("router",)
         router = self.mapping(top.get("router") or {}, "router", set(), {"rescan_interval"})
         return PlatformConfig(
             source=self.path,
@@ -202,6 +189,7 @@ class _Reader:
 
     def user(self, raw: object, index: int) -> User:
         entry = self.label("users", index, raw)
+        self.at = ("users", index)
         item = self.mapping(raw, entry, {"name", "email"}, {"authorized_keys", "password", "demo_client_key"})
         name = self.text(item["name"], entry, "name")
         try:
@@ -236,6 +224,7 @@ class _Reader:
 
     def it_system(self, raw: object, index: int, users: set[str]) -> ItSystem:
         entry = self.label("it_systems", index, raw)
+        self.at = ("it_systems", index)
         item = self.mapping(raw, entry, {"uuid", "name", "sftp_user"}, set())
         system = self.uuid_value(item["uuid"], entry, "uuid")
         user = self.text(item["sftp_user"], entry, "sftp_user")
@@ -245,6 +234,7 @@ class _Reader:
 
     def route(self, raw: object, index: int, users: set[str], systems: set[uuid.UUID]) -> Route:
         entry = f"routes[{index}]"
+        self.at = ("routes", index)
         keys = {
             "inf_ref",
             "sender_authority",
@@ -271,18 +261,19 @@ class _Reader:
             sftp_username=user,
         )
 
-    def duration(self, value: object, entry: str) -> float:
+    def duration(self, value: object, entry: str) -> timedelta:
         try:
-            seconds = parse_duration(value)
+            duration = parse_duration(value)
         except ValueError as exc:
             raise self.fail(entry, str(exc)) from None
-        if seconds <= 0:
+        if duration <= timedelta(0):
             raise self.fail(entry, "must be longer than zero")
-        return seconds
+        return duration
 
     def retention(self, raw: object) -> Retention:
         if raw is None:
             return Retention()
+        self.at = ("retention",)
         keys = {"delete_after", "warn_before", "sweep_interval"}
         item = self.mapping(raw, "retention", set(), keys)
         default = Retention()
@@ -297,6 +288,7 @@ class _Reader:
     def mail(self, raw: object) -> Mail | None:
         if raw is None:
             return None
+        self.at = ("mail",)
         item = self.mapping(raw, "mail", {"smtp_host", "from"}, {"smtp_port"})
         port = item.get("smtp_port", 25)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:

@@ -12,7 +12,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sf1630.platform.config import PlatformConfig
 from sf1630.platform.folders import FOLDERS, OUT, PlatformHome
@@ -61,7 +61,7 @@ def sweep(
                     continue
                 if not stat.S_ISREG(info.st_mode):
                     continue
-                age = now - info.st_mtime
+                age = timedelta(seconds=now - info.st_mtime)
                 label = f"{user.name}/{folder}/{name}"
                 if age >= retention.delete_after:
                     path.unlink(missing_ok=True)
@@ -71,7 +71,7 @@ def sweep(
                 elif age >= retention.delete_after - retention.warn_before:
                     if journal.warned(user.name, folder, name, info.st_mtime_ns):
                         continue
-                    deleted_at = datetime.fromtimestamp(info.st_mtime + retention.delete_after, UTC)
+                    deleted_at = datetime.fromtimestamp(info.st_mtime, UTC) + retention.delete_after
                     message = warning_message(
                         sender=postman.sender,
                         to=user.email,

@@ -316,7 +316,9 @@ class Platform:
             x11_forwarding=False,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
-        self._tasks.append(asyncio.create_task(self._every(self.config.rescan_interval, self.rescan)))
+        self._tasks.append(
+            asyncio.create_task(self._every(self.config.rescan_interval.total_seconds(), self.rescan))
+        )
         return self.port
 
     def _sftp_factory(self, chan: asyncssh.SSHServerChannel[bytes]) -> asyncssh.SFTPServer:
@@ -333,7 +335,9 @@ class Platform:
             assert self._loop is not None
             await self._loop.run_in_executor(self._executor, one_pass)
 
-        self._tasks.append(asyncio.create_task(self._every(self.config.retention.sweep_interval, run)))
+        self._tasks.append(
+            asyncio.create_task(self._every(self.config.retention.sweep_interval.total_seconds(), run))
+        )
 
     async def _every(self, seconds: float, action: Callable[[], Any]) -> None:
         while True:

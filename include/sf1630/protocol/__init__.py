@@ -40,7 +40,9 @@ from sf1630.protocol.models import (
 )
 from sf1630.protocol.names import (
     CVR_URN_PREFIX,
+    IN,
     METADATA_SUFFIX,
+    OUT,
     RECEIPT_SUFFIX,
     TRIGGER_SUFFIX,
     DataFileName,
@@ -48,6 +50,7 @@ from sf1630.protocol.names import (
     cvr_number,
     cvr_urn,
 )
+from sf1630.protocol.period import Period
 
 if TYPE_CHECKING:
     from sf1630.protocol.document import (
@@ -81,10 +84,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CVR_URN_PREFIX",
+    "IN",
     "INF_REF_SF1630",
     "MAX_DOCUMENT_BYTES",
     "METADATA_SUFFIX",
     "NAMESPACE",
+    "OUT",
     "RECEIPT_SUFFIX",
     "ROUTING_RECIPIENT",
     "SCHEMA_PATH",
@@ -100,6 +105,7 @@ __all__ = [
     "InvalidValue",
     "MalformedXML",
     "NotUTF8",
+    "Period",
     "ProtocolError",
     "ReceiptError",
     "RoutingInfo",

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sf1630.protocol.errors import InvalidFileName, InvalidValue, UnsafeFileName
+from sf1630.protocol.period import Period
+
+#: Every SFTP user's folders: senders write into ``OUT/``, everything addressed to a user lands in ``IN/``.
+IN = "IN"
+OUT = "OUT"
 
 TRIGGER_SUFFIX = ".trigger"
 RECEIPT_SUFFIX = ".sftpreceipt"
@@ -115,6 +120,11 @@ class DataFileName:
     def metadata_name(self) -> str:
         """The metadata name the platform writes beside the data file in the recipient's ``IN/``."""
         return f"{self}{METADATA_SUFFIX}"
+
+    @property
+    def month(self) -> Period:
+        """The extract's month (the year from ``datoTid``)."""
+        return Period.of_file(self)
 
     @classmethod
     def parse(cls, name: str) -> DataFileName:

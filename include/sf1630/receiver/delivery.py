@@ -19,33 +19,29 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from sf1630.database import Database
 from sf1630.protocol import (
     METADATA_SUFFIX,
     DataFileName,
     DocumentTooLarge,
     FileMetadata,
+    Period,
     ProtocolError,
     check_safe_name,
 )
-from sf1630.receiver.completeness import period_of_file
-from sf1630.receiver.config import LisSystem, SenderSource
+from sf1630.receiver.config import Receiver
 from sf1630.receiver.fetch import OpenSFTP, SizeMismatch, delete_remote, download_with_retries, read_small
-from sf1630.receiver.inbox import Delivery
+from sf1630.receiver.inbox import InboxItem
 from sf1630.receiver.quarantine import quarantine
-from sf1630.warehouse import (
-    LedgerEntry,
-    LoadRequest,
-    Outcome,
-    WarehouseTarget,
-    load_delivery,
-    record_outcome,
-    recorded,
-)
+from sf1630.registry import SenderSystem
+from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, record_outcome, recorded
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+
+_UNKNOWN_CONTACT = "the platform operator (sender unknown)"
 
 
 class Verdict(Protocol):
@@ -73,13 +69,15 @@ class ExtractSpec(Protocol):
     def check(
         self, path: Path, *, kommune: str, period: str, engine: str = ...
     ) -> tuple[Verdict, pa.Table | None]: ...
-    def create_sql(self, engine: str, schema: str) -> list[str]: ...
+    def create_sql(self, kind: str, schema: str) -> list[str]: ...
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]: ...
 
 
 class Status(StrEnum):
+    """How one inbox item ended."""
+
     LOADED = "loaded"
     ALREADY_LOADED = "already-loaded"
     QUARANTINED = "quarantined"
@@ -87,6 +85,8 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class DeliveryResult:
+    """What became of one inbox item (the load task's XCom; plain values only)."""
+
     status: Status
     data_name: str
     file_transfer_uuid: str = ""
@@ -99,8 +99,12 @@ class DeliveryResult:
     quarantine_folder: str = ""
 
 
-class DeliveryRejected(Exception):
-    """The delivery was refused, quarantined and cleared from IN/; ``result`` says why and whom to contact."""
+class Quarantined(Exception):
+    """The delivery was refused, quarantined and cleared from IN/; ``result`` says why and whom to contact.
+
+    The receiver's refusal, after the platform handed the file over; the sender's ``DeliveryRejected`` is the
+    platform refusing a trigger, another event with another owner.
+    """
 
     def __init__(self, result: DeliveryResult) -> None:
         super().__init__(result.summary)
@@ -108,11 +112,11 @@ class DeliveryRejected(Exception):
 
 
 @dataclass(frozen=True)
-class Receiver:
+class Intake:
     """Everything processing needs, built once per task from configuration and connections."""
 
-    system: LisSystem
-    target: WarehouseTarget
+    receiver: Receiver
+    database: Database
     open_sftp: OpenSFTP
     spec_for: Callable[[str], ExtractSpec]
     staging: Path
@@ -122,68 +126,85 @@ class Receiver:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+def staging_dir(receiver: Receiver, home: Path) -> Path:
+    """Where downloads land before validation: configured, or ``<home>/sf1630/staging/<user>``.
+
+    ``home`` is the Airflow home, passed in by the Airflow face so that this module never imports Airflow.
+    """
+    configured = receiver.settings.staging_dir
+    return (Path(configured) if configured else home / "sf1630" / "staging") / receiver.sftp_user
+
+
+def quarantine_dir(receiver: Receiver, home: Path) -> Path:
+    """Where refused deliveries are kept: configured, or ``<home>/sf1630/quarantine/<user>``."""
+    configured = receiver.settings.quarantine_dir
+    return (Path(configured) if configured else home / "sf1630" / "quarantine") / receiver.sftp_user
+
+
 @dataclass(frozen=True)
 class _Claims:
     """The metadata's claims once checked against the listing and the configuration."""
 
     metadata: FileMetadata
-    sender: SenderSource
+    sender: SenderSystem
     name: DataFileName
-    period: str
+    period: Period
 
 
 class _Refusal(Exception):
-    def __init__(self, reason: str, detail: str, sender: SenderSource | None = None) -> None:
+    """Why a delivery is refused; ``sender`` once the file name has named an accepted one."""
+
+    def __init__(self, reason: str, detail: str, sender: SenderSystem | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.sender = sender
 
 
-def process_delivery(receiver: Receiver, delivery: Delivery) -> DeliveryResult:
-    """Take one delivery from IN/ into the warehouse, or into the quarantine (then raise DeliveryRejected)."""
-    folder = receiver.system.inbox
-    received_at = receiver.clock()
+def process_delivery(intake: Intake, item: InboxItem) -> DeliveryResult:
+    """Take one inbox item into the warehouse, or into the quarantine (then raise :class:`Quarantined`)."""
+    folder = intake.receiver.settings.inbox
+    received_at = intake.clock()
     raw = b""
     try:
-        with receiver.open_sftp() as sftp:
-            raw = read_small(sftp, f"{folder}/{check_safe_name(delivery.metadata_name)}")
-        claims = _check_claims(receiver.system, delivery, raw)
+        with intake.open_sftp() as sftp:
+            raw = read_small(sftp, f"{folder}/{check_safe_name(item.metadata_name)}")
+        claims = _check_claims(intake.receiver, item, raw)
     except DocumentTooLarge as err:
-        _refuse_unread(receiver, delivery, raw, _Refusal(f"metadata {err.reason}", str(err)))
+        _refuse_unread(intake, item, raw, _Refusal(f"metadata {err.reason}", str(err)))
     except _Refusal as refusal:
-        _refuse_unread(receiver, delivery, raw, refusal)
+        _refuse_unread(intake, item, raw, refusal)
     metadata = claims.metadata
     uuid = metadata.file_transfer_uuid
-    if recorded(receiver.target, uuid) is not None:
+    if recorded(intake.database, uuid) is not None:
         log.info(
             "%s (FileTransferUUID %s) is already in the ledger: deleting it from IN/",
-            delivery.data_name,
+            item.data_name,
             uuid,
         )
-        _clear_inbox(receiver, delivery)
-        return _result(Status.ALREADY_LOADED, delivery, claims, summary="already in the ledger")
-    staged = _download(receiver, delivery, claims, raw, received_at)
-    spec = receiver.spec_for(claims.sender.spec)
+        _clear_inbox(intake, item)
+        return _result(Status.ALREADY_LOADED, item, claims, summary="already in the ledger")
+    staged = _download(intake, item, claims, raw, received_at)
+    spec = intake.spec_for(claims.sender.dataspec)
     verdict, rows = spec.check(
         staged,
         kommune=claims.name.authority,
-        period=claims.period,
-        engine=receiver.system.validation_engine,
+        period=str(claims.period),
+        engine=intake.receiver.settings.validation_engine,
     )
     checksum = _sha256(staged)
     if not verdict.ok or rows is None:
-        _reject_invalid(receiver, delivery, claims, raw, staged, verdict, checksum, received_at)
-    loaded = _load(receiver, spec, claims, rows, checksum, received_at)
-    _clear_inbox(receiver, delivery)
+        _reject_invalid(intake, item, claims, raw, staged, verdict, checksum, received_at)
+    loaded = _load(intake, spec, claims, rows, checksum, received_at)
+    _clear_inbox(intake, item)
     staged.unlink(missing_ok=True)
     status = Status.LOADED if loaded else Status.ALREADY_LOADED
     return _result(
-        status, delivery, claims, rows=rows.num_rows, summary=f"{rows.num_rows} rows into {spec.table}"
+        status, item, claims, rows=rows.num_rows, summary=f"{rows.num_rows} rows into {spec.table}"
     )
 
 
-def _check_claims(system: LisSystem, delivery: Delivery, raw: bytes) -> _Claims:
+def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes) -> _Claims:
     from sf1630.protocol import read_metadata
 
     try:
@@ -196,43 +217,41 @@ def _check_claims(system: LisSystem, delivery: Delivery, raw: bytes) -> _Claims:
         name = DataFileName.parse(claimed)
     except ProtocolError as err:
         raise _Refusal(f"file name {err.reason}", str(err)) from err
-    if claimed + METADATA_SUFFIX != delivery.metadata_name:
-        raise _Refusal("file name mismatch", f"metadata {delivery.metadata_name} describes {claimed!r}")
-    sender = system.sender(name.sender)
+    if claimed + METADATA_SUFFIX != item.metadata_name:
+        raise _Refusal("file name mismatch", f"metadata {item.metadata_name} describes {claimed!r}")
+    sender = receiver.sender(name.sender)
     if sender is None:
-        raise _Refusal("sender not accepted", f"{system.sftp_user} accepts no extract from {name.sender!r}")
+        raise _Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {name.sender!r}")
     if metadata.file.sender != sender.sftp_user:
         detail = f"Sender {metadata.file.sender!r} is not {name.sender}'s SFTP user {sender.sftp_user!r}"
         raise _Refusal("wrong sender", detail, sender)
-    if name.authority != system.cvr:
-        detail = (
-            f"file is for CVR {name.authority}, {system.sftp_user} serves {system.kommune} ({system.cvr})"
-        )
+    kommune = receiver.kommune
+    if name.authority != kommune.cvr:
+        serves = f"{receiver.sftp_user} serves {kommune.name} ({kommune.cvr})"
+        detail = f"file is for CVR {name.authority}, {serves}"
         raise _Refusal("wrong kommune", detail, sender)
-    return _Claims(metadata, sender, name, period_of_file(name))
+    return _Claims(metadata, sender, name, name.month)
 
 
-def _download(
-    receiver: Receiver, delivery: Delivery, claims: _Claims, raw: bytes, received_at: datetime
-) -> Path:
+def _download(intake: Intake, item: InboxItem, claims: _Claims, raw: bytes, received_at: datetime) -> Path:
     expected = claims.metadata.file.size_in_bytes
     try:
         return download_with_retries(
-            receiver.open_sftp,
-            receiver.system.inbox,
-            delivery.data_name,
-            receiver.staging,
+            intake.open_sftp,
+            intake.receiver.settings.inbox,
+            item.data_name,
+            intake.staging,
             expected,
-            attempts=receiver.download_attempts,
-            backoff_seconds=receiver.backoff_seconds,
+            attempts=intake.download_attempts,
+            backoff_seconds=intake.backoff_seconds,
         )
     except SizeMismatch as err:
         refusal = _Refusal("size mismatch", str(err), claims.sender)
-        _refuse_read(receiver, delivery, claims, raw, refusal, received_at, files={})
+        _refuse_read(intake, item, claims, raw, refusal, received_at, files={})
 
 
 def _load(
-    receiver: Receiver,
+    intake: Intake,
     spec: ExtractSpec,
     claims: _Claims,
     rows: pa.Table,
@@ -240,25 +259,25 @@ def _load(
     received_at: datetime,
 ) -> bool:
     uuid = claims.metadata.file_transfer_uuid
-    loaded_at = receiver.clock()
+    loaded_at = intake.clock()
     constants, replace_where = spec.lineage(
-        file_transfer_uuid=uuid, kommune=claims.name.authority, period=claims.period, loaded_at=loaded_at
+        file_transfer_uuid=uuid, kommune=claims.name.authority, period=str(claims.period), loaded_at=loaded_at
     )
     entry = _entry(claims, rows.num_rows, checksum, Outcome.LOADED, received_at, loaded_at)
     request = LoadRequest(
         table=spec.table,
-        create_sql=spec.create_sql(receiver.target.engine, receiver.target.schema),
+        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
         data=rows,
         entry=entry,
         replace_where=replace_where,
         constants=constants,
     )
-    return load_delivery(receiver.target, request)
+    return load_delivery(intake.database, request)
 
 
 def _reject_invalid(
-    receiver: Receiver,
-    delivery: Delivery,
+    intake: Intake,
+    item: InboxItem,
     claims: _Claims,
     raw: bytes,
     staged: Path,
@@ -268,16 +287,16 @@ def _reject_invalid(
 ) -> NoReturn:
     refusal = _Refusal("invalid extract", verdict.summary, claims.sender)
     files: dict[str, bytes | Path] = {
-        delivery.data_name: staged,
+        item.data_name: staged,
         "validation.json": verdict.report_json(),
         "validation.html": verdict.report_html(),
     }
-    _refuse_read(receiver, delivery, claims, raw, refusal, received_at, files=files, checksum=checksum)
+    _refuse_read(intake, item, claims, raw, refusal, received_at, files=files, checksum=checksum)
 
 
 def _refuse_read(
-    receiver: Receiver,
-    delivery: Delivery,
+    intake: Intake,
+    item: InboxItem,
     claims: _Claims,
     raw: bytes,
     refusal: _Refusal,
@@ -287,31 +306,25 @@ def _refuse_read(
     checksum: str = "",
 ) -> NoReturn:
     """Quarantine a delivery whose metadata was trusted, record it in the ledger, clear IN/, raise."""
-    files = {delivery.metadata_name: raw, **files}
-    folder = quarantine(
-        receiver.quarantine_root, delivery.data_name, _reason(receiver, delivery, refusal), files=files
-    )
-    entry = _entry(
-        claims, 0, checksum, Outcome.QUARANTINED, received_at, receiver.clock(), detail=str(refusal)
-    )
-    record_outcome(receiver.target, entry)
-    _clear_inbox(receiver, delivery)
-    summary = _summary(receiver, delivery, refusal, folder)
-    raise DeliveryRejected(_result(Status.QUARANTINED, delivery, claims, summary=summary, folder=str(folder)))
+    files = {item.metadata_name: raw, **files}
+    folder = quarantine(intake.quarantine_root, item.data_name, _reason(intake, item, refusal), files=files)
+    entry = _entry(claims, 0, checksum, Outcome.QUARANTINED, received_at, intake.clock(), detail=str(refusal))
+    record_outcome(intake.database, entry)
+    _clear_inbox(intake, item)
+    summary = _summary(intake, item, refusal, folder)
+    raise Quarantined(_result(Status.QUARANTINED, item, claims, summary=summary, folder=str(folder)))
 
 
-def _refuse_unread(receiver: Receiver, delivery: Delivery, raw: bytes, refusal: _Refusal) -> NoReturn:
+def _refuse_unread(intake: Intake, item: InboxItem, raw: bytes, refusal: _Refusal) -> NoReturn:
     """Quarantine a delivery whose metadata cannot be trusted: keep the bytes, build no path from them."""
-    files: dict[str, bytes | Path] = {delivery.metadata_name + ".rejected": raw}
-    folder = quarantine(
-        receiver.quarantine_root, delivery.data_name, _reason(receiver, delivery, refusal), files=files
-    )
-    with receiver.open_sftp() as sftp:
-        _move_data_to(sftp, receiver.system.inbox, delivery.data_name, folder)
-        delete_remote(sftp, receiver.system.inbox, delivery.metadata_name)
-    summary = _summary(receiver, delivery, refusal, folder)
-    raise DeliveryRejected(
-        DeliveryResult(Status.QUARANTINED, delivery.data_name, summary=summary, quarantine_folder=str(folder))
+    files: dict[str, bytes | Path] = {item.metadata_name + ".rejected": raw}
+    folder = quarantine(intake.quarantine_root, item.data_name, _reason(intake, item, refusal), files=files)
+    with intake.open_sftp() as sftp:
+        _move_data_to(sftp, intake.receiver.settings.inbox, item.data_name, folder)
+        delete_remote(sftp, intake.receiver.settings.inbox, item.metadata_name)
+    summary = _summary(intake, item, refusal, folder)
+    raise Quarantined(
+        DeliveryResult(Status.QUARANTINED, item.data_name, summary=summary, quarantine_folder=str(folder))
     )
 
 
@@ -322,28 +335,28 @@ def _move_data_to(sftp: Any, folder: str, data_name: str, destination: Path) -> 
     delete_remote(sftp, folder, data_name)
 
 
-def _clear_inbox(receiver: Receiver, delivery: Delivery) -> None:
-    with receiver.open_sftp() as sftp:
-        delete_remote(sftp, receiver.system.inbox, delivery.data_name, delivery.metadata_name)
+def _clear_inbox(intake: Intake, item: InboxItem) -> None:
+    with intake.open_sftp() as sftp:
+        delete_remote(sftp, intake.receiver.settings.inbox, item.data_name, item.metadata_name)
 
 
-def _reason(receiver: Receiver, delivery: Delivery, refusal: _Refusal) -> dict[str, Any]:
+def _reason(intake: Intake, item: InboxItem, refusal: _Refusal) -> dict[str, Any]:
     return {
-        "lis_system": receiver.system.sftp_user,
-        "data_file": delivery.data_name,
-        "metadata_file": delivery.metadata_name,
+        "lis_system": intake.receiver.sftp_user,
+        "data_file": item.data_name,
+        "metadata_file": item.metadata_name,
         "reason": refusal.reason,
         "detail": refusal.detail,
-        "contact": refusal.sender.contact if refusal.sender else "",
-        "quarantined_at": receiver.clock().isoformat(),
+        "contact": intake.receiver.contact(refusal.sender.code) if refusal.sender else "",
+        "quarantined_at": intake.clock().isoformat(),
     }
 
 
-def _summary(receiver: Receiver, delivery: Delivery, refusal: _Refusal, folder: Path) -> str:
-    contact = refusal.sender.contact if refusal.sender else "the platform operator (sender unknown)"
+def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: Path) -> str:
+    contact = intake.receiver.contact(refusal.sender.code) if refusal.sender else _UNKNOWN_CONTACT
     first_lines = "\n".join(refusal.detail.splitlines()[:12])
     return (
-        f"{delivery.data_name} refused for {receiver.system.sftp_user} ({refusal.reason}); nothing loaded. "
+        f"{item.data_name} refused for {intake.receiver.sftp_user} ({refusal.reason}); nothing loaded. "
         f"Contact: {contact}. Files and reports kept in {folder}.\n{first_lines}"
     )
 
@@ -357,13 +370,13 @@ def _entry(
     finished_at: datetime,
     *,
     detail: str = "",
-) -> LedgerEntry:
-    return LedgerEntry(
+) -> LoadEntry:
+    return LoadEntry(
         file_transfer_uuid=claims.metadata.file_transfer_uuid,
         file_name=claims.metadata.file.file_name,
         sender=claims.sender.code,
         kommune=claims.name.authority,
-        period=claims.period,
+        period=str(claims.period),
         rows=rows,
         checksum=checksum,
         outcome=outcome,
@@ -374,16 +387,16 @@ def _entry(
 
 
 def _result(
-    status: Status, delivery: Delivery, claims: _Claims, *, rows: int = 0, summary: str = "", folder: str = ""
+    status: Status, item: InboxItem, claims: _Claims, *, rows: int = 0, summary: str = "", folder: str = ""
 ) -> DeliveryResult:
     return DeliveryResult(
         status=status,
-        data_name=delivery.data_name,
+        data_name=item.data_name,
         file_transfer_uuid=claims.metadata.file_transfer_uuid,
         sender=claims.sender.code,
         kommune=claims.name.authority,
-        period=claims.period,
-        spec=claims.sender.spec,
+        period=str(claims.period),
+        spec=claims.sender.dataspec,
         rows=rows,
         summary=summary,
         quarantine_folder=folder,

@@ -123,7 +123,7 @@ class SpecExtract:
             detail="" if wrong.height == 0 else f"rows not for kommune {kommune}, period {period}",
         )
 
-    def create_sql(self, engine: str, schema: str) -> list[str]:
+    def create_sql(self, kind: str, schema: str) -> list[str]:
         """The spec's DDL; in DuckDB without the index upkeep a load cannot need.
 
         DuckDB maintains every index (ART) row by row during a bulk insert, several times the insert's own
@@ -134,7 +134,7 @@ class SpecExtract:
         file (``expect_column_values_to_be_unique`` / ``expect_compound_columns_to_be_unique``). Append
         specs keep it (a key may repeat across files); PostgreSQL keeps both (only DuckDB is benchmarked).
         """
-        if engine != "duckdb":
+        if kind != "duckdb":
             return create_table(self.spec, "postgres", schema)
         statements = [
             s for s in create_table(self.spec, "duckdb", schema) if not s.startswith("CREATE INDEX")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sf1630.protocol import MAX_DOCUMENT_BYTES, DocumentTooLarge, check_safe_name
-from sf1630.receiver.inbox import RemoteFile
+from sf1630.receiver.inbox import InboxListing, RemoteFile, pair_inbox
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient
@@ -53,6 +53,16 @@ def list_folder(sftp: SFTPClient, folder: str) -> list[RemoteFile]:
         modified = datetime.fromtimestamp(attr.st_mtime or 0, tz=UTC)
         entries.append(RemoteFile(attr.filename, attr.st_size or 0, modified))
     return entries
+
+
+def list_inbox(sftp: SFTPClient, folder: str, *, who: str) -> InboxListing:
+    """``folder`` listed and paired (:func:`~sf1630.receiver.inbox.pair_inbox`); unsafe names are logged,
+    because they are left on the server untouched and a person has to look (``who`` names the SFTP user)."""
+    listing = pair_inbox(list_folder(sftp, folder))
+    for name in listing.unsafe_names:
+        log.error("unsafe file name in %s/%s left untouched: %r", who, folder, name)
+    log.info("%d item(s) waiting in %s/%s", len(listing.items), who, folder)
+    return listing
 
 
 def read_small(sftp: SFTPClient, path: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:

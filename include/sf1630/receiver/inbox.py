@@ -1,6 +1,6 @@
-"""What is waiting in a LIS system's IN/ folder: deliveries (data + metadata), and the two kinds of orphan.
+"""What is waiting in a LIS system's IN/ folder: inbox items (data + metadata), and the two kinds of orphan.
 
-The platform writes a data file and then ``<data file>.metadata`` beside it. The recipient owns a delivery
+The platform writes a data file and then ``<data file>.metadata`` beside it. The recipient owns an item
 once its metadata exists; a data file alone is either still arriving or abandoned (quarantined after a grace
 period), and a metadata file alone points at a data file that is gone (reported, never guessed at). Names in
 a listing come from the server, so they pass ``check_safe_name`` before anything else uses them.
@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sf1630.protocol import METADATA_SUFFIX, ProtocolError, check_safe_name
+from sf1630.protocol import METADATA_SUFFIX, DataFileName, ProtocolError, check_safe_name
+from sf1630.registry import Kommune, LisSystem, delivery_label
 
 
 @dataclass(frozen=True)
@@ -25,29 +26,41 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """A data file with its metadata file, both present in IN/."""
+class InboxItem:
+    """A data file with its metadata file, both present in IN/: what one receiver task takes on.
+
+    Named apart from the sender's delivery (a planned file for one LIS system) and from the platform's
+    transfer: this is only what the listing shows, nothing of it trusted yet.
+    """
 
     data_name: str
     metadata_name: str
     data_size: int
 
-    @property
-    def label(self) -> str:
-        """A short UI label: sender, kommune and period from the file name when it follows the convention."""
-        parts = self.data_name.removesuffix(".csv").split("_")
-        return " ".join((parts[0], parts[2], parts[3])) if len(parts) == 5 else self.data_name
+    def label(self, kommune: Kommune, lis: LisSystem) -> str:
+        """The delivery's label (:func:`~sf1630.registry.delivery_label`) when the name follows the
+        convention and is for this LIS system's kommune; else the file name, which says it all."""
+        try:
+            name = DataFileName.parse(self.data_name)
+        except ProtocolError:
+            return self.data_name
+        if name.authority != kommune.cvr:
+            return self.data_name
+        return delivery_label(name.sender, kommune, lis, name.month)
 
 
 @dataclass(frozen=True)
 class InboxListing:
-    deliveries: tuple[Delivery, ...] = ()
+    """IN/ sorted: complete items, the two kinds of orphan, and names too unsafe to touch."""
+
+    items: tuple[InboxItem, ...] = ()
     data_without_metadata: tuple[RemoteFile, ...] = ()
     metadata_without_data: tuple[RemoteFile, ...] = ()
     unsafe_names: tuple[str, ...] = field(default=())
 
 
 def is_safe(name: str) -> bool:
+    """Whether a listed name may be used at all (see ``check_safe_name``)."""
     try:
         check_safe_name(name)
     except ProtocolError:
@@ -56,7 +69,7 @@ def is_safe(name: str) -> bool:
 
 
 def pair_inbox(entries: Iterable[RemoteFile]) -> InboxListing:
-    """Sort a listing of IN/ into deliveries and orphans; unsafe names are set aside, never paired."""
+    """Sort a listing of IN/ into items and orphans; unsafe names are set aside, never paired."""
     files: dict[str, RemoteFile] = {}
     unsafe: list[str] = []
     for entry in entries:
@@ -66,14 +79,14 @@ def pair_inbox(entries: Iterable[RemoteFile]) -> InboxListing:
             unsafe.append(entry.name)
     metadata = {name for name in files if name.endswith(METADATA_SUFFIX)}
     data = {name for name in files if name not in metadata}
-    deliveries = tuple(
-        Delivery(name.removesuffix(METADATA_SUFFIX), name, files[name.removesuffix(METADATA_SUFFIX)].size)
+    items = tuple(
+        InboxItem(name.removesuffix(METADATA_SUFFIX), name, files[name.removesuffix(METADATA_SUFFIX)].size)
         for name in sorted(metadata)
         if name.removesuffix(METADATA_SUFFIX) in data
     )
-    paired = {d.data_name for d in deliveries}
+    paired = {item.data_name for item in items}
     return InboxListing(
-        deliveries=deliveries,
+        items=items,
         data_without_metadata=tuple(files[n] for n in sorted(data - paired)),
         metadata_without_data=tuple(
             files[n] for n in sorted(metadata) if n.removesuffix(METADATA_SUFFIX) not in data

@@ -11,49 +11,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sf1630.sender.config import SenderSystem
-from sf1630.sender.database import DatabaseLocation
+from sf1630.database import Database, quoted
+from sf1630.protocol import Period
+from sf1630.registry import SenderSystem
 from sf1630.sender.plan import Delivery
 
 if TYPE_CHECKING:
     from sf1630.dataspec import DataSpec
 
 
-def _quoted(identifier: str) -> str:
-    if not identifier.replace("_", "").isalnum() or not identifier.isascii():
-        raise ValueError(f"{identifier!r} is not a plain SQL identifier")
-    return f'"{identifier}"'
-
-
-def export_query(spec: DataSpec, placeholder: str, cvr: str, period: str) -> tuple[str, tuple[Any, ...]]:
+def export_query(spec: DataSpec, placeholder: str, cvr: str, period: Period) -> tuple[str, tuple[Any, ...]]:
     """The SQL and parameters selecting one kommune's month, in file order, sorted by the primary key.
 
     The period column is either the ``YYYY-MM`` text of the extract or a date within it (then the month is
     a half-open date range).
     """
-    from sf1630.sender.plan import Period
-
-    columns = ", ".join(_quoted(name) for name in spec.column_names)
-    order = ", ".join(_quoted(name) for name in spec.primary_key) or columns
-    month = Period.parse(period)
-    period_column = _quoted(spec.period_column)
+    columns = ", ".join(quoted(name) for name in spec.column_names)
+    order = ", ".join(quoted(name) for name in spec.primary_key) or columns
+    period_column = quoted(spec.period_column)
     if spec.column(spec.period_column).type in {"date", "timestamp"}:
         in_period = f"{placeholder} <= {period_column} AND {period_column} < {placeholder}"
-        params: tuple[Any, ...] = (cvr, month.first_day.date(), month.next().first_day.date())
+        params: tuple[Any, ...] = (cvr, period.first_day.date(), period.next().first_day.date())
     else:
         in_period = f"{period_column} = {placeholder}"
-        params = (cvr, str(month))
+        params = (cvr, str(period))
     sql = (
-        f"SELECT {columns} FROM {_quoted(spec.source_table)}"  # noqa: S608 -- identifiers checked and quoted
-        f" WHERE {_quoted(spec.kommune_column)} = {placeholder} AND {in_period} ORDER BY {order}"
+        f"SELECT {columns} FROM {quoted(spec.source_table)}"  # noqa: S608 -- identifiers checked and quoted
+        f" WHERE {quoted(spec.kommune_column)} = {placeholder} AND {in_period} ORDER BY {order}"
     )
     return sql, params
 
 
-def fetch_rows(location: DatabaseLocation, spec: DataSpec, cvr: str, period: str) -> list[tuple[Any, ...]]:
-    """The kommune's rows for ``period`` (``YYYY-MM``) from the source database, read-only."""
-    query, params = export_query(spec, location.placeholder, cvr, period)
-    connection = location.connect(read_only=True) if location.kind == "duckdb" else location.connect()
+def fetch_rows(database: Database, spec: DataSpec, cvr: str, period: Period) -> list[tuple[Any, ...]]:
+    """The kommune's rows for ``period`` from the source database, read-only."""
+    query, params = export_query(spec, database.placeholder, cvr, period)
+    connection = database.connect(read_only=True)
     try:
         cursor = connection.cursor()
         cursor.execute(query, params)
@@ -63,9 +55,7 @@ def fetch_rows(location: DatabaseLocation, spec: DataSpec, cvr: str, period: str
     return rows
 
 
-def export_delivery(
-    sender: SenderSystem, delivery: Delivery, location: DatabaseLocation, folder: Path
-) -> Path:
+def export_delivery(sender: SenderSystem, delivery: Delivery, database: Database, folder: Path) -> Path:
     """Write ``delivery``'s CSV into ``folder`` under its SF1630 file name; returns the path."""
     import polars as pl
 
@@ -73,6 +63,6 @@ def export_delivery(
     from sf1630.dataspec.schema import polars_schema, write_csv
 
     spec = load_spec(sender.dataspec)
-    rows = fetch_rows(location, spec, delivery.cvr, delivery.period)
+    rows = fetch_rows(database, spec, delivery.kommune.cvr, delivery.period)
     frame = pl.DataFrame(rows, schema=polars_schema(spec), orient="row")
     return write_csv(frame, spec, folder / delivery.file_name)

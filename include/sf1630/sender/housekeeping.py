@@ -11,8 +11,8 @@ from __future__ import annotations
 import stat as stat_mode
 from datetime import datetime, timedelta
 
-from sf1630.protocol import TRIGGER_SUFFIX, ProtocolError, check_safe_name
-from sf1630.sender.upload import OUT, PART_SUFFIX, RemoteFiles
+from sf1630.protocol import OUT, TRIGGER_SUFFIX, ProtocolError, check_safe_name
+from sf1630.sender.upload import PART_SUFFIX, RemoteFiles
 
 
 def _stale(name: str, names: set[str]) -> bool:

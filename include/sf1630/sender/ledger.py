@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sf1630.database import Database
 from sf1630.protocol import ReceiptError
-from sf1630.sender.database import DatabaseLocation
 from sf1630.sender.plan import Delivery
 
 ACCEPTED = "accepted"
@@ -41,8 +41,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
-    """What the platform said about one delivery."""
+class ReceiptEntry:
+    """What the platform's receipt said about one delivery, as the ledger keeps it."""
 
     file_name: str
     status: str
@@ -54,14 +54,14 @@ class LedgerEntry:
 class Ledger:
     """The ledger table in a SQLite file or a PostgreSQL schema."""
 
-    def __init__(self, location: DatabaseLocation) -> None:
-        if location.kind not in {"sqlite", "postgres"}:
-            raise ValueError(f"the ledger needs sqlite or postgres, not {location.kind}")
-        self.location = location
+    def __init__(self, database: Database) -> None:
+        if database.kind not in {"sqlite", "postgres"}:
+            raise ValueError(f"the ledger needs sqlite or postgres, not {database.kind}")
+        self.database = database
         self._ready = False
 
     def _connect(self) -> closing[Any]:
-        return closing(self.location.connect())
+        return closing(self.database.connect())
 
     def _ensure_table(self, conn: Any) -> None:
         if self._ready:
@@ -86,13 +86,13 @@ class Ledger:
         at: datetime | None = None,
     ) -> None:
         """Insert or replace the entry of ``delivery`` (a later acceptance replaces an earlier rejection)."""
-        p = self.location.placeholder
+        p = self.database.placeholder
         row = (
             delivery.sender,
             delivery.file_name,
-            delivery.lis_sftp_user,
-            delivery.kommune_kode,
-            delivery.period,
+            delivery.lis.sftp_user,
+            delivery.kommune.kode,
+            str(delivery.period),
             status,
             transfer_uuid,
             json.dumps([[e.code, e.code_description, e.description] for e in errors], ensure_ascii=False),
@@ -111,13 +111,13 @@ class Ledger:
             conn.cursor().execute(sql, row)
             conn.commit()
 
-    def entries(self, sender: str, file_names: Iterable[str]) -> dict[str, LedgerEntry]:
+    def entries(self, sender: str, file_names: Iterable[str]) -> dict[str, ReceiptEntry]:
         """The entries of ``sender`` for the given file names (missing names have none)."""
         wanted = sorted(set(file_names))
         if not wanted:
             return {}
-        p = self.location.placeholder
-        found: dict[str, LedgerEntry] = {}
+        p = self.database.placeholder
+        found: dict[str, ReceiptEntry] = {}
         with self._connect() as conn:
             self._ensure_table(conn)
             cursor = conn.cursor()
@@ -128,7 +128,7 @@ class Ledger:
                 cursor.execute(f"{query} WHERE sender = {p} AND file_name IN ({markers})", (sender, *chunk))
                 for name, status, transfer, errors, at in cursor.fetchall():
                     parsed = tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(errors))
-                    found[name] = LedgerEntry(name, status, transfer, parsed, at)
+                    found[name] = ReceiptEntry(name, status, transfer, parsed, at)
         return found
 
     def accepted(self, sender: str, file_names: Iterable[str]) -> set[str]:

@@ -29,7 +29,10 @@ class ReceiptOutcome:
 
 
 class DeliveryRejected(Exception):
-    """The platform refused a delivery; the message carries every error code and text."""
+    """The platform's receipt refused a delivery; the message carries every error code and text.
+
+    (Not the receiver's quarantine: this is Serviceplatformen saying no, before any LIS saw the file.)
+    """
 
     def __init__(self, delivery: Delivery, outcome: ReceiptOutcome) -> None:
         self.delivery, self.outcome = delivery, outcome

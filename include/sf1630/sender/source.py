@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sf1630.sender.database import DatabaseLocation
-from sf1630.sender.export import _quoted
+from sf1630.database import Database, quoted
+from sf1630.protocol import Period
 
 if TYPE_CHECKING:
     import polars as pl
@@ -31,11 +31,11 @@ def _postgres_type(dtype: Any) -> str:
     return "text"
 
 
-def _write_postgres(location: DatabaseLocation, spec: DataSpec, frame: pl.DataFrame) -> None:
-    table = _quoted(spec.source_table)
-    columns = ", ".join(_quoted(name) for name in frame.columns)
-    definition = ", ".join(f"{_quoted(n)} {_postgres_type(t)}" for n, t in frame.schema.items())
-    with location.connect() as conn, conn.cursor() as cursor:
+def _write_postgres(database: Database, spec: DataSpec, frame: pl.DataFrame) -> None:
+    table = quoted(spec.source_table)
+    columns = ", ".join(quoted(name) for name in frame.columns)
+    definition = ", ".join(f"{quoted(n)} {_postgres_type(t)}" for n, t in frame.schema.items())
+    with database.connect() as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in frame.iter_rows():
@@ -43,12 +43,12 @@ def _write_postgres(location: DatabaseLocation, spec: DataSpec, frame: pl.DataFr
         conn.commit()
 
 
-def _write_duckdb(location: DatabaseLocation, spec: DataSpec, frame: pl.DataFrame) -> None:
-    table = _quoted(spec.source_table)
-    conn = location.connect()
+def _write_duckdb(database: Database, spec: DataSpec, frame: pl.DataFrame) -> None:
+    table = quoted(spec.source_table)
+    conn = database.connect()
     try:
         conn.register("sf1630_seed_rows", frame)
-        # The only formatted part is the spec's table name, checked and quoted by _quoted.
+        # The only formatted part is the spec's table name, checked and quoted by quoted().
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM sf1630_seed_rows WHERE false")  # noqa: S608
         conn.execute(f"INSERT INTO {table} SELECT * FROM sf1630_seed_rows")  # noqa: S608
         conn.unregister("sf1630_seed_rows")
@@ -57,30 +57,30 @@ def _write_duckdb(location: DatabaseLocation, spec: DataSpec, frame: pl.DataFram
 
 
 def seed_source(
-    location: DatabaseLocation,
+    database: Database,
     spec: DataSpec,
     cvrs: Iterable[str],
-    period: str,
+    period: Period,
     *,
     rows_per_kommune: int,
     seed: int = 1630,
 ) -> int:
-    """Add ``rows_per_kommune`` synthetic rows per kommune CVR for ``period`` (YYYY-MM); returns the count."""
+    """Add ``rows_per_kommune`` synthetic rows per kommune CVR for ``period``; returns the count."""
     import polars as pl
 
     from sf1630.dataspec.synth import synthesize
 
     frames = [
-        synthesize(spec, rows_per_kommune, cvr, period, seed + index)
+        synthesize(spec, rows_per_kommune, cvr, str(period), seed + index)
         for index, cvr in enumerate(sorted(set(cvrs)))
     ]
     frame = pl.concat(frames) if frames else pl.DataFrame()
     if frame.is_empty():
         return 0
-    if location.kind == "duckdb":
-        _write_duckdb(location, spec, frame)
-    elif location.kind == "postgres":
-        _write_postgres(location, spec, frame)
+    if database.kind == "duckdb":
+        _write_duckdb(database, spec, frame)
+    elif database.kind == "postgres":
+        _write_postgres(database, spec, frame)
     else:
-        raise ValueError(f"cannot seed a {location.kind} source")
+        raise ValueError(f"cannot seed a {database.kind} source")
     return frame.height

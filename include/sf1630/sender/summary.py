@@ -2,14 +2,17 @@
 
 Built from the plan and the ledger (not from task states), so it says the same thing after retries, after
 a re-run and when read by the deadline callback days later: the ledger is where outcomes are recorded.
+The same account, headed by the deadline, is what on-call reads when a month is late.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sf1630.sender.ledger import ACCEPTED, REJECTED, LedgerEntry
+from sf1630.protocol import Period
+from sf1630.sender.ledger import ACCEPTED, REJECTED, ReceiptEntry
 from sf1630.sender.plan import Delivery
 from sf1630.sender.receipt import describe_errors
 
@@ -19,7 +22,7 @@ class MonthSummary:
     """Outcome of every planned delivery of one sender for one month."""
 
     sender: str
-    period: str
+    period: Period
     delivered: tuple[str, ...]
     failed: tuple[tuple[str, str], ...]
     waiting: tuple[str, ...]
@@ -30,11 +33,16 @@ class MonthSummary:
         """Every planned delivery was accepted."""
         return not self.failed and not self.waiting
 
+    @property
+    def missing(self) -> int:
+        """How many planned deliveries the platform has not accepted (failed or still waiting)."""
+        return len(self.failed) + len(self.waiting)
+
     def as_dict(self) -> dict[str, object]:
         """JSON-able form for XCom and mails."""
         return {
             "sender": self.sender,
-            "period": self.period,
+            "period": str(self.period),
             "delivered": len(self.delivered),
             "failed": [{"delivery": label, "reason": reason} for label, reason in self.failed],
             "waiting": list(self.waiting),
@@ -43,7 +51,7 @@ class MonthSummary:
 
     def render(self) -> str:
         """A human report, one line per problem."""
-        total = len(self.delivered) + len(self.failed) + len(self.waiting)
+        total = len(self.delivered) + self.missing
         lines = [
             f"{self.sender} {self.period}: {len(self.delivered)} of {total} delivered, "
             f"{len(self.failed)} failed, {len(self.waiting)} still waiting"
@@ -56,9 +64,9 @@ class MonthSummary:
 
 def summarize(
     sender: str,
-    period: str,
+    period: Period,
     deliveries: Sequence[Delivery],
-    entries: Mapping[str, LedgerEntry],
+    entries: Mapping[str, ReceiptEntry],
     housekeeping: Sequence[str] = (),
 ) -> MonthSummary:
     """Sort the planned deliveries by what the ledger says about them."""
@@ -73,3 +81,13 @@ def summarize(
         else:
             waiting.append(label)
     return MonthSummary(sender, period, tuple(delivered), tuple(failed), tuple(waiting), tuple(housekeeping))
+
+
+def deadline_report(summary: MonthSummary, deadline: timedelta) -> str:
+    """What on-call reads when a run is late: the deadline, then the month's account."""
+    return f"Deadline missed ({deadline} after the run was queued).\n{summary.render()}"
+
+
+def deadline_subject(summary: MonthSummary) -> str:
+    """The mail subject: which sender and month, and how many deliveries are missing."""
+    return f"SF1630 {summary.sender} {summary.period}: {summary.missing} deliveries missing"

@@ -12,30 +12,33 @@ from __future__ import annotations
 import enum
 import io
 import stat as stat_mode
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sf1630.protocol import (
-    RECEIPT_SUFFIX,
-    TRIGGER_SUFFIX,
-    Trigger,
-    check_safe_name,
-    cvr_urn,
-)
-from sf1630.sender.config import SenderSystem
+from sf1630.protocol import IN, OUT, RECEIPT_SUFFIX, TRIGGER_SUFFIX, Trigger, check_safe_name, cvr_urn
+from sf1630.registry import SenderSystem
 from sf1630.sender.plan import Delivery
 
-OUT = "OUT"
-IN = "IN"
 PART_SUFFIX = ".part"
+
+
+class RemoteFile(Protocol):
+    """An open remote file: paramiko's ``SFTPFile``, or a local file in tests."""
+
+    def read(self, size: int | None = ..., /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> Any: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *args: Any) -> Any: ...
 
 
 class RemoteFiles(Protocol):
     """The part of paramiko's ``SFTPClient`` the sender uses (tests use the same with a real server)."""
 
-    def open(self, filename: str, mode: str = "r", bufsize: int = -1) -> IO[bytes]: ...
+    def open(self, filename: str, mode: str = "r", bufsize: int = -1) -> RemoteFile: ...
 
     def posix_rename(self, oldpath: str, newpath: str) -> None: ...
 
@@ -94,8 +97,8 @@ def build_trigger(sender: SenderSystem, delivery: Delivery, size: int, timestamp
         size,
         sender=sender.sftp_user,
         sender_it_system=sender.it_system,
-        authority=cvr_urn(delivery.cvr),
-        recipient_it_system=uuid.UUID(delivery.lis_it_system),
+        authority=cvr_urn(delivery.kommune.cvr),
+        recipient_it_system=delivery.lis.it_system,
         transaction_id=delivery.transaction_id,
         timestamp=timestamp,
         senders_file_id=delivery.file_name,

@@ -1,18 +1,17 @@
 """The LIS warehouse: where validated extracts land, with a ledger so every delivery loads at most once.
 
-DuckDB (a file) is the default and PostgreSQL the production option; both get the same operations behind
-:class:`~sf1630.warehouse.target.WarehouseTarget`, so the receiver's code path does not branch on the engine.
+DuckDB (a file) is the default and PostgreSQL the production option; both are reached through one
+:class:`~sf1630.database.Database`, so the receiver's code path does not branch on the engine. Plain Python:
+the Airflow face (:mod:`sf1630.airflow.connections`) turns a connection id into the ``Database``.
 """
 
-from sf1630.warehouse.ledger import LedgerEntry, Outcome
+from sf1630.warehouse.ledger import LoadEntry, Outcome
 from sf1630.warehouse.load import LoadRequest, load_delivery, loaded_extracts, record_outcome, recorded
-from sf1630.warehouse.target import WarehouseTarget
 
 __all__ = [
-    "LedgerEntry",
+    "LoadEntry",
     "LoadRequest",
     "Outcome",
-    "WarehouseTarget",
     "load_delivery",
     "loaded_extracts",
     "record_outcome",

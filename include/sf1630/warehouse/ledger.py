@@ -21,8 +21,11 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
-    """What the ledger records about one delivery."""
+class LoadEntry:
+    """The ledger row of one delivery: what was loaded (or quarantined), from where and when.
+
+    Named apart from the sender's ledger entry (a delivery handed to the platform), which is another fact.
+    """
 
     file_transfer_uuid: str
     file_name: str
@@ -37,6 +40,7 @@ class LedgerEntry:
     detail: str = ""
 
     def values(self) -> tuple[object, ...]:
+        """The row in :data:`LEDGER_COLUMNS` order, as bound parameters."""
         return (
             self.file_transfer_uuid,
             self.file_name,

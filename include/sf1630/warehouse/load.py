@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sf1630.warehouse.ledger import LEDGER_COLUMNS, LEDGER_TABLE, LedgerEntry, Outcome, ledger_ddl
-from sf1630.warehouse.target import WarehouseTarget, check_identifier
+from sf1630.database import Database, check_identifier
+from sf1630.warehouse.ledger import LEDGER_COLUMNS, LEDGER_TABLE, LoadEntry, Outcome, ledger_ddl
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,86 +42,91 @@ class LoadRequest:
     table: str
     create_sql: Sequence[str]
     data: pa.Table
-    entry: LedgerEntry
+    entry: LoadEntry
     replace_where: tuple[tuple[str, object], ...] = field(default=())
     constants: tuple[tuple[str, object], ...] = field(default=())
 
 
-def load_delivery(target: WarehouseTarget, request: LoadRequest) -> bool:
+def _warehouse_kind(db: Database) -> str:
+    """``db.kind`` if it can be a warehouse: DuckDB or PostgreSQL (SQLite serves only the sender's ledger)."""
+    if db.kind not in ("duckdb", "postgres"):
+        raise ValueError(f"a warehouse is DuckDB or PostgreSQL, not {db.describe()}")
+    return db.kind
+
+
+def load_delivery(db: Database, request: LoadRequest) -> bool:
     """Load ``request`` and its ledger row atomically; False (nothing written) if the UUID is recorded."""
     check_identifier(request.table)
     for column, _ in (*request.replace_where, *request.constants):
         check_identifier(column)
-    if target.engine == "duckdb":
-        return _duckdb_load(target, request)
-    return _postgres_load(target, request)
+    if _warehouse_kind(db) == "duckdb":
+        return _duckdb_load(db, request)
+    return _postgres_load(db, request)
 
 
-def record_outcome(target: WarehouseTarget, entry: LedgerEntry) -> bool:
+def record_outcome(db: Database, entry: LoadEntry) -> bool:
     """Record a delivery that loads no rows (quarantined); False when its UUID is already recorded."""
-    if target.engine == "duckdb":
-        with _duckdb(target) as con:
+    if _warehouse_kind(db) == "duckdb":
+        with _duckdb(db) as con:
             con.begin()
-            inserted = _duckdb_ledger_insert(con, target.schema, entry)
+            inserted = _duckdb_ledger_insert(con, db.schema, entry)
             con.commit()
             return inserted
-    with _postgres(target) as conn, conn.transaction():
-        return _postgres_ledger_insert(conn, target.schema, entry)
+    with _postgres(db) as conn, conn.transaction():
+        return _postgres_ledger_insert(conn, db.schema, entry)
 
 
-def recorded(target: WarehouseTarget, file_transfer_uuid: str) -> Outcome | None:
+def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    """Rows of one parameterised query; ``sql`` ends where the engine's placeholder goes."""
+    if _warehouse_kind(db) == "duckdb":
+        with _duckdb(db) as con:
+            return list(con.execute(sql + db.placeholder, list(params)).fetchall())
+    with _postgres(db) as conn:
+        return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
+
+
+def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
     """The ledger's outcome for ``file_transfer_uuid``, or None when the delivery was never handled."""
-    sql = f"SELECT outcome FROM {target.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
-    if target.engine == "duckdb":
-        with _duckdb(target) as con:
-            row = next(iter(con.execute(sql + "?", [file_transfer_uuid]).fetchall()), None)
-    else:
-        with _postgres(target) as conn:
-            row = conn.execute(sql + "%s", [file_transfer_uuid]).fetchone()
-    return Outcome(row[0]) if row else None
+    sql = f"SELECT outcome FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
+    rows = _fetch_all(db, sql, [file_transfer_uuid])
+    return Outcome(rows[0][0]) if rows else None
 
 
-def loaded_extracts(target: WarehouseTarget, period: str) -> set[tuple[str, str]]:
+def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
     """The (sender, kommune CVR) pairs with a loaded delivery for ``period`` (``YYYY-MM``)."""
     sql = (
-        f"SELECT DISTINCT sender, kommune FROM {target.schema}.{LEDGER_TABLE} "
+        f"SELECT DISTINCT sender, kommune FROM {db.schema}.{LEDGER_TABLE} "
         "WHERE outcome = 'loaded' AND period = "
     )
-    if target.engine == "duckdb":
-        with _duckdb(target) as con:
-            rows = con.execute(sql + "?", [period]).fetchall()
-    else:
-        with _postgres(target) as conn:
-            rows = conn.execute(sql + "%s", [period]).fetchall()
-    return {(str(sender), str(kommune)) for sender, kommune in rows}
+    return {(str(sender), str(kommune)) for sender, kommune in _fetch_all(db, sql, [str(period)])}
 
 
 # --- DuckDB -----------------------------------------------------------------------------------------------
 
 
 @contextmanager
-def _duckdb(target: WarehouseTarget) -> Iterator[Any]:
+def _duckdb(db: Database) -> Iterator[Any]:
     """Open the DuckDB file, waiting while another process holds its write lock (DuckDB has one writer)."""
     import duckdb
 
     deadline = time.monotonic() + _LOCK_WAIT_SECONDS
     while True:
         try:
-            con = duckdb.connect(target.location)
+            con = db.connect()
             break
         except duckdb.IOException as err:
             if "lock" not in str(err).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
     try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {target.schema}")
-        con.execute(ledger_ddl(target.schema))
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
+        con.execute(ledger_ddl(db.schema))
         yield con
     finally:
         con.close()
 
 
-def _duckdb_ledger_insert(con: Any, schema: str, entry: LedgerEntry) -> bool:
+def _duckdb_ledger_insert(con: Any, schema: str, entry: LoadEntry) -> bool:
     placeholders = ", ".join("?" for _ in LEDGER_COLUMNS)
     inserted = con.execute(
         f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
@@ -138,18 +143,18 @@ def _duckdb_table_exists(con: Any, schema: str, table: str) -> bool:
     return bool(row)
 
 
-def _duckdb_load(target: WarehouseTarget, request: LoadRequest) -> bool:
-    with _duckdb(target) as con:
-        con.execute(f"SET schema = '{target.schema}'")
+def _duckdb_load(db: Database, request: LoadRequest) -> bool:
+    with _duckdb(db) as con:
+        con.execute(f"SET schema = '{db.schema}'")
         con.begin()
         try:
-            if not _duckdb_ledger_insert(con, target.schema, request.entry):
+            if not _duckdb_ledger_insert(con, db.schema, request.entry):
                 con.rollback()
                 return False
-            if not _duckdb_table_exists(con, target.schema, request.table):
+            if not _duckdb_table_exists(con, db.schema, request.table):
                 for statement in request.create_sql:
                     con.execute(statement)
-            qualified = f"{target.schema}.{request.table}"
+            qualified = f"{db.schema}.{request.table}"
             if request.replace_where:
                 where = " AND ".join(f"{column} = ?" for column, _ in request.replace_where)
                 con.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
@@ -172,17 +177,15 @@ def _duckdb_load(target: WarehouseTarget, request: LoadRequest) -> bool:
 
 
 @contextmanager
-def _postgres(target: WarehouseTarget) -> Iterator[Any]:
-    import psycopg
-
-    with psycopg.connect(target.location, autocommit=True) as conn:
+def _postgres(db: Database) -> Iterator[Any]:
+    with db.connect(autocommit=True) as conn:
         with conn.transaction():
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {target.schema}")
-            conn.execute(ledger_ddl(target.schema))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
+            conn.execute(ledger_ddl(db.schema))
         yield conn
 
 
-def _postgres_ledger_insert(conn: Any, schema: str, entry: LedgerEntry) -> bool:
+def _postgres_ledger_insert(conn: Any, schema: str, entry: LoadEntry) -> bool:
     placeholders = ", ".join("%s" for _ in LEDGER_COLUMNS)
     row = conn.execute(
         f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
@@ -228,21 +231,21 @@ def _with_constants(data: pa.Table, constants: tuple[tuple[str, object], ...]) -
     return data
 
 
-def _postgres_load(target: WarehouseTarget, request: LoadRequest) -> bool:
-    with _postgres(target) as conn, conn.transaction():
-        if not _postgres_ledger_insert(conn, target.schema, request.entry):
+def _postgres_load(db: Database, request: LoadRequest) -> bool:
+    with _postgres(db) as conn, conn.transaction():
+        if not _postgres_ledger_insert(conn, db.schema, request.entry):
             return (
                 False  # the conflicting insert wrote nothing, so committing the empty transaction is harmless
             )
-        conn.execute(f"SET LOCAL search_path TO {target.schema}")
+        conn.execute(f"SET LOCAL search_path TO {db.schema}")
         exists = conn.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-            [target.schema, request.table],
+            [db.schema, request.table],
         ).fetchone()
         if exists is None:
             for statement in request.create_sql:
                 conn.execute(statement)
-        qualified = f"{target.schema}.{request.table}"
+        qualified = f"{db.schema}.{request.table}"
         if request.replace_where:
             where = " AND ".join(f"{column} = %s" for column, _ in request.replace_where)
             conn.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])

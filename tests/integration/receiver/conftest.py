@@ -25,6 +25,7 @@ from typing import Any
 import paramiko
 import pytest
 import yaml
+from sf1630.database import Database
 from sf1630.protocol import (
     INF_REF_SF1630,
     ROUTING_RECIPIENT,
@@ -35,9 +36,8 @@ from sf1630.protocol import (
     cvr_urn,
     to_xml,
 )
-from sf1630.receiver.config import LisSystem, lis_system
+from sf1630.receiver.config import Receiver, load_receiver
 from sf1630.settings import config_dir
-from sf1630.warehouse import WarehouseTarget
 
 LIS_USER = "HERNING_LIS01_SIMPEL"
 SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL"}
@@ -52,21 +52,22 @@ def _yaml(name: str) -> dict[str, Any]:
 def platform_config() -> dict[str, Any]:
     """Two senders and the Herning LIS system, with the demo's it-system UUIDs and routes."""
     senders = {s["code"]: s for s in _yaml("senders.yaml")["senders"]}
-    lis = lis_system(LIS_USER)
+    herning = load_receiver(LIS_USER)
+    cvr, lis_it_system = herning.kommune.cvr, str(herning.lis.it_system)
     users = [*SENDERS.values(), LIS_USER]
     return {
         "users": [{"name": u, "email": f"{u.lower()}@test.example", "password": PASSWORD} for u in users],
         "it_systems": [
             *({"uuid": senders[c]["it_system"], "name": c, "sftp_user": u} for c, u in SENDERS.items()),
-            {"uuid": lis.it_system, "name": "Herning LIS01", "sftp_user": LIS_USER},
+            {"uuid": lis_it_system, "name": "Herning LIS01", "sftp_user": LIS_USER},
         ],
         "routes": [
             {
                 "inf_ref": INF_REF_SF1630,
-                "sender_authority": cvr_urn(lis.cvr),
+                "sender_authority": cvr_urn(cvr),
                 "sender_it_system": senders[code]["it_system"],
-                "recipient_authority": cvr_urn(lis.cvr),
-                "recipient_it_system": lis.it_system,
+                "recipient_authority": cvr_urn(cvr),
+                "recipient_it_system": lis_it_system,
                 "sftp_username": LIS_USER,
             }
             for code in SENDERS
@@ -114,15 +115,15 @@ class Emulator:
         """Upload ``content`` and its trigger as sender ``code``; wait for the metadata in the LIS's IN/."""
         sender = SENDERS[code]
         senders = {s["code"]: s for s in _yaml("senders.yaml")["senders"]}
-        lis = lis_system(LIS_USER)
+        herning = load_receiver(LIS_USER)
         routing = RoutingInfo(
             inf_ref=INF_REF_SF1630,
             sender_it_system=uuid.UUID(senders[code]["it_system"]),
-            sender_authority=cvr_urn(lis.cvr),
+            sender_authority=cvr_urn(herning.kommune.cvr),
             transaction_id=uuid.uuid4(),
             sender_timestamp=datetime.now(UTC),
-            recipient_authority=cvr_urn(lis.cvr),
-            recipient_it_system=uuid.UUID(lis.it_system),
+            recipient_authority=cvr_urn(herning.kommune.cvr),
+            recipient_it_system=herning.lis.it_system,
         )
         descriptor = FileDescriptor(data_name, len(content), sender, (ROUTING_RECIPIENT,))
         trigger = to_xml(Trigger(file=descriptor, content=FileContentDescriptor(routing=routing)))
@@ -185,33 +186,33 @@ def _wait_listening(process: subprocess.Popen[str]) -> int:
     raise AssertionError("platform did not start:\n" + "".join(seen))
 
 
-def warehouse_connection(target: WarehouseTarget) -> dict[str, Any]:
-    if target.engine == "duckdb":
-        return {"conn_type": "duckdb", "host": target.location, "extra": {"schema": target.schema}}
+def warehouse_connection(db: Database) -> dict[str, Any]:
+    if db.kind == "duckdb":
+        return {"conn_type": "duckdb", "host": str(db.path), "extra": {"schema": db.schema}}
     return {
         "conn_type": "postgres",
         "host": "127.0.0.1",
         "port": 5432,
         "login": "postgres",
         "schema": "test",
-        "extra": {"schema": target.schema},
+        "extra": {"schema": db.schema},
     }
 
 
 @dataclass
 class ReceiverSetup:
-    system: LisSystem
+    receiver: Receiver
     staging: Path
     quarantine: Path
-    target: WarehouseTarget
+    db: Database
 
 
 @pytest.fixture
 def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., ReceiverSetup]:
-    """Point the receiver configuration, connections and folders at this test; returns the LIS system."""
+    """Point the receiver configuration, connections and folders at this test; returns its receiver."""
 
     def setup(
-        emulator: Emulator, target: WarehouseTarget, *, sftp_port: int | None = None, **overrides: Any
+        emulator: Emulator, db: Database, *, sftp_port: int | None = None, **overrides: Any
     ) -> ReceiverSetup:
         folder = tmp_path / "config"
         folder.mkdir(exist_ok=True)
@@ -232,16 +233,16 @@ def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
             yaml.safe_dump(receivers, allow_unicode=True), encoding="utf-8"
         )
         monkeypatch.setenv("SF1630_CONFIG_DIR", str(folder))
-        system = lis_system(LIS_USER, folder)
+        receiver = load_receiver(LIS_USER, folder)
         monkeypatch.setenv(
-            f"AIRFLOW_CONN_{system.sftp_conn_id.upper()}",
+            f"AIRFLOW_CONN_{receiver.sftp_conn_id.upper()}",
             json.dumps(emulator.connection(LIS_USER, sftp_port)),
         )
         monkeypatch.setenv(
-            f"AIRFLOW_CONN_{system.warehouse_conn_id.upper()}", json.dumps(warehouse_connection(target))
+            f"AIRFLOW_CONN_{receiver.warehouse_conn_id.upper()}", json.dumps(warehouse_connection(db))
         )
         return ReceiverSetup(
-            system, tmp_path / "staging" / LIS_USER, tmp_path / "quarantine" / LIS_USER, target
+            receiver, tmp_path / "staging" / LIS_USER, tmp_path / "quarantine" / LIS_USER, db
         )
 
     return setup
@@ -324,7 +325,7 @@ def make_extract(code: str, *, rows: int, period: str = "2026-10", seed: int = 7
     from sf1630.receiver.extract import spec_for
 
     spec = spec_for(code.lower()).spec
-    frame = synthesize(spec, rows, lis_system(LIS_USER).cvr, period, seed)
+    frame = synthesize(spec, rows, load_receiver(LIS_USER).kommune.cvr, period, seed)
     return csv_text(frame, spec).encode(spec.dialect.encoding), spec.warehouse_table
 
 
@@ -337,4 +338,4 @@ def corrupt_extract(
     from sf1630.receiver.extract import spec_for
 
     spec = spec_for(code.lower()).spec
-    return corrupt(synthesize(spec, rows, lis_system(LIS_USER).cvr, period, 11), spec, kind)
+    return corrupt(synthesize(spec, rows, load_receiver(LIS_USER).kommune.cvr, period, 11), spec, kind)

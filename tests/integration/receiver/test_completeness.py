@@ -9,27 +9,28 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from sf1630.receiver.dag import build_completeness_dag
-from sf1630.warehouse import LedgerEntry, Outcome, WarehouseTarget, record_outcome
+from sf1630.airflow.completeness import build_completeness_dag
+from sf1630.database import Database
+from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
 from .conftest import Emulator, ReceiverSetup
 
 WHEN = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-def loaded(target: WarehouseTarget, sender: str, period: str = "2026-10") -> None:
+def loaded(db: Database, sender: str, period: str = "2026-10") -> None:
     name = f"{sender}_LIS_65700000_M{period[-2:]}_20261101060000.csv"
-    entry = LedgerEntry(
+    entry = LoadEntry(
         f"u-{sender}-{period}", name, sender, "65700000", period, 1, "0" * 64, Outcome.LOADED, WHEN, WHEN
     )
-    record_outcome(target, entry)
+    record_outcome(db, entry)
 
 
 @pytest.mark.integration
 def test_month_complete_and_month_missing_past_deadline(
     emulator: Emulator,
     configure: Callable[..., ReceiverSetup],
-    warehouse: WarehouseTarget,
+    warehouse: Database,
     airflow_db: Path,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -37,12 +38,14 @@ def test_month_complete_and_month_missing_past_deadline(
     for sender in ("KY", "KSD", "DUBU", "AULA"):
         loaded(warehouse, sender)
     loaded(warehouse, "KY", "2026-09")
-    dag = build_completeness_dag(setup.system, with_deadline=False)
+    dag = build_completeness_dag(setup.receiver)
 
-    # A manual run at the 1st covers the month before (CronDataIntervalTimetable infers the interval that
-    # ended then), exactly like the scheduled run does.
-    october = dag.test(logical_date=pendulum.datetime(2026, 11, 1, 6, tz="Europe/Copenhagen"))
-    september = dag.test(logical_date=pendulum.datetime(2026, 10, 1, 6, tz="Europe/Copenhagen"))
+    # The month of a run is its logical date's in local time: a scheduled run on 1 November at 06:00 has
+    # the logical date 1 October 06:00 (the start of the interval it covers); a `period` param overrides.
+    october = dag.test(logical_date=pendulum.datetime(2026, 10, 1, 6, tz="Europe/Copenhagen"))
+    september = dag.test(
+        logical_date=pendulum.datetime(2026, 10, 2, 6, tz="Europe/Copenhagen"), run_conf={"period": "2026-09"}
+    )
 
     assert october.state == "success"
     assert [ti.state for ti in september.get_task_instances()] == ["failed"]

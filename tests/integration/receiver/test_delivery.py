@@ -5,17 +5,17 @@ retried; a short file (size mismatch) is quarantined."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import psycopg
 import pytest
+from sf1630.airflow.receiver import build_receiver_dag
+from sf1630.database import Database
 from sf1630.receiver import delivery as delivery_module
-from sf1630.receiver.dag import build_receiver_dag
-from sf1630.warehouse import Outcome, WarehouseTarget, recorded
+from sf1630.warehouse import Outcome, recorded
 
 from .conftest import CuttingProxy, Emulator, ReceiverSetup, corrupt_extract, make_extract, next_logical_date
 
@@ -24,20 +24,17 @@ PERIOD = "2026-10"
 KY_ASSET = "sf1630://lis-warehouse/ky"
 
 
-def query(target: WarehouseTarget, sql: str) -> list[tuple[Any, ...]]:
-    if target.engine == "duckdb":
-        with duckdb.connect(target.location) as con:
-            return con.execute(sql).fetchall()
-    with psycopg.connect(target.location) as conn:
-        return conn.execute(sql).fetchall()
+def query(db: Database, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(db.connect()) as conn:
+        return list(conn.execute(sql).fetchall())
 
 
-def ledger(target: WarehouseTarget) -> list[tuple[Any, ...]]:
-    return query(target, f"SELECT file_name, outcome, rows FROM {target.schema}.sf1630_ledger ORDER BY 1")  # noqa: S608
+def ledger(db: Database) -> list[tuple[Any, ...]]:
+    return query(db, f"SELECT file_name, outcome, rows FROM {db.schema}.sf1630_ledger ORDER BY 1")  # noqa: S608
 
 
-def row_count(target: WarehouseTarget, table: str) -> int:
-    return int(query(target, f"SELECT count(*) FROM {target.schema}.{table}")[0][0])  # noqa: S608
+def row_count(db: Database, table: str) -> int:
+    return int(query(db, f"SELECT count(*) FROM {db.schema}.{table}")[0][0])  # noqa: S608
 
 
 def states(run: Any) -> dict[str, str]:
@@ -64,7 +61,7 @@ def uuid_of(metadata: bytes) -> str:
 
 @pytest.mark.integration
 def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: WarehouseTarget, airflow_db: Path
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: Database, airflow_db: Path
 ) -> None:
     setup = configure(emulator, warehouse)
     events_before = asset_events(KY_ASSET)
@@ -72,7 +69,7 @@ def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
     metadata_path = emulator.deliver("KY", KY_DATA, content)
     metadata = metadata_path.read_bytes()
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert states(run)["load_one"] == "success", states(run)
     assert run.state == "success" and states(run)["all_loaded"] == "success"
@@ -87,7 +84,7 @@ def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
     # The platform delivers the same transfer again (same FileTransferUUID): nothing is loaded twice.
     (emulator.inbox() / KY_DATA).write_bytes(content)
     (emulator.inbox() / f"{KY_DATA}.metadata").write_bytes(metadata)
-    again = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    again = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert states(again)["load_one"] == "success"
     assert (
@@ -101,13 +98,13 @@ def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
 
 @pytest.mark.integration
 def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: WarehouseTarget, airflow_db: Path
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: Database, airflow_db: Path
 ) -> None:
     setup = configure(emulator, warehouse)
     content = corrupt_extract("KY", rows=50)
     emulator.deliver("KY", KY_DATA, content)
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert states(run)["load_one"] == "failed"
     assert run.state == "failed" and states(run)["all_loaded"] == "upstream_failed"
@@ -126,15 +123,15 @@ def test_gx_engine_loads_the_valid_file_and_quarantines_the_invalid_one(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
     """``validation_engine: gx`` runs the same suite through GX Core itself, with the same outcomes."""
-    warehouse = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    warehouse = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
     setup = configure(emulator, warehouse, validation_engine="gx")
-    assert setup.system.validation_engine == "gx"
+    assert setup.receiver.settings.validation_engine == "gx"
     content, table = make_extract("KY", rows=120)
     emulator.deliver("KY", KY_DATA, content)
     bad_name = "KSD_LIS_65700000_M10_20261101060000.csv"
     emulator.deliver("KSD", bad_name, corrupt_extract("KSD", rows=40, kind="null_in_required"))
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert run.state == "failed" and states(run)["all_loaded"] == "upstream_failed"
     assert row_count(warehouse, table) == 120
@@ -149,7 +146,7 @@ def test_gx_engine_loads_the_valid_file_and_quarantines_the_invalid_one(
 def test_crash_between_commit_and_delete_does_not_load_twice(
     emulator: Emulator,
     configure: Callable[..., ReceiverSetup],
-    warehouse: WarehouseTarget,
+    warehouse: Database,
     airflow_db: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -161,14 +158,14 @@ def test_crash_between_commit_and_delete_does_not_load_twice(
         raise ConnectionAbortedError("worker lost after commit (simulated)")
 
     monkeypatch.setattr(delivery_module, "_clear_inbox", crash)
-    first = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    first = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
     assert states(first)["load_one"] == "failed"
     assert row_count(warehouse, table) == 120
     assert sorted(p.name for p in emulator.inbox().iterdir()) == [KY_DATA, f"{KY_DATA}.metadata"]
 
     monkeypatch.undo()
     setup = configure(emulator, warehouse)
-    second = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    second = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert states(second)["load_one"] == "success"
     assert list(emulator.inbox().iterdir()) == []
@@ -180,20 +177,20 @@ def test_crash_between_commit_and_delete_does_not_load_twice(
 def test_connection_cut_mid_download_is_retried(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
-    target = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
     content, table = make_extract("KY", rows=4000)
     assert len(content) > 200_000
     emulator.deliver("KY", KY_DATA, content)
     proxy = CuttingProxy(emulator.port, after=100_000, cuts=1)
     try:
-        setup = configure(emulator, target, sftp_port=proxy.port)
-        run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+        setup = configure(emulator, db, sftp_port=proxy.port)
+        run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
     finally:
         proxy.close()
 
     assert proxy.cuts_done == 1
     assert states(run)["load_one"] == "success"
-    assert row_count(target, table) == 4000
+    assert row_count(db, table) == 4000
     assert list(emulator.inbox().iterdir()) == []
 
 
@@ -201,16 +198,16 @@ def test_connection_cut_mid_download_is_retried(
 def test_short_file_is_retried_then_quarantined(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
-    target = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
-    setup = configure(emulator, target)
+    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    setup = configure(emulator, db)
     content, _ = make_extract("KY", rows=30)
     emulator.deliver("KY", KY_DATA, content)
     (emulator.inbox() / KY_DATA).write_bytes(content[: len(content) // 2])  # what a broken transfer leaves
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert states(run)["load_one"] == "failed"
     reason = json.loads((setup.quarantine / KY_DATA / "reason.json").read_text())
     assert reason["reason"] == "size mismatch"
-    assert ledger(target) == [(KY_DATA, "quarantined", 0)]
+    assert ledger(db) == [(KY_DATA, "quarantined", 0)]
     assert list(emulator.inbox().iterdir()) == []

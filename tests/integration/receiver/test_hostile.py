@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sf1630.receiver.dag import build_receiver_dag
-from sf1630.warehouse import WarehouseTarget
+from sf1630.airflow.receiver import build_receiver_dag
+from sf1630.database import Database
 
 from .conftest import Emulator, ReceiverSetup, next_logical_date
 
@@ -38,7 +38,7 @@ def test_hostile_metadata_is_refused_and_quarantined(
     tmp_path: Path,
     airflow_db: Path,
 ) -> None:
-    setup = configure(emulator, WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
     payload = b"sag;beloeb\n1;2\n"
     escape = tmp_path / "escaped.csv"
     metadata = ENTITY if kind == "entity" else traversal_metadata(f"../../../../{escape}", len(payload))
@@ -47,7 +47,7 @@ def test_hostile_metadata_is_refused_and_quarantined(
     (inbox / f"{DATA}.metadata").write_bytes(metadata)
     before = {p for p in tmp_path.rglob("*") if "platform-home" not in p.parts}
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["load_one"] == "failed"

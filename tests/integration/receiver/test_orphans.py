@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sf1630.receiver.dag import build_receiver_dag
-from sf1630.warehouse import WarehouseTarget
+from sf1630.airflow.receiver import build_receiver_dag
+from sf1630.database import Database
 
 from .conftest import Emulator, ReceiverSetup, next_logical_date
 
@@ -24,16 +24,14 @@ LONELY = "DUBU_LIS_65700000_M10_20261101060000.csv.metadata"
 def test_orphans_are_quarantined_after_grace_and_reported(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
-    setup = configure(
-        emulator, WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), grace="1h"
-    )
+    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), grace="1h")
     inbox = emulator.inbox()
     for name in (OLD, YOUNG, LONELY):
         (inbox / name).write_bytes(b"x;y\n1;2\n")
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(inbox / OLD, (two_days_ago, two_days_ago))
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     housekeeping = next(ti for ti in run.get_task_instances() if ti.task_id == "housekeeping")
     assert housekeeping.state == "success"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from sf1630.receiver.dag import build_receiver_dag
-from sf1630.warehouse import WarehouseTarget
+from sf1630.airflow.receiver import MetadataSensor, build_receiver_dag
+from sf1630.database import Database
 
 from .conftest import LIS_USER, Emulator, ReceiverSetup, next_logical_date
 
@@ -23,13 +23,13 @@ def test_wrong_host_key_fails_the_wait(
     airflow_db: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    setup = configure(emulator, WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
     (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv.metadata").write_bytes(b"<x/>")
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
     connection = {**emulator.connection(LIS_USER), "extra": {"host_key": impostor}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{setup.system.sftp_conn_id.upper()}", json.dumps(connection))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{setup.receiver.sftp_conn_id.upper()}", json.dumps(connection))
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["wait_for_metadata"] == "failed"
@@ -41,12 +41,29 @@ def test_empty_inbox_skips_loading_but_runs_housekeeping(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
     setup = configure(
-        emulator, WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), wait_timeout="2s"
+        emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), wait_timeout="2s"
     )
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["wait_for_metadata"] == "skipped"
     assert states["list_deliveries"] == "skipped"
     assert states["housekeeping"] == "success"
+
+
+@pytest.mark.integration
+def test_poke_looks_into_the_inbox_once(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path
+) -> None:
+    """The synchronous look behind ``deferrable=False``: one listing over the pinned connection."""
+    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    sensor = MetadataSensor(
+        task_id="wait", sftp_conn_id=setup.receiver.sftp_conn_id, path="IN", deferrable=False
+    )
+    assert sensor.poke({}).is_done is False
+    (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv").write_bytes(b"x")
+    assert sensor.poke({}).is_done is False
+    (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv.metadata").write_bytes(b"<x/>")
+    found = sensor.poke({})
+    assert found.is_done is True and found.xcom_value == 1

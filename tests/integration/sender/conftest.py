@@ -33,7 +33,7 @@ from sf1630.settings import INCLUDE_DIR
 REPO = Path(__file__).resolve().parents[3]
 KOMMUNER = ("101", "153", "851")  # København, Brøndby (two LIS systems), Aalborg: four deliveries
 SENDER_PASSWORD = "sender-test-password"
-OCTOBER = pendulum.datetime(2026, 10, 1, tz="Europe/Copenhagen")
+OCTOBER_START = pendulum.datetime(2026, 10, 1, tz="Europe/Copenhagen")  # the October run's logical date
 SENDER_USER = "KY_SFTPSIMPEL"
 
 

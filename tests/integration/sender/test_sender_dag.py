@@ -16,16 +16,17 @@ from typing import Any
 
 import pytest
 import yaml
+from sf1630.database import Database
 from sf1630.dataspec import load_spec
-from sf1630.sender.config import load_kommuner, load_sender
-from sf1630.sender.database import DatabaseLocation
+from sf1630.protocol import Period
+from sf1630.registry import load_registry
 from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
-from sf1630.sender.plan import Period, plan_deliveries
+from sf1630.sender.plan import plan_deliveries
 from sf1630.sender.source import seed_source
 
 from .conftest import (
     KOMMUNER,
-    OCTOBER,
+    OCTOBER_START,
     SENDER_USER,
     DroppingProxy,
     Emulator,
@@ -38,18 +39,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 
 ROWS = 400  # ~70 KB per file: large enough to be cut mid-upload by the proxy
 RUN_CONF = {"kommune": list(KOMMUNER)}
+OCTOBER = Period(2026, 10)
 
 
 def _deliveries() -> list[Any]:
-    return plan_deliveries(
-        load_sender("KY"), load_kommuner(), Period(2026, 10), kommune_filter=list(KOMMUNER)
-    )
+    registry = load_registry()
+    return plan_deliveries(registry.sender("KY"), registry.kommuner, OCTOBER, kommune_filter=list(KOMMUNER))
 
 
-def _seed(location: DatabaseLocation) -> None:
-    cvrs = {d.cvr for d in _deliveries()}
-    seed_source(location, load_spec("ky"), cvrs, "2026-10", rows_per_kommune=ROWS)
-    seed_source(location, load_spec("ky"), cvrs, "2026-09", rows_per_kommune=3, seed=9)
+def _seed(source: Database) -> None:
+    cvrs = {d.kommune.cvr for d in _deliveries()}
+    seed_source(source, load_spec("ky"), cvrs, OCTOBER, rows_per_kommune=ROWS)
+    seed_source(source, load_spec("ky"), cvrs, OCTOBER.previous(), rows_per_kommune=3, seed=9)
 
 
 def _transfers(emulator: Emulator) -> list[dict[str, Any]]:
@@ -65,14 +66,14 @@ def _transfers(emulator: Emulator) -> list[dict[str, Any]]:
 def _assert_delivered(emulator: Emulator, ledger: Path) -> None:
     deliveries = _deliveries()
     for delivery in deliveries:
-        inbox = emulator.files(delivery.lis_sftp_user, "IN")
+        inbox = emulator.files(delivery.lis.sftp_user, "IN")
         assert inbox == [delivery.file_name, delivery.file_name + ".metadata"], inbox
-        data = emulator.folder(delivery.lis_sftp_user, "IN") / delivery.file_name
+        data = emulator.folder(delivery.lis.sftp_user, "IN") / delivery.file_name
         assert data.stat().st_size > 10_000
         assert data.read_text(encoding="utf-8").count("\n") == ROWS + 1
     assert emulator.files(SENDER_USER, "OUT") == []
     assert emulator.files(SENDER_USER, "IN") == []
-    entries = Ledger(DatabaseLocation("sqlite", ledger)).entries("KY", [d.file_name for d in deliveries])
+    entries = Ledger(Database.sqlite(ledger)).entries("KY", [d.file_name for d in deliveries])
     assert {e.status for e in entries.values()} == {ACCEPTED} and len(entries) == len(deliveries)
 
 
@@ -81,14 +82,14 @@ def test_month_delivered_and_rerun_sends_nothing(
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(DatabaseLocation("duckdb", paths["source"]))
+    _seed(Database.duckdb(paths["source"]))
     stale = emulator.folder(SENDER_USER, "OUT") / "KY_LIS_10100000_M08_20260901000000.csv"
     stale.write_text("left behind by a crashed run\n", encoding="utf-8")
     three_days_ago = time.time() - 3 * 86400
     os.utime(stale, (three_days_ago, three_days_ago))
 
     dag = sender_dag()
-    run = dag.test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    run = dag.test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     states = task_states(run)
     assert str(run.state) == "success", states
     assert {k: v for k, v in states.items() if k[0] == "deliver"} == {
@@ -96,16 +97,17 @@ def test_month_delivered_and_rerun_sends_nothing(
     }
     labels = {ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "deliver"}
     assert labels == {
-        "101 København → LIS01",
-        "153 Brøndby → LIS01",
-        "153 Brøndby → LIS02",
-        "851 Aalborg → LIS01",
+        "KY → København LIS01 2026-10",
+        "KY → Brøndby LIS01 2026-10",
+        "KY → Brøndby LIS02 2026-10",
+        "KY → Aalborg LIS01 2026-10",
     }
+    assert states[("all_delivered", -1)] == "success"
     _assert_delivered(emulator, paths["ledger"])
     assert not stale.exists()  # housekeeping: no trigger, older than the grace period
     assert len(_transfers(emulator)) == 4
 
-    again = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    again = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     assert str(again.state) == "success", task_states(again)
     _assert_delivered(emulator, paths["ledger"])
     assert len(_transfers(emulator)) == 4  # nothing went out twice
@@ -116,21 +118,20 @@ def test_rejected_delivery_is_cleaned_up_and_reported(
 ) -> None:
     emulator = emulator_factory(omit_routes={("KY", "BROENDBY_LIS02_SIMPEL")})
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(DatabaseLocation("duckdb", paths["source"]))
+    _seed(Database.duckdb(paths["source"]))
 
-    run = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     states = task_states(run)
     assert str(run.state) == "failed"
     assert states[("deliver", 2)] == "failed"  # Brøndby LIS02: no route
     assert [states[("deliver", i)] for i in (0, 1, 3)] == ["success"] * 3  # the others went on
-    assert states[("summary", -1)] == "failed"  # the month is not complete
+    assert states[("all_delivered", -1)] == "upstream_failed"  # the month is not complete: run fails
+    assert states[("summary", -1)] == "success"  # the account is given all the same
     rejected = _deliveries()[2]
     assert emulator.files(SENDER_USER, "OUT") == []  # the sender removed its data file
     assert emulator.files(SENDER_USER, "IN") == []  # and the receipt
     assert emulator.files("BROENDBY_LIS02_SIMPEL", "IN") == []
-    entry = Ledger(DatabaseLocation("sqlite", paths["ledger"])).entries("KY", [rejected.file_name])[
-        rejected.file_name
-    ]
+    entry = Ledger(Database.sqlite(paths["ledger"])).entries("KY", [rejected.file_name])[rejected.file_name]
     assert entry.status == REJECTED
     assert [e.code for e in entry.errors] == [401]  # NO_ROUTE in the emulator's table
     assert entry.errors[0].description
@@ -143,12 +144,12 @@ def test_connection_cut_mid_upload_is_retried_once(
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(DatabaseLocation("duckdb", paths["source"]))
+    _seed(Database.duckdb(paths["source"]))
     # Past the SSH handshake (~4 KB), inside the first (compressed) data file.
     proxy = DroppingProxy(emulator.port, limit=12_000)
     try:
         monkeypatch.setenv("AIRFLOW_CONN_SF1630_SFTP_KY", sftp_connection(proxy.port, emulator.host_key))
-        run = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+        run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     finally:
         proxy.close()
     assert proxy.connections >= 5 and proxy.dropped == 1
@@ -183,11 +184,11 @@ def test_postgres_source_and_deferred_receipt_wait(
     }
     monkeypatch.setenv("AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps(source))
     _seed(
-        DatabaseLocation.from_connection(
+        Database.from_connection(
             "s", "postgres", host="127.0.0.1", login="postgres", schema="test", extra=source["extra"]
         )
     )  # type: ignore[arg-type]
 
-    run = sender_dag().test(logical_date=OCTOBER, run_conf=RUN_CONF)
+    run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     assert str(run.state) == "success", task_states(run)
     _assert_delivered(emulator, paths["ledger"])

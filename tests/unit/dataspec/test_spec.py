@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from sf1630.dataspec import SpecError, list_specs, load_spec, load_spec_file
+from sf1630.config import ConfigError
+from sf1630.dataspec import list_specs, load_spec, load_spec_file
 
 SPEC_DIR = Path(__file__).resolve().parents[3] / "include" / "dataspecs"
 
@@ -93,7 +94,7 @@ def test_broken_spec_names_file_line_and_problem(
 ) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(ConfigError) as info:
         load_spec_file(path)
     message = str(info.value)
     assert message.startswith(f"{path}:{line}: "), message
@@ -101,5 +102,5 @@ def test_broken_spec_names_file_line_and_problem(
 
 
 def test_unknown_spec_name() -> None:
-    with pytest.raises(SpecError, match="no spec called"):
+    with pytest.raises(ConfigError, match="no spec called"):
         load_spec("nope")

@@ -8,16 +8,17 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from sf1630.database import Database
 from sf1630.dataspec import load_spec
 from sf1630.dataspec.validation import validate_file
 from sf1630.demo import DEMO_MONTH, INVALID_KOMMUNE
 from sf1630.demo.layout import DemoHome, HomeInUse
 from sf1630.demo.seed import SeedInfo, corrupted_rows, host_key_line, seed
 from sf1630.platform.config import load_config
-from sf1630.sender.config import load_kommuner, load_sender
-from sf1630.sender.database import DatabaseLocation
+from sf1630.protocol import Period
+from sf1630.registry import load_registry
 from sf1630.sender.export import export_delivery
-from sf1630.sender.plan import Period, plan_deliveries
+from sf1630.sender.plan import plan_deliveries
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,10 @@ def test_configuration_is_narrowed_and_tuned(seeded: tuple[DemoHome, SeedInfo]) 
         "BROENDBY_LIS01_SIMPEL",
         "BROENDBY_LIS02_SIMPEL",
     ]
-    assert [k.kode for k in load_kommuner(home.config_dir)] == info.kommuner
+    assert [k.kode for k in load_registry(home.config_dir).kommuner] == info.kommuner
     receivers = yaml.safe_load((home.config_dir / "receivers.yaml").read_text(encoding="utf-8"))
     assert receivers["defaults"]["wait_timeout"] == "20s"
-    assert load_sender("KY", home.config_dir).receipt_poll.total_seconds() == 1
+    assert load_registry(home.config_dir).sender("KY").receipt_poll.total_seconds() == 1
     assert SeedInfo.load(home.seed_info) == info
 
 
@@ -70,12 +71,13 @@ def test_source_rows_per_sender_and_kommune(seeded: tuple[DemoHome, SeedInfo]) -
 
 def test_exactly_the_chosen_ksd_extract_is_invalid(seeded: tuple[DemoHome, SeedInfo], tmp_path: Path) -> None:
     home, info = seeded
-    location = DatabaseLocation("duckdb", home.source_db)
+    source = Database.duckdb(home.source_db)
+    registry = load_registry(home.config_dir)
     verdicts = {}
     for code in info.senders:
-        sender = load_sender(code, home.config_dir)
-        for delivery in plan_deliveries(sender, load_kommuner(home.config_dir), Period.parse(info.month)):
-            path = export_delivery(sender, delivery, location, tmp_path)
+        sender = registry.sender(code)
+        for delivery in plan_deliveries(sender, registry.kommuner, Period.parse(info.month)):
+            path = export_delivery(sender, delivery, source, tmp_path)
             verdicts[delivery.file_name] = validate_file(path, load_spec(sender.dataspec)).success
     assert [name for name, ok in verdicts.items() if not ok] == info.invalid_files
     assert len(verdicts) == 4 * 5

@@ -9,41 +9,41 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from sf1630.database import Database
 from sf1630.demo.environment import warehouse_schema
 from sf1630.demo.layout import DemoHome
 from sf1630.demo.progress import Progress
 from sf1630.demo.seed import SeedInfo, seed
 from sf1630.demo.summary import collect, render
-from sf1630.sender.config import load_kommuner, load_sender
-from sf1630.sender.database import DatabaseLocation
+from sf1630.protocol import Period
+from sf1630.registry import load_registry
 from sf1630.sender.ledger import ACCEPTED, Ledger
-from sf1630.sender.plan import Period, plan_deliveries
-from sf1630.warehouse import WarehouseTarget
-from sf1630.warehouse.ledger import LedgerEntry, Outcome
-from sf1630.warehouse.load import record_outcome
+from sf1630.sender.plan import plan_deliveries
+from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
 
 def _fake_month(home: DemoHome, info: SeedInfo) -> None:
     """What a run leaves behind: receipts in the sender ledger, transfers, loads and one quarantine."""
-    ledger = Ledger(DatabaseLocation("sqlite", home.sender_ledger))
+    ledger = Ledger(Database.sqlite(home.sender_ledger))
     audit = []
     now = datetime(2026, 11, 1, tzinfo=UTC)
+    registry = load_registry(home.config_dir)
     for code in info.senders:
-        sender = load_sender(code, home.config_dir)
-        for d in plan_deliveries(sender, load_kommuner(home.config_dir), Period.parse(info.month)):
+        sender = registry.sender(code)
+        for d in plan_deliveries(sender, registry.kommuner, Period.parse(info.month)):
             ledger.record(d, ACCEPTED, f"uuid-{d.file_name}")
             audit.append(json.dumps({"event": "transfer", "sender": sender.sftp_user, "outcome": "SUCCESS"}))
             bad = d.file_name in info.invalid_files
             outcome = Outcome.QUARANTINED if bad else Outcome.LOADED
-            target = WarehouseTarget.duckdb(home.warehouse, schema=warehouse_schema(d.lis_sftp_user))
+            warehouse = Database.duckdb(home.warehouse, schema=warehouse_schema(d.lis.sftp_user))
             record_outcome(
-                target,
-                LedgerEntry(
+                warehouse,
+                LoadEntry(
                     f"uuid-{d.file_name}",
                     d.file_name,
                     code,
-                    d.cvr,
-                    d.period,
+                    d.kommune.cvr,
+                    str(d.period),
                     0 if bad else 12,
                     "c",
                     outcome,
@@ -52,7 +52,7 @@ def _fake_month(home: DemoHome, info: SeedInfo) -> None:
                 ),
             )
             if bad:
-                folder = home.quarantine / d.lis_sftp_user / d.file_name
+                folder = home.quarantine / d.lis.sftp_user / d.file_name
                 folder.mkdir(parents=True)
                 reason = {
                     "data_file": d.file_name,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sf1630.platform.config import ConfigError, load_config, parse_duration
+from sf1630.config import ConfigError, parse_duration
+from sf1630.platform.config import load_config
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "include" / "config" / "platform-demo.yaml"
@@ -50,7 +52,8 @@ def write(tmp_path: Path, config: dict[str, Any]) -> Path:
 def test_demo_configuration_is_valid() -> None:
     config = load_config(DEMO)
     assert {u.name for u in config.users} >= {"KY_SFTPSIMPEL", "IKAST-BRANDE_LIS01_SIMPEL"}
-    assert config.retention.delete_after == 30 * 86400 and config.retention.warn_before == 10 * 86400
+    assert config.retention.delete_after == timedelta(days=30)
+    assert config.retention.warn_before == timedelta(days=10)
     assert config.mail is None
     assert all(u.authorized_keys == () for u in config.users), "no keys are committed"
 
@@ -110,13 +113,15 @@ def test_configuration_errors_name_file_entry_and_problem(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
-    assert message.startswith(f"{path}: {entry}"), message
+    assert message.startswith(f"{path}:"), message
+    assert f": {entry}" in message, message
     assert problem in message
 
 
 def test_durations() -> None:
-    assert [parse_duration(v) for v in ("2s", "5m", "3h", "30d")] == [2, 300, 10800, 30 * 86400]
-    for bad in ("", "1w", "-1d", "1.5d", "d"):
+    seconds = [parse_duration(v).total_seconds() for v in ("2s", "5m", "3h", "30d")]
+    assert seconds == [2, 300, 10800, 30 * 86400]
+    for bad in ("", "1w", "-1d", "1.5d", "d", 30):
         with pytest.raises(ValueError):
             parse_duration(bad)
 
@@ -128,7 +133,20 @@ def test_check_config_command_exits_2_with_the_message(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "sf1630.platform.cli", "check-config", "--config", str(path)]
     bad = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert bad.returncode == 2
-    assert bad.stderr.strip() == f"{path}: routes[0]: sftp_username 'NOBODY' is not a configured user"
+    line = path.read_text().splitlines().index("- inf_ref: KommunalLedelseInformationOverfør_1") + 1
+    expected = f"{path}:{line}: routes[0]: sftp_username 'NOBODY' is not a configured user"
+    assert bad.stderr.strip() == expected
     command[-1] = str(DEMO)
     good = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert good.returncode == 0 and "ok" in good.stdout
+
+
+@pytest.mark.parametrize("key", ["routes", "users"])
+def test_a_duplicated_key_is_refused_with_its_line(tmp_path: Path, key: str) -> None:
+    path = write(tmp_path, minimal())
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + f"{key}: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.line == len(text.splitlines()) + 1
+    assert f"duplicate key '{key}'" in str(caught.value)

@@ -1,11 +1,11 @@
-"""Shared pieces of the receiver's unit tests: a LIS system from the real configuration."""
+"""Shared pieces of the receiver's unit tests: a LIS system's receiver from the real configuration."""
 
 from __future__ import annotations
 
 import pytest
-from sf1630.receiver.config import LisSystem, lis_system
+from sf1630.receiver.config import Receiver, load_receiver
 
 
 @pytest.fixture
-def herning() -> LisSystem:
-    return lis_system("HERNING_LIS01_SIMPEL")
+def herning() -> Receiver:
+    return load_receiver("HERNING_LIS01_SIMPEL")

@@ -1,67 +1,98 @@
-"""The receivers' configuration resolves every LIS system and refuses inconsistent files loudly."""
+"""The receivers' configuration resolves every LIS system and refuses inconsistent files loudly, naming the
+file, the line and the entry."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from sf1630.receiver.config import ReceiverConfigError, build_systems, lis_systems, parse_duration
+from sf1630.config import ConfigError
+from sf1630.receiver.config import load_receivers
+from sf1630.registry import load_registry
 from sf1630.settings import config_dir
 
 
-def receivers() -> dict[str, Any]:
-    return dict(yaml.safe_load((config_dir() / "receivers.yaml").read_text(encoding="utf-8")))
-
-
-def kommuner() -> dict[str, Any]:
-    return dict(yaml.safe_load((config_dir() / "kommuner.yaml").read_text(encoding="utf-8")))
-
-
 def test_every_lis_system_of_kommuner_gets_a_receiver() -> None:
-    systems = lis_systems()
-    expected = {lis["sftp_user"] for k in kommuner()["kommuner"] for lis in k["lis_systems"]}
-    assert {s.sftp_user for s in systems} == expected
-    assert len({s.dag_id for s in systems}) == len(systems) == 122
+    receivers = load_receivers()
+    expected = {r.lis.sftp_user for r in load_registry().recipients()}
+    assert {r.sftp_user for r in receivers} == expected
+    assert len({r.dag_id for r in receivers}) == len(receivers) == 122
 
 
 def test_defaults_overrides_and_connection_ids_resolve() -> None:
-    by_user = {s.sftp_user: s for s in lis_systems()}
+    by_user = {r.sftp_user: r for r in load_receivers()}
     kbh, herning = by_user["KOEBENHAVN_LIS01_SIMPEL"], by_user["HERNING_LIS01_SIMPEL"]
-    assert kbh.grace == timedelta(days=1) and herning.grace == timedelta(days=2)
+    assert kbh.settings.grace == timedelta(days=1) and herning.settings.grace == timedelta(days=2)
     assert herning.sftp_conn_id == "sf1630_sftp_herning_lis01_simpel"
-    assert herning.cvr == "65700000" and herning.kommune == "Herning"
-    assert [s.code for s in herning.senders] == ["KY", "KSD", "DUBU", "AULA"]
+    assert herning.kommune.cvr == "65700000" and herning.kommune.name == "Herning"
+    assert [s.code for s in herning.accepted] == ["KY", "KSD", "DUBU", "AULA"]
     assert herning.sender("KY") is not None and herning.sender("KP") is None
+    assert herning.sender("KY").dataspec == "ky"  # type: ignore[union-attr]
+    assert herning.contact("DUBU") == "DUBU support <support@dubu.example>"
     ikast = by_user["IKAST-BRANDE_LIS01_SIMPEL"]
     assert ikast.sftp_conn_id == "sf1630_sftp_ikast_brande_lis01_simpel"  # AIRFLOW_CONN_… a shell can export
 
 
+OVERRIDE = "overrides.KOEBENHAVN_LIS01_SIMPEL"
+
+
+def _config_with(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """A copy of the configuration with ``old`` replaced by ``new`` in receivers.yaml, and ``new``'s line."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    for name in ("kommuner.yaml", "senders.yaml"):
+        shutil.copy(config_dir() / name, folder / name)
+    text = (config_dir() / "receivers.yaml").read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1)
+    (folder / "receivers.yaml").write_text(text, encoding="utf-8")
+    return folder, text[: text.index(new)].count("\n") + 1
+
+
+def test_bad_duration_is_refused_with_its_line(tmp_path: Path) -> None:
+    folder, line = _config_with(tmp_path, "  grace: 2d", "  grace: two days")
+    with pytest.raises(ConfigError) as err:
+        load_receivers(folder)
+    assert err.value.file.name == "receivers.yaml" and err.value.line == line
+    assert err.value.entry == "defaults.grace" and "not a duration" in err.value.problem
+
+
+def test_override_for_an_unknown_lis_system_is_refused(tmp_path: Path) -> None:
+    folder, line = _config_with(tmp_path, "overrides:\n", "overrides:\n  NOBODY_LIS01:\n    grace: 1d\n")
+    with pytest.raises(ConfigError) as err:
+        load_receivers(folder)
+    assert err.value.line == line + 1
+    assert (err.value.entry, err.value.problem) == ("overrides.NOBODY_LIS01", "unknown LIS system")
+
+
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("old", "new", "entry", "problem"),
     [
-        (lambda r: r["defaults"].update(colour="blue"), "unknown key(s) colour"),
-        (lambda r: r["defaults"].update(grace="two days"), "not a duration"),
-        (lambda r: r["defaults"].update(accepts=["KY", "KP"]), "accepts unknown sender(s) KP"),
-        (lambda r: r["overrides"].update(NOBODY_LIS01={"grace": "1d"}), "unknown LIS system(s) NOBODY_LIS01"),
-        (lambda r: r["senders"]["KY"].pop("contact"), "missing key(s) contact"),
-        (lambda r: r["defaults"].update(deadline_day=31), "deadline_day must be 1..28"),
-        (lambda r: r["defaults"].update(validation_engine="pandas"), "must be project or gx"),
+        ("  owner: lis-drift", "  owner: lis-drift\n  colour: blue", "defaults.colour", "unknown key"),
+        ("    grace: 1d", "    grace: 1d\n    accepts: [KY, NOPE]", OVERRIDE + ".accepts", "['NOPE']"),
+        (
+            "accepts: [KY, KSD, DUBU, AULA]",
+            "accepts: [KY, NOPE]",
+            "document",
+            "no contact for accepted sender(s) NOPE",
+        ),
+        ("deadline_day: 10", "deadline_day: 31", "defaults.deadline_day", "less than or equal to 28"),
+        ("validation_engine: project", "validation_engine: pandas", "defaults.validation_engine", "project"),
+        (
+            '  KY: "KY drift <drift@ky.example>"\n',
+            "",
+            "document",
+            "contacts: no contact for accepted sender(s) KY",
+        ),
+        ("    grace: 1d", "    grace: 1d\n    grace: 3d", "document", "duplicate key 'grace'"),
     ],
 )
-def test_inconsistent_configuration_is_refused_with_the_file_named(change: Any, message: str) -> None:
-    raw = receivers()
-    change(raw)
-    with pytest.raises(ReceiverConfigError, match=r"receivers\.yaml.*") as err:
-        build_systems(raw, kommuner(), source=str(Path("x/receivers.yaml")))
-    assert message in str(err.value)
-
-
-def test_durations() -> None:
-    assert parse_duration("30s", where="t") == timedelta(seconds=30)
-    assert parse_duration("6h", where="t") == timedelta(hours=6)
-    assert parse_duration(90, where="t") == timedelta(seconds=90)
-    with pytest.raises(ReceiverConfigError, match="t: '5 weeks'"):
-        parse_duration("5 weeks", where="t")
+def test_inconsistent_configuration_is_refused_with_the_entry_named(
+    tmp_path: Path, old: str, new: str, entry: str, problem: str
+) -> None:
+    folder, _ = _config_with(tmp_path, old, new)
+    with pytest.raises(ConfigError, match=r"receivers\.yaml:\d+: ") as err:
+        load_receivers(folder)
+    assert err.value.entry == entry and problem in err.value.problem, err.value

@@ -1,10 +1,11 @@
-"""Pairing IN/ into deliveries and orphans, with unsafe names set aside."""
+"""Pairing IN/ into inbox items and orphans, with unsafe names set aside."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sf1630.receiver.inbox import Delivery, RemoteFile, overdue, pair_inbox
+from sf1630.receiver.config import Receiver
+from sf1630.receiver.inbox import InboxItem, RemoteFile, overdue, pair_inbox
 
 T0 = datetime(2026, 11, 1, 6, tzinfo=UTC)
 DATA = "KY_LIS_65700000_M10_20261101060000.csv"
@@ -24,7 +25,7 @@ def test_pairs_data_with_metadata_and_sorts_out_orphans() -> None:
             entry("..\u2024evil.csv"),
         ]
     )
-    assert listing.deliveries == (Delivery(DATA, DATA + ".metadata", 123),)
+    assert listing.items == (InboxItem(DATA, DATA + ".metadata", 123),)
     assert [e.name for e in listing.data_without_metadata] == ["KSD_LIS_65700000_M10_20261101060000.csv"]
     assert [e.name for e in listing.metadata_without_data] == [
         "DUBU_LIS_65700000_M10_20261101060000.csv.metadata"
@@ -32,9 +33,14 @@ def test_pairs_data_with_metadata_and_sorts_out_orphans() -> None:
     assert listing.unsafe_names == ("..\u2024evil.csv",)
 
 
-def test_label_names_sender_kommune_and_period() -> None:
-    assert Delivery(DATA, DATA + ".metadata", 1).label == "KY 65700000 M10"
-    assert Delivery("odd.csv", "odd.csv.metadata", 1).label == "odd.csv"
+def test_label_names_sender_kommune_lis_and_period(herning: Receiver) -> None:
+    def label(name: str) -> str:
+        return InboxItem(name, name + ".metadata", 1).label(herning.kommune, herning.lis)
+
+    assert label(DATA) == "KY → Herning LIS01 2026-10"
+    assert label("KY_LIS_65700000_M12_20270103060000.csv") == "KY → Herning LIS01 2026-12"
+    assert label("KY_LIS_10100000_M10_20261101060000.csv") == "KY_LIS_10100000_M10_20261101060000.csv"
+    assert label("odd.csv") == "odd.csv"
 
 
 def test_only_orphans_older_than_grace_are_overdue() -> None:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import IO, Any
 
 import pytest
-from sf1630.sender.config import Kommune, LisSystem, SenderSystem, load_senders
+from sf1630.registry import Kommune, LisSystem, SenderSystem, load_registry
 
 
 class FolderFiles:
@@ -57,18 +57,21 @@ def folder(tmp_path: Path) -> Iterator[FolderFiles]:
 
 @pytest.fixture
 def ky() -> SenderSystem:
-    return next(s for s in load_senders() if s.code == "KY")
+    return load_registry().sender("KY")
 
 
 @pytest.fixture
 def kommuner() -> tuple[Kommune, ...]:
     def lis(name: str, user: str) -> LisSystem:
-        return LisSystem(name, user, uuid.uuid5(uuid.NAMESPACE_DNS, user))
+        return LisSystem(name=name, sftp_user=user, it_system=uuid.uuid5(uuid.NAMESPACE_DNS, user))
+
+    def kommune(name: str, kode: str, *systems: LisSystem) -> Kommune:
+        return Kommune(name=name, kode=kode, cvr=f"{kode}00000", cvr_placeholder=True, lis_systems=systems)
 
     return (
-        Kommune("København", "101", "10100000", True, (lis("LIS01", "KBH_LIS01"),)),
-        Kommune("Brøndby", "153", "15300000", True, (lis("LIS01", "BRO_LIS01"), lis("LIS02", "BRO_LIS02"))),
-        Kommune("Aalborg", "851", "85100000", True, (lis("LIS01", "AAL_LIS01"),)),
+        kommune("København", "101", lis("LIS01", "KBH_LIS01")),
+        kommune("Brøndby", "153", lis("LIS01", "BRO_LIS01"), lis("LIS02", "BRO_LIS02")),
+        kommune("Aalborg", "851", lis("LIS01", "AAL_LIS01")),
     )
 
 

@@ -1,4 +1,4 @@
-"""The Deadline Alert callback: logs the missing deliveries and mails on-call through a real SMTP server."""
+"""The sender's Deadline Alert callback: logs the missing deliveries and mails on-call through real SMTP."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sf1630.protocol import ReceiptError
-from sf1630.sender.config import load_kommuner, load_sender
-from sf1630.sender.database import DatabaseLocation
-from sf1630.sender.deadline import on_missed_deadline, period_from_context
+from sf1630.airflow.sender import on_missed_deadline, plan_for_run
+from sf1630.database import Database
+from sf1630.protocol import Period, ReceiptError
+from sf1630.registry import load_registry
 from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
-from sf1630.sender.plan import Period, plan_deliveries
+from sf1630.sender.plan import plan_deliveries
 
 CONTEXT = {
     "dag_run": {
@@ -33,12 +33,15 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
     monkeypatch.setenv(
         "AIRFLOW_CONN_SF1630_SENDER_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(path)})
     )
-    return Ledger(DatabaseLocation("sqlite", path))
+    return Ledger(Database.sqlite(path))
 
 
 def _record_some(ledger: Ledger) -> None:
     kbh, bro1, _bro2 = plan_deliveries(
-        load_sender("KY"), load_kommuner(), Period(2026, 10), kommune_filter=["101", "153"]
+        load_registry().sender("KY"),
+        load_registry().kommuner,
+        Period(2026, 10),
+        kommune_filter=["101", "153"],
     )
     ledger.record(kbh, ACCEPTED, "t1")
     ledger.record(bro1, REJECTED, "t2", [ReceiptError(401, "No route", "no route to BROENDBY_LIS01_SIMPEL")])
@@ -51,7 +54,7 @@ def test_callback_logs_and_mails_missing_deliveries(
 ) -> None:
     port, box = smtp_server
     # Airflow's logging set-up may stop propagation to the root logger, so listen on the module's own.
-    logger = logging.getLogger("sf1630.sender.deadline")
+    logger = logging.getLogger("sf1630.airflow.sender")
     monkeypatch.setattr(logger, "disabled", False)
     monkeypatch.setattr(logger, "level", logging.INFO)
     errors: list[logging.LogRecord] = []
@@ -70,19 +73,19 @@ def test_callback_logs_and_mails_missing_deliveries(
         ),
     )
     _record_some(ledger)
-    report = asyncio.run(on_missed_deadline(sender="KY", context=CONTEXT))
+    report = asyncio.run(on_missed_deadline(sender_code="KY", context=CONTEXT))
     assert "KY 2026-10: 1 of 3 delivered, 1 failed, 1 still waiting" in report
-    assert "FAILED  153 Brøndby → LIS01" in report and "code 401 (No route)" in report
-    assert "WAITING 153 Brøndby → LIS02 (KY_LIS_15300000_M10_20261101000001.csv)" in report
+    assert "FAILED  KY → Brøndby LIS01 2026-10" in report and "code 401 (No route)" in report
+    assert "WAITING KY → Brøndby LIS02 2026-10 (KY_LIS_15300000_M10_20261101000001.csv)" in report
     logger.removeHandler(listener)
     [missed] = errors
     assert "Deadline missed" in missed.getMessage()
-    assert "WAITING 153 Brøndby → LIS02" in missed.getMessage()
+    assert "WAITING KY → Brøndby LIS02 2026-10" in missed.getMessage()
     [(recipients, message)] = box.messages
     assert recipients == ["lis-drift@example.dk"]
     assert message["Subject"] == "SF1630 KY 2026-10: 2 deliveries missing"
     assert message["From"] == "airflow@example.dk"
-    assert "WAITING 153 Brøndby → LIS02" in message.get_content()
+    assert "WAITING KY → Brøndby LIS02 2026-10" in message.get_content()
 
 
 def test_callback_without_smtp_only_logs(
@@ -90,15 +93,22 @@ def test_callback_without_smtp_only_logs(
 ) -> None:
     _port, box = smtp_server
     monkeypatch.delenv("AIRFLOW_CONN_SF1630_SMTP", raising=False)
-    report = asyncio.run(on_missed_deadline(sender="KY", context=CONTEXT))
+    report = asyncio.run(on_missed_deadline(sender_code="KY", context=CONTEXT))
     assert "0 of 3 delivered" in report
     assert box.messages == []
 
 
-def test_period_from_context() -> None:
-    ky = load_sender("KY")
-    assert period_from_context(ky, CONTEXT)[0] == Period(2026, 10)
+def test_callback_context_to_plan() -> None:
+    """The callback plans the late run again from its JSON ``dag_run``: period and narrowing from conf."""
+    registry = load_registry()
+    ky = registry.sender("KY")
+    planned = plan_for_run(ky, registry.kommuner, CONTEXT)
+    assert [(d.kommune.kode, d.lis.name, str(d.period)) for d in planned] == [
+        ("101", "LIS01", "2026-10"),
+        ("153", "LIS01", "2026-10"),
+        ("153", "LIS02", "2026-10"),
+    ]
     no_logical = {"dag_run": {"logical_date": None, "run_after": "2026-11-01T05:00:00Z", "conf": {}}}
-    assert period_from_context(ky, no_logical)[0] == Period(2026, 10)
+    assert {d.period for d in plan_for_run(ky, registry.kommuner, no_logical)} == {Period(2026, 10)}
     overridden = {"dag_run": {**CONTEXT["dag_run"], "conf": {"period": "2026-07"}}}  # type: ignore[dict-item]
-    assert period_from_context(ky, overridden)[0] == Period(2026, 7)
+    assert {d.period for d in plan_for_run(ky, registry.kommuner, overridden)} == {Period(2026, 7)}

@@ -1,4 +1,4 @@
-"""The delivery ledger on both supported databases, and database locations from connection fields."""
+"""The receipt ledger on both supported databases, and the databases connection fields describe."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sf1630.protocol import ReceiptError
-from sf1630.sender.config import Kommune, SenderSystem
-from sf1630.sender.database import DatabaseConfigError, DatabaseLocation
+from sf1630.database import Database, DatabaseConfigError
+from sf1630.protocol import Period, ReceiptError
+from sf1630.registry import Kommune, SenderSystem
 from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
-from sf1630.sender.plan import Period, plan_deliveries
+from sf1630.sender.plan import plan_deliveries
 
 
 def _exercise(ledger: Ledger, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
@@ -32,11 +32,11 @@ def _exercise(ledger: Ledger, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -
 
 
 def test_sqlite_ledger(tmp_path: Path, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
-    _exercise(Ledger(DatabaseLocation("sqlite", tmp_path / "l.sqlite")), ky, kommuner)
+    _exercise(Ledger(Database.sqlite(tmp_path / "l.sqlite")), ky, kommuner)
 
 
 def test_postgres_ledger(pg_schema: str, ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
-    location = DatabaseLocation.from_connection(
+    database = Database.from_connection(
         "ledger",
         "postgres",
         host="127.0.0.1",
@@ -44,8 +44,8 @@ def test_postgres_ledger(pg_schema: str, ky: SenderSystem, kommuner: tuple[Kommu
         schema="test",
         extra={"schema": pg_schema},
     )
-    _exercise(Ledger(location), ky, kommuner)
-    with location.connect() as conn:
+    _exercise(Ledger(database), ky, kommuner)
+    with database.connect() as conn:
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (pg_schema,)
         ).fetchall()
@@ -53,10 +53,10 @@ def test_postgres_ledger(pg_schema: str, ky: SenderSystem, kommuner: tuple[Kommu
 
 
 def test_many_file_names_at_once(tmp_path: Path, ky: SenderSystem) -> None:
-    from sf1630.sender.config import load_kommuner
+    from sf1630.registry import load_registry
 
-    deliveries = plan_deliveries(ky, load_kommuner(), Period(2026, 10)) * 6  # more than one query chunk
-    ledger = Ledger(DatabaseLocation("sqlite", tmp_path / "l.sqlite"))
+    deliveries = plan_deliveries(ky, load_registry().kommuner, Period(2026, 10)) * 6  # > one query chunk
+    ledger = Ledger(Database.sqlite(tmp_path / "l.sqlite"))
     for delivery in deliveries[:122]:
         ledger.record(delivery, ACCEPTED, "t")
     assert (
@@ -69,13 +69,15 @@ def test_many_file_names_at_once(tmp_path: Path, ky: SenderSystem) -> None:
     )
 
 
-def test_locations_from_connections(tmp_path: Path) -> None:
-    duck = DatabaseLocation.from_connection("s", "duckdb", host=str(tmp_path / "x.duckdb"))
+def test_databases_from_connections(tmp_path: Path) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    duck = Database.from_connection("s", "duckdb", host=str(tmp_path / "x.duckdb"))
     assert duck.kind == "duckdb" and duck.path == tmp_path / "x.duckdb" and duck.placeholder == "?"
-    pg = DatabaseLocation.from_connection(
+    pg = Database.from_connection(
         "s", "postgres", host="db", port=6543, login="u", password="s3cret", schema="lis"
     )
-    assert dict(pg.conninfo) == {
+    assert conninfo_to_dict(pg.dsn) == {
         "host": "db",
         "port": "6543",
         "user": "u",
@@ -83,15 +85,16 @@ def test_locations_from_connections(tmp_path: Path) -> None:
         "dbname": "lis",
     }
     assert "s3cret" not in repr(pg)
-    in_schema = DatabaseLocation.from_connection("s", "postgres", schema="lis", extra={"schema": "ky_src"})
-    assert in_schema.conninfo["options"] == "-c search_path=ky_src"
+    assert pg.schema == "public" and "s3cret" not in pg.describe()
+    in_schema = Database.from_connection("s", "postgres", schema="lis", extra={"schema": "ky_src"})
+    assert in_schema.schema == "ky_src"
     with pytest.raises(DatabaseConfigError, match=r"extra\.schema 'x; drop' is not a plain identifier"):
-        DatabaseLocation.from_connection("s", "postgres", extra={"schema": "x; drop"})
+        Database.from_connection("s", "postgres", extra={"schema": "x; drop"})
     with pytest.raises(
         DatabaseConfigError, match="connection s: a duckdb connection needs the absolute file path"
     ):
-        DatabaseLocation.from_connection("s", "duckdb", host="relative.duckdb")
+        Database.from_connection("s", "duckdb", host="relative.duckdb")
     with pytest.raises(DatabaseConfigError, match="conn_type 'mysql' is not one of"):
-        DatabaseLocation.from_connection("s", "mysql", host="h")
+        Database.from_connection("s", "mysql", host="h")
     with pytest.raises(ValueError, match="the ledger needs sqlite or postgres"):
         Ledger(duck)

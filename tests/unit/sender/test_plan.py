@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
-from sf1630.protocol import DataFileName
-from sf1630.sender.config import Kommune, SenderSystem, load_kommuner
-from sf1630.sender.plan import Delivery, Period, file_name_for, period_of_run, plan_deliveries
-
-CPH = ZoneInfo("Europe/Copenhagen")
+from sf1630.protocol import DataFileName, Period
+from sf1630.registry import Kommune, SenderSystem, load_registry
+from sf1630.sender.plan import Delivery, file_name_for, plan_deliveries
 
 
 def test_one_delivery_per_kommune_and_lis(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
     deliveries = plan_deliveries(ky, kommuner, Period(2026, 10))
-    assert [(d.kommune_kode, d.lis_name) for d in deliveries] == [
+    assert [(d.kommune.kode, d.lis.name) for d in deliveries] == [
         ("101", "LIS01"),
         ("153", "LIS01"),
         ("153", "LIS02"),
@@ -24,11 +19,11 @@ def test_one_delivery_per_kommune_and_lis(ky: SenderSystem, kommuner: tuple[Komm
     assert deliveries[0].file_name == "KY_LIS_10100000_M10_20261101000000.csv"
     assert deliveries[2].file_name == "KY_LIS_15300000_M10_20261101000001.csv"
     assert len({d.file_name for d in deliveries}) == len(deliveries)
-    assert deliveries[1].label == "153 Brøndby → LIS01"
+    assert deliveries[1].label == "KY → Brøndby LIS01 2026-10"
 
 
 def test_all_names_parse_and_are_unique(ky: SenderSystem) -> None:
-    deliveries = plan_deliveries(ky, load_kommuner(), Period(2026, 12))
+    deliveries = plan_deliveries(ky, load_registry().kommuner, Period(2026, 12))
     assert len(deliveries) == 122
     assert len({d.file_name for d in deliveries}) == 122
     for delivery in deliveries:
@@ -36,7 +31,7 @@ def test_all_names_parse_and_are_unique(ky: SenderSystem) -> None:
         assert (name.sender, name.recipient, name.authority, name.period) == (
             "KY",
             "LIS",
-            delivery.cvr,
+            delivery.kommune.cvr,
             "M12",
         )
         assert name.created.date().isoformat() == "2027-01-01"
@@ -71,7 +66,7 @@ def test_filters_narrow(
     deliveries = plan_deliveries(
         ky, kommuner, Period(2026, 10), kommune_filter=kommune, recipient_filter=recipient
     )
-    assert [(d.kommune_kode, d.lis_name) for d in deliveries] == expected
+    assert [(d.kommune.kode, d.lis.name) for d in deliveries] == expected
 
 
 def test_narrowed_delivery_keeps_its_name(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
@@ -87,22 +82,6 @@ def test_delivery_round_trips_through_xcom(ky: SenderSystem, kommuner: tuple[Kom
     assert Delivery.from_dict({**raw, "state": "sent"}) == delivery
 
 
-def test_period_of_run() -> None:
-    october = datetime(2026, 10, 1, 6, tzinfo=CPH)
-    assert period_of_run(october, datetime(2026, 11, 1, 6, tzinfo=CPH)) == Period(2026, 10)
-    assert period_of_run(None, datetime(2026, 1, 15, tzinfo=CPH)) == Period(2025, 12)
-    assert period_of_run(october, october, "2025-02") == Period(2025, 2)
-    with pytest.raises(ValueError, match="must be YYYY-MM"):
-        period_of_run(october, october, "2025-13")
-
-
-def test_period_text_and_neighbours() -> None:
-    assert str(Period.parse("2026-01")) == "2026-01"
-    assert Period(2026, 1).previous() == Period(2025, 12)
-    assert Period(2026, 12).next() == Period(2027, 1)
-    assert Period(2026, 2).code == "M02"
-
-
 def test_file_name_for_second_lis() -> None:
     assert (
         file_name_for("AULA", "12345678", Period(2026, 12), 1) == "AULA_LIS_12345678_M12_20270101000001.csv"
@@ -114,14 +93,14 @@ def test_run_context_to_plan(ky: SenderSystem) -> None:
     from types import SimpleNamespace
 
     import pendulum
-    from sf1630.sender.dag import plan_for_run
+    from sf1630.airflow.sender import plan_for_run
 
     run = SimpleNamespace(run_after=pendulum.datetime(2026, 11, 1, 5, tz="UTC"))
     context = {"logical_date": pendulum.datetime(2026, 9, 30, 22, tz="UTC"), "dag_run": run, "params": {}}
-    deliveries = plan_for_run(ky, load_kommuner(), context)
-    assert len(deliveries) == 122 and {d.period for d in deliveries} == {"2026-10"}
+    deliveries = plan_for_run(ky, load_registry().kommuner, context)
+    assert len(deliveries) == 122 and {d.period for d in deliveries} == {Period(2026, 10)}
     narrowed = {**context, "params": {"kommune": ["153"], "recipient": "LIS02", "period": "2026-08"}}
-    [one] = plan_for_run(ky, load_kommuner(), narrowed)
+    [one] = plan_for_run(ky, load_registry().kommuner, narrowed)
     assert one.file_name == "KY_LIS_15300000_M08_20260901000001.csv"
     unscheduled = {**context, "logical_date": None}
-    assert {d.period for d in plan_for_run(ky, load_kommuner(), unscheduled)} == {"2026-10"}
+    assert {d.period for d in plan_for_run(ky, load_registry().kommuner, unscheduled)} == {Period(2026, 10)}

@@ -6,17 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sf1630.protocol import ProtocolError, ReceiptError, TechnicalReceipt, to_xml
-from sf1630.sender.config import Kommune, SenderSystem
-from sf1630.sender.database import DatabaseLocation
+from sf1630.database import Database
+from sf1630.protocol import Period, ProtocolError, ReceiptError, TechnicalReceipt, to_xml
+from sf1630.registry import Kommune, SenderSystem
 from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
-from sf1630.sender.plan import Delivery, Period, plan_deliveries
+from sf1630.sender.plan import Delivery, plan_deliveries
 from sf1630.sender.receipt import DeliveryRejected, describe_errors, receipt_waiting, settle_receipt
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(DatabaseLocation("sqlite", tmp_path / "ledger.sqlite"))
+    return Ledger(Database.sqlite(tmp_path / "ledger.sqlite"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,14 @@ import pytest
 from sf1630.protocol import (
     INF_REF_SF1630,
     ROUTING_RECIPIENT,
+    Period,
     TechnicalReceipt,
     UnsafeFileName,
     read_trigger,
     to_xml,
 )
-from sf1630.sender.config import Kommune, SenderSystem
-from sf1630.sender.plan import Delivery, Period, plan_deliveries
+from sf1630.registry import Kommune, SenderSystem
+from sf1630.sender.plan import Delivery, plan_deliveries
 from sf1630.sender.upload import (
     RemoteState,
     build_trigger,
@@ -46,7 +46,7 @@ def test_trigger_routes_to_the_lis_system(ky: SenderSystem, delivery: Delivery) 
     assert routing.inf_ref == INF_REF_SF1630
     assert routing.sender_authority == routing.recipient_authority == "urn:oio:cvr-nr:15300000"
     assert routing.sender_it_system == ky.it_system
-    assert routing.recipient_it_system == uuid.UUID(delivery.lis_it_system)
+    assert routing.recipient_it_system == delivery.lis.it_system
     assert routing.transaction_id == delivery.transaction_id
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sf1630.warehouse import WarehouseTarget
+from sf1630.database import Database
 
 
 @pytest.fixture
-def target(warehouse: WarehouseTarget) -> WarehouseTarget:
+def db(warehouse: Database) -> Database:
     return warehouse

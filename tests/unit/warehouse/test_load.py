@@ -4,18 +4,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
-import duckdb
-import psycopg
 import pyarrow as pa
 import pytest
+from sf1630.database import Database
 from sf1630.warehouse import (
-    LedgerEntry,
+    LoadEntry,
     LoadRequest,
     Outcome,
-    WarehouseTarget,
     load_delivery,
     loaded_extracts,
     record_outcome,
@@ -36,8 +36,8 @@ def entry(
     period: str = "2026-10",
     rows: int = 2,
     outcome: Outcome = Outcome.LOADED,
-) -> LedgerEntry:
-    return LedgerEntry(
+) -> LoadEntry:
+    return LoadEntry(
         uuid,
         f"KY_LIS_{kommune}_M10_20261101060000.csv",
         "KY",
@@ -71,76 +71,78 @@ def request(uuid: str, data: pa.Table, *, snapshot: bool = True) -> LoadRequest:
     return LoadRequest("facts", DDL, data, entry(uuid, kommune=kommune, rows=data.num_rows), where)
 
 
-def query(target: WarehouseTarget, sql: str) -> list[tuple[Any, ...]]:
-    if target.engine == "duckdb":
-        with duckdb.connect(target.location) as con:
-            return con.execute(sql).fetchall()
-    with psycopg.connect(target.location) as conn:
-        return conn.execute(sql).fetchall()
+def query(db: Database, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(db.connect()) as conn:
+        return list(conn.execute(sql).fetchall())
 
 
-def test_load_writes_rows_and_ledger_once(target: WarehouseTarget) -> None:
-    assert load_delivery(target, request("u-1", rows("10100000", "a", "b")))
-    assert not load_delivery(target, request("u-1", rows("10100000", "x", "y", "z")))
-    assert sorted(query(target, f"SELECT sag FROM {target.schema}.facts")) == [("a",), ("b",)]
-    assert recorded(target, "u-1") is Outcome.LOADED
-    assert recorded(target, "u-2") is None
+def test_load_writes_rows_and_ledger_once(db: Database) -> None:
+    assert load_delivery(db, request("u-1", rows("10100000", "a", "b")))
+    assert not load_delivery(db, request("u-1", rows("10100000", "x", "y", "z")))
+    assert sorted(query(db, f"SELECT sag FROM {db.schema}.facts")) == [("a",), ("b",)]
+    assert recorded(db, "u-1") is Outcome.LOADED
+    assert recorded(db, "u-2") is None
 
 
-def test_snapshot_replaces_only_the_kommunes_period(target: WarehouseTarget) -> None:
-    load_delivery(target, request("u-1", rows("10100000", "a", "b")))
-    load_delivery(target, request("u-2", rows("14700000", "c")))
-    load_delivery(target, request("u-3", rows("10100000", "d")))
-    got = sorted(query(target, f"SELECT lineage_kommune, sag FROM {target.schema}.facts"))
+def test_snapshot_replaces_only_the_kommunes_period(db: Database) -> None:
+    load_delivery(db, request("u-1", rows("10100000", "a", "b")))
+    load_delivery(db, request("u-2", rows("14700000", "c")))
+    load_delivery(db, request("u-3", rows("10100000", "d")))
+    got = sorted(query(db, f"SELECT lineage_kommune, sag FROM {db.schema}.facts"))
     assert got == [("10100000", "d"), ("14700000", "c")]
-    assert loaded_extracts(target, "2026-10") == {("KY", "10100000"), ("KY", "14700000")}
-    assert loaded_extracts(target, "2026-09") == set()
+    assert loaded_extracts(db, "2026-10") == {("KY", "10100000"), ("KY", "14700000")}
+    assert loaded_extracts(db, "2026-09") == set()
 
 
-def test_append_keeps_earlier_rows(target: WarehouseTarget) -> None:
-    load_delivery(target, request("u-1", rows("10100000", "a"), snapshot=False))
-    load_delivery(target, request("u-2", rows("10100000", "b"), snapshot=False))
-    assert sorted(query(target, f"SELECT sag FROM {target.schema}.facts")) == [("a",), ("b",)]
+def test_append_keeps_earlier_rows(db: Database) -> None:
+    load_delivery(db, request("u-1", rows("10100000", "a"), snapshot=False))
+    load_delivery(db, request("u-2", rows("10100000", "b"), snapshot=False))
+    assert sorted(query(db, f"SELECT sag FROM {db.schema}.facts")) == [("a",), ("b",)]
 
 
-def test_failed_insert_rolls_back_ledger_and_delete(target: WarehouseTarget) -> None:
-    load_delivery(target, request("u-1", rows("10100000", "a")))
+def test_failed_insert_rolls_back_ledger_and_delete(db: Database) -> None:
+    load_delivery(db, request("u-1", rows("10100000", "a")))
     broken = rows("10100000", "b").set_column(0, "sag", pa.array([None], pa.string()))  # NOT NULL violated
     with pytest.raises(Exception):  # noqa: B017 - each engine raises its own constraint error
-        load_delivery(target, request("u-2", broken))
-    assert query(target, f"SELECT sag FROM {target.schema}.facts") == [("a",)]
-    assert recorded(target, "u-2") is None
+        load_delivery(db, request("u-2", broken))
+    assert query(db, f"SELECT sag FROM {db.schema}.facts") == [("a",)]
+    assert recorded(db, "u-2") is None
 
 
-def test_null_and_empty_string_survive_bulk_copy(target: WarehouseTarget) -> None:
-    load_delivery(target, request("u-1", rows("10100000", "a", "b", "c", note=[None, "", 'x,"y"\nz'])))
-    got = sorted(query(target, f"SELECT sag, note FROM {target.schema}.facts"))
+def test_null_and_empty_string_survive_bulk_copy(db: Database) -> None:
+    load_delivery(db, request("u-1", rows("10100000", "a", "b", "c", note=[None, "", 'x,"y"\nz'])))
+    got = sorted(query(db, f"SELECT sag, note FROM {db.schema}.facts"))
     assert got == [("a", None), ("b", ""), ("c", 'x,"y"\nz')]
 
 
-def test_quarantine_outcome_is_recorded_once(target: WarehouseTarget) -> None:
-    assert record_outcome(target, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
-    assert not record_outcome(target, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
-    assert recorded(target, "u-9") is Outcome.QUARANTINED
-    assert loaded_extracts(target, "2026-10") == set()
+def test_quarantine_outcome_is_recorded_once(db: Database) -> None:
+    assert record_outcome(db, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
+    assert not record_outcome(db, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
+    assert recorded(db, "u-9") is Outcome.QUARANTINED
+    assert loaded_extracts(db, "2026-10") == set()
 
 
-def test_constants_are_added_to_every_row(target: WarehouseTarget) -> None:
+def test_constants_are_added_to_every_row(db: Database) -> None:
     data = rows("10100000", "a", "b").drop_columns(["lineage_period"])
     constants = (("lineage_period", "2026-10"),)
     request = LoadRequest("facts", DDL, data, entry("u-1"), (("lineage_kommune", "10100000"),), constants)
-    assert load_delivery(target, request)
-    got = sorted(query(target, f"SELECT sag, lineage_period FROM {target.schema}.facts"))
+    assert load_delivery(db, request)
+    got = sorted(query(db, f"SELECT sag, lineage_period FROM {db.schema}.facts"))
     assert got == [("a", "2026-10"), ("b", "2026-10")]
 
 
-def test_string_views_from_polars_load_as_they_are(target: WarehouseTarget) -> None:
+def test_string_views_from_polars_load_as_they_are(db: Database) -> None:
     """The receiver hands over polars' string views; COPY's CSV writer needs large strings."""
     import polars as pl
 
     plain = rows("10100000", "a", "b", "c", note=[None, "", 'x,"y"\nz'])
     views = pl.from_arrow(plain).to_arrow(compat_level=pl.CompatLevel.newest())
     assert views.schema.field("sag").type == pa.string_view()
-    assert load_delivery(target, request("u-1", views))
-    got = sorted(query(target, f"SELECT sag, note FROM {target.schema}.facts"))
+    assert load_delivery(db, request("u-1", views))
+    got = sorted(query(db, f"SELECT sag, note FROM {db.schema}.facts"))
     assert got == [("a", None), ("b", ""), ("c", 'x,"y"\nz')]
+
+
+def test_only_duckdb_and_postgres_can_be_a_warehouse(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="a warehouse is DuckDB or PostgreSQL"):
+        recorded(Database.sqlite(tmp_path / "ledger.sqlite"), "u-1")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -52,6 +53,21 @@ def ssh_options(
     if password:
         options["password"] = password
     return options
+
+
+def quick_look(present: Callable[[], bool], patience: timedelta, interval: float = 0.05) -> bool:
+    """Whether ``present()`` becomes true within ``patience``, looking at least once.
+
+    A short synchronous look before deferring: when the answer is already there (the emulator answers in
+    milliseconds), the task needs no trip through the triggerer.
+    """
+    give_up = time.monotonic() + patience.total_seconds()
+    while True:
+        if present():
+            return True
+        if time.monotonic() >= give_up:
+            return False
+        time.sleep(interval)
 
 
 def matching(names: list[str], pattern: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 
 import pytest
-from sf1630.arrival import FileArrival, matching, ssh_options
+from sf1630.airflow.arrival import FileArrival, matching, quick_look, ssh_options
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
@@ -40,5 +40,14 @@ def test_patterns_and_literal_names() -> None:
 def test_trigger_serializes_to_its_own_classpath() -> None:
     trigger = FileArrival("sf1630_sftp_ky", "IN", "x.csv.sftpreceipt", 2.0, 1e10)
     path, kwargs = trigger.serialize()
-    assert path == "sf1630.arrival.FileArrival"
+    assert path == "sf1630.airflow.arrival.FileArrival"
     assert FileArrival(**kwargs).serialize() == (path, kwargs)
+
+
+def test_quick_look_looks_at_least_once_and_gives_up() -> None:
+    from datetime import timedelta
+
+    answers = iter([False, False, True])
+    assert quick_look(lambda: next(answers), timedelta(seconds=5), interval=0.001)
+    assert not quick_look(lambda: False, timedelta(0))
+    assert quick_look(lambda: True, timedelta(0))

@@ -1,0 +1,86 @@
+"""What sender and receiver DAGs share about a run: its period, its params, its schedule and its retries.
+
+A run's month is computed one way on both sides and from both kinds of context (a task's, and the JSON
+``dag_run`` a Deadline Alert or failure callback receives): the ``period`` param or conf if given, else the
+month of the logical date *in the configured time zone* (a monthly run at 06:00 local time on the 1st has a
+UTC logical date in the month before), else the last complete month before the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable
+
+from sf1630.protocol import Period
+
+
+def as_list(value: object) -> list[str]:
+    """A list param (or a comma-separated string from the CLI or conf) as a list of non-empty strings."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, Sequence):
+        return [str(part).strip() for part in value if str(part).strip()]
+    raise ValueError(f"param value {value!r} must be a list of strings")
+
+
+def _field(run: object, name: str) -> Any:
+    return run.get(name) if isinstance(run, Mapping) else getattr(run, name, None)
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def run_params(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The run's params: a task's ``params``, or the ``conf`` of a callback's ``dag_run``."""
+    params = context.get("params")
+    if params:
+        return dict(params)
+    return dict(_field(context.get("dag_run"), "conf") or {})
+
+
+def run_period(context: Mapping[str, Any], timezone: str) -> Period:
+    """The month the run in ``context`` is about (see the module docstring); ValueError on a bad param."""
+    override = str(run_params(context).get("period") or "")
+    if override:
+        return Period.parse(override)
+    run = context.get("dag_run")
+    logical = _moment(context.get("logical_date") or _field(run, "logical_date"))
+    logical = logical or _moment(_field(run, "data_interval_start"))
+    if logical is not None:
+        return Period.of(pendulum.instance(logical).in_timezone(timezone))
+    after = _moment(_field(run, "run_after") or _field(run, "queued_at")) or pendulum.now("UTC")
+    return Period.of(pendulum.instance(after).in_timezone(timezone)).previous()
+
+
+def monthly_timetable(cron: str, timezone: str) -> CronDataIntervalTimetable:
+    """A cron schedule whose data interval is the period before the run (the month being delivered)."""
+    return CronDataIntervalTimetable(cron, timezone=timezone)
+
+
+def start(day: date, timezone: str) -> pendulum.DateTime:
+    """Midnight of ``day`` in ``timezone``: a fixed start date from configuration, never ``now()``."""
+    return pendulum.datetime(day.year, day.month, day.day, tz=timezone)
+
+
+def retry_args(
+    owner: str, retries: int, retry_delay: timedelta, max_retry_delay: timedelta
+) -> dict[str, Any]:
+    """``default_args`` with exponential back-off between retries."""
+    return {
+        "owner": owner,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": max_retry_delay,
+    }

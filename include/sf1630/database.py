@@ -1,0 +1,148 @@
+"""Where a database is: a DuckDB or SQLite file, or a PostgreSQL server, with the schema to work in.
+
+One type for the three databases the project touches (the sender's source and its ledger, the LIS
+warehouse), built from the fields of an Airflow connection by the Airflow face and directly from a path or a
+DSN by tests, benchmarks and the demo, so that the code using it never touches Airflow. PostgreSQL follows
+Airflow's own convention (the connection's ``schema`` field is the database name); the SQL schema to work in
+is the ``schema`` extra (DuckDB ``main``, PostgreSQL ``public`` by default). There is no DuckDB provider,
+so a DuckDB database is a generic connection with ``conn_type`` ``duckdb`` and the absolute file path in
+``host``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_FILE_KINDS = ("duckdb", "sqlite")
+_POSTGRES_TYPES = ("postgres", "postgresql")
+_DEFAULT_SCHEMA = {"duckdb": "main", "sqlite": "main", "postgres": "public"}
+
+Kind = Literal["duckdb", "sqlite", "postgres"]
+
+
+class DatabaseConfigError(ValueError):
+    """A connection does not describe a database the project can use; the message names it."""
+
+
+def check_identifier(name: str) -> str:
+    """``name`` if it is a plain SQL identifier (schema, table and column names go into SQL text)."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain SQL identifier")
+    return name
+
+
+def quoted(name: str) -> str:
+    """``name`` checked and double-quoted for SQL text."""
+    return f'"{check_identifier(name)}"'
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database file (``duckdb``, ``sqlite``) or a PostgreSQL server, and the SQL schema to use."""
+
+    kind: Kind
+    schema: str
+    path: Path | None = None
+    dsn: str = field(default="", repr=False)
+    options: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        check_identifier(self.schema)
+        if self.kind in _FILE_KINDS and (self.path is None or not self.path.is_absolute()):
+            raise DatabaseConfigError(f"a {self.kind} database needs an absolute file path, got {self.path}")
+        if self.kind == "duckdb" and self.path is not None and self.path.stem == self.schema:
+            # DuckDB names the catalog after the file, and "x.table" would then be ambiguous.
+            raise DatabaseConfigError(f"DuckDB schema {self.schema!r} must differ from the file's name")
+
+    @classmethod
+    def duckdb(cls, path: Path | str, schema: str = "main") -> Database:
+        """A DuckDB file."""
+        return cls("duckdb", schema, path=Path(path))
+
+    @classmethod
+    def sqlite(cls, path: Path | str) -> Database:
+        """A SQLite file."""
+        return cls("sqlite", "main", path=Path(path))
+
+    @classmethod
+    def postgres(cls, dsn: str, schema: str = "public") -> Database:
+        """A PostgreSQL database given by a libpq connection string."""
+        return cls("postgres", schema, dsn=dsn)
+
+    @classmethod
+    def from_connection(
+        cls,
+        conn_id: str,
+        conn_type: str | None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        login: str | None = None,
+        password: str | None = None,
+        schema: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Database:
+        """The database an Airflow connection's fields describe; DatabaseConfigError names ``conn_id``."""
+        kind = (conn_type or "").lower()
+        extra = extra or {}
+        sql_schema = str(extra.get("schema") or _DEFAULT_SCHEMA.get(kind, "public"))
+        if not _IDENTIFIER.fullmatch(sql_schema):
+            raise DatabaseConfigError(
+                f"connection {conn_id}: extra.schema {sql_schema!r} is not a plain identifier"
+            )
+        if kind in _FILE_KINDS:
+            raw = host or schema or ""
+            if not raw or not Path(raw).is_absolute():
+                raise DatabaseConfigError(
+                    f"connection {conn_id}: a {kind} connection needs the absolute file path in host"
+                )
+            return cls(kind, sql_schema if kind == "duckdb" else "main", path=Path(raw))  # type: ignore[arg-type]
+        if kind in _POSTGRES_TYPES:
+            from psycopg.conninfo import make_conninfo
+
+            fields: dict[str, str | int | None] = {
+                "host": host or "127.0.0.1",
+                "port": port or 5432,
+                "user": login,
+                "password": password,
+                "dbname": schema or "postgres",
+            }
+            dsn = make_conninfo("", **{k: v for k, v in fields.items() if v not in (None, "")})
+            return cls("postgres", sql_schema, dsn=dsn, options=str(extra.get("options") or ""))
+        raise DatabaseConfigError(
+            f"connection {conn_id}: conn_type {conn_type!r} is not one of duckdb, sqlite, postgres"
+        )
+
+    def connect(self, *, read_only: bool = False, autocommit: bool = False) -> Any:
+        """A DB-API connection; the caller closes it. PostgreSQL's search path is the schema."""
+        if self.kind == "duckdb":
+            import duckdb
+
+            return duckdb.connect(str(self.path), read_only=read_only)
+        if self.kind == "sqlite":
+            import sqlite3
+
+            return sqlite3.connect(str(self.path), timeout=60)
+        import psycopg
+
+        options = self.options or f"-c search_path={self.schema}"
+        return psycopg.connect(self.dsn, options=options, autocommit=autocommit)
+
+    @property
+    def placeholder(self) -> str:
+        """The DB-API parameter marker of this kind of database."""
+        return "%s" if self.kind == "postgres" else "?"
+
+    def describe(self) -> str:
+        """A log-safe description (never the password)."""
+        if self.kind != "postgres":
+            return f"{self.kind}:{self.path} schema {self.schema}"
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(self.dsn)
+        return f"postgres:{parts.get('host')}:{parts.get('port')}/{parts.get('dbname')} schema {self.schema}"

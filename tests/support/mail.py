@@ -1,0 +1,42 @@
+"""A real SMTP server for tests (aiosmtpd, on 127.0.0.1 and a port the OS picks) and what it received."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes
+from email.message import Message
+from email.policy import default
+from typing import Any
+
+
+class MailBox:
+    """Messages received by the test SMTP server: (envelope recipients, parsed message)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=default)))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_sink() -> Iterator[tuple[int, MailBox]]:
+    """Run an SMTP server in a thread of its own; yields (port, mailbox) and stops it on exit."""
+    from aiosmtpd.smtp import SMTP
+
+    box = MailBox()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(lambda: SMTP(box), "127.0.0.1", 0))
+    port = int(server.sockets[0].getsockname()[1])
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield port, box
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
