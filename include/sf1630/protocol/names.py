@@ -59,6 +59,43 @@ def check_safe_name(name: str) -> str:
     return name
 
 
+#: Suffixes of the files the platform writes or acts on; a data file must not end in any of them.
+PLATFORM_SUFFIXES = (TRIGGER_SUFFIX, METADATA_SUFFIX, RECEIPT_SUFFIX)
+
+
+def _stripped_tail(name: str) -> str:
+    """``name`` case-folded, without the trailing dots, spaces and invisible characters some tools drop.
+
+    Windows and some SFTP clients strip trailing dots and spaces, and zero-width characters are invisible
+    in listings, so ``x.METADATA .`` or ``x.metadata\u200b`` would pass for a metadata file somewhere.
+    """
+    end = len(name)
+    while end and (name[end - 1] in ". " or unicodedata.category(name[end - 1]) in {"Zs", "Cf"}):
+        end -= 1
+    return name[:end].casefold()
+
+
+def reserved_suffix(name: str, *, include_trigger: bool = True) -> str | None:
+    """The platform suffix ``name`` ends in (any case, any trailing dots/spaces/invisibles), else None."""
+    tail = _stripped_tail(name)
+    suffixes = PLATFORM_SUFFIXES if include_trigger else (METADATA_SUFFIX, RECEIPT_SUFFIX)
+    return next((suffix for suffix in suffixes if tail.endswith(suffix)), None)
+
+
+def check_data_file_name(name: str) -> str:
+    """:func:`check_safe_name`, and refuse names ending in a suffix of the platform's own files.
+
+    A data file named ``<x>.metadata`` or ``<x>.sftpreceipt`` would be delivered into a recipient's
+    ``IN/`` (or, routed back, a sender's) where it reads as a document the platform wrote: a forged
+    metadata file or a forged SUCCESS receipt.
+    """
+    check_safe_name(name)
+    suffix = reserved_suffix(name)
+    if suffix is not None:
+        raise UnsafeFileName(f"name {name!r} ends in {suffix}, a suffix of the platform's own files")
+    return name
+
+
 def cvr_urn(value: str) -> str:
     """Return the authority URN ``urn:oio:cvr-nr:NNNNNNNN`` for an 8-digit CVR number or an existing URN."""
     text = value.strip() if isinstance(value, str) else ""
