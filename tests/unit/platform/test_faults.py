@@ -41,6 +41,10 @@ def _place(home: PlatformHome, trigger: bytes, trigger_name: str = f"{NAME}.trig
     (home.folder(SENDER, OUT) / trigger_name).write_bytes(trigger)
 
 
+def _trigger_bytes(home: PlatformHome) -> bytes:
+    return (home.folder(SENDER, OUT) / f"{NAME}.trigger").read_bytes()
+
+
 def _receipt(home: PlatformHome, name: str = NAME + RECEIPT_SUFFIX) -> Any:
     return read_receipt((home.folder(SENDER, IN) / name).read_bytes())
 
