@@ -38,9 +38,11 @@ _DATA_FILE = re.compile(
 def check_safe_name(name: str) -> str:
     """Return ``name`` unchanged if it is safe as a single path component, else raise :class:`UnsafeFileName`.
 
-    Rejected: empty, ``.`` and ``..``, any ``/`` or ``\\``, NUL and other control characters, names that
-    Unicode NFKC normalisation changes (fullwidth dots and slashes, ligatures, ...), names longer than 255
-    UTF-8 bytes, and names ending in ``.trigger`` (any case), which would start a transfer of their own.
+    Rejected: empty, ``.`` and ``..``, any ``/`` or ``\\``, NUL and other control characters, invisible
+    format characters (bidi overrides such as U+202E, zero-width spaces, BOMs: they make a name read as
+    another in a listing), names that Unicode NFKC normalisation changes (fullwidth dots and slashes,
+    ligatures, ...), names longer than 255 UTF-8 bytes, and names ending in ``.trigger`` (any case), which
+    would start a transfer of their own.
     """
     if not isinstance(name, str) or not name:
         raise UnsafeFileName("name is empty")
@@ -50,6 +52,8 @@ def check_safe_name(name: str) -> str:
         raise UnsafeFileName(f"name {name!r} contains a path separator")
     if any(unicodedata.category(char) in {"Cc", "Cs"} or char in "\u2028\u2029" for char in name):
         raise UnsafeFileName(f"name {name!r} contains a control character")
+    if any(unicodedata.category(char) == "Cf" for char in name):
+        raise UnsafeFileName(f"name {name!r} contains an invisible format character (bidi or zero-width)")
     if unicodedata.normalize("NFKC", name) != name:
         raise UnsafeFileName(f"name {name!r} changes under Unicode NFKC normalisation")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
