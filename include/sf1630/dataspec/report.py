@@ -2,6 +2,13 @@
 
 A task log needs a few lines, an operator needs a page to open, and a machine needs JSON; all three come from
 the same :class:`ValidationReport`, so they can never disagree.
+
+Values from a file reach the HTML page, which people open in a browser and sometimes in a spreadsheet
+(Excel and LibreOffice open HTML tables). A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is a formula there, so every cell of the page goes through :func:`for_people`, which puts
+a ``'`` in front of such a text (the spreadsheet convention for "this is text"), and every cell is marked
+as text (``mso-number-format``). The JSON report is for machines and keeps values exactly as they were;
+the data files themselves are never changed (what is stored must be what the file says).
 """
 
 from __future__ import annotations
@@ -13,6 +20,17 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_SIZE = 5
+#: First characters that make a spreadsheet evaluate a cell (OWASP's CSV injection list, fullwidth forms).
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+
+
+def for_people(text: str) -> str:
+    """``text`` made inert for a spreadsheet: a leading ``'`` when it would start a formula.
+
+    Any table or CSV the project writes for people passes its cells through here; the ``'`` shows the
+    reader that the value was neutralised, and the original is in the JSON report.
+    """
+    return f"'{text}" if text[:1] in FORMULA_STARTS else text
 
 
 @dataclass(frozen=True)
@@ -79,11 +97,14 @@ class ValidationReport:
 
     def to_html(self) -> str:
         """A self-contained HTML page a person can open and read."""
-        esc = html.escape
+
+        def esc(text: str) -> str:
+            return html.escape(for_people(text))
+
         rows = []
         for r in self.results:
             status = "passed" if r.success else "FAILED"
-            sample = ", ".join(esc(repr(s)) for s in r.sample)
+            sample = esc(", ".join(repr(s) for s in r.sample))
             rows.append(
                 f'<tr class="{"ok" if r.success else "bad"}"><td>{status}</td><td>{esc(r.expectation)}</td>'
                 f"<td>{esc(r.column or '')}</td><td>{r.unexpected_count}</td><td>{sample}</td>"
@@ -94,7 +115,7 @@ class ValidationReport:
             '<!DOCTYPE html><html lang="da"><head><meta charset="utf-8">'
             f"<title>{esc(self.file)}: {verdict}</title><style>"
             "body{font-family:sans-serif}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px}"
+            "td,th{border:1px solid #ccc;padding:4px;mso-number-format:'\\@'}"
             ".bad{background:#fdd}.ok{background:#efe}</style></head><body>"
             f"<h1>{esc(self.file)} is {verdict}</h1><p>Spec <b>{esc(self.spec)}</b>, "
             f"{'unparsed' if self.rows is None else f'{self.rows} rows'}, {len(self.failures)} of "

@@ -18,7 +18,8 @@ import polars as pl
 from sf1630.dataspec.spec import Column, DataSpec, Dialect
 
 _STRFTIME_LEXICON = {
-    "%Y": "[0-9]{4}",
+    # Years 0001-9999: PostgreSQL has no year 0, so "0000" could not be stored as the file says it.
+    "%Y": "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})",
     "%m": "[0-9]{2}",
     "%d": "[0-9]{2}",
     "%H": "[0-9]{2}",
@@ -98,9 +99,10 @@ def parse_expression(column: Column, dialect: Dialect, name: str | None = None) 
         text = raw.str.replace(dialect.decimal, ".", literal=True) if dialect.decimal != "." else raw
         parsed = text.cast(polars_dtype(column), strict=False)
     elif column.type == "date":
-        parsed = raw.str.to_date(dialect.date_format, strict=False)
+        parsed = _round_trip(raw, raw.str.to_date(dialect.date_format, strict=False), dialect.date_format)
     elif column.type == "timestamp":
-        parsed = raw.str.to_datetime(dialect.timestamp_format, time_unit="us", strict=False)
+        datetimes = raw.str.to_datetime(dialect.timestamp_format, time_unit="us", strict=False)
+        parsed = _round_trip(raw, datetimes, dialect.timestamp_format)
     else:
         # A when/then chain is named after its first ``then``: a bare literal would name it "literal".
         parsed = (
@@ -113,6 +115,15 @@ def parse_expression(column: Column, dialect: Dialect, name: str | None = None) 
         pl.when(raw.str.contains(f"^(?:{lexical})$")).then(parsed).otherwise(None).cast(polars_dtype(column))
     )
     return typed.alias(name or column.name)
+
+
+def _round_trip(raw: pl.Expr, parsed: pl.Expr, fmt: str) -> pl.Expr:
+    """Keep a parsed date or time only if it prints back as the very text it came from.
+
+    polars (chrono) accepts a leap second ``23:59:60`` and stores the next minute, which can be the next
+    day, month or period: what is stored must be what the file says, so such a text is not of the type.
+    """
+    return pl.when(parsed.dt.strftime(fmt) == raw).then(parsed)
 
 
 def typed_frame(raw: pl.DataFrame, spec: DataSpec) -> pl.DataFrame:

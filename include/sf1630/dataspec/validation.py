@@ -14,7 +14,11 @@ plus building ``unexpected_index`` lists. The project's engine therefore
 
 ``engine="gx"`` runs the whole suite through GX (the reference); ``tests/unit/dataspec/test_validation.py``
 checks that both engines agree expectation by expectation on every corruption class of every spec.
-A file that cannot be parsed gets the same report shape with ``parse.*`` entries instead of a traceback.
+A file that cannot be parsed gets the same report shape with ``parse.*`` entries instead of a traceback:
+that includes what Python's csv module refuses (a field over its 131072-character limit, CR-only line
+endings), so the receiver quarantines such a file like any other invalid one. A NUL byte anywhere is refused
+(``parse.nul``): DuckDB would store it but PostgreSQL cannot, and validation accepts only what every
+supported warehouse can hold.
 :func:`check_bytes` also hands back the typed frame, so a loader does not read the file twice.
 """
 
@@ -22,7 +26,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +78,29 @@ class CheckedFile:
 ExtraCheck = Callable[[pl.DataFrame], CheckResult]
 
 
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path``, which must be a regular file: a FIFO or device would block or never end.
+
+    The file is opened without blocking and checked on the open descriptor, so swapping the path for a FIFO
+    after a check cannot make the read hang; raises OSError (``EINVAL``, "not a regular file") otherwise.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return file.read()
+
+
 def validate_file(path: Path, spec: DataSpec, *, engine: str = "project") -> ValidationReport:
     """Validate ``path`` against ``spec``; ``engine="gx"`` runs every expectation through GX (reference path).
 
-    Raises OSError only when the file cannot be read at all.
+    Raises OSError only when the file cannot be read at all (or is not a regular file).
     """
-    return _check(path.read_bytes, spec, name=path.name, engine=engine, extra=(), keep_frame=False).report
+
+    def source() -> bytes:
+        return read_regular_file(path)
+
+    return _check(source, spec, name=path.name, engine=engine, extra=(), keep_frame=False).report
 
 
 def validate_bytes(data: bytes, spec: DataSpec, *, name: str, engine: str = "project") -> ValidationReport:
@@ -97,7 +121,11 @@ def check_file(
     The bytes are read inside, so no caller holds them and they are freed as soon as polars has parsed
     them, before the typed frame is built: the file's size is paid once, during the parse only.
     """
-    return _check(path.read_bytes, spec, name=path.name, engine=engine, extra=extra, keep_frame=keep_frame)
+
+    def source() -> bytes:
+        return read_regular_file(path)
+
+    return _check(source, spec, name=path.name, engine=engine, extra=extra, keep_frame=keep_frame)
 
 
 def check_bytes(
@@ -133,6 +161,11 @@ def _check(
     except ParseFailure as failure:
         report = ValidationReport(spec=spec.name, file=name, rows=None, results=(failure.result,))
         return CheckedFile(report, None)
+    except (csv.Error, UnicodeError, pl.exceptions.PolarsError) as exc:
+        # Whatever a reader refuses that no parse check names: still the normal report, never a traceback.
+        refused = CheckResult("parse.read", False, detail=f"{type(exc).__name__}: {_first_line(exc)}")
+        report = ValidationReport(spec=spec.name, file=name, rows=None, results=(refused,))
+        return CheckedFile(report, None)
     rows = raw.height
     typed = cast_frame(raw, spec)
     del raw  # the text columns of typed columns go; only the typed frame is kept
@@ -145,11 +178,16 @@ def _check(
     return CheckedFile(report, typed.frame if keep_frame else None)
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:200]
+
+
 def parse(data: bytes, spec: DataSpec) -> tuple[pl.DataFrame, list[CheckResult]]:
     """Decode strictly, check the header and row shape, then read every column as text."""
     d = spec.dialect
     if not data:
         raise ParseFailure(CheckResult("parse.empty", False, detail="the file is empty (0 bytes)"))
+    _check_line_endings(data)
     if data.startswith(codecs.BOM_UTF8):
         if d.encoding != "utf-8-sig":
             raise ParseFailure(
@@ -161,6 +199,7 @@ def parse(data: bytes, spec: DataSpec) -> tuple[pl.DataFrame, list[CheckResult]]
             )
         data = data[len(codecs.BOM_UTF8) :]
     text = _decode(data, d.encoding)
+    _check_no_nul(data)
     header = _header(data, text, spec)
     _check_rows(data, text, spec, len(header))
     utf8 = data if text is None else text.encode("utf-8")
@@ -171,6 +210,44 @@ def parse(data: bytes, spec: DataSpec) -> tuple[pl.DataFrame, list[CheckResult]]
         raise ParseFailure(CheckResult("parse.read", False, detail=str(exc).splitlines()[0])) from exc
     ok = [CheckResult(name, True) for name in ("parse.encoding", "parse.header", "parse.rows")]
     return raw, ok
+
+
+def _check_no_nul(data: bytes) -> None:
+    """Refuse NUL bytes: PostgreSQL text cannot hold U+0000, so such a file could not be loaded everywhere."""
+    at = data.find(b"\x00")
+    if at >= 0:
+        line = data.count(b"\n", 0, at) + 1
+        raise ParseFailure(
+            CheckResult(
+                "parse.nul",
+                False,
+                unexpected_count=data.count(b"\x00"),
+                sample=(f"line {line}, byte {at}",),
+                detail=f"line {line}, byte {at}: a NUL byte, which no supported warehouse can store as text",
+            )
+        )
+
+
+def _check_line_endings(data: bytes) -> None:
+    """Refuse CR-only line endings (old Mac style): readers disagree on them, so the rows are ambiguous.
+
+    A CR counts as a line ending when no LF follows it; a CR inside a quoted field is read by the CSV
+    checks below, which refuse an unquoted one.
+    """
+    if b"\r" in data and b"\n" not in data:
+        raise ParseFailure(
+            CheckResult(
+                "parse.line_endings",
+                False,
+                sample=(repr(data[:40]),),
+                detail="the file uses CR-only line endings; the spec's dialect needs LF or CRLF",
+            )
+        )
+
+
+def _csv_failure(exc: csv.Error, where: str) -> ParseFailure:
+    """A csv module refusal (field over 131072 characters, bare CR in a field, ...) as a parse result."""
+    return ParseFailure(CheckResult("parse.read", False, detail=f"{where}: {_first_line(exc)}"))
 
 
 def _decode(data: bytes, encoding: str) -> str | None:
@@ -210,7 +287,10 @@ def _header(data: bytes, text: str | None, spec: DataSpec) -> list[str]:
     end = data.find(b"\n")
     first_bytes = data if end < 0 else data[:end]
     first = (first_bytes.decode("utf-8") if text is None else text.split("\n", 1)[0]).rstrip("\r")
-    header = next(csv.reader([first], delimiter=d.separator, quotechar=d.quote), [])
+    try:
+        header = next(csv.reader([first], delimiter=d.separator, quotechar=d.quote), [])
+    except csv.Error as exc:
+        raise _csv_failure(exc, "header") from exc
     if len(header) == 1 and len(spec.columns) > 1:
         other = [s for s in _OTHER_SEPARATORS if s != d.separator and s in first]
         hint = f"; it looks separated by {other[0]!r}" if other else ""
@@ -234,7 +314,11 @@ def _check_rows(data: bytes, text: str | None, spec: DataSpec, width: int) -> No
     d = spec.dialect
     if d.quote.encode() in data or b"\x1f" in data or text is not None:
         source = text if text is not None else data.decode("utf-8")
-        counts = [len(r) for r in csv.reader(io.StringIO(source), delimiter=d.separator, quotechar=d.quote)]
+        reader = csv.reader(io.StringIO(source), delimiter=d.separator, quotechar=d.quote)
+        try:
+            counts = [len(r) for r in reader]
+        except csv.Error as exc:
+            raise _csv_failure(exc, f"line {reader.line_num}") from exc
         bad = [(i + 1, n) for i, n in enumerate(counts) if n != width]
         total = len(bad)
     else:

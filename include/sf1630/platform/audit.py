@@ -16,12 +16,46 @@ from typing import IO
 LOGGER = logging.getLogger("sf1630.platform.audit")
 
 
+def _end_torn_line(path: Path) -> None:
+    """A process killed mid-write may leave a last line without newline; end it so the next one is whole."""
+    try:
+        with path.open("rb") as file:
+            file.seek(0, 2)
+            if file.tell() == 0:
+                return
+            file.seek(-1, 2)
+            torn = file.read(1) != b"\n"
+    except FileNotFoundError:
+        return
+    if torn:
+        with path.open("ab") as file:
+            file.write(b"\n")
+
+
 class AuditLog:
     """Appends audit lines to a file and to the ``sf1630.platform.audit`` logger."""
 
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.Lock()
+        self._path = path
+        if path is not None:
+            _end_torn_line(path)
         self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def transfer_ids(self) -> set[str]:
+        """Transfer ids that already have their line, so a replay after a crash writes no second one."""
+        if self._path is None or not self._path.exists():
+            return set()
+        ids = set()
+        with self._path.open(encoding="utf-8", errors="replace") as file:
+            for line in file:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("file_transfer_uuid"), str):
+                    ids.add(entry["file_transfer_uuid"])
+        return ids
 
     def transfer(
         self,

@@ -1,6 +1,8 @@
 """``sf1630 platform``: run the Serviceplatform emulator, one retention sweep, or check a configuration.
 
-Heavy imports (asyncssh, lxml) happen inside the handlers so that ``sf1630 --help`` stays fast.
+Heavy imports (asyncssh, lxml) happen inside the handlers so that ``sf1630 --help`` stays fast. A platform
+that cannot start (home is a file or in use by another process, port taken, unknown host, unreadable host
+key) prints one line ``sf1630 platform serve: <reason>`` and exits 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -60,23 +64,32 @@ def check_config_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """One retention pass; prints what it warned about and deleted as JSON."""
+    """One retention pass; prints what it warned about, deleted and failed as JSON (exit 1 if any failed)."""
     config = _load(args.config)
     if config is None:
         return 2
-    from sf1630.platform.folders import PlatformHome
+    import os
+
+    from sf1630.platform.folders import HomeError, PlatformHome
     from sf1630.platform.journal import Journal
     from sf1630.platform.retention import sweep
 
     home = PlatformHome(args.home)
-    home.prepare(config)
+    try:
+        home.check_root()
+        home.prepare(config)
+        lock = home.acquire_lock()
+    except (HomeError, OSError) as exc:
+        return _refuse("sweep", exc)
     journal = Journal(home.journal)
     try:
         result = sweep(config, home, journal)
     finally:
         journal.close()
-    print(json.dumps({"warned": result.warned, "deleted": result.deleted}, ensure_ascii=False))
-    return 0
+        os.close(lock)
+    summary = {"warned": result.warned, "deleted": result.deleted, "failed": result.failed}
+    print(json.dumps(summary, ensure_ascii=False))
+    return 1 if result.failed else 0
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -88,11 +101,25 @@ def serve_command(args: argparse.Namespace) -> int:
     import contextlib
     import logging
 
+    from sf1630.platform.server import StartupError
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config, args.home, args.host, args.port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(config, args.home, args.host, args.port))
+    except StartupError as exc:
+        return _refuse("serve", exc)
     return 0
+
+
+def _refuse(command: str, exc: BaseException) -> int:
+    """One line on stderr for a start-up problem and exit 2: the operator fixes the cause, no traceback."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        reason = f"{exc.filename}: {reason}"
+    print(f"sf1630 platform {command}: {reason}", file=sys.stderr, flush=True)
+    return EXIT_USAGE
 
 
 async def _serve(config: Any, home: Path, host: str, port: int) -> None:
@@ -106,7 +133,11 @@ async def _serve(config: Any, home: Path, host: str, port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     platform = Platform(config, home)
-    actual = await platform.start(host, port)
+    try:
+        actual = await platform.start(host, port)
+    except BaseException:
+        await platform.stop()
+        raise
     platform.start_sweeps()
     _announce(platform, host, actual)
     await stop.wait()

@@ -32,6 +32,7 @@ class ErrorCode(IntEnum):
     FILE_SIZE_MISMATCH = 302
     FILE_NOT_REGULAR = 303
     FILE_IN_USE = 304
+    FILE_HAS_LINKS = 305
     INF_REF_UNKNOWN = 400
     NO_ROUTE = 401
     NO_ROUTING_INFO = 402
@@ -89,7 +90,8 @@ ERROR_TABLE: tuple[ErrorCodeEntry, ...] = (
     ErrorCodeEntry(
         ErrorCode.FILE_NAME_UNSAFE,
         "File name is not allowed",
-        "FileName is empty, has a path separator, control characters, is . or .., or ends in .trigger.",
+        "FileName is empty, has a path separator, control characters, is . or .., or ends in one of the"
+        " platform's own suffixes (.trigger, .metadata, .sftpreceipt; any case, trailing dots or spaces).",
     ),
     ErrorCodeEntry(
         ErrorCode.FILE_MISSING, "Data file not found", "FileName is not present in the sender's OUT/."
@@ -106,6 +108,11 @@ ERROR_TABLE: tuple[ErrorCodeEntry, ...] = (
         ErrorCode.FILE_IN_USE,
         "Data file is in use by another transfer",
         "Another trigger for the same data file is being processed.",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.FILE_HAS_LINKS,
+        "Data file has more than one name",
+        "The data file is a hard link shared with another name; only a file with one name is delivered.",
     ),
     ErrorCodeEntry(ErrorCode.INF_REF_UNKNOWN, "InfRef is unknown", "No route is registered for this InfRef."),
     ErrorCodeEntry(

@@ -137,6 +137,12 @@ class Journal:
             )
             self._db.execute("DELETE FROM deliveries WHERE transfer_id = ?", (transfer_id,))
 
+    def set_receipt_name(self, transfer_id: str, receipt_name: str) -> None:
+        """Record that the receipt goes under another name (its planned name was taken meanwhile)."""
+        with self._lock:
+            query = "UPDATE transfers SET receipt_name = ? WHERE id = ?"
+            self._db.execute(query, (receipt_name, transfer_id))
+
     def set_state(self, transfer_id: str, state: str) -> None:
         """Advance a transfer to ``cleaned`` or ``done``."""
         with self._lock:

@@ -1,15 +1,24 @@
 """The router: turns a trigger in a sender's ``OUT/`` into deliveries and a receipt, exactly once.
 
 Processing of one trigger: claim (lock trigger name) → read and validate → lock the data file name, check it,
-reserve the recipients' names → journal *accepted* with the rendered receipt and metadata → per recipient
-hard-link the data file into ``IN/`` and write its metadata atomically → journal *delivered* → remove trigger
-(and data file, on success) from ``OUT/`` → journal *cleaned* → release locks → write the receipt atomically
-→ journal *done* → one audit line. While locked, the SFTP server refuses the sender's writes, renames and
-deletes of the trigger and its data file. Hard links mean a 1 GB file routes as fast as a 1 KB one.
+reserve the recipients' names and the receipt's name → journal *accepted* with the rendered receipt and
+metadata → per recipient hard-link the data file into ``IN/`` (its times reset: the retention clock starts at
+delivery) and write its metadata → journal *delivered* → remove trigger (and data file, on success) from
+``OUT/`` → journal *cleaned* → release locks → write the receipt → one audit line → journal *done*. Hard links
+mean a 1 GB file routes as fast as a 1 KB one.
+
+Why a shared inode is safe: the data file is locked and checked (regular, one name only, its size) while
+holding :attr:`Router.gate`, the lock every mutating SFTP request holds from its check to its action. Once
+locked, no request can open, write, truncate, re-time, rename or link the file, and the SFTP server never
+creates a second name for a file (a plain rename is a rename, not link + unlink), so the delivered inode is
+unreachable from every sender path; after cleanup ``OUT/`` no longer names it at all.
+
+Receipts and metadata are written with :meth:`PlatformHome.write_new`: an answer already in ``IN/`` is never
+replaced, a later answer about another trigger takes another name (the trigger's stem, then the transfer id).
 
 ``SF1630_PLATFORM_CRASH_AT=<step>`` makes the process die (``os._exit(137)``) right after that step, so tests
 can prove that a restart finishes every accepted transfer. Steps: ``accepted``, ``linked``, ``metadata``,
-``delivered``, ``cleaned``, ``receipt``.
+``delivered``, ``cleaned``, ``receipt``, ``audited``.
 """
 
 from __future__ import annotations
@@ -48,8 +57,10 @@ from sf1630.protocol.document import xml_schema
 
 LOGGER = logging.getLogger("sf1630.platform.router")
 CRASH_ENV = "SF1630_PLATFORM_CRASH_AT"
-CRASH_STEPS = ("accepted", "linked", "metadata", "delivered", "cleaned", "receipt")
+CRASH_STEPS = ("accepted", "linked", "metadata", "delivered", "cleaned", "receipt", "audited")
 MAX_NAME_BYTES = 255
+#: Largest size the journal (SQLite INTEGER) stores; no file can be larger, so a bigger claim is a mismatch.
+MAX_STORED_SIZE = 2**63 - 1
 
 _READER_CODES = {
     "too-large": ErrorCode.XML_TOO_LARGE,
@@ -100,8 +111,13 @@ class Router:
         self.audit = audit
         self._crash_at = os.environ.get(CRASH_ENV, "")
         self._mutex = threading.Lock()
+        #: Held by every mutating SFTP request from its checks to its action, and by the router while it
+        #: locks and checks a data file, so a check and the change it allows can never be split by a lock.
+        self.gate = threading.RLock()
         self._locked: set[tuple[str, str]] = set()
         self._reserved: set[tuple[str, str]] = set()
+        self._receipts: set[tuple[str, str]] = set()
+        self._audited: set[str] = set()
         self._writers: Counter[tuple[str, str]] = Counter()
         self._inf_refs = {route.inf_ref for route in config.routes}
         self.warm_up()
@@ -168,6 +184,7 @@ class Router:
     def resume(self) -> int:
         """Finish every transfer the journal holds unfinished (call before the server listens)."""
         records = self.journal.unfinished()
+        self._audited = self.audit.transfer_ids() if records else set()
         for record in records:
             if record.state != CLEANED:
                 self.claim(record.sender, record.trigger_name)
@@ -175,8 +192,10 @@ class Router:
                     self._lock_data(record.sender, record.data_name)
             with self._mutex:
                 self._reserved.update((d.recipient, record.data_name or "") for d in record.deliveries)
+                self._receipts.add((record.sender, record.receipt_name))
         for record in records:
             self._execute(record)
+        self._audited = set()
         return len(records)
 
     def process(self, user: str, trigger_name: str) -> TransferRecord | None:
@@ -190,10 +209,32 @@ class Router:
         except BaseException:
             self._unlock(user, trigger_name)
             raise
-        self.journal.accept(record)
+        try:
+            self.journal.accept(record)
+        except Exception as exc:  # whatever the journal refuses, the sender still gets an answer
+            LOGGER.exception("journal refused transfer %s", record.id)
+            self._answer_unjournalled(record, exc)
+            return record
         self._crash_point("accepted")
         self._execute(record)
         return record
+
+    def _answer_unjournalled(self, record: TransferRecord, exc: Exception) -> None:
+        """Turn a transfer the journal could not record into an error receipt, touching no recipient.
+
+        Nothing was delivered yet, so failing it is safe; the trigger is removed so that no rescan retries
+        it forever, and every lock is released so a corrected trigger is processed normally.
+        """
+        detail = f"the transfer could not be recorded: {type(exc).__name__}"
+        error = receipt_error(ErrorCode.INTERNAL_ERROR, detail)
+        record.receipt_xml = to_xml(TechnicalReceipt.failure(record.id, [error]))
+        record.outcome, record.error_codes = "failure", [int(ErrorCode.INTERNAL_ERROR)]
+        self._release([d.recipient for d in record.deliveries], record.data_name)
+        record.deliveries = []
+        (self.home.folder(record.sender, OUT) / record.trigger_name).unlink(missing_ok=True)
+        self._unlock(record.sender, record.trigger_name, record.data_name)
+        self._write_receipt(record, journalled=False)
+        self._audit(record)
 
     # ------------------------------------------------------------------ validation
 
@@ -229,25 +270,40 @@ class Router:
                 file = replace(trigger.file, recipients=(recipient,))
                 metadata = FileMetadata(file_transfer_uuid=transfer_id, file=file, content=trigger.content)
                 deliveries.append(Delivery(recipient, to_xml(metadata)))
+        size = trigger.file.size_in_bytes if trigger is not None else None
         return TransferRecord(
             id=transfer_id,
             sender=user,
             trigger_name=trigger_name,
             data_name=data_name,
-            receipt_name=self._receipt_name(trigger_name, file_name, transfer_id),
+            receipt_name=self._reserve_receipt(user, trigger_name, file_name, transfer_id),
             receipt_xml=to_xml(receipt),
             outcome="failure" if check.errors else "success",
-            size=trigger.file.size_in_bytes if trigger is not None else None,
+            size=size if size is not None and size <= MAX_STORED_SIZE else None,
             error_codes=[error.code for error in check.errors],
             deliveries=deliveries,
         )
 
-    @staticmethod
-    def _receipt_name(trigger_name: str, file_name: str | None, transfer_id: str) -> str:
-        for stem in (file_name, trigger_name[: -len(TRIGGER_SUFFIX)]):
-            if stem and len((stem + RECEIPT_SUFFIX).encode("utf-8")) <= MAX_NAME_BYTES:
-                return stem + RECEIPT_SUFFIX
-        return transfer_id + RECEIPT_SUFFIX
+    def _reserve_receipt(self, user: str, trigger_name: str, file_name: str | None, transfer_id: str) -> str:
+        """Choose a receipt name no earlier receipt and no transfer in flight holds, and reserve it.
+
+        ``<data file>.sftpreceipt`` when free; else ``<trigger stem>.sftpreceipt`` (a second trigger naming
+        the same data file), else ``<data file>.<transfer id>.sftpreceipt``, else
+        ``<transfer id>.sftpreceipt``.
+        """
+        stem = trigger_name[: -len(TRIGGER_SUFFIX)]
+        stems = (file_name, stem, f"{file_name or stem}.{transfer_id}")
+        candidates = [c + RECEIPT_SUFFIX for c in stems if c]
+        candidates = [c for c in candidates if len(c.encode("utf-8")) <= MAX_NAME_BYTES]
+        folder = self.home.folder(user, IN)
+        with self._mutex:
+            for candidate in candidates:
+                if (user, candidate) not in self._receipts and not os.path.lexists(folder / candidate):
+                    self._receipts.add((user, candidate))
+                    return candidate
+            fallback = transfer_id + RECEIPT_SUFFIX
+            self._receipts.add((user, fallback))
+            return fallback
 
     def _check(self, user: str, data: bytes) -> _Check:
         try:
@@ -324,12 +380,18 @@ class Router:
                 receipt_error(ErrorCode.FILE_NAME_UNSAFE, f"FileName is too long to add {RECEIPT_SUFFIX}")
             )
             return
-        if not self._lock_data(user, name):
-            check.errors.append(
-                receipt_error(ErrorCode.FILE_IN_USE, f"{name!r} is in use by another transfer")
-            )
-            return
-        check.data_locked = True
+        # Lock and check under the gate: no SFTP request is between its own check and its action now, and
+        # none can start one on this name until the transfer releases it (see the module docstring).
+        with self.gate:
+            if not self._lock_data(user, name):
+                check.errors.append(
+                    receipt_error(ErrorCode.FILE_IN_USE, f"{name!r} is in use by another transfer")
+                )
+                return
+            check.data_locked = True
+            self._check_locked_data_file(user, name, trigger, check)
+
+    def _check_locked_data_file(self, user: str, name: str, trigger: Trigger, check: _Check) -> None:
         try:
             info = os.lstat(self.home.folder(user, OUT) / name)
         except FileNotFoundError:
@@ -337,6 +399,10 @@ class Router:
             return
         if not stat.S_ISREG(info.st_mode):
             check.errors.append(receipt_error(ErrorCode.FILE_NOT_REGULAR, f"{name!r} is not a regular file"))
+        elif info.st_nlink != 1:
+            check.errors.append(
+                receipt_error(ErrorCode.FILE_HAS_LINKS, f"{name!r} has {info.st_nlink} names, not one")
+            )
         elif info.st_size != trigger.file.size_in_bytes:
             check.errors.append(
                 receipt_error(
@@ -383,10 +449,38 @@ class Router:
             record.state = CLEANED
         self._unlock(record.sender, record.trigger_name, record.data_name)
         self._release([d.recipient for d in record.deliveries], record.data_name)
-        self.home.write_atomic(self.home.folder(record.sender, IN) / record.receipt_name, record.receipt_xml)
+        self._write_receipt(record, journalled=True)
         self._crash_point("receipt")
+        if record.id not in self._audited:
+            self._audit(record)
+        self._crash_point("audited")
         self.journal.set_state(record.id, DONE)
         record.state = DONE
+
+    def _write_receipt(self, record: TransferRecord, *, journalled: bool) -> None:
+        """Write the receipt without replacing any file; move to the transfer-id name if the name was taken.
+
+        The name was reserved at planning, so it is taken only if something outside the router put a file
+        there (or the sender's folder was edited by hand); the journal learns the new name before it is
+        written, so a replay after a crash writes the receipt once, under one name.
+        """
+        folder = self.home.folder(record.sender, IN)
+        try:
+            if not self.home.write_new(folder / record.receipt_name, record.receipt_xml):
+                old = record.receipt_name
+                record.receipt_name = record.id + RECEIPT_SUFFIX
+                if journalled:
+                    self.journal.set_receipt_name(record.id, record.receipt_name)
+                with self._mutex:
+                    self._receipts.discard((record.sender, old))
+                    self._receipts.add((record.sender, record.receipt_name))
+                if not self.home.write_new(folder / record.receipt_name, record.receipt_xml):
+                    raise FileExistsError(f"{record.sender}/IN/{record.receipt_name} holds another document")
+        finally:
+            with self._mutex:
+                self._receipts.discard((record.sender, record.receipt_name))
+
+    def _audit(self, record: TransferRecord) -> None:
         self.audit.transfer(
             file_transfer_uuid=record.id,
             sender=record.sender,
@@ -415,6 +509,8 @@ class Router:
         except FileExistsError:
             if not os.path.samefile(source, target):
                 raise
+        # The link shares the sender's times; the recipient's retention clock starts now, at delivery.
+        os.utime(target, follow_symlinks=False)
         self._crash_point("linked")
         self.home.write_atomic(target.with_name(target.name + METADATA_SUFFIX), delivery.metadata_xml)
         self._crash_point("metadata")

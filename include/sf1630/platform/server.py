@@ -6,6 +6,11 @@ are refused, so no sequence of requests reaches another user's folder or anythin
 may write only into ``OUT/``; a trigger is handed to the router the moment its upload closes or it is
 renamed into ``OUT/``, and a periodic rescan recovers anything missed. Files of a transfer in progress are
 locked: the server refuses writes, renames and deletes of them with "permission denied".
+
+Every request that changes ``OUT/`` holds the router's gate from its checks to its action, so the router
+never locks a data file between a request's check and its effect; a plain SFTP rename is a rename that
+refuses an existing target, never link + unlink, so no file ever has two names in ``OUT/``. Names the
+platform writes itself (``.metadata``, ``.sftpreceipt``) cannot be created in ``OUT/``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hmac
 import logging
 import os
 import posixpath
+import socket
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
-from asyncssh import SFTPAttrs, SFTPNoSuchFile, SFTPPermissionDenied
+from asyncssh import SFTPAttrs, SFTPFailure, SFTPNoSuchFile, SFTPPermissionDenied
 
 from sf1630.platform.audit import AuditLog
 from sf1630.platform.config import PlatformConfig
-from sf1630.platform.folders import FOLDERS, OUT, PlatformHome
+from sf1630.platform.folders import FOLDERS, OUT, HomeError, PlatformHome
 from sf1630.platform.journal import Journal
 from sf1630.platform.router import Router, is_trigger_name
 from sf1630.protocol import ProtocolError, check_safe_name
+from sf1630.protocol.names import reserved_suffix
 
 LOGGER = logging.getLogger("sf1630.platform.server")
 
@@ -37,10 +44,17 @@ _FXF_WRITE, _FXF_APPEND, _FXF_CREAT, _FXF_TRUNC, _FXF_EXCL = 0x02, 0x04, 0x08, 0
 _WRITE_FLAGS = _FXF_WRITE | _FXF_APPEND | _FXF_CREAT | _FXF_TRUNC
 
 
+class StartupError(Exception):
+    """The platform cannot start; the message is one sentence for the operator (the CLI exits 2)."""
+
+
 def load_host_key(home: PlatformHome) -> asyncssh.SSHKey:
     """The persistent host key, created on first start; its public half is kept in ``host_key.pub``."""
     if home.host_key.exists():
-        key = asyncssh.read_private_key(str(home.host_key))
+        try:
+            key = asyncssh.read_private_key(str(home.host_key))
+        except (asyncssh.KeyImportError, OSError, ValueError) as exc:
+            raise StartupError(f"host key {home.host_key} cannot be read: {exc}") from None
     else:
         key = asyncssh.generate_private_key("ssh-ed25519")
         fd = os.open(home.host_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -110,6 +124,8 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
         folder, name = parts
         if write and folder != OUT:
             raise SFTPPermissionDenied("only OUT/ is writable")
+        if write and (suffix := reserved_suffix(name, include_trigger=False)) is not None:
+            raise SFTPPermissionDenied(f"names ending in {suffix} are the platform's own")
         if changes and folder == OUT and self.platform.router.is_locked(self.user, name):
             raise SFTPPermissionDenied(f"{name} belongs to a transfer in progress")
         return folder, name
@@ -118,6 +134,12 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
 
     def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> object:
         writable = bool(pflags & _WRITE_FLAGS)
+        if not writable:
+            return self._open(path, pflags, writable)
+        with self.platform.router.gate:
+            return self._open(path, pflags, writable)
+
+    def _open(self, path: bytes, pflags: int, writable: bool) -> object:
         folder, name = self._file(path, write=writable, changes=writable)
         flags = os.O_NOFOLLOW | (os.O_RDWR if writable and pflags & 0x01 else os.O_WRONLY if writable else 0)
         flags |= os.O_APPEND if pflags & _FXF_APPEND else 0
@@ -150,8 +172,9 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
         assert isinstance(file_obj, _Handle)
         if not file_obj.writable:
             raise SFTPPermissionDenied("file not open for writing")
-        self._check_writable(file_obj)
-        return os.pwrite(file_obj.fd, data, offset)
+        with self.platform.router.gate:
+            self._check_writable(file_obj)
+            return os.pwrite(file_obj.fd, data, offset)
 
     def _check_writable(self, handle: _Handle) -> None:
         """Refuse writes to a file being routed, or through a handle whose file was already delivered."""
@@ -177,12 +200,14 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
         assert isinstance(file_obj, _Handle)
         if not file_obj.writable:
             raise SFTPPermissionDenied("file not open for writing")
-        self._check_writable(file_obj)
-        self._set_times(file_obj.fd, attrs)
+        with self.platform.router.gate:
+            self._check_writable(file_obj)
+            self._set_times(file_obj.fd, attrs)
 
     def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
-        self._file(path, write=True)
-        self._set_times(self.map_path(path), attrs)
+        with self.platform.router.gate:
+            self._file(path, write=True)
+            self._set_times(self.map_path(path), attrs)
 
     def lsetstat(self, path: bytes, attrs: SFTPAttrs) -> None:
         self.setstat(path, attrs)
@@ -196,11 +221,12 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
             os.utime(target, (attrs.atime, attrs.mtime))
 
     def remove(self, path: bytes) -> None:
-        self._file(path, write=False)
-        local = self.map_path(path)
-        if not stat.S_ISREG(os.lstat(local).st_mode):
-            raise SFTPPermissionDenied("not a regular file")
-        os.unlink(local)
+        with self.platform.router.gate:
+            self._file(path, write=False)
+            local = self.map_path(path)
+            if not stat.S_ISREG(os.lstat(local).st_mode):
+                raise SFTPPermissionDenied("not a regular file")
+            os.unlink(local)
 
     def rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._rename(oldpath, newpath, replace=False)
@@ -209,18 +235,26 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
         self._rename(oldpath, newpath, replace=True)
 
     def _rename(self, oldpath: bytes, newpath: bytes, *, replace: bool) -> None:
+        with self.platform.router.gate:
+            new_name = self._rename_locked(oldpath, newpath, replace=replace)
+        if is_trigger_name(new_name):
+            self.platform.trigger_event(self.user, new_name)
+
+    def _rename_locked(self, oldpath: bytes, newpath: bytes, *, replace: bool) -> str:
+        """One rename, never two names: a plain SFTP rename refuses an existing target instead of linking.
+
+        Every request that creates a name in ``OUT/`` holds the gate, so "target absent" still holds when
+        ``os.rename`` runs; the router never creates names in ``OUT/``.
+        """
         self._file(oldpath, write=True)
         _, new_name = self._file(newpath, write=True)
         old, new = self.map_path(oldpath), self.map_path(newpath)
         if not stat.S_ISREG(os.lstat(old).st_mode):
             raise SFTPPermissionDenied("not a regular file")
-        if replace:
-            os.replace(old, new)
-        else:
-            os.link(old, new, follow_symlinks=False)
-            os.unlink(old)
-        if is_trigger_name(new_name):
-            self.platform.trigger_event(self.user, new_name)
+        if not replace and os.path.lexists(new):
+            raise SFTPFailure("target exists")
+        os.rename(old, new)
+        return new_name
 
     # ------------------------------------------------------------------ refused outright
 
@@ -276,7 +310,16 @@ class Platform:
     def __init__(self, config: PlatformConfig, home: Path, *, workers: int = 4) -> None:
         self.config = config
         self.home = PlatformHome(home)
-        self.home.prepare(config)
+        try:
+            self.home.check_root()
+            self.home.prepare(config)
+            self._home_lock = self.home.acquire_lock()
+        except HomeError as exc:
+            raise StartupError(str(exc)) from None
+        except OSError as exc:
+            raise StartupError(f"home {self.home.root} cannot be used: {exc.strerror or exc}") from None
+        for name in self.home.clean_spool():
+            LOGGER.info("removed spool leftover %s", name)
         self.journal = Journal(self.home.journal)
         self.audit = AuditLog(self.home.audit_log)
         self.router = Router(config, self.home, self.journal, self.audit)
@@ -305,16 +348,21 @@ class Platform:
         resumed = await self._loop.run_in_executor(self._executor, self.router.resume)
         if resumed:
             LOGGER.info("resumed %d unfinished transfer(s) from the journal", resumed)
-        self._server = await asyncssh.create_server(
-            lambda: PlatformSSHServer(self),
-            host,
-            port,
-            server_host_keys=[host_key],
-            sftp_factory=self._sftp_factory,
-            allow_scp=False,
-            agent_forwarding=False,
-            x11_forwarding=False,
-        )
+        try:
+            self._server = await asyncssh.create_server(
+                lambda: PlatformSSHServer(self),
+                host,
+                port,
+                server_host_keys=[host_key],
+                sftp_factory=self._sftp_factory,
+                allow_scp=False,
+                agent_forwarding=False,
+                x11_forwarding=False,
+            )
+        except socket.gaierror as exc:
+            raise StartupError(f"cannot listen on {host!r}: unknown host ({exc.strerror})") from None
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._tasks.append(
             asyncio.create_task(self._every(self.config.rescan_interval.total_seconds(), self.rescan))
@@ -378,3 +426,10 @@ class Platform:
         self._executor.shutdown(wait=True)
         self.journal.close()
         self.audit.close()
+        self.release()
+
+    def release(self) -> None:
+        """Give up the home's lock (``stop`` does; for a platform that never started, call it directly)."""
+        if self._home_lock >= 0:
+            os.close(self._home_lock)
+            self._home_lock = -1

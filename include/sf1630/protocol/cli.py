@@ -8,8 +8,10 @@ lxml is imported inside the handlers so ``sf1630 --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
+import stat
 import sys
 import uuid
 from datetime import date, datetime
@@ -53,9 +55,7 @@ def validate_command(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            with path.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                data = handle.read(args.max_bytes + 1)
+            size, data = _read_regular(path, args.max_bytes + 1)
         except OSError as exc:
             print(f"{path}: unreadable: {exc.strerror or exc}", file=sys.stderr)
             status = max(status, EXIT_USAGE)
@@ -70,6 +70,19 @@ def validate_command(args: argparse.Namespace) -> int:
             continue
         print(f"{path}: {document_kind(document)}")
     return status
+
+
+def _read_regular(path: Path, limit: int) -> tuple[int, bytes]:
+    """Size and first ``limit`` bytes of a regular file; a FIFO or device is refused, never waited on.
+
+    Opened without blocking and checked on the descriptor, so a FIFO swapped in after a check cannot hang.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return info.st_size, handle.read(limit)
 
 
 def trigger_command(args: argparse.Namespace) -> int:

@@ -48,7 +48,7 @@ from sf1630.protocol.models import (
     TechnicalReceipt,
     Trigger,
 )
-from sf1630.protocol.names import check_safe_name
+from sf1630.protocol.names import check_data_file_name, check_safe_name
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "sf1630-sftp.xsd"
 
@@ -328,6 +328,13 @@ def _safe_name(node: Any) -> str:
         raise UnsafeFileName(exc.detail, line=node.sourceline, path=_path(node)) from None
 
 
+def _data_file_name(node: Any) -> str:
+    try:
+        return check_data_file_name(_text(node))
+    except UnsafeFileName as exc:
+        raise UnsafeFileName(exc.detail, line=node.sourceline, path=_path(node)) from None
+
+
 def _uuid(node: Any) -> uuid.UUID:
     return uuid.UUID(_text(node))
 
@@ -355,7 +362,7 @@ def _leaf_items(nodes: list[Any], what: str) -> tuple[tuple[str, str], ...]:
 def _file_descriptor(node: Any) -> FileDescriptor:
     senders_file_id = _child(node, "SendersFileId")
     return FileDescriptor(
-        file_name=_safe_name(_child(node, "FileName")),
+        file_name=_data_file_name(_child(node, "FileName")),
         size_in_bytes=int(_text(_child(node, "SizeInBytes")).strip()),
         sender=_safe_name(_child(node, "Sender")),
         recipients=tuple(_safe_name(recipient) for recipient in node.findall("Recipients")),
@@ -445,7 +452,9 @@ def to_xml(doc: Document) -> bytes:
         raise TypeError(f"not a protocol document: {type(doc).__name__}")
     _validate(root)
     for name_node in root.iterfind("FileDescriptor/*"):
-        if name_node.tag in {"FileName", "Sender", "Recipients"}:
+        if name_node.tag == "FileName":
+            _data_file_name(name_node)
+        elif name_node.tag in {"Sender", "Recipients"}:
             _safe_name(name_node)
     body: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False, pretty_print=True)
     return _XML_DECLARATION + body

@@ -43,9 +43,11 @@ _DATA_FILE = re.compile(
 def check_safe_name(name: str) -> str:
     """Return ``name`` unchanged if it is safe as a single path component, else raise :class:`UnsafeFileName`.
 
-    Rejected: empty, ``.`` and ``..``, any ``/`` or ``\\``, NUL and other control characters, names that
-    Unicode NFKC normalisation changes (fullwidth dots and slashes, ligatures, ...), names longer than 255
-    UTF-8 bytes, and names ending in ``.trigger`` (any case), which would start a transfer of their own.
+    Rejected: empty, ``.`` and ``..``, any ``/`` or ``\\``, NUL and other control characters, invisible
+    format characters (bidi overrides such as U+202E, zero-width spaces, BOMs: they make a name read as
+    another in a listing), names that Unicode NFKC normalisation changes (fullwidth dots and slashes,
+    ligatures, ...), names longer than 255 UTF-8 bytes, and names ending in ``.trigger`` (any case), which
+    would start a transfer of their own.
     """
     if not isinstance(name, str) or not name:
         raise UnsafeFileName("name is empty")
@@ -55,12 +57,51 @@ def check_safe_name(name: str) -> str:
         raise UnsafeFileName(f"name {name!r} contains a path separator")
     if any(unicodedata.category(char) in {"Cc", "Cs"} or char in "\u2028\u2029" for char in name):
         raise UnsafeFileName(f"name {name!r} contains a control character")
+    if any(unicodedata.category(char) == "Cf" for char in name):
+        raise UnsafeFileName(f"name {name!r} contains an invisible format character (bidi or zero-width)")
     if unicodedata.normalize("NFKC", name) != name:
         raise UnsafeFileName(f"name {name!r} changes under Unicode NFKC normalisation")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise UnsafeFileName(f"name is longer than {MAX_NAME_BYTES} UTF-8 bytes")
     if name.lower().endswith(TRIGGER_SUFFIX):
         raise UnsafeFileName(f"name {name!r} ends in {TRIGGER_SUFFIX}")
+    return name
+
+
+#: Suffixes of the files the platform writes or acts on; a data file must not end in any of them.
+PLATFORM_SUFFIXES = (TRIGGER_SUFFIX, METADATA_SUFFIX, RECEIPT_SUFFIX)
+
+
+def _stripped_tail(name: str) -> str:
+    """``name`` case-folded, without the trailing dots, spaces and invisible characters some tools drop.
+
+    Windows and some SFTP clients strip trailing dots and spaces, and zero-width characters are invisible
+    in listings, so ``x.METADATA .`` or ``x.metadata\u200b`` would pass for a metadata file somewhere.
+    """
+    end = len(name)
+    while end and (name[end - 1] in ". " or unicodedata.category(name[end - 1]) in {"Zs", "Cf"}):
+        end -= 1
+    return name[:end].casefold()
+
+
+def reserved_suffix(name: str, *, include_trigger: bool = True) -> str | None:
+    """The platform suffix ``name`` ends in (any case, any trailing dots/spaces/invisibles), else None."""
+    tail = _stripped_tail(name)
+    suffixes = PLATFORM_SUFFIXES if include_trigger else (METADATA_SUFFIX, RECEIPT_SUFFIX)
+    return next((suffix for suffix in suffixes if tail.endswith(suffix)), None)
+
+
+def check_data_file_name(name: str) -> str:
+    """:func:`check_safe_name`, and refuse names ending in a suffix of the platform's own files.
+
+    A data file named ``<x>.metadata`` or ``<x>.sftpreceipt`` would be delivered into a recipient's
+    ``IN/`` (or, routed back, a sender's) where it reads as a document the platform wrote: a forged
+    metadata file or a forged SUCCESS receipt.
+    """
+    check_safe_name(name)
+    suffix = reserved_suffix(name)
+    if suffix is not None:
+        raise UnsafeFileName(f"name {name!r} ends in {suffix}, a suffix of the platform's own files")
     return name
 
 
