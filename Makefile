@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-unit lint bench
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest -n 2
+
+# The part of the suite that needs no service (no emulator, PostgreSQL or Airflow metadata DB).
+test-unit: install
+	$(BIN)/pytest -n 2 -m "not integration"
 
 lint: install
 	$(BIN)/ruff check .

@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 import asyncssh
 import yaml
+from sf1630.platform.process import start_emulator
 from sf1630.protocol import (
     INF_REF_SF1630,
     RECEIPT_SUFFIX,
@@ -81,21 +81,6 @@ def write_config(folder: Path, public_key: str) -> Path:
     path = folder / "platform.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def start(config: Path, home: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    command = [sys.executable, "-m", "sf1630.platform.cli", "serve", "--config", str(config)]
-    command += ["--home", str(home), "--port", "0"]
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if line.startswith("listening on 127.0.0.1:"):
-                return process, int(line.split(":")[1].split()[0])
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text())
-        time.sleep(0.05)
-    raise RuntimeError("platform did not start")
 
 
 class Sender:
@@ -203,12 +188,8 @@ def main() -> int:
         folder = Path(tmp)
         key = asyncssh.generate_private_key("ssh-ed25519")
         config = write_config(folder, key.export_public_key().decode().strip())
-        process, port = start(config, folder / "home", folder / "serve.log")
-        try:
-            result = asyncio.run(measure(port, folder / "home", key))
-        finally:
-            process.terminate()
-            process.wait(30)
+        with start_emulator(config, folder / "home", log=folder / "serve.log") as running:
+            result = asyncio.run(measure(running.port, running.home, key))
     print(json.dumps(result))
     return 0
 

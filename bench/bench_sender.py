@@ -37,7 +37,7 @@ os.environ.update(
         "GX_ANALYTICS_ENABLED": "False",
     }
 )
-sys.path.insert(0, str(REPO / "tests" / "integration" / "sender"))
+sys.path.insert(0, str(REPO))  # the shared test harness: tests.support
 
 #: SF1630_BENCH_SCALE shrinks the workload (tests/bench runs every benchmark at 1 % to keep it working).
 SCALE = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
@@ -66,7 +66,6 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
     """The DAG's exports, uploads and receipt reads without Airflow; returns (seconds, accepted)."""
     from datetime import UTC, datetime
 
-    from conftest import SENDER_PASSWORD, SENDER_USER
     from sf1630.database import Database
     from sf1630.protocol import Period, to_xml
     from sf1630.registry import load_registry
@@ -75,6 +74,8 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
     from sf1630.sender.plan import plan_deliveries
     from sf1630.sender.receipt import receipt_waiting, settle_receipt
     from sf1630.sender.upload import build_trigger, upload_delivery
+
+    from tests.support.sender import SENDER_PASSWORD, SENDER_USER
 
     started = time.perf_counter()
     registry = load_registry()
@@ -113,7 +114,7 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
 
 def dag_run(port: int, host_key: str, source: Path, ledger: Path) -> tuple[float, str, int]:
     """The sender DAG for the month with dag.test(); returns (seconds, run state, deliver instances)."""
-    from conftest import OCTOBER_START, sender_dag, sftp_connection
+    from tests.support.sender import OCTOBER_START, sender_dag, sftp_connection
 
     os.environ["AIRFLOW_CONN_SF1630_SFTP_KY"] = sftp_connection(port, host_key)
     os.environ["AIRFLOW_CONN_SF1630_SOURCE_KY"] = json.dumps({"conn_type": "duckdb", "host": str(source)})
@@ -130,12 +131,14 @@ def dag_run(port: int, host_key: str, source: Path, ledger: Path) -> tuple[float
 def main() -> int:
     import logging
 
-    from conftest import SENDER_PASSWORD, SENDER_USER, start_emulator, stop_emulator
     from sf1630.database import Database
     from sf1630.dataspec import load_spec
     from sf1630.protocol import Period
     from sf1630.registry import load_registry, platform_config
     from sf1630.sender.source import seed_source
+
+    from tests.support import emulator as platform
+    from tests.support.sender import SENDER_PASSWORD, SENDER_USER
 
     logging.disable(logging.INFO)
     subprocess.run(
@@ -155,7 +158,7 @@ def main() -> int:
         passwords={SENDER_USER: SENDER_PASSWORD},
         extra={"router": {"rescan_interval": "1s"}},
     )
-    emulators = [start_emulator(config, WORK / f"emulator-{name}") for name in ("floor", "sequential", "dag")]
+    emulators = [platform.start(config, WORK / f"emulator-{name}") for name in ("floor", "sequential", "dag")]
     try:
         floor_s, floor_ok = floor_script(
             emulators[0].port, emulators[0].host_key, source, WORK / "ledger-floor.sqlite", batched=True
@@ -167,8 +170,8 @@ def main() -> int:
             emulators[2].port, emulators[2].host_key, source, WORK / "ledger-dag.sqlite"
         )
     finally:
-        for emulator in emulators:
-            stop_emulator(emulator)
+        for running in emulators:
+            running.stop()
     deliveries = sum(len(k.lis_systems) for k in kommuner)
     result = {
         "benchmark": "sender_month_ky",

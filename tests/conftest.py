@@ -11,12 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+pytest_plugins = ["tests.support.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -49,19 +49,22 @@ def airflow_db() -> Iterator[Path]:
     yield _AIRFLOW_HOME
 
 
-POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+#: Test folders whose tests need running services (the emulator, PostgreSQL, an Airflow metadata DB).
+_SERVICE_FOLDERS = frozenset({"integration", "distributed", "deploy", "bench"})
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """Each warehouse for real: a DuckDB file in tmp_path, or a unique PostgreSQL schema dropped after."""
-    import psycopg
-    from sf1630.database import Database
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a service ``integration``, so ``-m "not integration"`` needs none.
 
-    if request.param == "duckdb":
-        yield Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
-        return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    yield Database.postgres(POSTGRES_DSN, schema=schema)
-    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    By folder, and elsewhere by the fixtures it uses: PostgreSQL (``pg_schema``, the ``postgres`` warehouse)
+    or a migrated Airflow metadata database (``airflow_db``).
+    """
+    from tests.support.fixtures import SERVICE_FIXTURES
+
+    for item in items:
+        folder = item.path.relative_to(REPO_ROOT / "tests").parts[0]
+        callspec = getattr(item, "callspec", None)
+        uses_postgres = callspec is not None and callspec.params.get("warehouse") == "postgres"
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if folder in _SERVICE_FOLDERS or uses_postgres or fixtures & (SERVICE_FIXTURES | {"airflow_db"}):
+            item.add_marker(pytest.mark.integration)

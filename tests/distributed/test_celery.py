@@ -32,6 +32,7 @@ import pytest
 import yaml
 from sf1630.database import Database
 from sf1630.dataspec import load_spec
+from sf1630.platform.process import RunningEmulator, start_emulator
 from sf1630.protocol import Period
 from sf1630.receiver.config import connection_slug
 from sf1630.registry import load_registry, platform_config, write_platform_config
@@ -64,6 +65,7 @@ class Stack:
     lis_users: list[str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    emulator: RunningEmulator | None = None
 
     @property
     def dsn(self) -> str:
@@ -162,19 +164,9 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 
 def _start_emulator(stack: Stack, config: Path) -> tuple[int, str]:
     """``sf1630 platform serve`` on a free port; returns the port and the pinned host key."""
-    command = [str(BIN / "sf1630"), "platform", "serve", "--config", str(config)]
-    command += ["--home", str(stack.platform_home), "--host", "127.0.0.1", "--port", "0"]
-    _start(stack, "emulator", command)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"listening on 127\.0\.0\.1:([0-9]+)", stack.logs["emulator"].read_text("utf-8"))
-        if match:
-            key = (stack.platform_home / "host_key.pub").read_text(encoding="ascii").split()[:2]
-            return int(match[1]), " ".join(key)
-        if stack.processes["emulator"].poll() is not None:
-            break
-        time.sleep(0.2)
-    raise AssertionError("emulator did not start:\n" + stack.logs["emulator"].read_text("utf-8"))
+    stack.logs["emulator"] = stack.workdir / "emulator.log"
+    stack.emulator = start_emulator(config, stack.platform_home, log=stack.logs["emulator"])
+    return stack.emulator.port, stack.emulator.host_key
 
 
 def _airflow_env(work: Path, database: str, config_dir: Path, connections: dict[str, Any]) -> dict[str, str]:
@@ -342,6 +334,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     finally:
         for process in stack.processes.values():
             _stop(process)
+        if stack.emulator is not None:
+            stack.emulator.stop()
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         _reset_redis()

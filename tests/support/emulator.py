@@ -8,14 +8,18 @@ emulator's host key.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sf1630 import INCLUDE_DIR
 from sf1630.platform.process import RunningEmulator, start_emulator
 from sf1630.registry import write_platform_config
 
-__all__ = ["RunningEmulator", "sftp_connection", "start"]
+__all__ = ["RunningEmulator", "sftp_connection", "spawn_emulator", "start"]
 
 
 def start(config: Mapping[str, Any], workdir: Path, *, extra_args: Sequence[str] = ()) -> RunningEmulator:
@@ -39,3 +43,13 @@ def sftp_connection(
     if password is not None:
         connection["password"] = password
     return json.dumps(connection)
+
+
+def spawn_emulator(config: Path, home: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``platform serve`` as a bare subprocess, output to ``log``, without waiting (crash tests kill it)."""
+    command = [sys.executable, "-m", "sf1630.platform.cli", "serve", "--config", str(config)]
+    command += ["--home", str(home), "--port", "0"]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=INCLUDE_DIR.parent
+        )

@@ -16,10 +16,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from sf1630.database import Database
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.receiver.extract import spec_for
-from sf1630.warehouse import LedgerEntry, LoadRequest, Outcome, WarehouseTarget, load_delivery
+from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery
 
 pytestmark = pytest.mark.integration
 KOMMUNE, PERIOD = "65700000", "2026-10"
@@ -52,13 +53,13 @@ def _file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def _load(target: WarehouseTarget, rows: Any) -> None:
+def _load(target: Database, rows: Any) -> None:
     extract = spec_for("ky")
     transfer = str(uuid.uuid4())
     constants, scope = extract.lineage(
         file_transfer_uuid=transfer, kommune=KOMMUNE, period=PERIOD, loaded_at=WHEN
     )
-    entry = LedgerEntry(
+    entry = LoadEntry(
         transfer,
         f"KY_LIS_{KOMMUNE}_M10_20261101060000.csv",
         "KY",
@@ -72,7 +73,7 @@ def _load(target: WarehouseTarget, rows: Any) -> None:
     )
     request = LoadRequest(
         table=extract.table,
-        create_sql=extract.create_sql(target.engine, target.schema),
+        create_sql=extract.create_sql(target.kind, target.schema),
         data=rows,
         entry=entry,
         replace_where=scope,
@@ -81,21 +82,21 @@ def _load(target: WarehouseTarget, rows: Any) -> None:
     assert load_delivery(target, request)
 
 
-def _stored(target: WarehouseTarget) -> set[str]:
+def _stored(target: Database) -> set[str]:
     table = f"{target.schema}.{spec_for('ky').table}"
     query = f"SELECT sagsbehandler_enhed FROM {table}"
-    if target.engine == "duckdb":
+    if target.kind == "duckdb":
         import duckdb
 
-        with duckdb.connect(target.location) as con:
+        with duckdb.connect(str(target.path)) as con:
             return {row[0] for row in con.execute(query).fetchall()}
-    with psycopg.connect(target.location) as conn:
+    with target.connect() as conn:
         return {row[0] for row in conn.execute(query).fetchall()}
 
 
 @pytest.mark.parametrize("name", sorted(STORABLE))
 def test_storable_text_passes_and_is_stored_as_written(
-    name: str, warehouse: WarehouseTarget, tmp_path: Path
+    name: str, warehouse: Database, tmp_path: Path
 ) -> None:
     verdict, rows = spec_for("ky").check(_file(tmp_path, STORABLE[name]), kommune=KOMMUNE, period=PERIOD)
     assert verdict.ok and rows is not None, verdict.summary

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from .conftest import HERNING, SENDER, RunningPlatform, connect_asyncssh
+from tests.support.platform import HERNING, SENDER, RunningPlatform, connect_asyncssh
 
 REFUSED = (asyncssh.SFTPPermissionDenied, asyncssh.SFTPNoSuchFile, asyncssh.SFTPFailure)
 

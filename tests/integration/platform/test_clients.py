@@ -11,7 +11,7 @@ import paramiko
 import pytest
 from sf1630.protocol import METADATA_SUFFIX, RECEIPT_SUFFIX, read_metadata, read_receipt
 
-from .conftest import (
+from tests.support.platform import (
     HERNING,
     IKAST,
     IKAST2,

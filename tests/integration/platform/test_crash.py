@@ -22,7 +22,7 @@ from sf1630.platform.errorcodes import ErrorCode
 from sf1630.platform.router import CRASH_ENV, CRASH_STEPS
 from sf1630.protocol import METADATA_SUFFIX, RECEIPT_SUFFIX, read_metadata, read_receipt
 
-from .conftest import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger, wait_for
+from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger, wait_for
 
 DATA = b"kommunekode;antal\n0756;12\n"
 Spawn = Callable[..., subprocess.Popen[bytes]]

@@ -33,7 +33,7 @@ import asyncssh
 from sf1630.platform.router import CRASH_ENV, CRASH_STEPS
 from sf1630.protocol import METADATA_SUFFIX, RECEIPT_SUFFIX, read_metadata, read_receipt
 
-from .conftest import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
+from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
 
 DATA = b"kommunekode;antal\n" + b"0756;12\n" * 200
 ROUNDS = int(os.environ.get("SF1630_CRASH_ROUNDS", "6"))

@@ -11,7 +11,7 @@ import pytest
 from sf1630.platform.errorcodes import ErrorCode
 from sf1630.protocol import RECEIPT_SUFFIX, TechnicalReceipt, read_receipt, to_xml
 
-from .conftest import (
+from tests.support.platform import (
     HERNING,
     KSD_SYSTEM,
     OTHER_SENDER,

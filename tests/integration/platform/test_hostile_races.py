@@ -21,7 +21,7 @@ from sf1630.platform.errorcodes import ErrorCode
 from sf1630.platform.retention import sweep
 from sf1630.protocol import METADATA_SUFFIX, RECEIPT_SUFFIX, TechnicalReceipt, read_receipt
 
-from .conftest import (
+from tests.support.platform import (
     IKAST,
     IKAST2,
     IKAST_CVR,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import HERNING, REPO, SENDER, platform_config
+from tests.support import REPO
+from tests.support.platform import HERNING, SENDER, platform_config
 
 
 def test_serve_refuses_a_bad_configuration(tmp_path: Path, client_keys: dict[str, Path]) -> None:

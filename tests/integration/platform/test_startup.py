@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sf1630.platform.cli import main
 
-from .conftest import REPO
+from tests.support import REPO
 
 
 def _serve(config: Path, home: Path, *extra: str) -> list[str]:

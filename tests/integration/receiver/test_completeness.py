@@ -13,7 +13,7 @@ from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.database import Database
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
-from .conftest import Emulator, ReceiverSetup
+from tests.support.receiver import Emulator, ReceiverSetup
 
 WHEN = datetime(2026, 11, 2, tzinfo=UTC)
 

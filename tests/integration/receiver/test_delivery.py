@@ -17,7 +17,8 @@ from sf1630.database import Database
 from sf1630.receiver import delivery as delivery_module
 from sf1630.warehouse import Outcome, recorded
 
-from .conftest import CuttingProxy, Emulator, ReceiverSetup, corrupt_extract, make_extract, next_logical_date
+from tests.support.proxy import CuttingProxy
+from tests.support.receiver import Emulator, ReceiverSetup, corrupt_extract, make_extract, next_logical_date
 
 KY_DATA = "KY_LIS_65700000_M10_20261101060000.csv"
 PERIOD = "2026-10"
@@ -181,7 +182,7 @@ def test_connection_cut_mid_download_is_retried(
     content, table = make_extract("KY", rows=4000)
     assert len(content) > 200_000
     emulator.deliver("KY", KY_DATA, content)
-    proxy = CuttingProxy(emulator.port, after=100_000, cuts=1)
+    proxy = CuttingProxy(emulator.port, after=100_000, direction="down")
     try:
         setup = configure(emulator, db, sftp_port=proxy.port)
         run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())

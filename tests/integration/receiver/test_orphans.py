@@ -13,7 +13,7 @@ import pytest
 from sf1630.airflow.receiver import build_receiver_dag
 from sf1630.database import Database
 
-from .conftest import Emulator, ReceiverSetup, next_logical_date
+from tests.support.receiver import Emulator, ReceiverSetup, next_logical_date
 
 OLD = "KSD_LIS_65700000_M09_20261001060000.csv"
 YOUNG = "KY_LIS_65700000_M10_20261101060000.csv"

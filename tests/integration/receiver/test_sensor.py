@@ -12,7 +12,7 @@ import pytest
 from sf1630.airflow.receiver import MetadataSensor, build_receiver_dag
 from sf1630.database import Database
 
-from .conftest import LIS_USER, Emulator, ReceiverSetup, next_logical_date
+from tests.support.receiver import LIS_USER, Emulator, ReceiverSetup, next_logical_date
 
 
 @pytest.mark.integration

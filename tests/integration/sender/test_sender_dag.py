@@ -18,18 +18,18 @@ import pytest
 import yaml
 from sf1630.database import Database
 from sf1630.dataspec import load_spec
+from sf1630.platform.process import RunningEmulator
 from sf1630.protocol import Period
 from sf1630.registry import load_registry
 from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
 from sf1630.sender.plan import plan_deliveries
 from sf1630.sender.source import seed_source
 
-from .conftest import (
+from tests.support.proxy import CuttingProxy
+from tests.support.sender import (
     KOMMUNER,
     OCTOBER_START,
     SENDER_USER,
-    DroppingProxy,
-    Emulator,
     sender_dag,
     sftp_connection,
     task_states,
@@ -53,7 +53,7 @@ def _seed(source: Database) -> None:
     seed_source(source, load_spec("ky"), cvrs, OCTOBER.previous(), rows_per_kommune=3, seed=9)
 
 
-def _transfers(emulator: Emulator) -> list[dict[str, Any]]:
+def _transfers(emulator: RunningEmulator) -> list[dict[str, Any]]:
     """The emulator's audit records of routed transfers (its output is drained in the background)."""
     time.sleep(0.2)
     records = []
@@ -63,7 +63,7 @@ def _transfers(emulator: Emulator) -> list[dict[str, Any]]:
     return records
 
 
-def _assert_delivered(emulator: Emulator, ledger: Path) -> None:
+def _assert_delivered(emulator: RunningEmulator, ledger: Path) -> None:
     deliveries = _deliveries()
     for delivery in deliveries:
         inbox = emulator.files(delivery.lis.sftp_user, "IN")
@@ -78,7 +78,7 @@ def _assert_delivered(emulator: Emulator, ledger: Path) -> None:
 
 
 def test_month_delivered_and_rerun_sends_nothing(
-    emulator_factory: Callable[..., Emulator], sender_env: Callable[[int, str], dict[str, Path]]
+    emulator_factory: Callable[..., RunningEmulator], sender_env: Callable[[int, str], dict[str, Path]]
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
@@ -114,7 +114,7 @@ def test_month_delivered_and_rerun_sends_nothing(
 
 
 def test_rejected_delivery_is_cleaned_up_and_reported(
-    emulator_factory: Callable[..., Emulator], sender_env: Callable[[int, str], dict[str, Path]]
+    emulator_factory: Callable[..., RunningEmulator], sender_env: Callable[[int, str], dict[str, Path]]
 ) -> None:
     emulator = emulator_factory(omit_routes={("KY", "BROENDBY_LIS02_SIMPEL")})
     paths = sender_env(emulator.port, emulator.host_key)
@@ -138,7 +138,7 @@ def test_rejected_delivery_is_cleaned_up_and_reported(
 
 
 def test_connection_cut_mid_upload_is_retried_once(
-    emulator_factory: Callable[..., Emulator],
+    emulator_factory: Callable[..., RunningEmulator],
     sender_env: Callable[[int, str], dict[str, Path]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -146,13 +146,13 @@ def test_connection_cut_mid_upload_is_retried_once(
     paths = sender_env(emulator.port, emulator.host_key)
     _seed(Database.duckdb(paths["source"]))
     # Past the SSH handshake (~4 KB), inside the first (compressed) data file.
-    proxy = DroppingProxy(emulator.port, limit=12_000)
+    proxy = CuttingProxy(emulator.port, after=12_000, direction="up")
     try:
         monkeypatch.setenv("AIRFLOW_CONN_SF1630_SFTP_KY", sftp_connection(proxy.port, emulator.host_key))
         run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     finally:
         proxy.close()
-    assert proxy.connections >= 5 and proxy.dropped == 1
+    assert proxy.connections >= 5 and proxy.cuts_done == 1
     assert str(run.state) == "success", task_states(run)
     tries = {ti.map_index: ti.try_number for ti in run.get_task_instances() if ti.task_id == "deliver"}
     assert sorted(tries.values()) == [1, 1, 1, 2]  # exactly one delivery needed a second try
@@ -161,7 +161,7 @@ def test_connection_cut_mid_upload_is_retried_once(
 
 
 def test_postgres_source_and_deferred_receipt_wait(
-    emulator_factory: Callable[..., Emulator],
+    emulator_factory: Callable[..., RunningEmulator],
     sender_env: Callable[[int, str], dict[str, Path]],
     pg_schema: str,
     fast_config_dir: Path,

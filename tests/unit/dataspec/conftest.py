@@ -9,10 +9,10 @@ import pytest
 from sf1630.dataspec import DataSpec, list_specs, load_spec
 from sf1630.dataspec.synth import synthesize
 
+from tests.support.dataspec import AUTHORITY, PERIOD
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 SPEC_NAMES = list_specs()
-AUTHORITY = "29189846"
-PERIOD = "2026-03"
 
 
 @pytest.fixture(scope="module", params=SPEC_NAMES)

@@ -20,7 +20,7 @@ from sf1630.dataspec.schema import (
 from sf1630.dataspec.suite import expectation_configs
 from sf1630.dataspec.synth import SynthError, synthesize
 
-from .conftest import AUTHORITY, PERIOD
+from tests.support.dataspec import AUTHORITY, PERIOD
 
 
 def test_schema_types_every_column_from_the_spec(spec: DataSpec) -> None:

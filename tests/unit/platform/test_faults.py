@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sf1630.platform.audit import AuditLog
 from sf1630.platform.config import PlatformConfig
 from sf1630.platform.errorcodes import ErrorCode
@@ -25,7 +24,8 @@ from sf1630.platform.router import Router
 from sf1630.platform.server import Platform, StartupError
 from sf1630.protocol import RECEIPT_SUFFIX, read_receipt
 
-from .conftest import HERNING, IKAST, IKAST_CVR, SENDER, make_trigger, write_config
+from tests.support.mail import smtp_server_with
+from tests.support.platform import HERNING, IKAST, IKAST_CVR, SENDER, load_test_config, make_trigger
 
 DATA = b"x;y\n1;2\n"
 NAME = "KY_LIS_75600000_M03_20260402134858.csv"
@@ -219,20 +219,8 @@ class _Picky:
 
 @pytest.fixture
 def picky_smtp() -> Iterator[tuple[_Picky, int]]:
-    handler = _Picky(f"{SENDER.lower()}@test.example")
-    for _attempt in range(5):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
-        try:
-            controller.start()
-        except (OSError, RuntimeError):
-            continue
+    with smtp_server_with(_Picky(f"{SENDER.lower()}@test.example")) as (port, handler):
         yield handler, port
-        controller.stop()
-        return
-    raise RuntimeError("no free port for the SMTP server")
 
 
 def _aged(path: Path, seconds: float, now: float) -> None:
@@ -243,7 +231,7 @@ def _aged(path: Path, seconds: float, now: float) -> None:
 def test_a_refused_mail_does_not_stop_retention(tmp_path: Path, picky_smtp: tuple[_Picky, int]) -> None:
     handler, port = picky_smtp
     mail = {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "sftp@serviceplatform.local"}
-    config = write_config(tmp_path, retention=SHORT, mail=mail)
+    config = load_test_config(tmp_path, retention=SHORT, mail=mail)
     home = PlatformHome(tmp_path / "home")
     home.prepare(config)
     journal = Journal(home.journal)
@@ -265,7 +253,7 @@ def test_an_unreachable_mail_server_does_not_stop_deletion(tmp_path: Path) -> No
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])  # closed again: nothing listens there
     mail = {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "sftp@serviceplatform.local"}
-    config = write_config(tmp_path, retention=SHORT, mail=mail)
+    config = load_test_config(tmp_path, retention=SHORT, mail=mail)
     home = PlatformHome(tmp_path / "home")
     home.prepare(config)
     journal = Journal(home.journal)

@@ -22,7 +22,7 @@ from sf1630.platform.journal import DONE, Journal
 from sf1630.platform.router import Router
 from sf1630.protocol import read_receipt
 
-from .conftest import HERNING, IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
+from tests.support.platform import HERNING, IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
 
 DATA = b"x;y\n1;2\n"
 NAME = "KY_LIS_75600000_M03_20260402134858.csv"

@@ -26,7 +26,7 @@ from sf1630.platform.folders import IN, OUT
 from sf1630.platform.server import Platform, PlatformSFTPServer
 from sf1630.protocol import RECEIPT_SUFFIX, read_receipt
 
-from .conftest import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
+from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
 
 DATA = b"kommunekode;antal\n" + b"0756;12\n" * 500
 ROUNDS = int(os.environ.get("SF1630_LINK_RACE_ROUNDS", "200"))

@@ -4,57 +4,21 @@ from __future__ import annotations
 
 import email
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sf1630.platform.config import PlatformConfig
 from sf1630.platform.folders import IN, OUT, PlatformHome
 from sf1630.platform.journal import Journal
 from sf1630.platform.retention import sweep
 
-from .conftest import HERNING, SENDER, registry, write_config
+from tests.support import REPO
+from tests.support.mail import MailBox
+from tests.support.platform import HERNING, SENDER, load_test_config, platform_config
 
-REPO = Path(__file__).resolve().parents[3]
 SHORT = {"delete_after": "100s", "warn_before": "40s", "sweep_interval": "1s"}
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server on a free port (aiosmtpd needs a concrete port to check it is up)."""
-    inbox = Inbox()
-    for _attempt in range(5):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        try:
-            controller.start()
-        except (OSError, RuntimeError):
-            continue
-        yield inbox, port
-        controller.stop()
-        return
-    raise RuntimeError("no free port for the SMTP server")
 
 
 def aged(path: Path, seconds: float, now: float, content: bytes = b"x") -> Path:
@@ -63,10 +27,10 @@ def aged(path: Path, seconds: float, now: float, content: bytes = b"x") -> Path:
     return path
 
 
-def test_sweep_warns_once_by_smtp_then_deletes(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
-    inbox, port = smtp
+def test_sweep_warns_once_by_smtp_then_deletes(tmp_path: Path, smtp_server: tuple[int, MailBox]) -> None:
+    port, inbox = smtp_server
     mail = {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "sftp@serviceplatform.local"}
-    config = write_config(tmp_path, retention=SHORT, mail=mail)
+    config = load_test_config(tmp_path, retention=SHORT, mail=mail)
     home = PlatformHome(tmp_path / "home")
     home.prepare(config)
     journal = Journal(home.journal)
@@ -78,8 +42,8 @@ def test_sweep_warns_once_by_smtp_then_deletes(tmp_path: Path, smtp: tuple[Inbox
     first = sweep(config, home, journal, now=now)
     assert first.warned == [f"{HERNING}/IN/old.csv"] and first.deleted == [f"{SENDER}/OUT/expired.csv"]
     assert fresh.exists() and old.exists() and not expired.exists()
-    assert inbox.recipients == [[f"{HERNING.lower()}@test.example"]]
-    message = inbox.messages[0]
+    assert [to for to, _ in inbox.messages] == [[f"{HERNING.lower()}@test.example"]]
+    message = inbox.messages[0][1]
     assert message["From"] == "sftp@serviceplatform.local" and "IN/old.csv" in message["Subject"]
 
     second = sweep(config, home, journal, now=now + 5)
@@ -90,7 +54,7 @@ def test_sweep_warns_once_by_smtp_then_deletes(tmp_path: Path, smtp: tuple[Inbox
 
 
 def test_a_changed_file_is_warned_about_again(tmp_path: Path) -> None:
-    config = write_config(tmp_path, retention=SHORT)
+    config = load_test_config(tmp_path, retention=SHORT)
     home = PlatformHome(tmp_path / "home")
     home.prepare(config)
     journal = Journal(home.journal)
@@ -109,7 +73,7 @@ def test_locked_files_are_left_alone(tmp_path: Path, config: PlatformConfig) -> 
     from sf1630.platform.audit import AuditLog
     from sf1630.platform.router import Router
 
-    config = write_config(tmp_path, retention=SHORT)
+    config = load_test_config(tmp_path, retention=SHORT)
     home = PlatformHome(tmp_path / "home")
     home.prepare(config)
     journal = Journal(home.journal)
@@ -124,7 +88,7 @@ def test_sweep_command_writes_outbox_mail(tmp_path: Path) -> None:
     import yaml
 
     path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(registry(retention=SHORT), allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.safe_dump(platform_config(retention=SHORT), allow_unicode=True), encoding="utf-8")
     home = tmp_path / "home"
     (home / "users" / HERNING / IN).mkdir(parents=True)
     aged(home / "users" / HERNING / IN / "a.csv", 70, time.time())

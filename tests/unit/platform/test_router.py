@@ -15,14 +15,24 @@ from sf1630.platform.journal import Journal
 from sf1630.platform.router import Router, is_trigger_name, matching_routes
 from sf1630.protocol import INF_REF_SF1630, RECEIPT_SUFFIX, RoutingInfo, read_metadata, read_receipt
 
-from .conftest import HERNING, HERNING_CVR, IKAST, IKAST2, IKAST_CVR, KY, SENDER, SYSTEMS, make_trigger
+from tests.support.platform import (
+    HERNING,
+    HERNING_CVR,
+    IKAST,
+    IKAST2,
+    IKAST_CVR,
+    KY_SYSTEM,
+    LIS_SYSTEMS,
+    SENDER,
+    make_trigger,
+)
 
 DATA = b"x;y\n1;2\n"
 NAME = "KY_LIS_75600000_M03_20260402134858.csv"
 
 
 def routing(authority: str, recipient: uuid.UUID | None = None, inf_ref: str = INF_REF_SF1630) -> RoutingInfo:
-    return RoutingInfo(inf_ref, KY, authority, uuid.uuid4(), datetime.now(UTC), authority, recipient)
+    return RoutingInfo(inf_ref, KY_SYSTEM, authority, uuid.uuid4(), datetime.now(UTC), authority, recipient)
 
 
 def test_route_matching(config: PlatformConfig) -> None:
@@ -30,8 +40,8 @@ def test_route_matching(config: PlatformConfig) -> None:
         return sorted(route.sftp_username for route in matching_routes(config.routes, routing_info))
 
     assert users(routing(IKAST_CVR)) == [IKAST, IKAST2]
-    assert users(routing(IKAST_CVR, SYSTEMS[IKAST2])) == [IKAST2]
-    assert users(routing(IKAST_CVR, SYSTEMS[HERNING])) == []
+    assert users(routing(IKAST_CVR, LIS_SYSTEMS[IKAST2])) == [IKAST2]
+    assert users(routing(IKAST_CVR, LIS_SYSTEMS[HERNING])) == []
     assert users(routing(HERNING_CVR)) == [HERNING]
     assert users(routing(HERNING_CVR, inf_ref="Andet_1")) == []
     assert users(routing("urn:oio:cvr-nr:74000000")) == []
