@@ -8,6 +8,7 @@ from a thread for tests that drive it with blocking clients.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -170,18 +171,23 @@ def serve_in_thread(config_path: Path, home: Path) -> Iterator[RunningPlatform]:
         thread.join(20)
 
 
-def connect_asyncssh(server: RunningPlatform, user: str, keys: dict[str, Path]) -> Any:
-    """An asyncssh connection coroutine that pins the platform's host key."""
+def connect_pinned(home: Path, port: int, user: str, keys: dict[str, Path]) -> Any:
+    """An asyncssh connection (``async with``) as ``user`` trusting only the host key in ``home``."""
     import asyncssh
 
-    known = asyncssh.import_known_hosts(
-        f"[127.0.0.1]:{server.port} {(server.home / 'host_key.pub').read_text().strip()}\n"
-    )
+    known = asyncssh.import_known_hosts(f"[127.0.0.1]:{port} {(home / 'host_key.pub').read_text().strip()}\n")
     return asyncssh.connect(
-        "127.0.0.1",
-        server.port,
-        username=user,
-        client_keys=[str(keys[user])],
-        known_hosts=known,
-        agent_path=None,
+        "127.0.0.1", port, username=user, client_keys=[str(keys[user])], known_hosts=known, agent_path=None
     )
+
+
+def connect_asyncssh(server: RunningPlatform, user: str, keys: dict[str, Path]) -> Any:
+    """:func:`connect_pinned` to a platform served from a thread."""
+    return connect_pinned(server.home, server.port, user, keys)
+
+
+def aged(path: Path, seconds: float, now: float, content: bytes = b"x") -> Path:
+    """Write ``path`` and set its times ``seconds`` before ``now`` (retention tests)."""
+    path.write_bytes(content)
+    os.utime(path, (now - seconds, now - seconds))
+    return path

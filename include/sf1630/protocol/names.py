@@ -164,8 +164,11 @@ class DataFileName:
 
     @property
     def month(self) -> Period:
-        """The extract's month (the year from ``datoTid``)."""
-        return Period.of_file(self)
+        """The extract's month: ``M<mm>`` from the name, the year from ``datoTid``, which lies after the
+        month (an extract of December made in January belongs to the year before)."""
+        month = int(self.period[1:])
+        created = self.created
+        return Period(created.year if month <= created.month else created.year - 1, month)
 
     @classmethod
     def parse(cls, name: str) -> DataFileName:

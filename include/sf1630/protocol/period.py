@@ -10,10 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sf1630.protocol.names import DataFileName
 
 _PERIOD_TEXT = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
@@ -41,13 +37,6 @@ class Period:
     def of(cls, moment: datetime) -> Period:
         """The month ``moment`` falls in, in ``moment``'s own time zone (convert to local time first)."""
         return cls(moment.year, moment.month)
-
-    @classmethod
-    def of_file(cls, name: DataFileName) -> Period:
-        """The month of a data file: ``M<mm>`` from the name, the year from ``datoTid``."""
-        month = int(name.period[1:])
-        year = name.created.year if month <= name.created.month else name.created.year - 1
-        return cls(year, month)
 
     def previous(self) -> Period:
         """The month before."""

@@ -22,7 +22,7 @@ from sf1630.platform.errorcodes import ErrorCode
 from sf1630.platform.router import CRASH_ENV, CRASH_STEPS
 from sf1630.protocol import METADATA_SUFFIX, RECEIPT_SUFFIX, read_metadata, read_receipt
 
-from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger, wait_for
+from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, connect_pinned, make_trigger, wait_for
 
 DATA = b"kommunekode;antal\n0756;12\n"
 Spawn = Callable[..., subprocess.Popen[bytes]]
@@ -47,20 +47,8 @@ def spawn_logged(spawn: Spawn, tmp_path: Path) -> Callable[..., tuple[subprocess
     return start
 
 
-def _connect(home: Path, port: int, keys: dict[str, Path]) -> asyncssh.SSHClientConnection:
-    known = asyncssh.import_known_hosts(f"[127.0.0.1]:{port} {(home / 'host_key.pub').read_text().strip()}\n")
-    return asyncssh.connect(  # type: ignore[return-value]
-        "127.0.0.1",
-        port,
-        username=SENDER,
-        client_keys=[str(keys[SENDER])],
-        known_hosts=known,
-        agent_path=None,
-    )
-
-
 async def _upload(home: Path, port: int, keys: dict[str, Path], name: str, trigger: bytes) -> None:
-    async with _connect(home, port, keys) as conn, conn.start_sftp_client() as sftp:  # type: ignore[attr-defined]
+    async with connect_pinned(home, port, SENDER, keys) as conn, conn.start_sftp_client() as sftp:  # type: ignore[attr-defined]
         async with sftp.open(f"OUT/{name}", "wb") as file:
             await file.write(DATA)
         async with sftp.open(f"OUT/{name}.trigger", "wb") as file:

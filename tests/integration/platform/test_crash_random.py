@@ -33,7 +33,7 @@ import asyncssh
 from sf1630.platform.router import CRASH_ENV, CRASH_STEPS
 from sf1630.protocol import METADATA_SUFFIX, RECEIPT_SUFFIX, read_metadata, read_receipt
 
-from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, make_trigger
+from tests.support.platform import IKAST, IKAST2, IKAST_CVR, SENDER, connect_pinned, make_trigger
 
 DATA = b"kommunekode;antal\n" + b"0756;12\n" * 200
 ROUNDS = int(os.environ.get("SF1630_CRASH_ROUNDS", "6"))
@@ -71,21 +71,9 @@ class Server:
         raise AssertionError(f"the platform neither listened nor died: {log.read_text()}")
 
 
-def _connect(home: Path, port: int, keys: dict[str, Path]) -> asyncssh.SSHClientConnection:
-    known = asyncssh.import_known_hosts(f"[127.0.0.1]:{port} {(home / 'host_key.pub').read_text().strip()}\n")
-    return asyncssh.connect(  # type: ignore[return-value]
-        "127.0.0.1",
-        port,
-        username=SENDER,
-        client_keys=[str(keys[SENDER])],
-        known_hosts=known,
-        agent_path=None,
-    )
-
-
 async def _sender(home: Path, port: int, keys: dict[str, Path], names: list[str], history: History) -> None:
     with contextlib.suppress(OSError, asyncssh.Error):
-        async with _connect(home, port, keys) as conn, conn.start_sftp_client() as sftp:  # type: ignore[attr-defined]
+        async with connect_pinned(home, port, SENDER, keys) as conn, conn.start_sftp_client() as sftp:  # type: ignore[attr-defined]
             for name in names:
                 history.started.add(name)
                 async with sftp.open(f"OUT/{name}", "wb") as file:

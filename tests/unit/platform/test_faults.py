@@ -25,7 +25,7 @@ from sf1630.platform.server import Platform, StartupError
 from sf1630.protocol import RECEIPT_SUFFIX, read_receipt
 
 from tests.support.mail import smtp_server_with
-from tests.support.platform import HERNING, IKAST, IKAST_CVR, SENDER, load_test_config, make_trigger
+from tests.support.platform import HERNING, IKAST, IKAST_CVR, SENDER, aged, load_test_config, make_trigger
 
 DATA = b"x;y\n1;2\n"
 NAME = "KY_LIS_75600000_M03_20260402134858.csv"
@@ -223,11 +223,6 @@ def picky_smtp() -> Iterator[tuple[_Picky, int]]:
         yield handler, port
 
 
-def _aged(path: Path, seconds: float, now: float) -> None:
-    path.write_bytes(b"x")
-    os.utime(path, (now - seconds, now - seconds))
-
-
 def test_a_refused_mail_does_not_stop_retention(tmp_path: Path, picky_smtp: tuple[_Picky, int]) -> None:
     handler, port = picky_smtp
     mail = {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "sftp@serviceplatform.local"}
@@ -236,9 +231,9 @@ def test_a_refused_mail_does_not_stop_retention(tmp_path: Path, picky_smtp: tupl
     home.prepare(config)
     journal = Journal(home.journal)
     now = time.time()
-    _aged(home.folder(SENDER, OUT) / "a.csv", 70, now)  # first user: the mail server refuses this owner
-    _aged(home.folder(IKAST, IN) / "b.csv", 70, now)
-    _aged(home.folder(HERNING, IN) / "c.csv", 150, now)
+    aged(home.folder(SENDER, OUT) / "a.csv", 70, now)  # first user: the mail server refuses this owner
+    aged(home.folder(IKAST, IN) / "b.csv", 70, now)
+    aged(home.folder(HERNING, IN) / "c.csv", 150, now)
     result = sweep(config, home, journal, now=now)
     assert result.failed == [f"{SENDER}/OUT/a.csv"]
     assert result.warned == [f"{IKAST}/IN/b.csv"] and result.deleted == [f"{HERNING}/IN/c.csv"]
@@ -258,7 +253,7 @@ def test_an_unreachable_mail_server_does_not_stop_deletion(tmp_path: Path) -> No
     home.prepare(config)
     journal = Journal(home.journal)
     now = time.time()
-    _aged(home.folder(SENDER, OUT) / "a.csv", 70, now)
-    _aged(home.folder(HERNING, IN) / "c.csv", 150, now)
+    aged(home.folder(SENDER, OUT) / "a.csv", 70, now)
+    aged(home.folder(HERNING, IN) / "c.csv", 150, now)
     result = sweep(config, home, journal, now=now)
     assert result.failed == [f"{SENDER}/OUT/a.csv"] and result.deleted == [f"{HERNING}/IN/c.csv"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import os
 import subprocess
 import sys
 import time
@@ -16,15 +15,9 @@ from sf1630.platform.retention import sweep
 
 from tests.support import REPO
 from tests.support.mail import MailBox
-from tests.support.platform import HERNING, SENDER, load_test_config, platform_config
+from tests.support.platform import HERNING, SENDER, aged, load_test_config, platform_config
 
 SHORT = {"delete_after": "100s", "warn_before": "40s", "sweep_interval": "1s"}
-
-
-def aged(path: Path, seconds: float, now: float, content: bytes = b"x") -> Path:
-    path.write_bytes(content)
-    os.utime(path, (now - seconds, now - seconds))
-    return path
 
 
 def test_sweep_warns_once_by_smtp_then_deletes(tmp_path: Path, smtp_server: tuple[int, MailBox]) -> None:

@@ -20,4 +20,4 @@ def test_period_text_and_neighbours() -> None:
 
 def test_period_of_a_december_file_made_in_january() -> None:
     name = DataFileName.parse("KY_LIS_10100000_M12_20270101000000.csv")
-    assert Period.of_file(name) == Period(2026, 12)
+    assert name.month == Period(2026, 12)
