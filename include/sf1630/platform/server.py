@@ -352,7 +352,11 @@ class Platform:
     async def start(self, host: str = "127.0.0.1", port: int = 2222) -> int:
         """Resume the journal, then listen; returns the port."""
         self._loop = asyncio.get_running_loop()
-        host_key = load_host_key(self.home)
+        try:
+            host_key = load_host_key(self.home)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise StartupError(f"host key in {self.home.root} cannot be written: {reason}") from None
         self._load_keys()
         resumed = await self._loop.run_in_executor(self._executor, self.router.resume)
         if resumed:
