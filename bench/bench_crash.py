@@ -20,12 +20,14 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: SF1630_BENCH_SCALE shrinks the workload (tests/bench runs every benchmark at 1 % to keep it working).
+SCALE = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
 
 
 def main() -> int:
     """Run the crash test with the requested rounds; print its summary; exit with pytest's status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=220)
+    parser.add_argument("--rounds", type=int, default=max(2, round(220 * SCALE)))
     parser.add_argument("--seed", type=int, default=1630)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -37,12 +39,9 @@ def main() -> int:
             "SF1630_CRASH_SUMMARY": str(summary),
         }
         test = "tests/integration/platform/test_crash_random.py"
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
-            cwd=REPO,
-            env=env,
-            check=False,
-        )
+        # Hundreds of rounds take minutes: lift the suite's per-test timeout for this one run.
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=3600", test]
+        done = subprocess.run(command, cwd=REPO, env=env, check=False)
         figures = json.loads(summary.read_text()) if summary.exists() else {"error": "no summary written"}
     figures["passed"] = done.returncode == 0
     print(json.dumps(figures))

@@ -22,6 +22,7 @@ import os
 import posixpath
 import socket
 import stat
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +43,8 @@ LOGGER = logging.getLogger("sf1630.platform.server")
 
 _FXF_WRITE, _FXF_APPEND, _FXF_CREAT, _FXF_TRUNC, _FXF_EXCL = 0x02, 0x04, 0x08, 0x10, 0x20
 _WRITE_FLAGS = _FXF_WRITE | _FXF_APPEND | _FXF_CREAT | _FXF_TRUNC
+#: How far ahead of the platform's clock a client's time may be (clock skew) before it counts as the future.
+_CLOCK_SKEW = 300.0
 
 
 class StartupError(Exception):
@@ -214,10 +217,16 @@ class PlatformSFTPServer(asyncssh.SFTPServer):
 
     @staticmethod
     def _set_times(target: bytes | int, attrs: SFTPAttrs) -> None:
-        """Only access and modification times may change; owners, modes and sizes are the platform's."""
+        """Only access and modification times may change; owners, modes and sizes are the platform's.
+
+        Times in the future are refused: retention counts from the modification time, so a file dated
+        years ahead would never expire. (Past times only age the sender's own file; delivery resets them.)
+        """
         if any(v is not None for v in (attrs.uid, attrs.gid, attrs.size, attrs.permissions)):
             raise SFTPPermissionDenied("only times can be changed")
         if attrs.atime is not None and attrs.mtime is not None:
+            if max(attrs.atime, attrs.mtime) > time.time() + _CLOCK_SKEW:
+                raise SFTPPermissionDenied("times in the future are refused")
             os.utime(target, (attrs.atime, attrs.mtime))
 
     def remove(self, path: bytes) -> None:
@@ -343,7 +352,11 @@ class Platform:
     async def start(self, host: str = "127.0.0.1", port: int = 2222) -> int:
         """Resume the journal, then listen; returns the port."""
         self._loop = asyncio.get_running_loop()
-        host_key = load_host_key(self.home)
+        try:
+            host_key = load_host_key(self.home)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise StartupError(f"host key in {self.home.root} cannot be written: {reason}") from None
         self._load_keys()
         resumed = await self._loop.run_in_executor(self._executor, self.router.resume)
         if resumed:

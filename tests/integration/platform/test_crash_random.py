@@ -96,7 +96,13 @@ async def _round(
     senders = asyncio.ensure_future(
         asyncio.gather(*(_sender(home, server.port, keys, b, history) for b in batches))
     )
-    await asyncio.wait([senders], timeout=rng.uniform(0.05, 0.5))
+    # The kill's random delay counts from the first upload of this round, so it lands while transfers are
+    # in flight however slowly the senders connect on a loaded machine.
+    started = len(history.started)
+    deadline = time.monotonic() + 60
+    while len(history.started) == started and not senders.done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    await asyncio.wait([senders], timeout=rng.uniform(0.0, 0.4))
     answered = {n.removesuffix(RECEIPT_SUFFIX) for n in os.listdir(home / "users" / SENDER / "IN")}
     history.in_flight_at_kill.append(len(history.started - answered))
     if server.process.poll() is None:

@@ -270,3 +270,28 @@ def test_two_triggers_for_one_data_file_each_keep_their_receipt(
     assert sum(a.ok for a in answers) <= 1
     delivered = (running.folder(IKAST, "IN") / name).exists()
     assert delivered == any(a.ok for a in answers), "a SUCCESS receipt exists exactly when it was delivered"
+
+
+@pytest.mark.parametrize("ahead", [3600.0, 10 * 365 * 86400.0, None])
+def test_times_in_the_future_are_refused(
+    ahead: float | None, running: RunningPlatform, client_keys: dict[str, Path]
+) -> None:
+    """A file dated ahead would never expire (retention counts from its modification time).
+
+    ``None`` is the largest time an SFTP v3 client can send (2^32 - 1, in 2106).
+    """
+
+    async def attempt() -> bool:
+        async with connect_asyncssh(running, SENDER, client_keys) as conn, conn.start_sftp_client() as sftp:
+            async with sftp.open("OUT/keep-forever.csv", "wb") as file:
+                await file.write(DATA)
+            future = time.time() + ahead if ahead is not None else float(2**32 - 1)
+            try:
+                await sftp.utime("OUT/keep-forever.csv", (future, future))
+            except asyncssh.SFTPPermissionDenied:
+                return True
+            return False
+
+    before = time.time()
+    assert asyncio.run(attempt())
+    assert os.stat(running.folder(SENDER, "OUT") / "keep-forever.csv").st_mtime < before + 60

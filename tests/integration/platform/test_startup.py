@@ -105,3 +105,12 @@ def test_a_second_serve_on_one_home_exits_2(config_path: Path, tmp_path: Path) -
     finally:
         first.terminate()
         first.wait(30)
+
+
+def test_host_key_that_cannot_be_written(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    (home / "host_key.pub").mkdir(parents=True)
+    assert main(_serve(config_path, home, "--port", "0")) == 2
+    assert "host key" in _one_line(capsys.readouterr().err)

@@ -120,4 +120,5 @@ def test_handlers_raced_against_the_router_never_reach_a_delivered_file(
         delivered += ok
         for left in os.listdir(out):
             (out / left).unlink()
+    print(f"{delivered} of {ROUNDS} rounds delivered")
     assert delivered > ROUNDS // 4, f"only {delivered} of {ROUNDS} rounds delivered: the race was not run"
