@@ -16,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sf1630.receiver.dag import build_receiver_dag
-from sf1630.warehouse import WarehouseTarget
+from sf1630.airflow.receiver import build_receiver_dag
+from sf1630.database import Database
 
-from .conftest import Emulator, ReceiverSetup, make_extract, next_logical_date
+from tests.support.receiver import Emulator, ReceiverSetup, make_extract, next_logical_date
 
 
 def _long_quoted_field(valid: bytes) -> bytes:
@@ -44,13 +44,13 @@ UNREADABLE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
 def test_unreadable_files_are_quarantined_with_the_parse_error(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
-    target = WarehouseTarget.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    target = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
     setup = configure(emulator, target)
     valid, _table = make_extract("KY", rows=20)
     for name, (make, _check) in UNREADABLE.items():
         emulator.deliver("KY", name, make(valid))
 
-    run = build_receiver_dag(setup.system).test(logical_date=next_logical_date())
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert run.state == "failed"
     assert list(emulator.inbox().iterdir()) == [], "nothing is left in IN/"
@@ -60,7 +60,7 @@ def test_unreadable_files_are_quarantined_with_the_parse_error(
         report = json.loads((folder / "validation.json").read_text())
         assert [r["expectation"] for r in report["results"] if not r["success"]] == [check]
         assert (folder / "validation.html").exists()
-    with duckdb.connect(target.location) as con:
+    with duckdb.connect(str(target.path)) as con:
         outcomes = con.execute(
             f"SELECT file_name, outcome FROM {target.schema}.sf1630_ledger ORDER BY 1"
         ).fetchall()
