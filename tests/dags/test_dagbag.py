@@ -59,7 +59,7 @@ def test_every_file_defines_dags(dagbag: Any) -> None:
 
 
 def test_sender_dags_exist(dagbag: Any) -> None:
-    for code in ("ky", "ksd", "dubu", "aula"):
+    for code in ("ky", "ksd", "dubu", "aula", "kp"):
         assert f"sf1630_sender_{code}" in dagbag.dag_ids
 
 

@@ -7,7 +7,9 @@ project's own schema, and only then a typed model. Each step fails with its own
 :class:`~sf1630.protocol.errors.ProtocolError` subclass, with line and element path where known.
 
 The writer produces exactly the contract's shape (root-only ``ns:`` prefix, unqualified children, contract
-order, lowercase UUIDs, UTF-8; the sender's timestamps carry an offset, one read without stays so) and checks its own output against the same schema.
+order, lowercase UUIDs, UTF-8) and checks its own output against the same schema. The project's own
+triggers always carry a timestamp offset; a timestamp read without one (as KOMBIT's schema allows) stays
+naive and is written back as read.
 
 lxml parsers are not thread-safe and a validator's error log is shared state, so both are kept per thread
 and built once; this module sits on the platform's routing hot path.

@@ -114,11 +114,6 @@ class Trigger:
     file: FileDescriptor
     content: FileContentDescriptor = field(default_factory=FileContentDescriptor)
 
-    @property
-    def is_dynamic(self) -> bool:
-        """Whether the trigger asks for dynamic routing (``ROUTING_V1_0_0`` or routing info present)."""
-        return self.content.routing is not None or ROUTING_RECIPIENT in self.file.recipients
-
     @classmethod
     def simple(
         cls,

@@ -90,7 +90,7 @@ def test_airflow_recorded_every_run_for_the_ui(finished: Finished) -> None:
     home, _, text = finished
     with sqlite3.connect(home.airflow_db) as conn:
         runs = dict(conn.execute("SELECT dag_id, state FROM dag_run").fetchall())
-    senders = {f"sf1630_sender_{c}" for c in ("ky", "ksd", "dubu", "aula")}
+    senders = {f"sf1630_sender_{c}" for c in ("ky", "ksd", "dubu", "aula", "kp")}
     receivers = {k for k in runs if k.startswith("sf1630_receiver_")}
     assert senders <= set(runs) and len(receivers) == 5
     assert runs["sf1630_sender_ksd"] == "success"  # the platform accepted it; the LIS refused it

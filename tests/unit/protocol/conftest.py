@@ -26,7 +26,7 @@ from sf1630.protocol import (
     Trigger,
 )
 
-from tests.support.kombit import KOMBIT_XSD_DIR, kombit_reference_schema
+from tests.support.kombit import kombit_reference_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"

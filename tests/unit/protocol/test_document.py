@@ -233,7 +233,7 @@ def test_written_documents_validate_against_kombit_schema(
 def test_simple_content_needs_its_namespace_declared_for_kombits_strict_wildcard(
     samples: dict[str, Document], kombit_schema: Any
 ) -> None:
-    """KOMBIT's files alone hold no declaration of FilType/SF: why the project ships sf1630-file-content.xsd."""
+    """KOMBIT's files alone declare no FilType/SF: why the project ships sf1630-file-content.xsd."""
     assert not kombit_schema.validate(etree.fromstring(to_xml(samples["trigger-simple"])))
     assert "strict wildcard" in str(kombit_schema.error_log)
 
