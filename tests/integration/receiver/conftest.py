@@ -1,8 +1,9 @@
 """Fixtures for the receiver's integration tests: the emulator as a subprocess, a sender that delivers through
 it, the receiver configuration pointed at tmp_path, and both warehouses.
 
-Deliveries reach the LIS system's IN/ the real way (data file and trigger uploaded as the sender, routed by
-the platform), so the receiver reads exactly what the platform writes.
+Deliveries reach the LIS system's IN/ the real way (data file and trigger uploaded as the sender, delivered
+by the platform in the sender's pattern: KY and KSD name the LIS user, AULA routes dynamically), so the
+receiver reads exactly what the platform writes.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from sf1630.receiver.config import Receiver, load_receiver
 from sf1630.settings import config_dir
 
 LIS_USER = "HERNING_LIS01_SIMPEL"
-SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL"}
+SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL", "AULA": "AULA_SFTPSIMPEL"}
 PASSWORD = "receiver-test-only"
 REPO = Path(__file__).resolve().parents[3]
 
@@ -50,7 +51,7 @@ def _yaml(name: str) -> dict[str, Any]:
 
 
 def platform_config() -> dict[str, Any]:
-    """Two senders and the Herning LIS system, with the demo's it-system UUIDs and routes."""
+    """Three senders and the Herning LIS system, with the demo's it-system UUIDs, routes and simple routes."""
     senders = {s["code"]: s for s in _yaml("senders.yaml")["senders"]}
     herning = load_receiver(LIS_USER)
     cvr, lis_it_system = herning.kommune.cvr, str(herning.lis.it_system)
@@ -71,6 +72,12 @@ def platform_config() -> dict[str, Any]:
                 "sftp_username": LIS_USER,
             }
             for code in SENDERS
+            if senders[code]["routing"] == "dynamic"
+        ],
+        "simple_routes": [
+            {"sender": user, "recipient": LIS_USER}
+            for code, user in SENDERS.items()
+            if senders[code]["routing"] == "simple"
         ],
         "router": {"rescan_interval": "1s"},
     }
@@ -112,10 +119,13 @@ class Emulator:
         return sftp
 
     def deliver(self, code: str, data_name: str, content: bytes, *, timeout: float = 30) -> Path:
-        """Upload ``content`` and its trigger as sender ``code``; wait for the metadata in the LIS's IN/."""
+        """Upload ``content`` and its trigger as sender ``code`` in its pattern; wait for the metadata."""
         sender = SENDERS[code]
         senders = {s["code"]: s for s in _yaml("senders.yaml")["senders"]}
         herning = load_receiver(LIS_USER)
+        if senders[code]["routing"] == "simple":
+            xml = to_xml(Trigger.simple(data_name, len(content), sender=sender, recipient=LIS_USER))
+            return self.upload(sender, data_name, content, xml, timeout=timeout)
         routing = RoutingInfo(
             inf_ref=INF_REF_SF1630,
             sender_it_system=uuid.UUID(senders[code]["it_system"]),
@@ -127,6 +137,10 @@ class Emulator:
         )
         descriptor = FileDescriptor(data_name, len(content), sender, (ROUTING_RECIPIENT,))
         trigger = to_xml(Trigger(file=descriptor, content=FileContentDescriptor(routing=routing)))
+        return self.upload(sender, data_name, content, trigger, timeout=timeout)
+
+    def upload(self, sender: str, data_name: str, content: bytes, trigger: bytes, *, timeout: float) -> Path:
+        """Put the data file and its trigger into ``sender``'s OUT/; wait for the metadata in the LIS's IN/."""
         sftp = self.sftp(sender)
         try:
             with sftp.open(f"OUT/{data_name}", "wb") as out:
