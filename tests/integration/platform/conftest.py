@@ -62,7 +62,8 @@ def client_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def platform_config(keys: dict[str, Path], **extra: Any) -> dict[str, Any]:
-    """The test registry: two senders, Ikast-Brande with two LIS systems, Herning with one."""
+    """The test registry: KY routing dynamically, KSD by the simple pattern, Ikast-Brande with two LIS
+    systems, Herning with one."""
     users = [
         {
             "name": user,
@@ -94,10 +95,13 @@ def platform_config(keys: dict[str, Path], **extra: Any) -> dict[str, Any]:
             (HERNING_CVR, HERNING_SYSTEM, HERNING),
         )
     ]
+    # KSD delivers by the simple pattern (SF1630 §2.1.3), to Herning and Ikast-Brande's first LIS system.
+    simple_routes = [{"sender": OTHER_SENDER, "recipient": user} for user in (HERNING, IKAST)]
     config: dict[str, Any] = {
         "users": users,
         "it_systems": systems,
         "routes": routes,
+        "simple_routes": simple_routes,
         "retention": {"delete_after": "30d", "warn_before": "10d", "sweep_interval": "1d"},
         "router": {"rescan_interval": "1s"},
     }

@@ -140,7 +140,7 @@ class Emulator:
         return self.upload(sender, data_name, content, trigger, timeout=timeout)
 
     def upload(self, sender: str, data_name: str, content: bytes, trigger: bytes, *, timeout: float) -> Path:
-        """Put the data file and its trigger into ``sender``'s OUT/; wait for the metadata in the LIS's IN/."""
+        """Put the data file and its trigger into ``sender``'s OUT/; wait for the metadata in IN/."""
         sftp = self.sftp(sender)
         try:
             with sftp.open(f"OUT/{data_name}", "wb") as out:
