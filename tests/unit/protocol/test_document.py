@@ -558,3 +558,22 @@ def test_routed_trigger_uses_the_kommune_as_both_authorities() -> None:
     assert routing.inf_ref == INF_REF_SF1630 and routing.transaction_id.version == 4
     assert trigger.file.recipients == (ROUTING_RECIPIENT,)
     assert read_trigger(to_xml(trigger)) == trigger
+
+
+def test_simple_trigger_names_one_user_and_carries_filtype_and_sf() -> None:
+    trigger = Trigger.simple("KY_LIS_75600000_M10_20261101000000.csv", 5, sender="KY", recipient="LIS_A")
+    assert trigger.file.recipients == ("LIS_A",) and trigger.content.routing is None
+    xml = to_xml(trigger)
+    assert b'<FileContentDescriptor xmlns:fc="urn:sf1630:file-content:1">' in xml
+    assert b"<fc:FilType>LIS</fc:FilType>" in xml and b"<fc:SF>1630</fc:SF>" in xml
+    assert read_trigger(xml) == trigger
+    with pytest.raises(InvalidValue, match="dynamic-routing marker"):
+        Trigger.simple("a.csv", 1, sender="KY", recipient=ROUTING_RECIPIENT)
+
+
+def test_unqualified_filtype_is_invalid_in_both_schemas(kombit_schema_with_file_content: Any) -> None:
+    """Why the namespace: ``##other`` excludes no namespace, so a bare <FilType> is refused by both."""
+    xml = to_xml(Trigger.simple("a.csv", 1, sender="KY", recipient="LIS_A"))
+    bare = xml.replace(b' xmlns:fc="urn:sf1630:file-content:1"', b"").replace(b"fc:", b"")
+    assert not xml_schema().validate(etree.fromstring(bare))
+    assert not kombit_schema_with_file_content.validate(etree.fromstring(bare))
