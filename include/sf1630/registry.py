@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -33,6 +33,9 @@ SftpUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]
 Cvr = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 Kommunekode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+#: How a sender names its recipients to the platform (SF1630 §2.1.3): ``simple`` puts the LIS system's SFTP
+#: user in ``Recipients``; ``dynamic`` writes ``ROUTING_V1_0_0`` and routing info the platform matches.
+Routing = Literal["simple", "dynamic"]
 
 
 def _unique(values: Sequence[object], what: str) -> None:
@@ -102,6 +105,7 @@ class SenderSystem(SenderSettings):
     sftp_conn_id: ConnId
     source_conn_id: ConnId
     dataspec: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
+    routing: Routing
 
     @property
     def dag_id(self) -> str:
@@ -232,10 +236,12 @@ def platform_config(
     email_domain: str = "example.dk",
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The emulator's YAML configuration (users, it-systems, routes) as a dict.
+    """The emulator's YAML configuration (users, it-systems, routes, simple routes) as a dict.
 
-    ``registry`` defaults to the files in ``config_dir()``; ``kommune_codes`` and ``sender_codes`` narrow
-    it. ``passwords`` and ``authorized_keys`` are by SFTP user. ``omit_routes`` leaves out the routes of
+    A kommune's registration of a LIS system and a sender becomes a route for a ``dynamic`` sender and a
+    simple route (sender user → LIS user) for a ``simple`` one. ``registry`` defaults to the files in
+    ``config_dir()``; ``kommune_codes`` and ``sender_codes`` narrow it. ``passwords`` and
+    ``authorized_keys`` are by SFTP user. ``omit_routes`` leaves out the route or simple route of
     (sender code, LIS SFTP user) pairs, to provoke "no route" receipts. ``extra`` adds top-level keys such
     as ``retention`` or ``router``.
     """
@@ -247,7 +253,8 @@ def platform_config(
     passwords, keys = passwords or {}, authorized_keys or {}
     users = [_user(s.sftp_user, passwords, keys, f"{s.sftp_user.lower()}@{email_domain}") for s in senders]
     systems = [{"uuid": str(s.it_system), "name": s.name, "sftp_user": s.sftp_user} for s in senders]
-    routes = []
+    routes: list[dict[str, str]] = []
+    simple_routes: list[dict[str, str]] = []
     for recipient in registry.recipients():
         kommune, lis = recipient.kommune, recipient.lis
         if kommune_codes and kommune.kode not in kommune_codes:
@@ -267,9 +274,20 @@ def platform_config(
                 "sftp_username": lis.sftp_user,
             }
             for sender in senders
-            if (sender.code, lis.sftp_user) not in omit_routes
+            if sender.routing == "dynamic" and (sender.code, lis.sftp_user) not in omit_routes
         ]
-    return {"users": users, "it_systems": systems, "routes": routes, **(extra or {})}
+        simple_routes += [
+            {"sender": sender.sftp_user, "recipient": lis.sftp_user}
+            for sender in senders
+            if sender.routing == "simple" and (sender.code, lis.sftp_user) not in omit_routes
+        ]
+    return {
+        "users": users,
+        "it_systems": systems,
+        "routes": routes,
+        "simple_routes": simple_routes,
+        **(extra or {}),
+    }
 
 
 def write_platform_config(path: Path, config: Mapping[str, Any]) -> Path:

@@ -59,7 +59,7 @@ def test_every_file_defines_dags(dagbag: Any) -> None:
 
 
 def test_sender_dags_exist(dagbag: Any) -> None:
-    for code in ("ky", "ksd", "dubu", "aula"):
+    for code in ("ky", "ksd", "dubu", "aula", "kp"):
         assert f"sf1630_sender_{code}" in dagbag.dag_ids
 
 
@@ -68,7 +68,7 @@ def test_a_task_process_builds_only_its_own_sender_dag() -> None:
 
     assert [dag.dag_id for dag in sender_dags("sf1630_sender_ksd")] == ["sf1630_sender_ksd"]
     assert sender_dags("sf1630_receiver_x") == []
-    assert len(sender_dags()) == 4
+    assert len(sender_dags()) == 5
 
 
 def _dags(dagbag: Any) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The emulator's test cast and helpers: two senders, Ikast-Brande with two LIS systems, Herning with one.
+"""The emulator's test cast and helpers: KY routing dynamically, KSD by the simple pattern, Ikast-Brande
+with two LIS systems, Herning with one.
 
 One registry for every platform test, unit and integration: the users, it-systems and routes as the
 emulator's YAML configuration (:func:`platform_config`), trigger documents for them, and a platform served
@@ -69,10 +70,13 @@ def platform_config(
         }
         for user, system in LIS_SYSTEMS.items()
     ]
+    # KSD delivers by the simple pattern (SF1630 §2.1.3), to Herning and Ikast-Brande's first LIS system.
+    simple_routes = [{"sender": OTHER_SENDER, "recipient": user} for user in (HERNING, IKAST)]
     config: dict[str, Any] = {
         "users": users,
         "it_systems": systems,
         "routes": routes,
+        "simple_routes": simple_routes,
         "retention": {"delete_after": "30d", "warn_before": "10d", "sweep_interval": "1d"},
         "router": {"rescan_interval": "1s"},
     }

@@ -1,8 +1,9 @@
 """What the receiver's integration tests share: the emulator with senders delivering to Herning, the test
 receiver configuration, and synthetic extracts.
 
-Deliveries reach the LIS system's IN/ the real way (data file and trigger uploaded as the sender, routed by
-the platform), so the receiver reads exactly what the platform writes.
+Deliveries reach the LIS system's IN/ the real way (data file and trigger uploaded as the sender, delivered
+by the platform in the sender's pattern: KY and KSD name the LIS user, AULA routes dynamically), so the
+receiver reads exactly what the platform writes.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from sf1630.settings import config_dir
 
 LIS_USER = "HERNING_LIS01_SIMPEL"
 HERNING = "657"
-SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL"}
+SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL", "AULA": "AULA_SFTPSIMPEL"}
 PASSWORD = "receiver-test-only"
 
 
 def herning_platform() -> dict[str, Any]:
-    """The emulator's configuration for KY and KSD delivering to Herning's LIS system, with passwords."""
+    """The emulator's configuration for KY, KSD (simple pattern) and AULA (routes) delivering to Herning."""
     users = [*SENDERS.values(), LIS_USER]
     return platform_config(
         kommune_codes={HERNING},
@@ -93,29 +94,36 @@ class Emulator:
         return sftp
 
     def deliver(self, code: str, data_name: str, content: bytes, *, timeout: float = 30) -> Path:
-        """Upload ``content`` and its trigger as sender ``code``; wait for the metadata in the LIS's IN/."""
+        """Upload ``content`` and its trigger as sender ``code`` in its pattern; wait for the metadata."""
         sender = load_registry().sender(code)
         herning = load_receiver(LIS_USER)
-        trigger = Trigger.routed(
-            data_name,
-            len(content),
-            sender=sender.sftp_user,
-            sender_it_system=sender.it_system,
-            authority=cvr_urn(herning.kommune.cvr),
-            recipient_it_system=herning.lis.it_system,
-            transaction_id=uuid.uuid4(),
-            timestamp=datetime.now(UTC),
-        )
-        sftp = self.sftp(sender.sftp_user)
+        if sender.routing == "simple":
+            trigger = Trigger.simple(data_name, len(content), sender=sender.sftp_user, recipient=LIS_USER)
+        else:
+            trigger = Trigger.routed(
+                data_name,
+                len(content),
+                sender=sender.sftp_user,
+                sender_it_system=sender.it_system,
+                authority=cvr_urn(herning.kommune.cvr),
+                recipient_it_system=herning.lis.it_system,
+                transaction_id=uuid.uuid4(),
+                timestamp=datetime.now(UTC),
+            )
+        return self.upload(sender.sftp_user, data_name, content, to_xml(trigger), timeout=timeout)
+
+    def upload(self, sender: str, data_name: str, content: bytes, trigger: bytes, *, timeout: float) -> Path:
+        """Put the data file and its trigger into ``sender``'s OUT/; wait for the metadata in IN/."""
+        sftp = self.sftp(sender)
         try:
             with sftp.open(f"OUT/{data_name}", "wb") as out:
                 out.write(content)
             with sftp.open(f"OUT/{data_name}.trigger", "wb") as out:
-                out.write(to_xml(trigger))
+                out.write(trigger)
         finally:
             sftp.close()
         metadata = self.inbox() / f"{data_name}.metadata"
-        receipt = self.running.folder(sender.sftp_user, "IN") / f"{data_name}.sftpreceipt"
+        receipt = self.running.folder(sender, "IN") / f"{data_name}.sftpreceipt"
         deadline = time.monotonic() + timeout
         while not metadata.exists():
             if receipt.exists() and b"ErrorMessage" in receipt.read_bytes():

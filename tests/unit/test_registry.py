@@ -21,7 +21,15 @@ from sf1630.settings import config_dir
 
 def test_shipped_senders_load() -> None:
     registry = load_registry()
-    assert [s.code for s in registry.senders] == ["KY", "KSD", "DUBU", "AULA"]
+    assert [s.code for s in registry.senders] == ["KY", "KSD", "DUBU", "AULA", "KP"]
+    # SF1630 §2.1.3: only AULA and KP use routes; DUBU, KY and KSD do not.
+    assert {s.code: s.routing for s in registry.senders} == {
+        "KY": "simple",
+        "KSD": "simple",
+        "DUBU": "simple",
+        "AULA": "dynamic",
+        "KP": "dynamic",
+    }
     ky = registry.sender("KY")
     assert ky.dag_id == "sf1630_sender_ky"
     assert ky.dataspec == "ky"
@@ -47,8 +55,8 @@ def test_lookups() -> None:
     assert delivery_label("KY", brondby, recipient.lis, Period(2026, 10)) == "KY → Brøndby LIS02 2026-10"
     with pytest.raises(KeyError):
         registry.kommune("999")
-    with pytest.raises(ConfigError, match="known: KY, KSD, DUBU, AULA"):
-        registry.sender("KP")
+    with pytest.raises(ConfigError, match="known: KY, KSD, DUBU, AULA, KP"):
+        registry.sender("NOPE")
 
 
 def _shipped(name: str) -> Any:
@@ -148,9 +156,12 @@ def test_config_dir_override(tmp_path: Path) -> None:
 def test_full_platform_config_loads_in_the_emulator(tmp_path: Path) -> None:
     raw = platform_config(passwords={"KY_SFTPSIMPEL": "pw"}, extra={"router": {"rescan_interval": "1s"}})
     config = load_config(write_platform_config(tmp_path / "platform.yaml", raw))
-    assert len(config.users) == 4 + 122
-    assert len(config.it_systems) == 4 + 122
-    assert len(config.routes) == 4 * 122
+    assert len(config.users) == 5 + 122
+    assert len(config.it_systems) == 5 + 122
+    assert len(config.routes) == 2 * 122  # AULA, KP
+    assert len(config.simple_routes) == 3 * 122  # KY, KSD, DUBU
+    assert config.may_deliver_simply("KY_SFTPSIMPEL", "KOEBENHAVN_LIS01_SIMPEL")
+    assert not config.may_deliver_simply("AULA_SFTPSIMPEL", "KOEBENHAVN_LIS01_SIMPEL")
     assert config.rescan_interval == timedelta(seconds=1)
     assert config.user("KY_SFTPSIMPEL").password == "pw"  # type: ignore[union-attr]
     assert (tmp_path / "platform.yaml").stat().st_mode & 0o077 == 0
@@ -158,10 +169,11 @@ def test_full_platform_config_loads_in_the_emulator(tmp_path: Path) -> None:
 
 def test_narrowed_platform_config(tmp_path: Path) -> None:
     raw = platform_config(
-        kommune_codes={"101", "153"}, sender_codes={"KY"}, authorized_keys={"KY_SFTPSIMPEL": []}
+        kommune_codes={"101", "153"}, sender_codes={"KY", "AULA"}, authorized_keys={"KY_SFTPSIMPEL": []}
     )
     assert [u["name"] for u in raw["users"]] == [
         "KY_SFTPSIMPEL",
+        "AULA_SFTPSIMPEL",
         "KOEBENHAVN_LIS01_SIMPEL",
         "BROENDBY_LIS01_SIMPEL",
         "BROENDBY_LIS02_SIMPEL",
@@ -170,20 +182,27 @@ def test_narrowed_platform_config(tmp_path: Path) -> None:
     assert route == {
         "inf_ref": INF_REF_SF1630,
         "sender_authority": "urn:oio:cvr-nr:10100000",
-        "sender_it_system": "3951ee49-0bd7-571f-b9ad-9d0e335386b4",
+        "sender_it_system": "b86f858d-7aeb-587b-8986-5509eecba2f5",
         "recipient_authority": "urn:oio:cvr-nr:10100000",
         "recipient_it_system": "7b1f2188-4e9d-5700-938e-312b38e9fddd",
         "sftp_username": "KOEBENHAVN_LIS01_SIMPEL",
     }
     assert len(raw["routes"]) == 3
+    assert raw["simple_routes"] == [
+        {"sender": "KY_SFTPSIMPEL", "recipient": user}
+        for user in ("KOEBENHAVN_LIS01_SIMPEL", "BROENDBY_LIS01_SIMPEL", "BROENDBY_LIS02_SIMPEL")
+    ]
     load_config(write_platform_config(tmp_path / "p.yaml", raw))
 
 
 def test_omitted_route() -> None:
     raw = platform_config(
-        kommune_codes={"153"}, sender_codes={"KY"}, omit_routes={("KY", "BROENDBY_LIS02_SIMPEL")}
+        kommune_codes={"153"},
+        sender_codes={"KY", "AULA"},
+        omit_routes={("KY", "BROENDBY_LIS02_SIMPEL"), ("AULA", "BROENDBY_LIS02_SIMPEL")},
     )
     assert [r["sftp_username"] for r in raw["routes"]] == ["BROENDBY_LIS01_SIMPEL"]
+    assert [r["recipient"] for r in raw["simple_routes"]] == ["BROENDBY_LIS01_SIMPEL"]
     assert "BROENDBY_LIS02_SIMPEL" in [u["name"] for u in raw["users"]]
 
 

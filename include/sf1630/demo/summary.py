@@ -31,6 +31,7 @@ class SenderLine:
     loaded_rows: int = 0
     quarantined: int = 0
     table: str = ""
+    routing: str = ""  # simple or dynamic: how the sender names its recipients to the platform
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def collect(home: DemoHome) -> Summary:
                 loaded_rows=loads.get((sender.code, "loaded"), (0, 0))[1],
                 quarantined=loads.get((sender.code, "quarantined"), (0, 0))[0],
                 table=load_spec(sender.dataspec).warehouse_table,
+                routing=sender.routing,
             )
         )
     return Summary(info.month, lines, _quarantined(home.quarantine), table_rows)
@@ -177,6 +179,7 @@ def render(summary: Summary, home: DemoHome, wall_seconds: float | None = None) 
     """The closing text: the table, the quarantined files and where everything is."""
     header = (
         "sender",
+        "pattern",
         "planned",
         "sent",
         "receipts ok",
@@ -189,6 +192,7 @@ def render(summary: Summary, home: DemoHome, wall_seconds: float | None = None) 
     rows = [
         (
             s.code,
+            s.routing,
             s.planned,
             s.transfers,
             s.receipts_ok,

@@ -46,7 +46,7 @@ def skip_bundle_resync() -> None:
     """Make ``dag.test()`` skip its re-parse and re-sync of the whole DAG bundle before every run.
 
     Since apache/airflow#64884 each ``dag.test()`` parses every file of the bundle and writes every DAG
-    to the metadata DB again, so that sibling DAGs exist. The demo's bundle holds 4 sender and 244 receiver
+    to the metadata DB again, so that sibling DAGs exist. The demo's bundle holds 5 sender and 244 receiver
     DAGs: that is ~2.5 s per call on a 2-core machine, and with two workers the concurrent writes of the
     same DAG rows race on SQLite. The parent syncs the bundle once (``airflow dags reserialize``) before
     any worker starts, and the DAG files do not change during a run, so the per-call sync is skipped

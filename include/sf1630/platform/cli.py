@@ -58,7 +58,7 @@ def check_config_command(args: argparse.Namespace) -> int:
         return 2
     print(
         f"{config.source}: ok: {len(config.users)} users, {len(config.it_systems)} it-systems,"
-        f" {len(config.routes)} routes"
+        f" {len(config.routes)} routes, {len(config.simple_routes)} simple routes"
     )
     return 0
 

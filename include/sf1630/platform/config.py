@@ -1,4 +1,4 @@
-"""The emulator's configuration (SFTP users, it-systems, routes, retention, mail), read strictly from YAML.
+"""The emulator's configuration (users, it-systems, routes, simple routes, retention, mail), read strictly.
 
 On the real platform these are registered in KOMBIT's administration; here they are one file, usually
 derived from the registry (:func:`sf1630.registry.platform_config`). A typo in a route silently sends a
@@ -59,6 +59,14 @@ class Route:
 
 
 @dataclass(frozen=True)
+class SimpleRoute:
+    """Who may deliver to whom by the simple pattern: ``Recipients`` names the recipient's SFTP user."""
+
+    sender: str
+    recipient: str
+
+
+@dataclass(frozen=True)
 class Retention:
     """Retention of files in users' folders."""
 
@@ -87,6 +95,11 @@ class PlatformConfig:
     retention: Retention = Retention()
     mail: Mail | None = None
     rescan_interval: timedelta = timedelta(seconds=2)
+    simple_routes: tuple[SimpleRoute, ...] = ()
+
+    def may_deliver_simply(self, sender: str, recipient: str) -> bool:
+        """Whether SFTP user ``sender`` may deliver to SFTP user ``recipient`` by the simple pattern."""
+        return SimpleRoute(sender, recipient) in self.simple_routes
 
     def user(self, name: str) -> User | None:
         """The user called ``name``, if registered."""
@@ -153,9 +166,8 @@ class _Reader:
 
     def read(self, raw: object) -> PlatformConfig:
         self.at = ()
-        top = self.mapping(
-            raw, "top level", {"users", "it_systems", "routes"}, {"retention", "mail", "router"}
-        )
+        optional = {"routes", "simple_routes", "retention", "mail", "router"}
+        top = self.mapping(raw, "top level", {"users", "it_systems"}, optional)
         users = tuple(self.user(u, i) for i, u in enumerate(self.items(top, "users")))
         self.unique([u.name for u in users], "users", "user name")
         names = {u.name for u in users}
@@ -163,6 +175,9 @@ class _Reader:
         self.unique([str(s.uuid) for s in systems], "it_systems", "it-system uuid")
         known = {s.uuid for s in systems}
         routes = tuple(self.route(r, i, names, known) for i, r in enumerate(self.items(top, "routes")))
+        simple = tuple(self.simple_route(r, i, names) for i, r in enumerate(self.items(top, "simple_routes")))
+        self.at = ("simple_routes",)
+        self.unique([f"{r.sender} -> {r.recipient}" for r in simple], "simple_routes", "simple route")
         self.at = ("router",)
         router = self.mapping(top.get("router") or {}, "router", set(), {"rescan_interval"})
         return PlatformConfig(
@@ -173,6 +188,7 @@ class _Reader:
             retention=self.retention(top.get("retention")),
             mail=self.mail(top.get("mail")),
             rescan_interval=self.duration(router.get("rescan_interval", "2s"), "router: rescan_interval"),
+            simple_routes=simple,
         )
 
     def unique(self, values: list[str], entry: str, what: str) -> None:
@@ -260,6 +276,20 @@ class _Reader:
             recipient_it_system=recipient_system,
             sftp_username=user,
         )
+
+    def simple_route(self, raw: object, index: int, users: set[str]) -> SimpleRoute:
+        entry = f"simple_routes[{index}]"
+        self.at = ("simple_routes", index)
+        item = self.mapping(raw, entry, {"sender", "recipient"}, set())
+        sender = self.text(item["sender"], entry, "sender")
+        recipient = self.text(item["recipient"], entry, "recipient")
+        for what, user in (("sender", sender), ("recipient", recipient)):
+            if user not in users:
+                raise self.fail(entry, f"{what} {user!r} is not a configured user")
+        if sender == recipient:
+            problem = f"sender and recipient are both {sender!r}; a user cannot deliver to itself"
+            raise self.fail(entry, problem)
+        return SimpleRoute(sender, recipient)
 
     def duration(self, value: object, entry: str) -> timedelta:
         try:

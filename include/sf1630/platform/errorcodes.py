@@ -35,7 +35,12 @@ class ErrorCode(IntEnum):
     FILE_HAS_LINKS = 305
     INF_REF_UNKNOWN = 400
     NO_ROUTE = 401
-    NO_ROUTING_INFO = 402
+    NO_ROUTING_INFO = 402  # retired: a trigger without routing info is a simple transfer (403-407)
+    SIMPLE_RECIPIENT_UNKNOWN = 403
+    SIMPLE_RECIPIENT_NOT_PERMITTED = 404
+    ROUTING_MARKER_MIXED = 405
+    ROUTING_MARKER_WITHOUT_INFO = 406
+    ROUTING_INFO_WITHOUT_MARKER = 407
     RECIPIENT_HOLDS_FILE = 500
     DELIVERY_FAILED = 501
     INTERNAL_ERROR = 502
@@ -70,7 +75,7 @@ ERROR_TABLE: tuple[ErrorCodeEntry, ...] = (
     ErrorCodeEntry(
         ErrorCode.XML_BAD_VALUE,
         "Trigger holds an unacceptable value",
-        "A value the schema admits but the platform cannot use, e.g. a timestamp without offset.",
+        "A value the schema admits but the platform cannot use, e.g. a timestamp after the year 9999.",
     ),
     ErrorCodeEntry(
         ErrorCode.SENDER_NOT_UPLOADER,
@@ -123,7 +128,34 @@ ERROR_TABLE: tuple[ErrorCodeEntry, ...] = (
     ErrorCodeEntry(
         ErrorCode.NO_ROUTING_INFO,
         "Trigger has no dynamic routing information",
-        "FileContentDescriptor holds no SFTPDynamicRoutingInfo.",
+        "Retired, no longer written: a trigger without SFTPDynamicRoutingInfo is a simple transfer now"
+        " (see 403 to 407).",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.SIMPLE_RECIPIENT_UNKNOWN,
+        "Recipient is not a registered SFTP user",
+        "Simple pattern: a user named in Recipients is not registered with the platform.",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.SIMPLE_RECIPIENT_NOT_PERMITTED,
+        "Sender may not deliver to this recipient",
+        "Simple pattern: no simple route lets the uploading SFTP user deliver to a user named in Recipients.",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.ROUTING_MARKER_MIXED,
+        "ROUTING_V1_0_0 mixed with SFTP users",
+        "Recipients holds the dynamic-routing marker ROUTING_V1_0_0 beside SFTP users.",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.ROUTING_MARKER_WITHOUT_INFO,
+        "ROUTING_V1_0_0 without routing information",
+        "Recipients is ROUTING_V1_0_0 but FileContentDescriptor holds no SFTPDynamicRoutingInfo.",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.ROUTING_INFO_WITHOUT_MARKER,
+        "Routing information without ROUTING_V1_0_0",
+        "FileContentDescriptor holds SFTPDynamicRoutingInfo but Recipients names SFTP users, not"
+        " ROUTING_V1_0_0: it is unclear which pattern is meant.",
     ),
     ErrorCodeEntry(
         ErrorCode.RECIPIENT_HOLDS_FILE,

@@ -1,5 +1,9 @@
 """The router: turns a trigger in a sender's ``OUT/`` into deliveries and a receipt, exactly once.
 
+Two patterns name the recipients (SF1630 §2.1.3): dynamic routing (``Recipients`` is ``ROUTING_V1_0_0`` and
+``SFTPDynamicRoutingInfo`` is matched against the routes) and the simple pattern (``Recipients`` lists the
+recipient SFTP users themselves, each allowed by a simple route). Both then go through the same steps.
+
 Processing of one trigger: claim (lock trigger name) → read and validate → lock the data file name, check it,
 reserve the recipients' names and the receipt's name → journal *accepted* with the rendered receipt and
 metadata → per recipient hard-link the data file into ``IN/`` (its times reset: the retention clock starts at
@@ -42,6 +46,7 @@ from sf1630.protocol import (
     MAX_DOCUMENT_BYTES,
     METADATA_SUFFIX,
     RECEIPT_SUFFIX,
+    ROUTING_RECIPIENT,
     TRIGGER_SUFFIX,
     FileMetadata,
     ProtocolError,
@@ -330,19 +335,50 @@ class Router:
                     f"Sender {trigger.file.sender!r} is not the uploading SFTP user {user!r}",
                 )
             )
-        routes = self._check_routing(user, trigger, check.errors)
+        recipients = self._check_recipients(user, trigger, check.errors)
         self._check_data_file(user, trigger, check)
         if not check.errors:
-            self._reserve(trigger.file.file_name, routes, check)
+            self._reserve(trigger.file.file_name, recipients, check)
         return check
 
-    def _check_routing(self, user: str, trigger: Trigger, errors: list[ReceiptError]) -> list[Route]:
+    def _check_recipients(self, user: str, trigger: Trigger, errors: list[ReceiptError]) -> list[str]:
+        """The SFTP users the trigger delivers to, by whichever pattern it uses; errors when none is clear."""
+        named = list(dict.fromkeys(trigger.file.recipients))
+        marker = ROUTING_RECIPIENT in named
+        users = [name for name in named if name != ROUTING_RECIPIENT]
         routing = trigger.content.routing
-        if routing is None:
-            errors.append(
-                receipt_error(ErrorCode.NO_ROUTING_INFO, "FileContentDescriptor has no routing info")
-            )
+        if marker and users:
+            listed = ", ".join(repr(u) for u in users)
+            detail = f"Recipients holds {ROUTING_RECIPIENT} and SFTP user(s) {listed}; use one pattern"
+            errors.append(receipt_error(ErrorCode.ROUTING_MARKER_MIXED, detail))
             return []
+        if marker and routing is None:
+            detail = f"Recipients is {ROUTING_RECIPIENT} but there is no SFTPDynamicRoutingInfo"
+            errors.append(receipt_error(ErrorCode.ROUTING_MARKER_WITHOUT_INFO, detail))
+            return []
+        if routing is not None and not marker:
+            listed = ", ".join(repr(u) for u in users)
+            detail = f"SFTPDynamicRoutingInfo is given but Recipients names {listed}, not {ROUTING_RECIPIENT}"
+            errors.append(receipt_error(ErrorCode.ROUTING_INFO_WITHOUT_MARKER, detail))
+            return []
+        if routing is None:
+            return self._check_simple(user, users, errors)
+        routes = self._check_routing(user, routing, errors)
+        return list(dict.fromkeys(route.sftp_username for route in routes))
+
+    def _check_simple(self, user: str, recipients: list[str], errors: list[ReceiptError]) -> list[str]:
+        """Simple pattern: every named user must exist and a simple route must let ``user`` deliver to it."""
+        for recipient in recipients:
+            if self.config.user(recipient) is None:
+                detail = f"Recipients names {recipient!r}, which is not a registered SFTP user"
+                errors.append(receipt_error(ErrorCode.SIMPLE_RECIPIENT_UNKNOWN, detail))
+            elif not self.config.may_deliver_simply(user, recipient):
+                detail = f"SFTP user {user!r} may not deliver to {recipient!r} (no simple route)"
+                errors.append(receipt_error(ErrorCode.SIMPLE_RECIPIENT_NOT_PERMITTED, detail))
+        return [] if errors else recipients
+
+    def _check_routing(self, user: str, routing: RoutingInfo, errors: list[ReceiptError]) -> list[Route]:
+        """Dynamic routing: the sender's it-system is its own, and at least one route matches."""
         system = self.config.it_system(routing.sender_it_system)
         if system is None:
             errors.append(
@@ -411,8 +447,7 @@ class Router:
                 )
             )
 
-    def _reserve(self, name: str, routes: list[Route], check: _Check) -> None:
-        recipients = tuple(dict.fromkeys(route.sftp_username for route in routes))
+    def _reserve(self, name: str, recipients: list[str], check: _Check) -> None:
         with self._mutex:
             for recipient in recipients:
                 folder = self.home.folder(recipient, IN)
@@ -427,7 +462,7 @@ class Router:
                     )
             if not check.errors:
                 self._reserved.update((recipient, name) for recipient in recipients)
-                check.recipients = recipients
+                check.recipients = tuple(recipients)
 
     def _release(self, recipients: Iterable[str], name: str | None) -> None:
         with self._mutex:

@@ -24,6 +24,7 @@ from sf1630.protocol.errors import (
     WrongDocumentKind,
 )
 from sf1630.protocol.models import (
+    FILE_CONTENT_NAMESPACE,
     INF_REF_SF1630,
     MAX_DOCUMENT_BYTES,
     NAMESPACE,
@@ -85,6 +86,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CVR_URN_PREFIX",
+    "FILE_CONTENT_NAMESPACE",
     "IN",
     "INF_REF_SF1630",
     "MAX_DOCUMENT_BYTES",

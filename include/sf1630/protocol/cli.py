@@ -16,10 +16,14 @@ import sys
 import uuid
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sf1630.protocol.errors import DocumentTooLarge, ProtocolError
 from sf1630.protocol.models import MAX_DOCUMENT_BYTES
 from sf1630.protocol.names import check_safe_name, cvr_urn
+
+if TYPE_CHECKING:
+    from sf1630.protocol.models import Trigger
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 ROUTE_DATE_PARAMETER = "RouteSelectionValueDate"
@@ -36,13 +40,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     validate.add_argument("--max-bytes", type=int, default=MAX_DOCUMENT_BYTES, help="size cap per document")
     validate.set_defaults(handler=validate_command)
 
-    trigger = commands.add_parser("trigger", help="print the trigger XML for a data file")
+    trigger = commands.add_parser(
+        "trigger",
+        help="print the trigger XML for a data file",
+        description="Simple pattern: --recipient-user. Dynamic routing: the it-system and authority options.",
+    )
     trigger.add_argument("datafile", type=Path, metavar="DATAFILE")
     trigger.add_argument("--sender", required=True, type=_safe_name, help="sender's SFTP user")
-    trigger.add_argument("--sender-it-system", required=True, type=_uuid, metavar="UUID")
-    trigger.add_argument("--sender-authority", required=True, type=_cvr, metavar="CVR")
-    trigger.add_argument("--recipient-it-system", required=True, type=_uuid, metavar="UUID")
-    trigger.add_argument("--recipient-authority", required=True, type=_cvr, metavar="CVR")
+    trigger.add_argument(
+        "--recipient-user", type=_recipient_user, metavar="USER", help="simple pattern: recipient's SFTP user"
+    )
+    trigger.add_argument("--sender-it-system", type=_uuid, metavar="UUID", help="dynamic routing")
+    trigger.add_argument("--sender-authority", type=_cvr, metavar="CVR", help="dynamic routing")
+    trigger.add_argument("--recipient-it-system", type=_uuid, metavar="UUID", help="dynamic routing")
+    trigger.add_argument("--recipient-authority", type=_cvr, metavar="CVR", help="dynamic routing")
     trigger.add_argument("--senders-file-id", metavar="ID", type=_senders_file_id)
     trigger.add_argument("--route-date", type=_route_date, metavar="YYYY-MM-DD", help=ROUTE_DATE_PARAMETER)
     trigger.set_defaults(handler=trigger_command)
@@ -85,11 +96,32 @@ def _read_regular(path: Path, limit: int) -> tuple[int, bytes]:
         return info.st_size, handle.read(limit)
 
 
+_DYNAMIC_OPTIONS = ("sender_it_system", "sender_authority", "recipient_it_system", "recipient_authority")
+
+
+def _pattern_problem(args: argparse.Namespace) -> str | None:
+    """Why the options name neither pattern or both; None when they name exactly one."""
+    given = [name for name in _DYNAMIC_OPTIONS if getattr(args, name) is not None]
+    flags = ", ".join("--" + name.replace("_", "-") for name in _DYNAMIC_OPTIONS)
+    if args.recipient_user is not None:
+        if given or args.route_date is not None:
+            return "--recipient-user (simple pattern) cannot be combined with dynamic-routing options"
+        return None
+    missing = [name for name in _DYNAMIC_OPTIONS if name not in given]
+    if missing:
+        return f"give --recipient-user USER (simple pattern) or all of {flags} (dynamic routing)"
+    return None
+
+
 def trigger_command(args: argparse.Namespace) -> int:
-    """Write the dynamic-routing trigger for ``DATAFILE`` to stdout."""
+    """Write the trigger for ``DATAFILE`` to stdout, simple pattern or dynamic routing."""
     from sf1630.protocol.document import to_xml
     from sf1630.protocol.models import Trigger
 
+    problem = _pattern_problem(args)
+    if problem is not None:
+        print(f"sf1630 protocol trigger: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     path: Path = args.datafile
     try:
         file_name = check_safe_name(path.name)
@@ -102,7 +134,30 @@ def trigger_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"sf1630 protocol trigger: {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    document = Trigger.routed(
+    if args.recipient_user is not None:
+        document = Trigger.simple(
+            file_name,
+            size,
+            sender=args.sender,
+            recipient=args.recipient_user,
+            senders_file_id=args.senders_file_id,
+        )
+    else:
+        document = _routed(args, file_name, size)
+    try:
+        xml = to_xml(document)
+    except ProtocolError as exc:
+        print(f"sf1630 protocol trigger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(xml.decode("utf-8"))
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _routed(args: argparse.Namespace, file_name: str, size: int) -> Trigger:
+    from sf1630.protocol.models import Trigger
+
+    return Trigger.routed(
         file_name,
         size,
         sender=args.sender,
@@ -114,14 +169,6 @@ def trigger_command(args: argparse.Namespace) -> int:
         senders_file_id=args.senders_file_id,
         route_parameters=((ROUTE_DATE_PARAMETER, args.route_date.isoformat()),) if args.route_date else (),
     )
-    try:
-        xml = to_xml(document)
-    except ProtocolError as exc:
-        print(f"sf1630 protocol trigger: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    sys.stdout.write(xml.decode("utf-8"))
-    sys.stdout.flush()
-    return EXIT_OK
 
 
 def _safe_name(value: str) -> str:
@@ -129,6 +176,14 @@ def _safe_name(value: str) -> str:
         return check_safe_name(value)
     except ProtocolError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _recipient_user(value: str) -> str:
+    from sf1630.protocol.models import ROUTING_RECIPIENT
+
+    if value == ROUTING_RECIPIENT:
+        raise argparse.ArgumentTypeError(f"{ROUTING_RECIPIENT} is the dynamic-routing marker, not a user")
+    return _safe_name(value)
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -7,7 +7,9 @@ project's own schema, and only then a typed model. Each step fails with its own
 :class:`~sf1630.protocol.errors.ProtocolError` subclass, with line and element path where known.
 
 The writer produces exactly the contract's shape (root-only ``ns:`` prefix, unqualified children, contract
-order, lowercase UUIDs, timestamps with offset, UTF-8) and checks its own output against the same schema.
+order, lowercase UUIDs, UTF-8) and checks its own output against the same schema. The project's own
+triggers always carry a timestamp offset; a timestamp read without one (as KOMBIT's schema allows) stays
+naive and is written back as read.
 
 lxml parsers are not thread-safe and a validator's error log is shared state, so both are kept per thread
 and built once; this module sits on the platform's routing hot path.
@@ -37,6 +39,7 @@ from sf1630.protocol.errors import (
     WrongDocumentKind,
 )
 from sf1630.protocol.models import (
+    FILE_CONTENT_NAMESPACE,
     MAX_DOCUMENT_BYTES,
     NAMESPACE,
     Document,
@@ -344,9 +347,7 @@ def _timestamp(node: Any) -> datetime:
         value = datetime.fromisoformat(_text(node).strip())
     except ValueError:
         raise _bad(node, f"timestamp {_text(node)!r} cannot be represented") from None
-    if value.utcoffset() is None:
-        raise _bad(node, "timestamp has no UTC offset")
-    return value
+    return value  # without an offset it stays naive: the sender's local time, as xs:dateTime allows
 
 
 def _leaf_items(nodes: list[Any], what: str) -> tuple[tuple[str, str], ...]:
@@ -486,7 +487,10 @@ def _add_file(root: Any, file: FileDescriptor) -> None:
 
 def _add_content(root: Any, content: FileContentDescriptor) -> None:
     foreign = dict.fromkeys(etree.QName(name).namespace for name, _text in content.other)
-    nsmap = {f"ns{index}": namespace for index, namespace in enumerate(foreign)}
+    nsmap = {
+        "fc" if namespace == FILE_CONTENT_NAMESPACE else f"ns{index}": namespace
+        for index, namespace in enumerate(foreign)
+    }
     node = etree.SubElement(root, "FileContentDescriptor", nsmap=nsmap or None)
     if content.routing is not None:
         _add_routing(node, content.routing)

@@ -17,6 +17,12 @@ from sf1630.protocol.names import CVR_URN_PATTERN
 
 NAMESPACE = "http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types"
 ROUTING_RECIPIENT = "ROUTING_V1_0_0"
+#: The project's namespace for the elements a simple-pattern trigger carries in ``FileContentDescriptor``
+#: (``FilType``, ``SF``). KOMBIT's schema admits only elements of a namespace other than its own there
+#: (``<any namespace="##other">``), and the integration description names none, so the project names one
+#: (``docs/protocol.md``) and declares its elements in ``schema/sf1630-file-content.xsd``.
+FILE_CONTENT_NAMESPACE = "urn:sf1630:file-content:1"
+FILE_TYPE_LIS, SF_NUMBER = "LIS", "1630"
 INF_REF_SF1630 = "KommunalLedelseInformationOverfør_1"
 SUCCESS = "SUCCESS"
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -57,8 +63,10 @@ class RoutingInfo:
             _require_uuid("recipient_it_system", self.recipient_it_system)
         _require_urn("sender_authority", self.sender_authority)
         _require_urn("recipient_authority", self.recipient_authority)
-        if not isinstance(self.sender_timestamp, datetime) or self.sender_timestamp.utcoffset() is None:
-            raise InvalidValue("sender_timestamp must be a timezone-aware datetime")
+        # A timestamp read from a document may lack an offset (KOMBIT's schema and the integration
+        # description's own example allow it); every writer of the project gives one (Trigger.routed).
+        if not isinstance(self.sender_timestamp, datetime):
+            raise InvalidValue("sender_timestamp must be a datetime")
         object.__setattr__(self, "route_parameters", tuple(tuple(p) for p in self.route_parameters))
 
 
@@ -107,6 +115,32 @@ class Trigger:
     content: FileContentDescriptor = field(default_factory=FileContentDescriptor)
 
     @classmethod
+    def simple(
+        cls,
+        file_name: str,
+        size_in_bytes: int,
+        *,
+        sender: str,
+        recipient: str,
+        senders_file_id: str | None = None,
+    ) -> Trigger:
+        """A simple-pattern trigger as SF1630 shows it: ``Recipients`` is the LIS system's SFTP user.
+
+        One file goes to one LIS system, so one recipient; ``FileContentDescriptor`` carries
+        ``<FilType>LIS</FilType><SF>1630</SF>`` in :data:`FILE_CONTENT_NAMESPACE`.
+        """
+        if recipient == ROUTING_RECIPIENT:
+            raise InvalidValue(f"{ROUTING_RECIPIENT} is the dynamic-routing marker, not an SFTP user")
+        content = FileContentDescriptor(
+            other=(
+                (f"{{{FILE_CONTENT_NAMESPACE}}}FilType", FILE_TYPE_LIS),
+                (f"{{{FILE_CONTENT_NAMESPACE}}}SF", SF_NUMBER),
+            )
+        )
+        file = FileDescriptor(file_name, size_in_bytes, sender, (recipient,), senders_file_id)
+        return cls(file=file, content=content)
+
+    @classmethod
     def routed(
         cls,
         file_name: str,
@@ -128,7 +162,10 @@ class Trigger:
         In SF1630 the kommune whose data it is both sends and receives (``SenderAuthority`` and
         ``RecipientAuthority`` are its CVR URN), so one ``authority`` serves both unless told otherwise;
         ``Recipients`` carries the literal routing marker and the platform resolves the recipients.
+        ``timestamp`` must carry its offset: the project always writes one.
         """
+        if not isinstance(timestamp, datetime) or timestamp.utcoffset() is None:
+            raise InvalidValue("timestamp must be a timezone-aware datetime (the project writes an offset)")
         routing = RoutingInfo(
             inf_ref=inf_ref,
             sender_it_system=sender_it_system,

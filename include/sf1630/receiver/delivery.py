@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from sf1630.database import Database
 from sf1630.protocol import (
     METADATA_SUFFIX,
-    DataFileName,
     DocumentTooLarge,
     FileMetadata,
     Period,
     ProtocolError,
     check_safe_name,
 )
+from sf1630.receiver import claims as claiming
 from sf1630.receiver.config import Receiver
 from sf1630.receiver.fetch import OpenSFTP, SizeMismatch, delete_remote, download_with_retries, read_small
 from sf1630.receiver.inbox import InboxItem
@@ -147,7 +147,7 @@ class _Claims:
 
     metadata: FileMetadata
     sender: SenderSystem
-    name: DataFileName
+    name: claiming.Claimed  # kommune (``authority``) and month, from the file name or from the data
     period: Period
 
 
@@ -169,7 +169,8 @@ def process_delivery(intake: Intake, item: InboxItem) -> DeliveryResult:
     try:
         with intake.open_sftp() as sftp:
             raw = read_small(sftp, f"{folder}/{check_safe_name(item.metadata_name)}")
-        claims = _check_claims(intake.receiver, item, raw)
+            data_path = f"{folder}/{check_safe_name(item.data_name)}"
+            claims = _check_claims(intake.receiver, item, raw, lambda: claiming.read_head(sftp, data_path))
     except DocumentTooLarge as err:
         _refuse_unread(intake, item, raw, _Refusal(f"metadata {err.reason}", str(err)))
     except _Refusal as refusal:
@@ -204,7 +205,7 @@ def process_delivery(intake: Intake, item: InboxItem) -> DeliveryResult:
     )
 
 
-def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes) -> _Claims:
+def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes, head: Callable[[], bytes]) -> _Claims:
     from sf1630.protocol import read_metadata
 
     try:
@@ -214,23 +215,44 @@ def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes) -> _Claims:
     claimed = metadata.file.file_name
     try:
         check_safe_name(claimed)
-        name = DataFileName.parse(claimed)
     except ProtocolError as err:
         raise _Refusal(f"file name {err.reason}", str(err)) from err
     if claimed + METADATA_SUFFIX != item.metadata_name:
         raise _Refusal("file name mismatch", f"metadata {item.metadata_name} describes {claimed!r}")
-    sender = receiver.sender(name.sender)
-    if sender is None:
-        raise _Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {name.sender!r}")
-    if metadata.file.sender != sender.sftp_user:
-        detail = f"Sender {metadata.file.sender!r} is not {name.sender}'s SFTP user {sender.sftp_user!r}"
-        raise _Refusal("wrong sender", detail, sender)
+    name = claiming.from_name(claimed)
+    sender = _claimed_sender(receiver, metadata, name)
+    if name is None:
+        from sf1630.receiver.extract import spec_for
+
+        try:
+            name = claiming.from_data(head(), spec_for(sender.dataspec).spec, claimed)
+        except claiming.Unclaimed as err:
+            raise _Refusal(claiming.UNCLAIMED, str(err), sender) from err
     kommune = receiver.kommune
     if name.authority != kommune.cvr:
         serves = f"{receiver.sftp_user} serves {kommune.name} ({kommune.cvr})"
         detail = f"file is for CVR {name.authority}, {serves}"
         raise _Refusal("wrong kommune", detail, sender)
     return _Claims(metadata, sender, name, name.month)
+
+
+def _claimed_sender(
+    receiver: Receiver, metadata: FileMetadata, name: claiming.Claimed | None
+) -> SenderSystem:
+    """The accepted sender the name's code names (its SFTP user must match), else the metadata's user's."""
+    user = metadata.file.sender
+    if name is None:
+        sender = next((s for s in receiver.accepted if s.sftp_user == user), None)
+        if sender is None:
+            raise _Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {user!r}")
+        return sender
+    sender = receiver.sender(name.sender or "")
+    if sender is None:
+        raise _Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {name.sender!r}")
+    if user != sender.sftp_user:
+        detail = f"Sender {user!r} is not {name.sender}'s SFTP user {sender.sftp_user!r}"
+        raise _Refusal("wrong sender", detail, sender)
+    return sender
 
 
 def _download(intake: Intake, item: InboxItem, claims: _Claims, raw: bytes, received_at: datetime) -> Path:

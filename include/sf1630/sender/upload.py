@@ -91,7 +91,20 @@ def remote_state(sftp: RemoteFiles, file_name: str) -> RemoteState:
 
 
 def build_trigger(sender: SenderSystem, delivery: Delivery, size: int, timestamp: datetime) -> Trigger:
-    """The dynamic-routing trigger of ``delivery``: the kommune is both sender and recipient authority."""
+    """The trigger of ``delivery`` in the sender's pattern (``routing`` in ``senders.yaml``).
+
+    Simple: ``Recipients`` is the LIS system's SFTP user (one file per LIS system, so one recipient).
+    Dynamic: ``ROUTING_V1_0_0`` with routing info; the kommune is both sender and recipient authority.
+    ``timestamp`` (SenderTimestamp) is written only by the dynamic pattern.
+    """
+    if sender.routing == "simple":
+        return Trigger.simple(
+            delivery.file_name,
+            size,
+            sender=sender.sftp_user,
+            recipient=delivery.lis.sftp_user,
+            senders_file_id=delivery.file_name,
+        )
     return Trigger.routed(
         delivery.file_name,
         size,

@@ -35,6 +35,13 @@ def test_every_delivery_but_the_invalid_one_is_loaded(finished: Finished) -> Non
     home, summary, text = finished
     assert summary.complete, text
     lines = {s.code: s for s in summary.senders}
+    assert {code: line.routing for code, line in lines.items()} == {
+        "KY": "simple",
+        "KSD": "simple",
+        "DUBU": "simple",
+        "AULA": "dynamic",
+        "KP": "dynamic",
+    }
     for code, line in lines.items():
         bad = 1 if code == "KSD" else 0
         assert (line.planned, line.transfers, line.receipts_ok, line.receipts_error) == (5, 5, 5, 0), line
@@ -55,7 +62,7 @@ def test_every_delivery_but_the_invalid_one_is_loaded(finished: Finished) -> Non
         ledger = con.execute(
             " UNION ALL ".join(f"SELECT outcome FROM {s}.sf1630_ledger" for s in schemas)  # noqa: S608
         ).fetchall()
-        assert sorted(ledger) == [("loaded",)] * 19 + [("quarantined",)]
+        assert sorted(ledger) == [("loaded",)] * 24 + [("quarantined",)]  # 5 LIS systems × 5 senders
         # Brøndby's two LIS systems both hold Brøndby's AULA extract (append load, own schema each).
         for schema in ("broendby_lis01_simpel", "broendby_lis02_simpel"):
             assert con.execute(f"SELECT count(*) FROM {schema}.lis_aula_fravaer").fetchone() == (15,)  # noqa: S608
@@ -90,7 +97,7 @@ def test_airflow_recorded_every_run_for_the_ui(finished: Finished) -> None:
     home, _, text = finished
     with sqlite3.connect(home.airflow_db) as conn:
         runs = dict(conn.execute("SELECT dag_id, state FROM dag_run").fetchall())
-    senders = {f"sf1630_sender_{c}" for c in ("ky", "ksd", "dubu", "aula")}
+    senders = {f"sf1630_sender_{c}" for c in ("ky", "ksd", "dubu", "aula", "kp")}
     receivers = {k for k in runs if k.startswith("sf1630_receiver_")}
     assert senders <= set(runs) and len(receivers) == 5
     assert runs["sf1630_sender_ksd"] == "success"  # the platform accepted it; the LIS refused it

@@ -212,3 +212,63 @@ def test_short_file_is_retried_then_quarantined(
     assert reason["reason"] == "size mismatch"
     assert ledger(db) == [(KY_DATA, "quarantined", 0)]
     assert list(emulator.inbox().iterdir()) == []
+
+
+@pytest.mark.integration
+def test_one_delivery_of_each_pattern_loads_the_same_way(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: Database, airflow_db: Path
+) -> None:
+    """KY names the LIS user (simple pattern), AULA routes dynamically: both end in the same metadata file."""
+    from sf1630.protocol import FILE_CONTENT_NAMESPACE, ROUTING_RECIPIENT, read_metadata
+
+    setup = configure(emulator, warehouse)
+    ky, ky_table = make_extract("KY", rows=40)
+    aula, aula_table = make_extract("AULA", rows=30)
+    aula_name = "AULA_LIS_65700000_M10_20261101060000.csv"
+    simple = read_metadata(emulator.deliver("KY", KY_DATA, ky).read_bytes())
+    routed = read_metadata(emulator.deliver("AULA", aula_name, aula).read_bytes())
+    assert simple.file.recipients == routed.file.recipients == ("HERNING_LIS01_SIMPEL",)
+    assert simple.content.routing is None and f"{{{FILE_CONTENT_NAMESPACE}}}SF" in dict(simple.content.other)
+    assert routed.content.routing is not None and ROUTING_RECIPIENT not in routed.file.recipients
+
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
+
+    assert run.state == "success", states(run)
+    assert row_count(warehouse, ky_table) == 40 and row_count(warehouse, aula_table) == 30
+    assert ledger(warehouse) == [(aula_name, "loaded", 30), (KY_DATA, "loaded", 40)]
+    assert list(emulator.inbox().iterdir()) == []
+
+
+@pytest.mark.integration
+def test_description_example_name_takes_kommune_and_period_from_the_data(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: Database, airflow_db: Path
+) -> None:
+    """``KY_LIS-DATA_201901.csv`` (the description's own example) loads: its rows name Herning and the month.
+
+    The same name with rows of another kommune is quarantined as a wrong kommune, and a file whose data give
+    no kommune either is quarantined with a reason that says neither the name nor the data gave them.
+    """
+    setup = configure(emulator, warehouse)
+    content, table = make_extract("KY", rows=25, period="2019-01")
+    emulator.deliver("KY", "KY_LIS-DATA_201901.csv", content)
+    other, _ = make_extract("KY", rows=5, period="2019-01")
+    emulator.deliver("KY", "KY_LIS-DATA_201601.csv", other.replace(b"65700000", b"10100000"))
+    header, first_row = content.split(b"\n")[:2]
+    renamed = header.replace(b"myndighed_cvr", b"cvr") + b"\n" + first_row + b"\n"
+    emulator.deliver("KY", "KY_LIS-DATA_UDEN.csv", renamed)
+
+    run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
+
+    assert row_count(warehouse, table) == 25
+    lineage = f"SELECT DISTINCT lineage_kommune, lineage_period FROM {warehouse.schema}.{table}"  # noqa: S608
+    rows = query(warehouse, lineage)
+    assert rows == [("65700000", "2019-01")]
+    assert ("KY_LIS-DATA_201901.csv", "loaded", 25) in ledger(warehouse)
+    wrong = json.loads((setup.quarantine / "KY_LIS-DATA_201601.csv" / "reason.json").read_text())
+    assert wrong["reason"] == "wrong kommune" and "10100000" in wrong["detail"]
+    unknown = json.loads((setup.quarantine / "KY_LIS-DATA_UDEN.csv" / "reason.json").read_text())
+    assert unknown["reason"] == "kommune and period unknown"
+    assert "does not follow <Afsender>_<Modtager>_<myndighedsID>_<periode>_<datoTid>.csv" in unknown["detail"]
+    assert "'myndighed_cvr'" in unknown["detail"] and unknown["contact"] == "KY drift <drift@ky.example>"
+    assert list(emulator.inbox().iterdir()) == []
+    assert run.state == "failed"  # two quarantined deliveries fail the run, as any quarantine does

@@ -14,7 +14,7 @@ from sf1630.dataspec.schema import read_typed
 
 def test_list_prints_one_name_per_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dataspec", "list"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["aula", "dubu", "ksd", "ky"]
+    assert capsys.readouterr().out.splitlines() == ["aula", "dubu", "kp", "ksd", "ky"]
 
 
 def test_show_describes_the_spec(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,7 +44,7 @@ columns:
 
 
 def test_shipped_specs_load() -> None:
-    assert list_specs() == ["aula", "dubu", "ksd", "ky"]
+    assert list_specs() == ["aula", "dubu", "kp", "ksd", "ky"]
     for name in list_specs():
         spec = load_spec(name)
         assert spec.extract.recipient == "LIS"

@@ -48,8 +48,9 @@ def test_configuration_is_narrowed_and_tuned(seeded: tuple[DemoHome, SeedInfo]) 
 def test_platform_registry_has_a_key_per_user_and_a_host_key(seeded: tuple[DemoHome, SeedInfo]) -> None:
     home, info = seeded
     config = load_config(home.platform_config)
-    assert len(config.users) == 4 + len(info.lis_users)
-    assert len(config.routes) == 4 * len(info.lis_users)
+    assert len(config.users) == 5 + len(info.lis_users)
+    assert len(config.routes) == 2 * len(info.lis_users)  # AULA and KP route dynamically
+    assert len(config.simple_routes) == 3 * len(info.lis_users)  # KY, KSD and DUBU name the LIS user
     for user in config.users:
         assert len(user.authorized_keys) == 1 and user.password is None
         assert (home.keys / user.name).stat().st_mode & 0o077 == 0
@@ -61,7 +62,7 @@ def test_platform_registry_has_a_key_per_user_and_a_host_key(seeded: tuple[DemoH
 
 def test_source_rows_per_sender_and_kommune(seeded: tuple[DemoHome, SeedInfo]) -> None:
     home, info = seeded
-    assert info.source_rows == {"KY": 48, "KSD": 48, "DUBU": 48, "AULA": 48}
+    assert info.source_rows == {"KY": 48, "KSD": 48, "DUBU": 48, "AULA": 48, "KP": 48}
     with duckdb.connect(str(home.source_db), read_only=True) as con:
         per_kommune = con.execute(
             "SELECT myndighed_cvr, count(*) FROM ksd_sager GROUP BY 1 ORDER BY 1"
@@ -80,7 +81,7 @@ def test_exactly_the_chosen_ksd_extract_is_invalid(seeded: tuple[DemoHome, SeedI
             path = export_delivery(sender, delivery, source, tmp_path)
             verdicts[delivery.file_name] = validate_file(path, load_spec(sender.dataspec)).success
     assert [name for name, ok in verdicts.items() if not ok] == info.invalid_files
-    assert len(verdicts) == 4 * 5
+    assert len(verdicts) == 5 * 5
 
 
 def test_corruption_that_cannot_be_stored_is_refused() -> None:

@@ -75,18 +75,26 @@ def finished(tmp_path: Path) -> DemoHome:
 def test_summary_counts_every_sender(finished: DemoHome) -> None:
     summary = collect(finished)
     by_code = {line.code: line for line in summary.senders}
-    assert set(by_code) == {"KY", "KSD", "DUBU", "AULA"}
+    assert set(by_code) == {"KY", "KSD", "DUBU", "AULA", "KP"}
     assert [(s.planned, s.transfers, s.receipts_ok, s.loaded_files) for s in by_code.values()] == [
         (2, 2, 2, 2),
         (2, 2, 2, 1),
         (2, 2, 2, 2),
         (2, 2, 2, 2),
+        (2, 2, 2, 2),
     ]
+    assert {code: line.routing for code, line in by_code.items()} == {
+        "KY": "simple",
+        "KSD": "simple",
+        "DUBU": "simple",
+        "AULA": "dynamic",
+        "KP": "dynamic",
+    }
     assert by_code["KSD"].quarantined == 1 and by_code["KY"].loaded_rows == 24
     assert summary.complete
     assert [q.reason for q in summary.quarantined] == ["invalid extract"]
     total = summary.totals()
-    assert (total.planned, total.loaded_files, total.quarantined) == (8, 7, 1)
+    assert (total.planned, total.loaded_files, total.quarantined) == (10, 9, 1)
 
 
 def test_rendered_table_names_the_places(finished: DemoHome) -> None:
@@ -97,6 +105,9 @@ def test_rendered_table_names_the_places(finished: DemoHome) -> None:
     assert "every delivery loaded except the deliberately invalid one in 1.2 min (75 s)" in text
     header = next(line for line in text.splitlines() if line.startswith("sender"))
     assert "receipts ok" in header and "rows loaded" in header and "quarantined" in header
+    assert "pattern" in header
+    kp = next(line for line in text.splitlines() if line.startswith("KP "))
+    assert "dynamic" in kp and "lis_kp_pensionssager" in kp
 
 
 def test_missing_loads_make_the_summary_incomplete(tmp_path: Path) -> None:

@@ -150,3 +150,24 @@ def test_a_duplicated_key_is_refused_with_its_line(tmp_path: Path, key: str) -> 
         load_config(path)
     assert caught.value.line == len(text.splitlines()) + 1
     assert f"duplicate key '{key}'" in str(caught.value)
+
+
+def test_check_config_checks_and_counts_routes_and_simple_routes(tmp_path: Path) -> None:
+    config = minimal()
+    config["simple_routes"] = [{"sender": "KY_SFTPSIMPEL", "recipient": "IKAST-BRANDE_LIS01_SIMPEL"}]
+    path = write(tmp_path, config)
+    command = [sys.executable, "-m", "sf1630.platform.cli", "check-config", "--config", str(path)]
+    good = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == f"{path}: ok: 2 users, 2 it-systems, 1 routes, 1 simple routes"
+    config["simple_routes"][0]["recipient"] = "NOBODY"
+    write(tmp_path, config)
+    bad = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("simple_routes[0]: recipient 'NOBODY' is not a configured user")
+
+
+def test_shipped_demo_configuration_uses_simple_routes_for_ky() -> None:
+    config = load_config(DEMO)
+    assert config.routes == () and len(config.simple_routes) == 3
+    assert all(route.sender == "KY_SFTPSIMPEL" for route in config.simple_routes)

@@ -16,7 +16,7 @@ def test_every_code_has_one_entry_in_its_group() -> None:
         1: ("XML_",),
         2: ("SENDER_",),
         3: ("FILE_",),
-        4: ("INF_REF_", "NO_ROUTE", "NO_ROUTING_"),
+        4: ("INF_REF_", "NO_ROUTE", "NO_ROUTING_", "SIMPLE_", "ROUTING_"),
         5: ("RECIPIENT_", "DELIVERY_", "INTERNAL_"),
     }
     for code in ErrorCode:
@@ -29,6 +29,16 @@ def test_published_codes_keep_their_numbers() -> None:
     assert int(ErrorCode.FILE_SIZE_MISMATCH) == 302
     assert int(ErrorCode.NO_ROUTE) == 401
     assert int(ErrorCode.RECIPIENT_HOLDS_FILE) == 500
+    assert int(ErrorCode.NO_ROUTING_INFO) == 402  # retired, never reused
+    simple = [ErrorCode.SIMPLE_RECIPIENT_UNKNOWN, ErrorCode.SIMPLE_RECIPIENT_NOT_PERMITTED]
+    marker = [ErrorCode.ROUTING_MARKER_MIXED, ErrorCode.ROUTING_MARKER_WITHOUT_INFO]
+    assert [int(code) for code in [*simple, *marker, ErrorCode.ROUTING_INFO_WITHOUT_MARKER]] == [
+        403,
+        404,
+        405,
+        406,
+        407,
+    ]
 
 
 @pytest.mark.parametrize("document", ["docs/emulator.md", "README.md"])

@@ -26,8 +26,9 @@ from sf1630.protocol import (
     Trigger,
 )
 
+from tests.support.kombit import kombit_reference_schema
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-KOMBIT_XSD_DIR = REPO_ROOT / ".." / "shared" / "reference" / "kombit-sftp-xsd"
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 
 DATA_FILE = "KY_LIS_11111111_M03_20180402134858.csv"
@@ -66,9 +67,8 @@ def file_descriptor(**changes: object) -> FileDescriptor:
 def sample_documents() -> dict[str, Document]:
     """One document per shape the writer must support, by a readable id."""
     minimal_routing = routing(recipient_it_system=None, route_parameters=())
-    foreign = FileContentDescriptor(
-        other=(("{urn:kombit:sf1630}FilType", "LIS"), ("{urn:kombit:sf1630}SF", "1630"))
-    )
+    foreign = Trigger.simple(DATA_FILE, 1024, sender="KY", recipient="LIS_KOMMUNE_0101").content
+    undeclared = FileContentDescriptor(other=(("{urn:example:other}Note", "x"),))
     return {
         "trigger-full": Trigger(file_descriptor(), FileContentDescriptor(routing=routing())),
         "trigger-minimal-routing": Trigger(
@@ -96,6 +96,10 @@ def sample_documents() -> dict[str, Document]:
             ),
         ),
         "trigger-foreign-content": Trigger(file_descriptor(), foreign),
+        "trigger-simple": Trigger.simple(
+            DATA_FILE, 1024, sender="KY", recipient="LIS_KOMMUNE_0101", senders_file_id="KY-2026-03-0101"
+        ),
+        "trigger-undeclared-foreign-content": Trigger(file_descriptor(), undeclared),
         "metadata-routing": FileMetadata(
             "6c1b7a52-34f4-4f6f-9d0e-3d1c2b3a4f5e",
             file_descriptor(),
@@ -121,12 +125,13 @@ def sample_documents() -> dict[str, Document]:
 @pytest.fixture(scope="session")
 def kombit_schema() -> object:
     """KOMBIT's published schema, when the shared reference folder sits beside the checkout."""
-    if not (KOMBIT_XSD_DIR / "SFTPTypes.xsd").is_file():
-        pytest.skip(f"KOMBIT reference schema not found at {KOMBIT_XSD_DIR.resolve()}")
-    from lxml import etree
+    return kombit_reference_schema(with_file_content=False)
 
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(str(KOMBIT_XSD_DIR / "SFTPTypes.xsd"), parser))
+
+@pytest.fixture(scope="session")
+def kombit_schema_with_file_content() -> object:
+    """KOMBIT's schema with the project's ``urn:sf1630:file-content:1`` declarations beside it."""
+    return kombit_reference_schema(with_file_content=True)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

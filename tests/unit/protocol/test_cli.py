@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sf1630.cli
 from sf1630.protocol import (
+    FILE_CONTENT_NAMESPACE,
     INF_REF_SF1630,
     ROUTING_RECIPIENT,
     Document,
@@ -228,6 +229,53 @@ def test_trigger_refuses_an_unsafe_data_file_name(tmp_path: Path, capsys: pytest
 def test_trigger_refuses_text_xml_cannot_carry(data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert sf1630.cli.main(_trigger_args(data_file, "--senders-file-id", "bell\x07")) == 2
     assert "bad-value" in capsys.readouterr().err
+
+
+def test_trigger_recipient_user_writes_the_simple_pattern(
+    data_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["protocol", "trigger", str(data_file), "--sender", "KY_SFTPSIMPEL"]
+    assert (
+        sf1630.cli.main([*args, "--recipient-user", "IKAST-BRANDE_LIS01_SIMPEL", "--senders-file-id", "7"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    trigger = read_trigger(out.encode())
+    assert trigger.file.recipients == ("IKAST-BRANDE_LIS01_SIMPEL",)
+    assert trigger.file.sender == "KY_SFTPSIMPEL" and trigger.file.senders_file_id == "7"
+    assert trigger.content.routing is None
+    assert trigger.content.other == (
+        (f"{{{FILE_CONTENT_NAMESPACE}}}FilType", "LIS"),
+        (f"{{{FILE_CONTENT_NAMESPACE}}}SF", "1630"),
+    )
+    assert "<fc:FilType>LIS</fc:FilType>" in out and "SFTPDynamicRoutingInfo" not in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "give --recipient-user USER (simple pattern) or all of"),
+        (["--sender-it-system", SENDER_IT], "or all of --sender-it-system"),
+        (["--recipient-user", "LIS01", "--sender-it-system", SENDER_IT], "cannot be combined"),
+        (["--recipient-user", "LIS01", "--route-date", "2026-10-31"], "cannot be combined"),
+    ],
+)
+def test_trigger_must_name_exactly_one_pattern(
+    data_file: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    args = ["protocol", "trigger", str(data_file), "--sender", "KY_SFTPSIMPEL", *extra]
+    assert sf1630.cli.main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and message in captured.err
+
+
+@pytest.mark.parametrize(("user", "message"), [("ROUTING_V1_0_0", "dynamic-routing marker"), ("a/b", "path")])
+def test_trigger_recipient_user_must_be_a_user_name(
+    data_file: Path, capsys: pytest.CaptureFixture[str], user: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        sf1630.cli.main(["protocol", "trigger", str(data_file), "--sender", "KY", "--recipient-user", user])
+    assert caught.value.code == 2 and message in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------------- console script

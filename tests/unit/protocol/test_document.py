@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 from sf1630.protocol import (
+    FILE_CONTENT_NAMESPACE,
     INF_REF_SF1630,
     MAX_DOCUMENT_BYTES,
     NAMESPACE,
@@ -116,7 +118,7 @@ def test_only_the_root_is_namespace_qualified(sample: Document) -> None:
         for node in root.iter()
         if node is not root
         and isinstance(node.tag, str)
-        and etree.QName(node).namespace != "urn:kombit:sf1630"
+        and etree.QName(node).namespace not in {FILE_CONTENT_NAMESPACE, "urn:example:other"}
     ]
     assert contract_elements
     for node in contract_elements:
@@ -206,20 +208,38 @@ def test_written_documents_validate_against_own_schema(sample: Document) -> None
     assert schema.validate(etree.fromstring(to_xml(sample))), schema.error_log
 
 
-def test_written_documents_validate_against_kombit_schema(sample: Document, kombit_schema: Any) -> None:
-    tree = etree.fromstring(to_xml(sample))
-    valid = kombit_schema.validate(tree)
-    if not isinstance(sample, TechnicalReceipt) and sample.content.other:
-        # KOMBIT's strict `##other` wildcard has nothing declared to match: it rejects what the facts allow.
+def _undeclared_foreign(sample: Document) -> bool:
+    if isinstance(sample, TechnicalReceipt):
+        return False
+    return any(not name.startswith(f"{{{FILE_CONTENT_NAMESPACE}}}") for name, _ in sample.content.other)
+
+
+def test_written_documents_validate_against_kombit_schema(
+    sample: Document, kombit_schema_with_file_content: Any
+) -> None:
+    """Every document the writer produces is valid for KOMBIT's schema with the project's namespace beside it.
+
+    Only foreign elements of a namespace nobody declared fail, as KOMBIT's strict ``##other`` wildcard wants.
+    """
+    schema = kombit_schema_with_file_content
+    valid = schema.validate(etree.fromstring(to_xml(sample)))
+    if _undeclared_foreign(sample):
         assert not valid
-        assert "strict wildcard" in str(kombit_schema.error_log)
+        assert "strict wildcard" in str(schema.error_log)
     else:
-        assert valid, kombit_schema.error_log
+        assert valid, schema.error_log
+
+
+def test_simple_content_needs_its_namespace_declared_for_kombits_strict_wildcard(
+    samples: dict[str, Document], kombit_schema: Any
+) -> None:
+    """KOMBIT's files alone declare no FilType/SF: why the project ships sf1630-file-content.xsd."""
+    assert not kombit_schema.validate(etree.fromstring(to_xml(samples["trigger-simple"])))
+    assert "strict wildcard" in str(kombit_schema.error_log)
 
 
 #: Corpus documents our schema rejects on purpose although KOMBIT's accepts them (stricter by design).
 STRICTER_THAN_KOMBIT = {
-    "schema--timestamp-without-offset.xml",  # a bare local time cannot be placed in time
     "schema--empty-sender.xml",  # an SFTP user is never empty
     "schema--route-parameter-bad-date.xml",  # KOMBIT skips route parameter content
 }
@@ -361,9 +381,40 @@ def test_concurrent_reads_keep_their_own_errors(samples: dict[str, Document]) ->
 # ------------------------------------------------------------------------------------------ model rules
 
 
-def test_model_rejects_naive_timestamp(make_routing: Callable[..., RoutingInfo]) -> None:
+def test_model_keeps_a_naive_timestamp_read_from_a_document(make_routing: Callable[..., RoutingInfo]) -> None:
+    assert make_routing(sender_timestamp=datetime(2026, 1, 1, 12, 0)).sender_timestamp.tzinfo is None
+
+
+def test_routed_trigger_is_always_written_with_an_offset() -> None:
     with pytest.raises(InvalidValue, match="timezone-aware"):
-        make_routing(sender_timestamp=datetime(2026, 1, 1, 12, 0))
+        Trigger.routed(
+            "KY_LIS_11111111_M03_20180402134858.csv",
+            1,
+            sender="KY",
+            sender_it_system=uuid.uuid4(),
+            authority="urn:oio:cvr-nr:12345678",
+            timestamp=datetime(2026, 1, 1, 12, 0),
+        )
+
+
+DESCRIPTION_TIMESTAMP = "2019-01-31T14:03:27.123"  # YYYY-MM-DDThh:mm:ss.sss, the description's own format
+
+
+def test_description_timestamp_without_offset_is_read(
+    kombit_schema: Any,
+    make_file_descriptor: Callable[..., FileDescriptor],
+    make_routing: Callable[..., RoutingInfo],
+) -> None:
+    """The description writes SenderTimestamp without offset; both schemas and the reader accept it."""
+    xml = to_xml(Trigger(make_file_descriptor(), FileContentDescriptor(routing=make_routing())))
+    text = re.sub(rb"<SenderTimestamp>[^<]*<", f"<SenderTimestamp>{DESCRIPTION_TIMESTAMP}<".encode(), xml)
+    assert kombit_schema.validate(etree.fromstring(text)), kombit_schema.error_log
+    assert xml_schema().validate(etree.fromstring(text))
+    read = read_trigger(text)
+    assert read.content.routing is not None
+    assert read.content.routing.sender_timestamp == datetime(2019, 1, 31, 14, 3, 27, 123000)
+    echoed = to_xml(FileMetadata("t-1", read.file, read.content))
+    assert b"<SenderTimestamp>2019-01-31T14:03:27.123000</SenderTimestamp>" in echoed
 
 
 @pytest.mark.parametrize("field", ["sender_authority", "recipient_authority"])
@@ -507,3 +558,22 @@ def test_routed_trigger_uses_the_kommune_as_both_authorities() -> None:
     assert routing.inf_ref == INF_REF_SF1630 and routing.transaction_id.version == 4
     assert trigger.file.recipients == (ROUTING_RECIPIENT,)
     assert read_trigger(to_xml(trigger)) == trigger
+
+
+def test_simple_trigger_names_one_user_and_carries_filtype_and_sf() -> None:
+    trigger = Trigger.simple("KY_LIS_75600000_M10_20261101000000.csv", 5, sender="KY", recipient="LIS_A")
+    assert trigger.file.recipients == ("LIS_A",) and trigger.content.routing is None
+    xml = to_xml(trigger)
+    assert b'<FileContentDescriptor xmlns:fc="urn:sf1630:file-content:1">' in xml
+    assert b"<fc:FilType>LIS</fc:FilType>" in xml and b"<fc:SF>1630</fc:SF>" in xml
+    assert read_trigger(xml) == trigger
+    with pytest.raises(InvalidValue, match="dynamic-routing marker"):
+        Trigger.simple("a.csv", 1, sender="KY", recipient=ROUTING_RECIPIENT)
+
+
+def test_unqualified_filtype_is_invalid_in_both_schemas(kombit_schema_with_file_content: Any) -> None:
+    """Why the namespace: ``##other`` excludes no namespace, so a bare <FilType> is refused by both."""
+    xml = to_xml(Trigger.simple("a.csv", 1, sender="KY", recipient="LIS_A"))
+    bare = xml.replace(b' xmlns:fc="urn:sf1630:file-content:1"', b"").replace(b"fc:", b"")
+    assert not xml_schema().validate(etree.fromstring(bare))
+    assert not kombit_schema_with_file_content.validate(etree.fromstring(bare))

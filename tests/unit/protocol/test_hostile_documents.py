@@ -122,10 +122,6 @@ EXPECTED: dict[str, tuple[int | None, str | None]] = {
         15,
         "/Trigger/FileContentDescriptor/SFTPDynamicRoutingInfo/SenderTimestamp",
     ),
-    "schema--timestamp-without-offset.xml": (
-        15,
-        "/Trigger/FileContentDescriptor/SFTPDynamicRoutingInfo/SenderTimestamp",
-    ),
     "schema--unknown-attribute.xml": (5, "/Trigger/FileDescriptor/SizeInBytes"),
     "schema--unqualified-foreign-element.xml": (10, "/Trigger/FileContentDescriptor/FilType"),
     "schema--uppercase-uuid.xml": (

@@ -23,11 +23,12 @@ WHEN = datetime(2026, 11, 3, tzinfo=UTC)
 
 
 def test_missing_lists_each_absent_sender_with_its_contact(herning: Receiver) -> None:
-    assert expected_extracts(herning) == {(c, "65700000") for c in ("KY", "KSD", "DUBU", "AULA")}
+    assert expected_extracts(herning) == {(c, "65700000") for c in ("KY", "KSD", "DUBU", "AULA", "KP")}
     missing = missing_extracts(herning, {("KY", "65700000"), ("KSD", "65700000"), ("KY", "10100000")})
-    assert [m.sender for m in missing] == ["DUBU", "AULA"]
+    assert [m.sender for m in missing] == ["DUBU", "AULA", "KP"]
     text = describe_missing(herning, OCTOBER, missing)
-    assert "2 extract(s) for 2026-10 not loaded" in text
+    assert "3 extract(s) for 2026-10 not loaded" in text
+    assert "KP for Herning (CVR 65700000): contact KP drift <drift@kp.example>" in text
     assert "DUBU for Herning (CVR 65700000): contact DUBU support <support@dubu.example>" in text
     assert "Aula drift <drift@aula.example>" in text
 
@@ -35,7 +36,7 @@ def test_missing_lists_each_absent_sender_with_its_contact(herning: Receiver) ->
 def test_nothing_missing_says_so(herning: Receiver) -> None:
     loaded = expected_extracts(herning)
     assert missing_extracts(herning, loaded) == ()
-    assert "all 4 extracts for 2026-10 are loaded" in describe_missing(herning, OCTOBER, ())
+    assert "all 5 extracts for 2026-10 are loaded" in describe_missing(herning, OCTOBER, ())
 
 
 def test_deadline_is_the_deadline_day_of_the_next_month_in_local_time(herning: Receiver) -> None:
@@ -54,7 +55,7 @@ def test_month_check_and_report_read_the_ledger(herning: Receiver, tmp_path: Pat
         record_outcome(db, entry)
     before = check_month(herning, OCTOBER, db, now=datetime(2026, 11, 10, 4, 59, tzinfo=UTC))
     after = check_month(herning, OCTOBER, db, now=datetime(2026, 11, 10, 5, 0, tzinfo=UTC))
-    assert [m.sender for m in before.missing] == ["DUBU", "AULA"]  # quarantined is not loaded
+    assert [m.sender for m in before.missing] == ["DUBU", "AULA", "KP"]  # quarantined is not loaded
     assert not before.complete and not before.overdue and after.overdue
     report = missing_report(herning, OCTOBER, db)
     assert report.startswith("SF1630 deadline missed.") and "AULA for Herning" in report

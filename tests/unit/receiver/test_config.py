@@ -27,8 +27,8 @@ def test_defaults_overrides_and_connection_ids_resolve() -> None:
     assert kbh.settings.grace == timedelta(days=1) and herning.settings.grace == timedelta(days=2)
     assert herning.sftp_conn_id == "sf1630_sftp_herning_lis01_simpel"
     assert herning.kommune.cvr == "65700000" and herning.kommune.name == "Herning"
-    assert [s.code for s in herning.accepted] == ["KY", "KSD", "DUBU", "AULA"]
-    assert herning.sender("KY") is not None and herning.sender("KP") is None
+    assert [s.code for s in herning.accepted] == ["KY", "KSD", "DUBU", "AULA", "KP"]
+    assert herning.sender("KY") is not None and herning.sender("NOPE") is None
     assert herning.sender("KY").dataspec == "ky"  # type: ignore[union-attr]
     assert herning.contact("DUBU") == "DUBU support <support@dubu.example>"
     ikast = by_user["IKAST-BRANDE_LIS01_SIMPEL"]
@@ -73,7 +73,7 @@ def test_override_for_an_unknown_lis_system_is_refused(tmp_path: Path) -> None:
         ("  owner: lis-drift", "  owner: lis-drift\n  colour: blue", "defaults.colour", "unknown key"),
         ("    grace: 1d", "    grace: 1d\n    accepts: [KY, NOPE]", OVERRIDE + ".accepts", "['NOPE']"),
         (
-            "accepts: [KY, KSD, DUBU, AULA]",
+            "accepts: [KY, KSD, DUBU, AULA, KP]",
             "accepts: [KY, NOPE]",
             "document",
             "no contact for accepted sender(s) NOPE",

@@ -50,11 +50,11 @@ def test_callback_reads_the_warehouse_connection_and_logs_the_text(
     with caplog.at_level(logging.ERROR, logger="sf1630.airflow.completeness"):
         text = alert(connected, {"logical_date": "2026-09-30T22:30:00+00:00", "conf": {}})
     assert text.startswith("SF1630 deadline missed.")
-    assert "2 extract(s) for 2026-10 not loaded" in text
+    assert "3 extract(s) for 2026-10 not loaded" in text
     assert "DUBU for Herning" in text and "support@dubu.example" in text and "KY for" not in text
     assert "Aula drift <drift@aula.example>" in caplog.text
 
 
 def test_period_from_conf_wins(connected: Receiver) -> None:
     text = alert(connected, {"logical_date": "2026-10-01T04:00:00+00:00", "conf": {"period": "2026-09"}})
-    assert "4 extract(s) for 2026-09 not loaded" in text
+    assert "5 extract(s) for 2026-09 not loaded" in text

@@ -41,7 +41,7 @@ def test_rows_of_another_kommune_are_refused(tmp_path: Path) -> None:
     assert failed and failed[0].unexpected_count == 50
 
 
-@pytest.mark.parametrize("name", ["ky", "ksd", "dubu", "aula"])
+@pytest.mark.parametrize("name", ["ky", "ksd", "dubu", "aula", "kp"])
 def test_duckdb_tables_skip_only_the_key_a_load_cannot_break(name: str) -> None:
     extract = spec_for(name)
     duck = extract.create_sql("duckdb", "lis")

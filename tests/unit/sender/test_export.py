@@ -38,7 +38,7 @@ def _seed_two_months(source: Database, spec_name: str) -> None:
     seed_source(source, spec, CVRS, Period(2026, 9), rows_per_kommune=5, seed=99)
 
 
-@pytest.mark.parametrize("spec_name", ["ky", "ksd", "dubu", "aula"])
+@pytest.mark.parametrize("spec_name", ["ky", "ksd", "dubu", "aula", "kp"])
 def test_duckdb_export_matches_the_generated_month(tmp_path: Path, spec_name: str) -> None:
     source = Database.duckdb(tmp_path / "source.duckdb")
     _seed_two_months(source, spec_name)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sf1630.protocol import (
+    FILE_CONTENT_NAMESPACE,
     INF_REF_SF1630,
     ROUTING_RECIPIENT,
     Period,
@@ -34,7 +35,24 @@ def delivery(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> Delivery:
     return plan_deliveries(ky, kommuner, Period(2026, 10))[2]  # Brøndby LIS02
 
 
-def test_trigger_routes_to_the_lis_system(ky: SenderSystem, delivery: Delivery) -> None:
+def test_simple_trigger_names_the_lis_systems_user(ky: SenderSystem, delivery: Delivery) -> None:
+    """KY uses no routes (SF1630 §2.1.3): Recipients is the LIS system's SFTP user, FilType/SF the content."""
+    assert ky.routing == "simple"
+    stamp = datetime(2026, 11, 1, 6, 0, 5, tzinfo=UTC)
+    trigger = read_trigger(to_xml(build_trigger(ky, delivery, 1234, stamp)))
+    assert trigger.content.routing is None
+    assert trigger.file.file_name == delivery.file_name == trigger.file.senders_file_id
+    assert trigger.file.size_in_bytes == 1234
+    assert trigger.file.sender == "KY_SFTPSIMPEL"
+    assert trigger.file.recipients == (delivery.lis.sftp_user,)
+    assert trigger.content.other == (
+        (f"{{{FILE_CONTENT_NAMESPACE}}}FilType", "LIS"),
+        (f"{{{FILE_CONTENT_NAMESPACE}}}SF", "1630"),
+    )
+
+
+def test_dynamic_trigger_routes_to_the_lis_system(ky: SenderSystem, delivery: Delivery) -> None:
+    ky = ky.model_copy(update={"routing": "dynamic"})
     stamp = datetime(2026, 11, 1, 6, 0, 5, tzinfo=UTC)
     trigger = read_trigger(to_xml(build_trigger(ky, delivery, 1234, stamp)))
     routing = trigger.content.routing
@@ -43,6 +61,7 @@ def test_trigger_routes_to_the_lis_system(ky: SenderSystem, delivery: Delivery) 
     assert trigger.file.size_in_bytes == 1234
     assert trigger.file.sender == "KY_SFTPSIMPEL"
     assert trigger.file.recipients == (ROUTING_RECIPIENT,)
+    assert routing.sender_timestamp == stamp
     assert routing.inf_ref == INF_REF_SF1630
     assert routing.sender_authority == routing.recipient_authority == "urn:oio:cvr-nr:15300000"
     assert routing.sender_it_system == ky.it_system
