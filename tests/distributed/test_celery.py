@@ -51,6 +51,7 @@ REDIS_DB = 11  # a database number no other test uses
 NEVER = "0 0 29 2 *"  # 29 February: no scheduled run before 2032, so only the triggered runs exist
 RUN_TIMEOUT = 150.0
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PROCESSING_DELAY = "8s"  # longer than the sender's 5 s quick look
 
 
 @dataclass
@@ -164,7 +165,8 @@ def _start_emulator(stack: Stack, config: Path) -> tuple[int, str]:
     """``sf1630 platform serve`` on a free port; returns the port and the pinned host key."""
     command = [str(BIN / "sf1630"), "platform", "serve", "--config", str(config)]
     command += ["--home", str(stack.platform_home), "--host", "127.0.0.1", "--port", "0"]
-    _start(stack, "emulator", command)
+    # The platform takes its time, as the real one does: every receipt wait goes through the triggerer.
+    _start(stack, "emulator", [*command, "--processing-delay", PROCESSING_DELAY])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         match = re.search(r"listening on 127\.0\.0\.1:([0-9]+)", stack.logs["emulator"].read_text("utf-8"))
@@ -386,6 +388,7 @@ def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixtur
     assert not unfinished, f"{unfinished}\n{_diagnostics(stack)}"
     _assert_loaded_once(stack)
     _assert_folders_clean(stack)
+    _assert_waits_deferred(stack, run_id, sender_dag, receiver_dags)
     workers = _query(
         stack, "SELECT DISTINCT hostname FROM task_instance WHERE run_id = %s AND hostname <> ''", run_id
     )
@@ -405,6 +408,21 @@ def _assert_loaded_once(stack: Stack) -> None:
     assert _query(stack, f"SELECT count(*) FROM lis.{table}") == [(ROWS * len(cvrs),)]  # noqa: S608
     sent = _query(stack, "SELECT file_name, status FROM sender.sf1630_sender_ledger")
     assert sorted(name for name, _ in sent) == sorted(row[0] for row in ledger), sent
+
+
+def _assert_waits_deferred(stack: Stack, run_id: str, sender_dag: str, receiver_dags: list[str]) -> None:
+    """Every receipt wait and every metadata wait went through the triggerer: Airflow's event log (the
+    metadata behind the UI's Audit Log) holds a ``deferred`` event for each; none hit the defer race."""
+    rows = _query(
+        stack,
+        "SELECT DISTINCT dag_id, task_id, map_index FROM log WHERE event = 'deferred' AND run_id = %s",
+        run_id,
+    )
+    receipts = [r for r in rows if r[0] == sender_dag and r[1] == "deliver"]
+    assert len(receipts) == len(KOMMUNER), rows
+    waits = {r[0] for r in rows if r[1] == "wait_for_metadata"}
+    assert waits == set(receiver_dags), rows
+    assert _query(stack, "SELECT count(*) FROM log WHERE event = 'state mismatch'") == [(0,)]
 
 
 def _assert_folders_clean(stack: Stack) -> None:

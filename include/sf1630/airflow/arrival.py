@@ -112,6 +112,11 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         return ssh_options(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until a name matches; the deadline is checked only after a listing, never before the first.
+
+        A busy triggerer may pick the trigger up after its deadline: without a first look it would report
+        "nothing arrived" for a file that has been waiting all along.
+        """
         import asyncssh
 
         last_error = ""
@@ -120,16 +125,20 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         except ValueError as err:
             yield TriggerEvent({"status": REFUSED, "message": str(err)})  # type: ignore[no-untyped-call]
             return
-        while time.time() < self.deadline:
+        looked = False
+        while not looked or time.time() < self.deadline:
             try:
                 async with asyncssh.connect(**options) as ssh, ssh.start_sftp_client() as sftp:
-                    while time.time() < self.deadline:
+                    while True:
                         found = matching(
                             [str(name) for name in await sftp.listdir(self.folder)], self.pattern
                         )
+                        looked = True
                         if found:
                             yield TriggerEvent({"status": FOUND, "names": found})  # type: ignore[no-untyped-call]
                             return
+                        if time.time() >= self.deadline:
+                            break
                         await asyncio.sleep(self.poll_interval)
             except (asyncssh.HostKeyNotVerifiable, asyncssh.PermissionDenied) as err:
                 message = f"{type(err).__name__}: {err}"
@@ -138,5 +147,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
             except (OSError, asyncssh.Error) as err:
                 last_error = f"{type(err).__name__}: {err}"
                 self.log.warning("listing %s failed (%s); reconnecting", self.folder, last_error)
+                if time.time() >= self.deadline:
+                    break  # an unreachable server at the deadline: give up with its error
                 await asyncio.sleep(self.poll_interval)
         yield TriggerEvent({"status": TIMED_OUT, "message": last_error})  # type: ignore[no-untyped-call]
