@@ -7,6 +7,16 @@ The provider's deferrable SFTP sensor is not used because its async hook pins th
 asyncssh itself, trusting exactly the connection's ``host_key``, keeps one connection across polls, reconnects
 after a network error, and ends the wait at once on a host-key or authentication failure: retrying those would
 only hide a misconfiguration or an attack.
+
+The defer race (apache/airflow#71580, #72716, open in 3.3.2): when a trigger fires within seconds of the
+deferral, the scheduler can re-queue the task before it has processed the executor's report that the
+deferring process exited, and then fail or retry it ("finished with state success, but the task instance's
+state attribute is queued"; the event log records it as ``state mismatch``). The project avoids what it can:
+both waits look before they defer (the sender for ``receipt_quick_look``, the receiver once), so a file that
+is already there never goes through the triggerer, and the trigger never fires sooner than ``SETTLE_SECONDS``
+after the deferral, which gives the scheduler time to take in that report. What it cannot avoid is a
+scheduler so busy that it takes longer than that; Airflow's retries then repeat the delivery from the remote
+state (nothing is sent twice) and the demo's summary counts the ``state mismatch`` events.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ FOUND = "found"
 TIMED_OUT = "timeout"
 REFUSED = "error"
 SSH_PORT = 22
+#: The trigger fires no sooner than this after the deferral (see the module docstring).
+SETTLE_SECONDS = 10.0
 
 
 def ssh_options(
@@ -84,7 +96,13 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
     """
 
     def __init__(
-        self, sftp_conn_id: str, folder: str, pattern: str, poll_interval: float, deadline: float
+        self,
+        sftp_conn_id: str,
+        folder: str,
+        pattern: str,
+        poll_interval: float,
+        deadline: float,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.sftp_conn_id = sftp_conn_id
@@ -92,6 +110,8 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         self.pattern = pattern
         self.poll_interval = poll_interval
         self.deadline = deadline
+        #: Epoch seconds before which a find is held back: fixed when the task defers (then serialized).
+        self.not_before = time.time() + SETTLE_SECONDS if not_before is None else not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -102,6 +122,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
                 "pattern": self.pattern,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
+                "not_before": self.not_before,
             },
         )
 
@@ -135,6 +156,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
                         )
                         looked = True
                         if found:
+                            await asyncio.sleep(max(0.0, self.not_before - time.time()))
                             yield TriggerEvent({"status": FOUND, "names": found})  # type: ignore[no-untyped-call]
                             return
                         if time.time() >= self.deadline:

@@ -65,8 +65,10 @@ def _events(trigger: FileArrival) -> list[dict[str, Any]]:
     return asyncio.run(collect())
 
 
-def _trigger(emulator: RunningEmulator, keys: dict[str, Path], pattern: str, deadline: float) -> _Direct:
-    trigger = _Direct("unused", "IN", pattern, 0.1, deadline)
+def _trigger(
+    emulator: RunningEmulator, keys: dict[str, Path], pattern: str, deadline: float, not_before: float = 0.0
+) -> _Direct:
+    trigger = _Direct("unused", "IN", pattern, 0.1, deadline, not_before)
     trigger.options = ssh_options(
         "127.0.0.1",
         emulator.port,
@@ -86,3 +88,16 @@ def test_a_late_trigger_still_looks_once(tmp_path: Path, client_keys: dict[str, 
         assert found == {"status": FOUND, "names": [f"{DATA}.metadata"]}
         [nothing] = _events(_trigger(emulator, client_keys, "*.sftpreceipt", past))
         assert nothing["status"] == TIMED_OUT
+
+
+def test_a_find_is_held_back_until_the_scheduler_has_settled(
+    tmp_path: Path, client_keys: dict[str, Path]
+) -> None:
+    """The file is there at once, but the event comes no sooner than ``not_before`` (the defer race)."""
+    with _serve(tmp_path, client_keys) as emulator:
+        (emulator.folder(HERNING, "IN") / f"{DATA}.metadata").write_bytes(b"<x/>")
+        began = time.time()
+        [found] = _events(_trigger(emulator, client_keys, "*.metadata", began + 60, not_before=began + 2))
+        assert found["status"] == FOUND
+        assert time.time() - began >= 2.0
+    assert FileArrival("c", "IN", "*", 1.0, 0.0).not_before >= began + 10  # the default settle time
