@@ -113,7 +113,8 @@ def run_command(args: argparse.Namespace) -> int:
     """The whole demo; exit 0 when every delivery but the invalid one was loaded."""
     from sf1630.demo.layout import DemoHome, HomeInUse
     from sf1630.demo.run import run_demo
-    from sf1630.demo.stack import Sizing
+    from sf1630.demo.stack import Sizing, StackFailed
+    from sf1630.platform.process import EmulatorFailed
 
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops everything the demo started, as Ctrl-C does
     delay = args.processing_delay
@@ -133,6 +134,9 @@ def run_command(args: argparse.Namespace) -> int:
     except HomeInUse as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except (StackFailed, EmulatorFailed) as exc:
+        print(f"sf1630 demo: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: everything the demo started is stopped", file=sys.stderr)
         return 130

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival, ssh_options
+from sf1630.airflow.arrival import FOUND, SETTLE_SECONDS, TIMED_OUT, FileArrival, ssh_options
 from sf1630.platform.process import RunningEmulator, start_emulator
 
 from .conftest import HERNING, SENDER, client_keys, make_trigger, platform_config
@@ -100,4 +100,4 @@ def test_a_find_is_held_back_until_the_scheduler_has_settled(
         [found] = _events(_trigger(emulator, client_keys, "*.metadata", began + 60, not_before=began + 2))
         assert found["status"] == FOUND
         assert time.time() - began >= 2.0
-    assert FileArrival("c", "IN", "*", 1.0, 0.0).not_before >= began + 10  # the default settle time
+    assert FileArrival("c", "IN", "*", 1.0, 0.0).not_before >= began + SETTLE_SECONDS
