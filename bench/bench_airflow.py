@@ -90,7 +90,7 @@ def parse_times() -> dict[str, Any]:
         "import airflow.sdk\n"
         "t = time.perf_counter(); ns = runpy.run_path(sys.argv[1]); t = time.perf_counter() - t\n"
         "from airflow.sdk import DAG\n"
-        "print(t, sum(isinstance(v, DAG) for v in ns.values()))\n"
+        "print('SF1630-PARSE', t, sum(isinstance(v, DAG) for v in ns.values()))\n"
     )
     out: dict[str, Any] = {}
     for name, one in (
@@ -102,12 +102,12 @@ def parse_times() -> dict[str, Any]:
         full = subprocess.run(
             [sys.executable, "-c", code, path], env=env, capture_output=True, text=True, check=True
         )
-        seconds, dags = full.stdout.split()
+        seconds, dags = _parsed(full.stdout)
         env["_AIRFLOW_PARSING_CONTEXT_DAG_ID"] = one
         single = subprocess.run(
             [sys.executable, "-c", code, path], env=env, capture_output=True, text=True, check=True
         )
-        one_seconds, one_dags = single.stdout.split()
+        one_seconds, one_dags = _parsed(single.stdout)
         out[name] = {
             "dags": int(dags),
             "all_seconds": round(float(seconds), 3),
@@ -116,6 +116,12 @@ def parse_times() -> dict[str, Any]:
             "one_dag_built": int(one_dags),
         }
     return out
+
+
+def _parsed(stdout: str) -> tuple[str, str]:
+    [line] = [x for x in stdout.splitlines() if x.startswith("SF1630-PARSE ")]
+    _, seconds, dags = line.split()
+    return seconds, dags
 
 
 @contextlib.contextmanager

@@ -359,22 +359,10 @@ def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixtur
     pattern = "^(" + "|".join(re.escape(d) for d in dag_ids) + ")$"
     _airflow(stack, "dags", "unpause", pattern, "--treat-dag-id-as-regex", "--yes")
     run_id = f"celery_test_{secrets.token_hex(4)}"
-    triggers = [
-        subprocess.Popen(
-            [str(BIN / "airflow"), "dags", "trigger", dag_id, "--run-id", run_id, *conf],
-            env=stack.env,
-            cwd=stack.workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for dag_id, conf in [
-            (sender_dag, ["--conf", json.dumps({"period": PERIOD})]),
-            *((d, []) for d in receiver_dags),
-        ]
-    ]
-    for trigger in triggers:
-        output, _ = trigger.communicate(timeout=180)
-        assert trigger.returncode == 0, output.decode(errors="replace")
+    # The LIS side listens first: the receivers' runs wait (deferred) before the sender delivers anything.
+    _trigger_all(stack, run_id, [(d, []) for d in receiver_dags])
+    _wait_deferred(stack, run_id, receiver_dags)
+    _trigger_all(stack, run_id, [(sender_dag, ["--conf", json.dumps({"period": PERIOD})])])
 
     states = _wait_runs(stack, run_id, dag_ids)
     assert states == dict.fromkeys(dag_ids, "success"), f"{states}\n{_diagnostics(stack)}"
@@ -395,6 +383,38 @@ def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixtur
     assert workers, "no task instance names the Celery worker that ran it"
     with capsys.disabled():
         print(f"\ncelery run: {len(dag_ids)} DAG runs in {time.monotonic() - started:.1f} s after start-up")
+
+
+def _trigger_all(stack: Stack, run_id: str, runs: list[tuple[str, list[str]]]) -> None:
+    """``airflow dags trigger`` for each (DAG, extra arguments), in parallel."""
+    triggers = [
+        subprocess.Popen(
+            [str(BIN / "airflow"), "dags", "trigger", dag_id, "--run-id", run_id, *extra],
+            env=stack.env,
+            cwd=stack.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for dag_id, extra in runs
+    ]
+    for trigger in triggers:
+        output, _ = trigger.communicate(timeout=180)
+        assert trigger.returncode == 0, output.decode(errors="replace")
+
+
+def _wait_deferred(stack: Stack, run_id: str, dag_ids: list[str]) -> None:
+    """Until each of these runs has a task waiting in the triggerer."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        rows = _query(
+            stack,
+            "SELECT DISTINCT dag_id FROM task_instance WHERE run_id = %s AND state = 'deferred'",
+            run_id,
+        )
+        if {row[0] for row in rows} >= set(dag_ids):
+            return
+        time.sleep(1)
+    raise AssertionError(f"receivers not waiting within {RUN_TIMEOUT} s\n{_diagnostics(stack)}")
 
 
 def _assert_loaded_once(stack: Stack) -> None:

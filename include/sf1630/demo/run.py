@@ -251,6 +251,26 @@ def watch(
     return state
 
 
+def wait_deferred(
+    client: RestClient, stack: AirflowStack, dag_ids: Sequence[str], timeout: float = 600
+) -> int:
+    """Until every DAG of ``dag_ids`` has a task waiting in the triggerer (the receivers' first runs wait
+    for metadata before any sender delivers, so the month starts with the LIS side listening); returns how
+    many do when it stops waiting."""
+    give_up = time.monotonic() + timeout
+    waiting: set[str] = set()
+    while time.monotonic() < give_up:
+        stack.check()
+        with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError):
+            waiting = {
+                str(t["dag_id"]) for t in client.task_instances(dag_ids) if t.get("state") == "deferred"
+            }
+        if waiting >= set(dag_ids):
+            break
+        time.sleep(3)
+    return len(waiting & set(dag_ids))
+
+
 def _line(state: Tally) -> str:
     return (
         f"senders {bar(state.sent, state.planned)}  receivers {bar(state.handled, state.planned)}"
@@ -359,12 +379,13 @@ def run_demo(
         stage = progress.stage("runs")
         client.set_paused("sf1630_sender_%", paused=False)
         client.set_paused("sf1630_receiver_%", paused=False)
+        waiting = wait_deferred(client, started.stack, started.receivers)
         logical = sender_logical_date(info.month)
         for dag_id in started.senders:
             client.trigger(dag_id, logical, {"period": info.month})
         stage.done(
-            f"{len(started.senders)} sender runs triggered for {info.month};"
-            f" {len(started.receivers)} receiver DAGs unpaused (the scheduler creates their runs)"
+            f"{len(started.receivers)} receiver DAGs unpaused, the scheduler's runs of {waiting} of them"
+            f" waiting in the triggerer; {len(started.senders)} sender runs triggered for {info.month}"
         )
         if on_month is not None:
             on_month("start", started)

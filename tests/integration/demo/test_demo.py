@@ -189,29 +189,37 @@ def test_nothing_is_left_running(finished: Finished) -> None:
 
 
 def test_ui_command_reopens_the_month_and_stops_on_sigterm(finished: Finished) -> None:
+    import threading
+
     home, _, _, _ = finished
     port = _free_port()
     command = [str(Path(sys.executable).with_name("sf1630")), "demo", "ui", "--home", str(home.root)]
     ui = subprocess.Popen(
         [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    seen = ""
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert ui.stdout is not None
+        for line in ui.stdout:
+            lines.append(line)
+            if line.startswith("Airflow UI: "):
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 300
+        assert ready.wait(300), "".join(lines)
+        assert f"Airflow UI: http://127.0.0.1:{port}" in "".join(lines)
         client = RestClient(f"http://127.0.0.1:{port}", "admin", admin_password(home.airflow_home))
-        while time.monotonic() < deadline and ui.poll() is None:
-            try:
-                runs = client.runs(["sf1630_sender_ksd"])
-                if runs:
-                    break
-            except (OSError, RuntimeError):
-                pass
-            time.sleep(2)
+        runs = client.runs(["sf1630_sender_ksd"])
         assert runs and runs[0]["state"] == "success"
     finally:
         ui.send_signal(signal.SIGTERM)
-        seen, _ = ui.communicate(timeout=120)
-    assert ui.returncode == 0, seen
-    assert f"Airflow UI: http://127.0.0.1:{port}" in seen
+        ui.wait(timeout=120)
+        reader.join(10)
+    assert ui.returncode == 0, "".join(lines)
+    assert "stopped airflow, emulator, mail sink, metadata database" in "".join(lines)
     time.sleep(1)
     assert _airflow_processes(home) == []
