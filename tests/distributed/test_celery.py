@@ -38,7 +38,7 @@ from sf1630.registry import load_registry, platform_config, write_platform_confi
 from sf1630.sender.source import seed_source
 from sf1630.settings import INCLUDE_DIR
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -49,7 +49,7 @@ ROWS = 200
 PASSWORD = "celery-test-only"
 REDIS_DB = 11  # a database number no other test uses
 NEVER = "0 0 29 2 *"  # 29 February: no scheduled run before 2032, so only the triggered runs exist
-RUN_TIMEOUT = 300.0
+RUN_TIMEOUT = 420.0
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PROCESSING_DELAY = "8s"  # longer than the sender's 5 s quick look
 
@@ -98,7 +98,7 @@ def _write_config(folder: Path, work: Path) -> None:
     receivers = yaml.safe_load((source / "receivers.yaml").read_text(encoding="utf-8"))
     receivers["defaults"].update(
         schedule=NEVER,
-        wait_timeout="2m",
+        wait_timeout="6m",  # the receivers wait from before the sender starts
         poke_interval="1s",
         retries=1,  # the upstream defer race (see sf1630.airflow.arrival) is recovered by a retry
         staging_dir=str(work / "staging"),

@@ -238,7 +238,7 @@ class AirflowStack:
                     health.get(part, {}).get("status") == "healthy"
                     for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
                 )
-                missing = set(dag_ids) - set(client.dag_ids())
+                missing = set(dag_ids) - set(client.dag_ids(None))
                 if healthy and not missing:
                     return client
             if time.monotonic() > give_up:
@@ -322,8 +322,10 @@ class RestClient:
             if not batch or len(items) >= int(page.get("total_entries", 0)):
                 return items
 
-    def dag_ids(self, pattern: str = "sf1630") -> list[str]:
-        return [d["dag_id"] for d in self.paged("/api/v2/dags", "dags", dag_id_pattern=pattern)]
+    def dag_ids(self, pattern: str | None = "sf1630") -> list[str]:
+        """The ids of the parsed DAGs containing ``pattern`` (every DAG when None)."""
+        params = {} if pattern is None else {"dag_id_pattern": pattern}
+        return [d["dag_id"] for d in self.paged("/api/v2/dags", "dags", **params)]
 
     def set_paused(self, pattern: str, paused: bool) -> None:
         """Pause or unpause every DAG whose id contains ``pattern`` (SQL LIKE, ``%`` and ``_``)."""
