@@ -39,7 +39,7 @@ from sf1630.registry import load_registry, platform_config, write_platform_confi
 from sf1630.sender.source import seed_source
 from sf1630.settings import INCLUDE_DIR
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -50,8 +50,9 @@ ROWS = 200
 PASSWORD = "celery-test-only"
 REDIS_DB = 11  # a database number no other test uses
 NEVER = "0 0 29 2 *"  # 29 February: no scheduled run before 2032, so only the triggered runs exist
-RUN_TIMEOUT = 150.0
+RUN_TIMEOUT = 420.0
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PROCESSING_DELAY = "8s"  # longer than the sender's 5 s quick look
 
 
 @dataclass
@@ -99,9 +100,9 @@ def _write_config(folder: Path, work: Path) -> None:
     receivers = yaml.safe_load((source / "receivers.yaml").read_text(encoding="utf-8"))
     receivers["defaults"].update(
         schedule=NEVER,
-        wait_timeout="2m",
+        wait_timeout="6m",  # the receivers wait from before the sender starts
         poke_interval="1s",
-        retries=0,
+        retries=1,  # the upstream defer race (see sf1630.airflow.arrival) is recovered by a retry
         staging_dir=str(work / "staging"),
         quarantine_dir=str(work / "quarantine"),
     )
@@ -163,9 +164,17 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 
 
 def _start_emulator(stack: Stack, config: Path) -> tuple[int, str]:
-    """``sf1630 platform serve`` on a free port; returns the port and the pinned host key."""
+    """``sf1630 platform serve`` on a free port; returns the port and the pinned host key.
+
+    The platform takes its time, as the real one does: every receipt wait goes through the triggerer.
+    """
     stack.logs["emulator"] = stack.workdir / "emulator.log"
-    stack.emulator = start_emulator(config, stack.platform_home, log=stack.logs["emulator"])
+    stack.emulator = start_emulator(
+        config,
+        stack.platform_home,
+        log=stack.logs["emulator"],
+        extra_args=["--processing-delay", PROCESSING_DELAY],
+    )
     return stack.emulator.port, stack.emulator.host_key
 
 
@@ -351,22 +360,10 @@ def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixtur
     pattern = "^(" + "|".join(re.escape(d) for d in dag_ids) + ")$"
     _airflow(stack, "dags", "unpause", pattern, "--treat-dag-id-as-regex", "--yes")
     run_id = f"celery_test_{secrets.token_hex(4)}"
-    triggers = [
-        subprocess.Popen(
-            [str(BIN / "airflow"), "dags", "trigger", dag_id, "--run-id", run_id, *conf],
-            env=stack.env,
-            cwd=stack.workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for dag_id, conf in [
-            (sender_dag, ["--conf", json.dumps({"period": PERIOD})]),
-            *((d, []) for d in receiver_dags),
-        ]
-    ]
-    for trigger in triggers:
-        output, _ = trigger.communicate(timeout=180)
-        assert trigger.returncode == 0, output.decode(errors="replace")
+    # The LIS side listens first: the receivers' runs wait (deferred) before the sender delivers anything.
+    _trigger_all(stack, run_id, [(d, []) for d in receiver_dags])
+    _wait_deferred(stack, run_id, receiver_dags)
+    _trigger_all(stack, run_id, [(sender_dag, ["--conf", json.dumps({"period": PERIOD})])])
 
     states = _wait_runs(stack, run_id, dag_ids)
     assert states == dict.fromkeys(dag_ids, "success"), f"{states}\n{_diagnostics(stack)}"
@@ -380,12 +377,45 @@ def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixtur
     assert not unfinished, f"{unfinished}\n{_diagnostics(stack)}"
     _assert_loaded_once(stack)
     _assert_folders_clean(stack)
+    _assert_waits_deferred(stack, run_id, sender_dag, receiver_dags)
     workers = _query(
         stack, "SELECT DISTINCT hostname FROM task_instance WHERE run_id = %s AND hostname <> ''", run_id
     )
     assert workers, "no task instance names the Celery worker that ran it"
     with capsys.disabled():
         print(f"\ncelery run: {len(dag_ids)} DAG runs in {time.monotonic() - started:.1f} s after start-up")
+
+
+def _trigger_all(stack: Stack, run_id: str, runs: list[tuple[str, list[str]]]) -> None:
+    """``airflow dags trigger`` for each (DAG, extra arguments), in parallel."""
+    triggers = [
+        subprocess.Popen(
+            [str(BIN / "airflow"), "dags", "trigger", dag_id, "--run-id", run_id, *extra],
+            env=stack.env,
+            cwd=stack.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for dag_id, extra in runs
+    ]
+    for trigger in triggers:
+        output, _ = trigger.communicate(timeout=180)
+        assert trigger.returncode == 0, output.decode(errors="replace")
+
+
+def _wait_deferred(stack: Stack, run_id: str, dag_ids: list[str]) -> None:
+    """Until each of these runs has a task waiting in the triggerer."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        rows = _query(
+            stack,
+            "SELECT DISTINCT dag_id FROM task_instance WHERE run_id = %s AND state = 'deferred'",
+            run_id,
+        )
+        if {row[0] for row in rows} >= set(dag_ids):
+            return
+        time.sleep(1)
+    raise AssertionError(f"receivers not waiting within {RUN_TIMEOUT} s\n{_diagnostics(stack)}")
 
 
 def _assert_loaded_once(stack: Stack) -> None:
@@ -399,6 +429,20 @@ def _assert_loaded_once(stack: Stack) -> None:
     assert _query(stack, f"SELECT count(*) FROM lis.{table}") == [(ROWS * len(cvrs),)]  # noqa: S608
     sent = _query(stack, "SELECT file_name, status FROM sender.sf1630_sender_ledger")
     assert sorted(name for name, _ in sent) == sorted(row[0] for row in ledger), sent
+
+
+def _assert_waits_deferred(stack: Stack, run_id: str, sender_dag: str, receiver_dags: list[str]) -> None:
+    """Every receipt wait and every metadata wait went through the triggerer: Airflow's event log (the
+    metadata behind the UI's Audit Log) holds a ``deferred`` event for each."""
+    rows = _query(
+        stack,
+        "SELECT DISTINCT dag_id, task_id, map_index FROM log WHERE event = 'deferred' AND run_id = %s",
+        run_id,
+    )
+    receipts = [r for r in rows if r[0] == sender_dag and r[1] == "deliver"]
+    assert len(receipts) == len(KOMMUNER), rows
+    waits = {r[0] for r in rows if r[1] == "wait_for_metadata"}
+    assert waits == set(receiver_dags), rows
 
 
 def _assert_folders_clean(stack: Stack) -> None:

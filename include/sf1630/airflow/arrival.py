@@ -7,6 +7,18 @@ The provider's deferrable SFTP sensor is not used because its async hook pins th
 asyncssh itself, trusting exactly the connection's ``host_key``, keeps one connection across polls, reconnects
 after a network error, and ends the wait at once on a host-key or authentication failure: retrying those would
 only hide a misconfiguration or an attack.
+
+The defer race (apache/airflow#71580, #72716, open in 3.3.2): when a trigger fires within seconds of the
+deferral, the scheduler can re-queue the task before it has processed the executor's report that the
+deferring process exited, and then fail or retry it ("finished with state success, but the task instance's
+state attribute is queued"; the event log records it as ``state mismatch``). The project avoids what it can:
+both waits look before they defer (the sender for ``receipt_quick_look``, the receiver once), so a file that
+is already there never goes through the triggerer, and the trigger never fires sooner than ``SETTLE_SECONDS``
+after the deferral, which gives the scheduler time to take in that report. What it cannot avoid is a
+scheduler so busy that it takes longer than that (seen on a 2-core machine at a load average of 20-30, where a
+task process that had deferred took over 30 s to report its exit): a retry then looks again (the receiver
+finds its files, the sender settles the receipt from the remote state, nothing is sent twice), so waits need
+``retries`` of at least 1, and the demo's summary counts the ``state mismatch`` events.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ FOUND = "found"
 TIMED_OUT = "timeout"
 REFUSED = "error"
 SSH_PORT = 22
+#: The trigger fires no sooner than this after the deferral (see the module docstring).
+SETTLE_SECONDS = 20.0
 
 
 def ssh_options(
@@ -84,7 +98,13 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
     """
 
     def __init__(
-        self, sftp_conn_id: str, folder: str, pattern: str, poll_interval: float, deadline: float
+        self,
+        sftp_conn_id: str,
+        folder: str,
+        pattern: str,
+        poll_interval: float,
+        deadline: float,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.sftp_conn_id = sftp_conn_id
@@ -92,6 +112,8 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         self.pattern = pattern
         self.poll_interval = poll_interval
         self.deadline = deadline
+        #: Epoch seconds before which a find is held back: fixed when the task defers (then serialized).
+        self.not_before = time.time() + SETTLE_SECONDS if not_before is None else not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -102,6 +124,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
                 "pattern": self.pattern,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
+                "not_before": self.not_before,
             },
         )
 
@@ -112,6 +135,11 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         return ssh_options(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until a name matches; the deadline is checked only after a listing, never before the first.
+
+        A busy triggerer may pick the trigger up after its deadline: without a first look it would report
+        "nothing arrived" for a file that has been waiting all along.
+        """
         import asyncssh
 
         last_error = ""
@@ -120,16 +148,21 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         except ValueError as err:
             yield TriggerEvent({"status": REFUSED, "message": str(err)})  # type: ignore[no-untyped-call]
             return
-        while time.time() < self.deadline:
+        looked = False
+        while not looked or time.time() < self.deadline:
             try:
                 async with asyncssh.connect(**options) as ssh, ssh.start_sftp_client() as sftp:
-                    while time.time() < self.deadline:
+                    while True:
                         found = matching(
                             [str(name) for name in await sftp.listdir(self.folder)], self.pattern
                         )
+                        looked = True
                         if found:
+                            await asyncio.sleep(max(0.0, self.not_before - time.time()))
                             yield TriggerEvent({"status": FOUND, "names": found})  # type: ignore[no-untyped-call]
                             return
+                        if time.time() >= self.deadline:
+                            break
                         await asyncio.sleep(self.poll_interval)
             except (asyncssh.HostKeyNotVerifiable, asyncssh.PermissionDenied) as err:
                 message = f"{type(err).__name__}: {err}"
@@ -138,5 +171,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
             except (OSError, asyncssh.Error) as err:
                 last_error = f"{type(err).__name__}: {err}"
                 self.log.warning("listing %s failed (%s); reconnecting", self.folder, last_error)
+                if time.time() >= self.deadline:
+                    break  # an unreachable server at the deadline: give up with its error
                 await asyncio.sleep(self.poll_interval)
         yield TriggerEvent({"status": TIMED_OUT, "message": last_error})  # type: ignore[no-untyped-call]

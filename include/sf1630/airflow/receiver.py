@@ -90,6 +90,11 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
         """Defer to the trigger (or, when not deferrable, run the ordinary poke loop)."""
         if not self.deferrable:
             return super().execute(context)
+        # A quick look first: what is already there needs no trip through the triggerer, and a trigger
+        # that fires seconds after the deferral is what trips apache/airflow#71580 (see arrival.py).
+        now = self.poke(context)
+        if now.is_done:
+            return now.xcom_value
         deadline = time.time() + self.wait.total_seconds()
         trigger = FileArrival(self.sftp_conn_id, self.path, self.pattern, float(self.poke_interval), deadline)
         self.defer(trigger=trigger, method_name="execute_complete")

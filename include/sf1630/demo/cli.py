@@ -7,14 +7,16 @@ service of docker-compose calls ``sf1630 demo seed --home DIR``.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sf1630.demo import DEFAULT_HOME, DEMO_MONTH
+
+#: The default month's size: sized to finish within 10 minutes on a 2-core machine (README).
+DEFAULT_KOMMUNER = 20
 
 
 def _month(text: str) -> str:
@@ -40,14 +42,48 @@ def _options(parser: argparse.ArgumentParser, *, full: bool) -> None:
     parser.add_argument(
         "--month", type=_month, default=DEMO_MONTH, help=f"month to deliver (default {DEMO_MONTH})"
     )
-    parser.add_argument("--kommuner", type=_positive, help="only the first N kommuner of kommuner.yaml")
+    parser.add_argument(
+        "--kommuner",
+        type=_positive,
+        default=None if not full else DEFAULT_KOMMUNER,
+        help="only the first N kommuner of kommuner.yaml"
+        + (f" (default {DEFAULT_KOMMUNER}; 98 is the whole country)" if full else ""),
+    )
     parser.add_argument(
         "--rows", type=_positive, default=40, help="synthetic rows per kommune and sender (default 40)"
     )
     if full:
         parser.add_argument(
-            "--workers", type=_positive, default=2, help="parallel DAG worker processes (default 2)"
+            "--metadata-db",
+            choices=["postgres", "sqlite"],
+            default="postgres",
+            help="Airflow's metadata database: embedded PostgreSQL from pip (default) or a SQLite file",
         )
+        parser.add_argument(
+            "--processing-delay",
+            type=_duration,
+            default="20s",
+            metavar="DURATION",
+            help="how long the emulator takes before it answers a trigger (default 20s)",
+        )
+        parser.add_argument(
+            "--port", type=int, default=8080, help="the UI's port (default 8080, or any free)"
+        )
+        parser.add_argument(
+            "--parallelism", type=_positive, default=4, help="task processes at once (default 4, for 2 cores)"
+        )
+        parser.add_argument(
+            "--keep-running", action="store_true", help="leave Airflow up after the summary until Ctrl-C"
+        )
+
+
+def _duration(text: str) -> timedelta:
+    from sf1630.config import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:
@@ -65,11 +101,11 @@ def register(subparsers: Any) -> None:
     _options(seed, full=False)
     seed.set_defaults(handler=seed_command)
 
-    ui = commands.add_parser("ui", help="the emulator and `airflow standalone` on a finished demo's state")
+    ui = commands.add_parser("ui", help="Airflow's UI (and the emulator) on a finished demo's state again")
     ui.add_argument(
         "--home", type=Path, default=DEFAULT_HOME, help=f"state directory (default {DEFAULT_HOME})"
     )
-    ui.add_argument("--port", type=int, default=8080, help="the API server's port (default 8080)")
+    ui.add_argument("--port", type=int, default=None, help="the UI's port (default: the run's)")
     ui.set_defaults(handler=ui_command)
 
 
@@ -77,18 +113,33 @@ def run_command(args: argparse.Namespace) -> int:
     """The whole demo; exit 0 when every delivery but the invalid one was loaded."""
     from sf1630.demo.layout import DemoHome, HomeInUse
     from sf1630.demo.run import run_demo
+    from sf1630.demo.stack import Sizing, StackFailed
+    from sf1630.platform.process import EmulatorFailed
 
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops everything the demo started, as Ctrl-C does
+    delay = args.processing_delay
+    delay = _duration(delay) if isinstance(delay, str) else delay
     try:
         summary = run_demo(
             DemoHome.at(args.home),
             month=args.month,
             kommune_count=args.kommuner,
             rows=args.rows,
-            workers=args.workers,
+            metadata_db=args.metadata_db,
+            processing_delay=delay,
+            api_port=args.port,
+            sizing=Sizing(parallelism=args.parallelism, max_active_tasks_per_dag=args.parallelism),
+            keep_running=args.keep_running,
         )
     except HomeInUse as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except (StackFailed, EmulatorFailed) as exc:
+        print(f"sf1630 demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: everything the demo started is stopped", file=sys.stderr)
+        return 130
     return 0 if summary.complete else 1
 
 
@@ -105,71 +156,28 @@ def seed_command(args: argparse.Namespace) -> int:
 
 
 def ui_command(args: argparse.Namespace) -> int:
-    """Start the emulator and ``airflow standalone`` with the demo's environment until Ctrl-C."""
-    from sf1630.demo.emulator import start_emulator
-    from sf1630.demo.environment import env_file, read_env_file, write_env_file
+    """The finished month's database, emulator and Airflow again, until Ctrl-C or SIGTERM."""
+    import time
+
     from sf1630.demo.layout import DemoHome
+    from sf1630.demo.progress import Progress
+    from sf1630.demo.run import reopened, ui_banner
 
     home = DemoHome.at(args.home)
-    if not env_file(home).exists():
+    if not home.settings.exists():
         print(f"no demo state in {home.root}: run `sf1630 demo` first", file=sys.stderr)
         return 2
-    env = read_env_file(home)
-    emulator = start_emulator(home.platform_config, home.platform_home, home.logs / "emulator-ui.log")
-    env = _repoint(env, emulator.port)
-    write_env_file(home, env)
-    env["AIRFLOW__API__PORT"] = str(args.port)
-    env["AIRFLOW__API__HOST"] = "127.0.0.1"  # the UI is for this machine only
-    # `airflow standalone` starts its components as `airflow ...` from PATH: use this environment's.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    signal.signal(signal.SIGTERM, _interrupt)  # stop both on SIGTERM too (a background job ignores SIGINT)
-    print(
-        f"emulator on 127.0.0.1:{emulator.port}; Airflow UI on http://localhost:{args.port}"
-        " (Ctrl-C stops both)"
-    )
-    # Its own process group: standalone's components (scheduler, LocalExecutor workers, API server,
-    # triggerer, DAG processor) are then stopped together, whatever signal reached this command.
-    airflow = subprocess.Popen(
-        [str(Path(sys.executable).with_name("airflow")), "standalone"],
-        env={**os.environ, **env},
-        start_new_session=True,
-    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    progress = Progress()
     try:
-        return airflow.wait()
+        with reopened(home, progress, args.port) as started:
+            print(ui_banner(started.port, started.password) + "\n  Ctrl-C stops it", flush=True)
+            while True:
+                started.stack.check()
+                time.sleep(2)
     except KeyboardInterrupt:
-        return _stop_group(airflow)
-    finally:
-        emulator.stop()
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM to the process group of ``process``; SIGKILL to it if it has not exited in 30 s."""
-    import contextlib
-
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        code = process.wait(30)
-    except subprocess.TimeoutExpired:
-        code = -signal.SIGKILL
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers such as idle LocalExecutor workers
-    process.wait()
-    return 0 if code in (0, -signal.SIGTERM) else code
+        return 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _repoint(env: dict[str, str], port: int) -> dict[str, str]:
-    """The SFTP connections of ``env`` with the emulator's new port (the host key stays the same)."""
-    import json
-
-    out = dict(env)
-    for name, value in env.items():
-        if name.startswith("AIRFLOW_CONN_") and '"conn_type":"sftp"' in value:
-            conn = json.loads(value)
-            conn["port"] = port
-            out[name] = json.dumps(conn, separators=(",", ":"))
-    return out

@@ -61,21 +61,35 @@ def connections(
     return conns
 
 
-def airflow_environment(home: DemoHome, conns: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """The variables (beyond the inherited ones) for ``airflow`` commands and the DAG workers."""
+def airflow_environment(
+    home: DemoHome,
+    conns: Mapping[str, Mapping[str, Any]],
+    stack: Mapping[str, str] | None = None,
+    *,
+    smtp: str | None = None,
+) -> dict[str, str]:
+    """The variables (beyond the inherited ones) for every Airflow component and ``airflow`` command.
+
+    ``stack`` is :func:`sf1630.demo.stack.stack_environment`'s (the default: SQLite in the home, the
+    components' defaults); ``smtp`` the ``sf1630_smtp`` connection as JSON. Deadline Alerts are on.
+    """
+    if stack is None:
+        from sf1630.demo.stack import stack_environment
+
+        stack = stack_environment(
+            home.airflow_home,
+            f"sqlite:///{home.airflow_db}",
+            REPO_ROOT / "dags",
+            plugins_folder=REPO_ROOT / "plugins",
+        )
     env = {
-        "AIRFLOW_HOME": str(home.airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home.airflow_db}",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home.airflow_home / "logs"),
-        # dag.test() crashes after a run of a DAG with deadline= (apache/airflow#73428).
-        "SF1630_DEADLINES": "false",
+        **stack,
+        "SF1630_DEADLINES": "true",
         "SF1630_CONFIG_DIR": str(home.config_dir),
         "GX_ANALYTICS_ENABLED": "False",
     }
+    if smtp is not None:
+        env["AIRFLOW_CONN_SF1630_SMTP"] = smtp
     for conn_id, conn in conns.items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn, separators=(",", ":"))
     return env

@@ -69,13 +69,28 @@ class DemoHome:
         return self.airflow_home / "airflow.db"
 
     @property
+    def postgres(self) -> Path:
+        """The embedded PostgreSQL server's files (Airflow's metadata DB with ``--metadata-db postgres``)."""
+        return self.root / "postgres"
+
+    @property
+    def mail(self) -> Path:
+        """Every mail the demo's SMTP sink received, one ``.eml`` file each."""
+        return self.root / "mail"
+
+    @property
+    def settings(self) -> Path:
+        """How the run was started (metadata DB kind, API port), read back by ``sf1630 demo ui``."""
+        return self.root / "run.json"
+
+    @property
     def quarantine(self) -> Path:
         """The receivers' default quarantine folder under ``$AIRFLOW_HOME``."""
         return self.airflow_home / "sf1630" / "quarantine"
 
     @property
     def logs(self) -> Path:
-        """The demo's own logs: emulator output, one log per worker process."""
+        """The demo's own logs: emulator, ``airflow db migrate`` and one per Airflow component."""
         return self.root / "logs"
 
     @property

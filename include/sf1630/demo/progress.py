@@ -11,6 +11,12 @@ import time
 from typing import TextIO
 
 
+def bar(done: int, total: int, width: int = 20) -> str:
+    """``[########------------] 40/100``: a stage's share done, in plain characters for logs too."""
+    filled = 0 if total <= 0 else min(width, round(width * done / total))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total}"
+
+
 class StageLine:
     """The line of one stage."""
 

@@ -1,192 +1,323 @@
-"""``sf1630 demo``: the whole month on one machine, then the summary table.
+"""``sf1630 demo``: a whole month through Airflow itself, then the summary table.
 
-Stages: seed (:mod:`sf1630.demo.seed`), start the emulator, migrate Airflow's SQLite metadata DB, run every
-sender DAG for the month, then every receiver DAG, stop the emulator, print the summary. DAG runs are
-``dag.test()`` calls in worker processes (:mod:`sf1630.demo.worker`): every delivery really goes from the
-source database through the SFTP emulator into a LIS system's warehouse, with Airflow's task instances,
-XComs and logs recorded in the same metadata DB the UI later shows.
-
-DAGs run in ``workers`` parallel processes (two on the 2-core machine the demo is measured on): sender DAGs
-only read the source and add rows to their ledger; receiver DAGs share the DuckDB warehouse file, whose
-single-writer lock the warehouse module waits for. The bundle is written to the metadata DB once, before
-the workers start (see :func:`sf1630.demo.worker.skip_bundle_resync`).
+Stages: seed (:mod:`sf1630.demo.seed`); start the metadata database (embedded PostgreSQL by default,
+:mod:`sf1630.demo.metadb`), the on-call mail sink (:mod:`sf1630.demo.mailsink`) and the emulator, which
+takes ``processing_delay`` before it answers a trigger, as the real platform takes minutes; migrate the
+metadata database; start Airflow's scheduler, DAG processor, triggerer and API server
+(:mod:`sf1630.demo.stack`) and print the UI's address and login; unpause the demo's sender and receiver
+DAGs, trigger each sender's run for the month through the REST API (five calls), and let the scheduler
+create the receivers' runs (their schedule is every minute in the demo), each waiting deferred for the
+platform's metadata files while the senders deliver. Progress is read from the REST API, the summary from
+the ledgers, the warehouse and Airflow's metadata (how many waits went through the triggerer). Every
+process the demo started is stopped at the end, on Ctrl-C and on SIGTERM; ``keep_running`` leaves the
+stack up until Ctrl-C.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import subprocess
-import sys
-import threading
+import contextlib
+import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sf1630.demo import DEMO_MONTH, REPO_ROOT
-from sf1630.demo.emulator import RunningEmulator, start_emulator
 from sf1630.demo.environment import airflow_environment, connections, write_env_file
 from sf1630.demo.layout import DemoHome
-from sf1630.demo.progress import Progress
+from sf1630.demo.mailsink import MailSink, start_mail_sink
+from sf1630.demo.metadb import POSTGRES, SQLITE, MetadataDatabase, start_metadata_db
+from sf1630.demo.progress import Progress, bar
 from sf1630.demo.seed import SeedInfo, host_key_line, seed
+from sf1630.demo.stack import AirflowStack, RestClient, Sizing, free_port, migrate, stack_environment
 from sf1630.demo.summary import Summary, collect, render
-from sf1630.demo.worker import REPORT_PREFIX
+
+#: How long the emulator takes before it answers a trigger in the demo.
+PROCESSING_DELAY = timedelta(seconds=20)
+#: Give up on a month that has not finished after this long (the summary then says INCOMPLETE).
+MONTH_TIMEOUT = 60 * 60.0
+_TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
+_ACTIVE = {"scheduled", "queued", "running", "up_for_retry", "up_for_reschedule", "restarting"}
 
 
-@dataclass
-class Outcomes:
-    """What the workers reported, by DAG id."""
+def _port(wanted: int) -> int:
+    """``wanted`` when it is free on 127.0.0.1, else any free port."""
+    import socket
 
-    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, report: dict[str, Any]) -> None:
-        with self.lock:
-            if "dag_id" not in report:  # the worker could not even parse its DAG file
-                self.errors.append(str(report.get("error", report)))
-                return
-            self.runs[str(report["dag_id"])] = report
-
-    def problems(self, logs: str) -> str:
-        """What went wrong beyond single runs, for the stage's closing line."""
-        return f"; WORKER FAILED (see {logs}): {'; '.join(self.errors)[:300]}" if self.errors else ""
-
-    def count(self, state: str | None = None) -> int:
-        with self.lock:
-            return sum(1 for r in self.runs.values() if state is None or r.get("state") == state)
-
-    def task_states(self, task_id: str) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        with self.lock:
-            for run in self.runs.values():
-                for state, n in run.get("tasks", {}).get(task_id, {}).items():
-                    totals[state] = totals.get(state, 0) + n
-        return totals
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", wanted))
+        except OSError:
+            return free_port()
+    return wanted
 
 
-def _month_dates(month: str) -> tuple[str, str]:
-    """Logical dates of the runs: the senders' monthly run and a receiver run right after it."""
+def sender_logical_date(month: str) -> str:
+    """The logical date of the monthly sender run delivering ``month`` (its data interval's start)."""
     import pendulum
 
     year, number = (int(part) for part in month.split("-"))
-    first = pendulum.datetime(year, number, 1, 6, tz="Europe/Copenhagen")
-    following = first.add(months=1)
-    return first.isoformat(), following.add(hours=1).isoformat()
+    return pendulum.datetime(year, number, 1, 6, tz="Europe/Copenhagen").in_timezone("UTC").isoformat()
 
 
-def prepare_airflow(env: Mapping[str, str], log: Path) -> None:
-    """``airflow db migrate`` on the demo's SQLite file, then write every DAG of the bundle to it once
-    (``airflow dags reserialize``), so the workers need not; output goes to ``log``."""
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    with log.open("w", encoding="utf-8") as out:
-        for command in (["db", "migrate"], ["dags", "reserialize"]):
-            subprocess.run(
-                [airflow, *command],
-                check=True,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
-                cwd=REPO_ROOT,
-            )
+@dataclass
+class Services:
+    """What the demo started, stopped in reverse order by :meth:`stop` (also after Ctrl-C)."""
+
+    stops: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def add(self, name: str, stop: Callable[[], None]) -> None:
+        self.stops.append((name, stop))
+
+    def stop(self) -> list[str]:
+        stopped = []
+        while self.stops:
+            name, action = self.stops.pop()
+            with contextlib.suppress(Exception):
+                action()
+            stopped.append(name)
+        return stopped
 
 
-def run_worker(
-    env: Mapping[str, str],
-    dag_file: Path,
-    dag_ids: Sequence[str],
-    logical_date: str,
-    period: str | None,
-    log: Path,
-    outcomes: Outcomes,
-) -> int:
-    """One worker process running ``dag_ids`` in turn; its reports go to ``outcomes``, the rest to ``log``."""
-    command = [
-        sys.executable,
-        "-m",
-        "sf1630.demo.worker",
-        "--file",
-        str(dag_file),
-        "--synced",
-        "--logical-date",
-        logical_date,
-    ]
-    if period:
-        command += ["--period", period]
-    with log.open("a", encoding="utf-8") as out:
-        process = subprocess.Popen(
-            [*command, *dag_ids],
-            stdout=subprocess.PIPE,
-            stderr=out,
-            text=True,
-            env={**os.environ, **env},
-            cwd=REPO_ROOT,
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith(REPORT_PREFIX):
-                import json
+@dataclass
+class Started:
+    """The running month: its environment, Airflow and the DAGs it is about."""
 
-                outcomes.add(json.loads(line[len(REPORT_PREFIX) :]))
-            else:
-                out.write(line)
-                out.flush()
-        return process.wait()
+    env: dict[str, str]
+    stack: AirflowStack
+    client: RestClient
+    database: MetadataDatabase
+    mail: MailSink
+    senders: list[str]
+    receivers: list[str]
+    port: int
+    password: str
 
 
-def run_parallel(
-    jobs: Sequence[Sequence[str]], start: Callable[[Sequence[str], int], int], poll: Callable[[], None]
-) -> list[int]:
-    """Run each job (a list of DAG ids) in its own thread-driven worker; call ``poll`` while they work."""
-    codes = [0] * len(jobs)
+def start_everything(
+    home: DemoHome,
+    info: SeedInfo,
+    services: Services,
+    progress: Progress,
+    *,
+    metadata_db: str,
+    processing_delay: timedelta,
+    api_port: int,
+    sizing: Sizing,
+) -> Started:
+    """Metadata DB, mail sink, emulator, migrated DB, the four Airflow components; ready for runs."""
+    from sf1630.platform.process import start_emulator
+    from sf1630.receiver.config import load_receivers
+    from sf1630.registry import load_registry
 
-    def target(index: int) -> None:
-        codes[index] = start(jobs[index], index)
-
-    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    while any(t.is_alive() for t in threads):
-        poll()
-        time.sleep(0.5)
-    poll()
-    return codes
-
-
-def _split(items: Sequence[str], parts: int) -> list[list[str]]:
-    parts = max(1, min(parts, len(items)))
-    return [list(items[i::parts]) for i in range(parts)]
-
-
-def _ledger_counts(path: Path) -> tuple[int, int]:
-    """(accepted, rejected) rows in the sender ledger so far; (0, 0) before it exists or while locked."""
-    if not path.exists():
-        return 0, 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2) as conn:
-            rows = conn.execute(
-                "SELECT status, count(*) FROM sf1630_sender_ledger GROUP BY status"
-            ).fetchall()
-    except sqlite3.Error:
-        return -1, -1
-    counts = dict(rows)
-    return int(counts.get("accepted", 0)), sum(int(v) for k, v in counts.items() if k != "accepted")
-
-
-def ui_hint(home: DemoHome) -> str:
-    """How to look at the runs in Airflow's UI."""
-    default = home.root == DemoHome.at(REPO_ROOT / "var" / "demo").root
-    where = "" if default else f" --home {home.root}"
-    return (
-        f"Airflow UI on the same state: .venv/bin/sf1630 demo ui{where}  (Ctrl-C stops it)\n"
-        f"  starts the emulator and `airflow standalone` with the run's environment"
-        f" ({home.root / 'demo.env'});"
-        f" open http://127.0.0.1:8080 as admin, password in"
-        f" {home.airflow_home / 'simple_auth_manager_passwords.json.generated'}"
+    stage = progress.stage("services")
+    database = start_metadata_db(metadata_db, home.postgres if metadata_db == POSTGRES else home.airflow_home)
+    services.add("metadata database", database.stop)
+    mail = start_mail_sink(home.mail)
+    services.add("mail sink", mail.stop)
+    delay = ["--processing-delay", f"{int(processing_delay.total_seconds())}s"]
+    emulator = start_emulator(
+        home.platform_config, home.platform_home, log=home.logs / "emulator.log", extra_args=delay
     )
+    services.add("emulator", emulator.stop)
+    stage.done(
+        f"metadata DB {database.kind}, mail sink on 127.0.0.1:{mail.port} ({home.mail}),"
+        f" emulator listening on 127.0.0.1:{emulator.port} (processing delay {processing_delay})"
+    )
+
+    registry = load_registry(home.config_dir)
+    senders = {s.code: s.sftp_user for s in registry.senders}
+    conns = connections(home, emulator.port, host_key_line(home), senders, info.lis_users)
+    port = _port(api_port)
+    stack_env = stack_environment(
+        home.airflow_home,
+        database.url,
+        REPO_ROOT / "dags",
+        plugins_folder=REPO_ROOT / "plugins",
+        api_port=port,
+        sizing=sizing,
+    )
+    env = airflow_environment(home, conns, stack_env, smtp=mail.connection_json())
+    write_env_file(home, env)
+    home.settings.write_text(
+        json.dumps({"metadata_db": database.kind, "api_port": port, "sizing": sizing.__dict__}) + "\n",
+        encoding="utf-8",
+    )
+
+    stage = progress.stage("airflow")
+    migrate(env, home.logs / "airflow-db-migrate.log", cwd=REPO_ROOT)
+    stack = AirflowStack(env, home.logs, cwd=REPO_ROOT)
+    services.add("airflow", stack.stop)
+    stack.start()
+    sender_dags = [s.dag_id for s in registry.senders]
+    receiver_dags = [r.dag_id for r in load_receivers(home.config_dir)]
+    client = stack.wait_ready([*sender_dags, *receiver_dags])
+    from sf1630.demo.stack import admin_password
+
+    password = admin_password(home.airflow_home)
+    stage.done(
+        f"scheduler, dag-processor, triggerer, api-server up; {len(sender_dags) + len(receiver_dags)}"
+        f" DAGs parsed (LocalExecutor, parallelism {sizing.parallelism}, metadata DB {database.kind})"
+    )
+    return Started(env, stack, client, database, mail, sender_dags, receiver_dags, port, password)
+
+
+def ui_banner(port: int, password: str) -> str:
+    return (
+        f"Airflow UI: http://127.0.0.1:{port}  user admin  password {password}\n"
+        "  (the grid shows each sender's deliveries and each LIS system's loads as they happen)"
+    )
+
+
+@dataclass
+class Tally:
+    """Where the month stands, from the REST API."""
+
+    planned: int
+    sent: int = 0
+    sent_failed: int = 0
+    handled: int = 0
+    refused: int = 0
+    deferred_now: int = 0
+    receiver_runs: int = 0
+    senders_finished: bool = False
+    receivers_busy: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.senders_finished and self.handled >= self.planned and self.receivers_busy == 0
+
+
+def _mapped_outcomes(tis: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, int], set[str]]:
+    """The states of each mapped item (DAG, run, map index) over every mapped task of the DAG."""
+    items: dict[tuple[str, str, int], set[str]] = {}
+    for ti in tis:
+        if int(ti.get("map_index", -1)) >= 0:
+            key = (str(ti["dag_id"]), str(ti["dag_run_id"]), int(ti["map_index"]))
+            items.setdefault(key, set()).add(str(ti.get("state")))
+    return items
+
+
+def tally(client: RestClient, planned: int, senders: Sequence[str], receivers: Sequence[str]) -> Tally:
+    """Read the month's state: deliveries settled on the sender side, items settled on the LIS side."""
+    out = Tally(planned)
+    sender_tis = client.task_instances(senders)
+    for states in _mapped_outcomes(sender_tis).values():
+        if states <= _TERMINAL:
+            out.sent += 1
+            out.sent_failed += int(bool(states & {"failed", "upstream_failed"}))
+    runs = client.runs(senders)
+    out.senders_finished = len(runs) >= len(senders) and all(
+        r["state"] in {"success", "failed"} for r in runs
+    )
+    receiver_tis = client.task_instances(receivers)
+    for states in _mapped_outcomes(receiver_tis).values():
+        if states <= _TERMINAL:
+            out.handled += 1
+            out.refused += int(bool(states & {"failed", "upstream_failed"}))
+    every = [*sender_tis, *receiver_tis]
+    out.deferred_now = sum(1 for ti in every if ti.get("state") == "deferred")
+    out.receivers_busy = sum(1 for ti in receiver_tis if ti.get("state") in _ACTIVE)
+    out.receiver_runs = len({(ti["dag_id"], ti["dag_run_id"]) for ti in receiver_tis})
+    return out
+
+
+def watch(
+    client: RestClient,
+    stack: AirflowStack,
+    planned: int,
+    senders: Sequence[str],
+    receivers: Sequence[str],
+    progress: Progress,
+    *,
+    timeout: float = MONTH_TIMEOUT,
+    every: float = 3.0,
+) -> Tally:
+    """Bars for the senders' deliveries and the LIS systems' loads until the month is through."""
+    stage = progress.stage("month")
+    give_up = time.monotonic() + timeout
+    state = Tally(planned)
+    while time.monotonic() < give_up:
+        stack.check()
+        with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError):
+            state = tally(client, planned, senders, receivers)
+        stage.update(_line(state))
+        if state.done:
+            break
+        time.sleep(every)
+    stage.done(_line(state) + ("" if state.done else f"  GAVE UP after {timeout:.0f} s"))
+    return state
+
+
+def wait_deferred(
+    client: RestClient, stack: AirflowStack, dag_ids: Sequence[str], timeout: float = 600
+) -> int:
+    """Until every DAG of ``dag_ids`` has a task waiting in the triggerer (the receivers' first runs wait
+    for metadata before any sender delivers, so the month starts with the LIS side listening); returns how
+    many do when it stops waiting."""
+    give_up = time.monotonic() + timeout
+    waiting: set[str] = set()
+    while time.monotonic() < give_up:
+        stack.check()
+        with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError):
+            waiting = {
+                str(t["dag_id"]) for t in client.task_instances(dag_ids) if t.get("state") == "deferred"
+            }
+        if waiting >= set(dag_ids):
+            break
+        time.sleep(3)
+    return len(waiting & set(dag_ids))
+
+
+def _line(state: Tally) -> str:
+    return (
+        f"senders {bar(state.sent, state.planned)}  receivers {bar(state.handled, state.planned)}"
+        f"  waiting in the triggerer {state.deferred_now}, receiver runs {state.receiver_runs}"
+    )
+
+
+@dataclass(frozen=True)
+class Waits:
+    """Deferrals recorded in Airflow's event log (the UI's Audit Log), by task id."""
+
+    deferred: dict[str, int]
+    still_waiting: int
+    state_mismatches: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.deferred.values())
+
+
+def deferred_waits(client: RestClient, dag_ids: Sequence[str]) -> Waits:
+    """How many waits went through the triggerer, from Airflow's metadata rather than log text.
+
+    Every state change a task reports through the Execution API is also an event-log row; a deferral is
+    one with event ``deferred`` (task id, run, map index, try). Trigger rows are deleted once their task
+    has resumed, and ``next_method`` is cleared when it ends, so this is the record that lasts. Also
+    counted: the scheduler's ``state mismatch`` events, the mark of the upstream defer race
+    (apache/airflow#71580).
+    """
+    wanted = set(dag_ids)
+    seen: dict[str, set[tuple[str, str, int, int]]] = {}
+    for event in client.paged("/api/v2/eventLogs", "event_logs", event="deferred"):
+        if event.get("dag_id") in wanted:
+            key = (
+                str(event["dag_id"]),
+                str(event["run_id"]),
+                -1 if event["map_index"] is None else int(event["map_index"]),
+                int(event["try_number"] or 0),
+            )
+            seen.setdefault(str(event["task_id"]), set()).add(key)
+    waiting = sum(1 for ti in client.task_instances(list(dag_ids)) if ti.get("state") == "deferred")
+    mismatches = [
+        e
+        for e in client.paged("/api/v2/eventLogs", "event_logs", event="state mismatch")
+        if e.get("dag_id") in wanted
+    ]
+    return Waits({task: len(keys) for task, keys in seen.items()}, waiting, len(mismatches))
 
 
 def run_demo(
@@ -195,116 +326,158 @@ def run_demo(
     month: str = DEMO_MONTH,
     kommune_count: int | None = None,
     rows: int = 40,
-    workers: int = 2,
+    metadata_db: str = POSTGRES,
+    processing_delay: timedelta = PROCESSING_DELAY,
+    api_port: int = 8080,
+    sizing: Sizing | None = None,
+    keep_running: bool = False,
+    sender_codes: Sequence[str] | None = None,
     progress: Progress | None = None,
+    wait_forever: Callable[[], None] | None = None,
+    on_month: Callable[[str, Started], None] | None = None,
 ) -> Summary:
-    """The whole demo; returns the summary (also printed)."""
+    """The whole demo; returns the summary (also printed).
+
+    ``on_month("start" | "end", started)`` is called right after the sender runs are triggered and right
+    after the month is through (benchmarks measure between them); ``wait_forever`` replaces the wait for
+    Ctrl-C under ``keep_running`` (tests look at the running stack there).
+    """
     progress = progress or Progress()
+    sizing = sizing or Sizing()
     began = time.monotonic()
     home.reset()
     home.logs.mkdir()
-
     stage = progress.stage("seed")
-    info = seed(home, month=month, kommune_count=kommune_count, rows=rows)
+    info = seed(
+        home,
+        month=month,
+        kommune_count=kommune_count,
+        rows=rows,
+        scheduled=True,
+        max_active_deliveries=sizing.max_active_tasks_per_dag,
+        sender_codes=sender_codes,
+    )
     stage.done(
-        f"{len(info.kommuner)} kommuner, {len(info.lis_users)} LIS systems,"
+        f"{len(info.kommuner)} kommuner, {len(info.lis_users)} LIS systems, {len(info.senders)} senders,"
         f" {sum(info.source_rows.values())} source rows for {info.month};"
         f" invalid on purpose: {', '.join(info.invalid_files)}"
     )
-
-    stage = progress.stage("emulator")
-    emulator = start_emulator(home.platform_config, home.platform_home, home.logs / "emulator.log")
+    services = Services()
     try:
-        stage.done(f"listening on 127.0.0.1:{emulator.port} (home {home.platform_home})")
-        env = _environment(home, info, emulator)
-        stage = progress.stage("airflow")
-        prepare_airflow(env, home.logs / "airflow-prepare.log")
-        stage.done(f"metadata DB migrated and DAGs written to it: {home.airflow_db}")
-        _run_senders(home, info, env, progress, workers)
-        _run_receivers(home, info, env, progress, workers)
+        started = start_everything(
+            home,
+            info,
+            services,
+            progress,
+            metadata_db=metadata_db,
+            processing_delay=processing_delay,
+            api_port=api_port,
+            sizing=sizing,
+        )
+        print(ui_banner(started.port, started.password), file=progress.stream, flush=True)
+        client = started.client
+        stage = progress.stage("runs")
+        client.set_paused("sf1630_sender_%", paused=False)
+        client.set_paused("sf1630_receiver_%", paused=False)
+        waiting = wait_deferred(client, started.stack, started.receivers)
+        logical = sender_logical_date(info.month)
+        for dag_id in started.senders:
+            client.trigger(dag_id, logical, {"period": info.month})
+        stage.done(
+            f"{len(started.receivers)} receiver DAGs unpaused, the scheduler's runs of {waiting} of them"
+            f" waiting in the triggerer; {len(started.senders)} sender runs triggered for {info.month}"
+        )
+        if on_month is not None:
+            on_month("start", started)
+        planned = len(info.lis_users) * len(info.senders)
+        watch(client, started.stack, planned, started.senders, started.receivers, progress)
+        if on_month is not None:
+            on_month("end", started)
+        client.set_paused("sf1630_receiver_%", paused=True)  # the month is in: no new waiting runs
+        waits = deferred_waits(client, [*started.senders, *started.receivers])
+        summary = collect(home)
+        summary.deferred_waits = waits.deferred
+        summary.still_waiting = waits.still_waiting
+        summary.state_mismatches = waits.state_mismatches
+        summary.mails = [p.name for p in started.mail.messages]
+        print(
+            "\n"
+            + render(summary, home, time.monotonic() - began, ui=ui_banner(started.port, started.password)),
+            file=progress.stream,
+            flush=True,
+        )
+        if keep_running:
+            print(
+                f"\n--keep-running: Airflow stays up at http://127.0.0.1:{started.port};"
+                " Ctrl-C stops everything",
+                file=progress.stream,
+                flush=True,
+            )
+            (wait_forever or _sleep_forever)()
     finally:
         stage = progress.stage("stop")
-        emulator.stop()
-        stage.done("emulator stopped")
-    summary = collect(home)
-    print("\n" + render(summary, home, time.monotonic() - began), file=progress.stream)
-    print("\n" + ui_hint(home), file=progress.stream)
+        stopped = services.stop()
+        stage.done(f"stopped {', '.join(stopped) or 'nothing'}")
     return summary
 
 
-def _environment(home: DemoHome, info: SeedInfo, emulator: RunningEmulator) -> dict[str, str]:
-    from sf1630.registry import load_registry
-
-    senders = {s.code: s.sftp_user for s in load_registry(home.config_dir).senders}
-    conns = connections(home, emulator.port, host_key_line(home), senders, info.lis_users)
-    env = airflow_environment(home, conns)
-    write_env_file(home, env)
-    return env
+def _sleep_forever() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
 
 
-def _run_senders(
-    home: DemoHome, info: SeedInfo, env: Mapping[str, str], progress: Progress, workers: int
-) -> None:
-    from sf1630.registry import load_registry
+@contextlib.contextmanager
+def reopened(home: DemoHome, progress: Progress, api_port: int | None = None) -> Iterator[Started]:
+    """``sf1630 demo ui``: the finished month's database, mail sink, emulator and Airflow, started again."""
+    from sf1630.demo.environment import read_env_file
+    from sf1630.demo.stack import admin_password
+    from sf1630.platform.process import start_emulator
 
-    dag_ids = [s.dag_id for s in load_registry(home.config_dir).senders]
-    planned = len(info.lis_users) * len(dag_ids)
-    sender_date, _ = _month_dates(info.month)
-    outcomes = Outcomes()
-    stage = progress.stage("senders")
-
-    def start(ids: Sequence[str], index: int) -> int:
-        log = home.logs / f"senders-{index + 1}.log"
-        return run_worker(
-            env, REPO_ROOT / "dags" / "sender_dags.py", ids, sender_date, info.month, log, outcomes
+    saved = json.loads(home.settings.read_text(encoding="utf-8"))
+    services = Services()
+    try:
+        kind = str(saved["metadata_db"])
+        database = start_metadata_db(kind, home.postgres if kind == POSTGRES else home.airflow_home)
+        services.add("metadata database", database.stop)
+        mail = start_mail_sink(home.mail)
+        services.add("mail sink", mail.stop)
+        emulator = start_emulator(home.platform_config, home.platform_home, log=home.logs / "emulator-ui.log")
+        services.add("emulator", emulator.stop)
+        env = read_env_file(home)
+        port = _port(api_port or int(saved["api_port"]))
+        sizing = Sizing(**saved.get("sizing", {}))
+        stack_env = stack_environment(
+            home.airflow_home,
+            database.url,
+            REPO_ROOT / "dags",
+            plugins_folder=REPO_ROOT / "plugins",
+            api_port=port,
+            sizing=sizing,
         )
-
-    def poll() -> None:
-        accepted, rejected = _ledger_counts(home.sender_ledger)
-        if accepted >= 0:
-            stage.update(
-                f"{outcomes.count()}/{len(dag_ids)} DAG runs done, receipts {accepted + rejected}/{planned}"
-                f" ({accepted} SUCCESS, {rejected} error)"
-            )
-
-    run_parallel(_split(dag_ids, workers), start, poll)
-    accepted, rejected = _ledger_counts(home.sender_ledger)
-    states = ", ".join(
-        f"{d.removeprefix('sf1630_sender_')} {r['state']}" for d, r in sorted(outcomes.runs.items())
-    )
-    stage.done(
-        f"{len(dag_ids)} DAG runs ({states}); receipts {accepted} SUCCESS, {rejected} error of {planned}"
-        + outcomes.problems(str(home.logs / "senders-N.log"))
-    )
+        env.update(stack_env)
+        env["AIRFLOW_CONN_SF1630_SMTP"] = mail.connection_json()
+        env = _repoint(env, emulator.port)
+        write_env_file(home, env)
+        stack = AirflowStack(env, home.logs, cwd=REPO_ROOT)
+        services.add("airflow", stack.stop)
+        stack.start()
+        client = stack.wait_ready([])
+        yield Started(env, stack, client, database, mail, [], [], port, admin_password(home.airflow_home))
+    finally:
+        stopped = services.stop()
+        progress.stage("stop").done(f"stopped {', '.join(stopped) or 'nothing'}")
 
 
-def _run_receivers(
-    home: DemoHome, info: SeedInfo, env: Mapping[str, str], progress: Progress, workers: int
-) -> None:
-    from sf1630.receiver.config import load_receivers
+def _repoint(env: Mapping[str, str], port: int) -> dict[str, str]:
+    """The SFTP connections of ``env`` with the emulator's new port (the host key stays the same)."""
+    out = dict(env)
+    for name, value in env.items():
+        if name.startswith("AIRFLOW_CONN_") and '"conn_type":"sftp"' in value:
+            conn = json.loads(value)
+            conn["port"] = port
+            out[name] = json.dumps(conn, separators=(",", ":"))
+    return out
 
-    dag_ids = [r.dag_id for r in load_receivers(home.config_dir)]
-    _, receiver_date = _month_dates(info.month)
-    outcomes = Outcomes()
-    stage = progress.stage("receivers")
 
-    def start(ids: Sequence[str], index: int) -> int:
-        log = home.logs / f"receivers-{index + 1}.log"
-        return run_worker(
-            env, REPO_ROOT / "dags" / "receiver_dags.py", ids, receiver_date, None, log, outcomes
-        )
-
-    def poll() -> None:
-        loads = outcomes.task_states("load_one")
-        stage.update(
-            f"{outcomes.count()}/{len(dag_ids)} DAG runs done, deliveries loaded {loads.get('success', 0)},"
-            f" refused {loads.get('failed', 0)}"
-        )
-
-    run_parallel(_split(dag_ids, workers), start, poll)
-    loads = outcomes.task_states("load_one")
-    stage.done(
-        f"{len(dag_ids)} DAG runs ({outcomes.count('success')} success, {outcomes.count('failed')} failed);"
-        f" deliveries loaded {loads.get('success', 0)}, refused {loads.get('failed', 0)}"
-        + outcomes.problems(str(home.logs / "receivers-N.log"))
-    )
+__all__ = ["POSTGRES", "SQLITE", "Path", "reopened", "run_demo"]

@@ -46,6 +46,24 @@ RECEIVER_TUNING: dict[str, Any] = {
     "max_retry_delay": "10s",
 }
 
+#: What the month through Airflow's scheduler adds (``sf1630 demo``, not the docker-compose seed): the
+#: senders run only when the demo triggers them for its fixed month (their cron would fire on 29 February
+#: 2028 at the earliest), the receivers are scheduled every minute so the scheduler creates their runs,
+#: each waiting (deferred) for the platform's metadata files while the senders deliver; the platform takes
+#: its time (``--processing-delay``), so the senders' receipts are waited for in the triggerer too.
+NEVER = "0 0 29 2 *"
+MONTH_SENDER_TUNING: dict[str, Any] = {
+    "schedule": NEVER,
+    "receipt_poll": "3s",
+    "receipt_quick_look": "5s",
+    "receipt_timeout": "15m",
+}
+MONTH_RECEIVER_TUNING: dict[str, Any] = {
+    "schedule": "* * * * *",
+    "wait_timeout": "15m",
+    "poke_interval": "3s",
+}
+
 
 @dataclass(frozen=True)
 class SeedInfo:
@@ -70,8 +88,17 @@ class SeedInfo:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def write_demo_config(home: DemoHome, kommune_count: int | None, source: Path | None = None) -> Path:
-    """Copy the shipped configuration into the home: the first ``kommune_count`` kommuner, demo timings."""
+def write_demo_config(
+    home: DemoHome,
+    kommune_count: int | None,
+    source: Path | None = None,
+    *,
+    scheduled: bool = False,
+    max_active_deliveries: int | None = None,
+    sender_codes: Sequence[str] | None = None,
+) -> Path:
+    """Copy the shipped configuration into the home: the first ``kommune_count`` kommuner, demo timings
+    (and, when ``scheduled``, the settings of a month through Airflow's scheduler)."""
     source = source or config_dir()
     target = home.config_dir
     target.mkdir(parents=True, exist_ok=True)
@@ -84,6 +111,16 @@ def write_demo_config(home: DemoHome, kommune_count: int | None, source: Path | 
     senders["defaults"].update(SENDER_TUNING)
     receivers = _read(source / "receivers.yaml")
     receivers["defaults"].update(RECEIVER_TUNING)
+    if sender_codes is not None:
+        senders["senders"] = [s for s in senders["senders"] if s["code"] in sender_codes]
+        accepts = receivers["defaults"].get("accepts")
+        if accepts is not None:
+            receivers["defaults"]["accepts"] = [c for c in accepts if c in sender_codes]
+    if scheduled:
+        senders["defaults"].update(MONTH_SENDER_TUNING)
+        receivers["defaults"].update(MONTH_RECEIVER_TUNING)
+    if max_active_deliveries is not None:
+        senders["defaults"]["max_active_deliveries"] = max_active_deliveries
     for name, content in (("kommuner", kommuner), ("senders", senders), ("receivers", receivers)):
         text = yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
         (target / f"{name}.yaml").write_text(f"# Written by `sf1630 demo seed`.\n{text}", encoding="utf-8")
@@ -209,13 +246,22 @@ def seed(
     kommune_count: int | None = None,
     rows: int = 40,
     invalid_kommune: str = INVALID_KOMMUNE,
+    scheduled: bool = False,
+    max_active_deliveries: int | None = None,
+    sender_codes: Sequence[str] | None = None,
 ) -> SeedInfo:
     """Write configuration, keys, the platform registry and the source database into ``home``."""
     from sf1630.sender.plan import plan_deliveries
 
     period = Period.parse(month)
     home.root.mkdir(parents=True, exist_ok=True)
-    folder = write_demo_config(home, kommune_count)
+    folder = write_demo_config(
+        home,
+        kommune_count,
+        scheduled=scheduled,
+        max_active_deliveries=max_active_deliveries,
+        sender_codes=sender_codes,
+    )
     registry = load_registry(folder)
     kommuner, senders = registry.kommuner, registry.senders
     chosen = [k for k in kommuner if k.kode == invalid_kommune]

@@ -49,6 +49,14 @@ class Summary:
     senders: list[SenderLine]
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
+    #: Waits that went through the triggerer, by task id (from Airflow's metadata, see run.deferred_waits).
+    deferred_waits: dict[str, int] = field(default_factory=dict)
+    #: Of those, waits still deferred at the end (receiver runs already waiting for the next files).
+    still_waiting: int = 0
+    #: The scheduler's "state mismatch" events: the upstream defer race (apache/airflow#71580).
+    state_mismatches: int = 0
+    #: The alert mails the demo's SMTP sink received (file names in the home's mail folder).
+    mails: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -175,7 +183,15 @@ def _example_schema(summary: Summary) -> str:
     )
 
 
-def render(summary: Summary, home: DemoHome, wall_seconds: float | None = None) -> str:
+def _waits(waits: dict[str, int]) -> str:
+    total = sum(waits.values())
+    detail = ", ".join(f"{task} {count}" for task, count in sorted(waits.items()))
+    return f"{total} waits went through the triggerer" + (f" ({detail})" if detail else "")
+
+
+def render(
+    summary: Summary, home: DemoHome, wall_seconds: float | None = None, *, ui: str | None = None
+) -> str:
     """The closing text: the table, the quarantined files and where everything is."""
     header = (
         "sender",
@@ -230,10 +246,21 @@ def render(summary: Summary, home: DemoHome, wall_seconds: float | None = None) 
         f"warehouse:  {home.warehouse} (DuckDB, one schema per LIS system, e.g."
         f" {_example_schema(summary)}.lis_ky_ydelser; load ledger <schema>.sf1630_ledger)",
         f"quarantine: {home.quarantine}",
-        f"logs:       {home.logs}: senders-N.log and receivers-N.log (every task's log, dag.test output),"
-        f" emulator.log; platform audit: {home.platform_home / 'audit.log'}",
+        f"task logs:  in the Airflow UI (files under {home.airflow_home / 'logs'});"
+        f" the components' and the emulator's logs in {home.logs};"
+        f" platform audit: {home.platform_home / 'audit.log'}",
+        f"deferred:   {_waits(summary.deferred_waits)}; still waiting {summary.still_waiting},"
+        f" defer-race state mismatches {summary.state_mismatches} (Airflow's event log)",
+        f"alert mail: {len(summary.mails)} message(s) in {home.mail}"
+        + (
+            f" ({', '.join(summary.mails[:5])}{', ...' if len(summary.mails) > 5 else ''})"
+            if summary.mails
+            else ""
+        ),
         f"state:      {home.root}",
     ]
+    if ui:
+        out.append(ui)
     verdict = (
         "every delivery loaded except the deliberately invalid one" if summary.complete else "INCOMPLETE"
     )

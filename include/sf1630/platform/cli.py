@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,13 @@ def register(subparsers: Any) -> None:
     _common(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2222, help="port to listen on, 0 for any (default 2222)")
+    serve.add_argument(
+        "--processing-delay",
+        type=_delay,
+        default=timedelta(0),
+        metavar="DURATION",
+        help="wait this long (e.g. 20s) before answering a trigger, as the real platform takes minutes",
+    )
     serve.set_defaults(handler=serve_command)
 
     sweep = commands.add_parser("sweep", help="one retention pass: warn about and delete old files")
@@ -34,6 +42,15 @@ def register(subparsers: Any) -> None:
     check = commands.add_parser("check-config", help="check a configuration file and summarise it")
     check.add_argument("--config", type=Path, required=True, help="platform configuration (YAML)")
     check.set_defaults(handler=check_config_command)
+
+
+def _delay(text: str) -> timedelta:
+    from sf1630.config import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +124,9 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(config, args.home, args.host, args.port))
+            asyncio.run(
+                _serve(config, args.home, args.host, args.port, args.processing_delay.total_seconds())
+            )
     except StartupError as exc:
         return _refuse("serve", exc)
     return 0
@@ -122,7 +141,7 @@ def _refuse(command: str, exc: BaseException) -> int:
     return EXIT_USAGE
 
 
-async def _serve(config: Any, home: Path, host: str, port: int) -> None:
+async def _serve(config: Any, home: Path, host: str, port: int, delay: float = 0.0) -> None:
     import asyncio
     import signal
 
@@ -132,7 +151,7 @@ async def _serve(config: Any, home: Path, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    platform = Platform(config, home)
+    platform = Platform(config, home, processing_delay=delay)
     try:
         actual = await platform.start(host, port)
     except BaseException:
@@ -157,6 +176,8 @@ def _announce(platform: Any, host: str, port: int) -> None:
                 f"connect:  sftp -P {port} -o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
                 f" -i {home.client_keys / user.name} {user.name}@{host}"
             )
+    if platform.processing_delay:
+        print(f"processing delay: {platform.processing_delay:g} s before each trigger is answered")
     print(f"listening on {host}:{port} (home {home.root})", flush=True)
 
 

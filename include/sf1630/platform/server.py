@@ -316,8 +316,13 @@ class PlatformSSHServer(asyncssh.SSHServer):
 class Platform:
     """The running emulator: SFTP server, router with journal, rescans and retention sweeps."""
 
-    def __init__(self, config: PlatformConfig, home: Path, *, workers: int = 4) -> None:
+    def __init__(
+        self, config: PlatformConfig, home: Path, *, workers: int = 4, processing_delay: float = 0.0
+    ) -> None:
         self.config = config
+        #: Seconds between seeing a trigger and routing it (the real platform takes minutes); the trigger
+        #: stays claimed meanwhile, so a rescan does not pick it up twice.
+        self.processing_delay = max(0.0, processing_delay)
         self.home = PlatformHome(home)
         try:
             self.home.check_root()
@@ -339,6 +344,7 @@ class Platform:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncssh.SSHAcceptor | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._delayed: set[asyncio.TimerHandle] = set()
         self.port = 0
 
     def _load_keys(self) -> None:
@@ -420,6 +426,21 @@ class Platform:
             self._submit(user, name)
 
     def _submit(self, user: str, name: str) -> None:
+        """Route the claimed trigger in the thread pool, after the processing delay when there is one."""
+        assert self._loop is not None
+        if self.processing_delay > 0:
+            handle: asyncio.TimerHandle | None = None
+
+            def later() -> None:
+                self._delayed.discard(handle)  # type: ignore[arg-type]
+                self._route(user, name)
+
+            handle = self._loop.call_later(self.processing_delay, later)
+            self._delayed.add(handle)
+            return
+        self._route(user, name)
+
+    def _route(self, user: str, name: str) -> None:
         assert self._loop is not None
         future = self._loop.run_in_executor(self._executor, self.router.process, user, name)
         future.add_done_callback(self._report)
@@ -433,6 +454,9 @@ class Platform:
         """Stop listening, finish routing in progress, close the journal."""
         for task in self._tasks:
             task.cancel()
+        for handle in self._delayed:  # a trigger still waiting stays in OUT/; a restart's rescan routes it
+            handle.cancel()
+        self._delayed.clear()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

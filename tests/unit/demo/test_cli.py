@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sf1630.cli import build_parser, main
 from sf1630.demo import DEFAULT_HOME, DEMO_MONTH, REPO_ROOT
-from sf1630.demo.cli import _repoint, run_command, seed_command, ui_command
+from sf1630.demo.cli import DEFAULT_KOMMUNER, run_command, seed_command, ui_command
 from sf1630.demo.environment import (
     airflow_environment,
     connections,
@@ -18,12 +18,20 @@ from sf1630.demo.environment import (
     write_env_file,
 )
 from sf1630.demo.layout import DemoHome
+from sf1630.demo.run import _repoint
+from sf1630.demo.stack import Sizing, stack_environment
 
 
 def test_demo_without_a_command_runs_the_whole_demo() -> None:
     args = build_parser().parse_args(["demo"])
     assert args.handler is run_command
-    assert (args.home, args.month, args.kommuner, args.workers) == (DEFAULT_HOME, DEMO_MONTH, None, 2)
+    assert (args.home, args.month, args.kommuner) == (DEFAULT_HOME, DEMO_MONTH, DEFAULT_KOMMUNER)
+    assert DEFAULT_KOMMUNER >= 20
+    assert (args.metadata_db, args.processing_delay.total_seconds(), args.keep_running) == (
+        "postgres",
+        20,
+        False,
+    )
     assert DEFAULT_HOME == REPO_ROOT / "var" / "demo" and (REPO_ROOT / "dags" / "sender_dags.py").exists()
     assert build_parser().parse_args(["demo", "run", "--kommuner", "3"]).kommuner == 3
     assert build_parser().parse_args(["demo", "seed", "--home", "/x"]).handler is seed_command
@@ -63,6 +71,7 @@ def test_environment_pins_the_host_key_and_round_trips(tmp_path: Path) -> None:
     assert warehouse_schema("IKAST-BRANDE_LIS01_SIMPEL") == "ikast_brande_lis01_simpel"
     env = airflow_environment(home, conns)
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{home.airflow_db}"
+    assert env["SF1630_DEADLINES"] == "true" and env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["SF1630_CONFIG_DIR"] == str(home.config_dir)
     home.root.mkdir(exist_ok=True)
     write_env_file(home, env)
@@ -70,3 +79,18 @@ def test_environment_pins_the_host_key_and_round_trips(tmp_path: Path) -> None:
     moved = _repoint(env, 4022)
     assert json.loads(moved["AIRFLOW_CONN_SF1630_SFTP_KY"])["port"] == 4022
     assert moved["AIRFLOW_CONN_SF1630_SENDER_LEDGER"] == env["AIRFLOW_CONN_SF1630_SENDER_LEDGER"]
+
+
+def test_stack_environment_is_sized_for_the_machine_and_keeps_its_secrets(tmp_path: Path) -> None:
+    """Parallelism, DAG concurrency and the re-parse interval come from the environment the demo writes;
+    the JWT secret and the admin password survive a restart of the stack (``sf1630 demo ui``)."""
+    sizing = Sizing(parallelism=3, max_active_tasks_per_dag=2, parse_interval=900)
+    env = stack_environment(tmp_path, "sqlite:////x.db", tmp_path / "dags", api_port=18080, sizing=sizing)
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "3"
+    assert env["AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG"] == "2"
+    assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "900"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+    again = stack_environment(tmp_path, "sqlite:////x.db", tmp_path / "dags", api_port=18080, sizing=sizing)
+    assert again["AIRFLOW__API_AUTH__JWT_SECRET"] == env["AIRFLOW__API_AUTH__JWT_SECRET"]
+    passwords = json.loads((tmp_path / "simple_auth_manager_passwords.json.generated").read_text())
+    assert set(passwords) == {"admin"} and len(passwords["admin"]) >= 12
