@@ -86,37 +86,3 @@ def pg_schema() -> Iterator[str]:
     yield name
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-
-
-class MailBox:
-    """Messages received by the test SMTP server."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        from email import message_from_bytes
-        from email.policy import default
-
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, MailBox]]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1, on a port the OS chose."""
-    import asyncio
-    import threading
-
-    from aiosmtpd.smtp import SMTP
-
-    box = MailBox()
-    loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(loop.create_server(lambda: SMTP(box), "127.0.0.1", 0))
-    port = server.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield port, box
-    loop.call_soon_threadsafe(server.close)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
