@@ -85,7 +85,8 @@ def run_ref(context: Mapping[str, Any]) -> RunRef:
     run = context.get("dag_run")
     dag = context.get("dag")
     dag_id = _text(_field(run, "dag_id") or getattr(dag, "dag_id", ""))
-    run_id = _text(_field(run, "run_id") or context.get("run_id"))
+    # A deadline's context is the REST API's DAGRunResponse (``dag_run_id``); a failure callback's a DagRun.
+    run_id = _text(_field(run, "run_id") or _field(run, "dag_run_id") or context.get("run_id"))
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080")
     return RunRef(
         dag_id=dag_id,

@@ -91,7 +91,9 @@ def _through_triggerer(about: str, key: str, dag_run: dict[str, Any]) -> list[di
     """Run the Deadline Alert callback as the triggerer does: Airflow's CallbackTrigger, its events."""
     from airflow.triggers.callback import CallbackTrigger
 
-    context = {"dag_run": dag_run, "deadline": {"id": "d-1", "deadline_time": "2026-11-03T05:00:00Z"}}
+    # The scheduler sends the REST API's DAGRunResponse, which names the run id ``dag_run_id``.
+    response = {("dag_run_id" if k == "run_id" else k): v for k, v in dag_run.items()}
+    context = {"dag_run": response, "deadline": {"id": "d-1", "deadline_time": "2026-11-03T05:00:00Z"}}
     trigger = CallbackTrigger(
         "sf1630.airflow.notify.OnCall", {"about": about, "key": key, "context": context}
     )
@@ -142,6 +144,8 @@ def test_missed_sender_deadline_through_the_callback_trigger(
     [(_to, message)] = box.messages
     assert message["Subject"] == subject
     assert "has not succeeded 2d after it was queued" in body_text(message)
+    link = f"{BASE_URL}/dags/sf1630_sender_ky/runs/manual__2026-11-01T05%3A00%3A00%2B00%3A00"
+    assert f"Open in Airflow: {link}" in body_text(message)
 
 
 def test_deadline_of_a_month_re_sent_meanwhile_is_a_resolved_note(
