@@ -64,6 +64,11 @@ def run_url(base_url: str, dag_id: str, run_id: str) -> str:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
+def count(n: int, one: str, many: str) -> str:
+    """``1 delivery``, ``2 deliveries``: a person reads these messages."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def subject(kind: Kind, what: str) -> str:
     """``SF1630 <KIND>: <what>``, one line, at most 200 characters."""
     line = f"SF1630 {kind.value}: {' '.join(what.split())}"

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sf1630.alert import Alert, Kind, RunRef, footer, subject
+from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
 from sf1630.config import format_duration
 from sf1630.database import Database
 from sf1630.protocol import DataFileName, Period, ProtocolError
@@ -198,7 +198,7 @@ def failed_run_alert(
     ``problems`` are facts the callback could not establish (a ledger it could not read), said plainly so
     that a message never claims more than is known.
     """
-    what = f"{_who(receiver)}: {len(refusals)} deliveries refused ({run.dag_id})"
+    what = f"{_who(receiver)}: {count(len(refusals), 'delivery', 'deliveries')} refused ({run.dag_id})"
     lines = [f"The receiver run {run.run_id} of {run.dag_id} failed.", ""]
     if refusals:
         lines.append("Refused and quarantined (sender → kommune LIS system period (file): reason):")

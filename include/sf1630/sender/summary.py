@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sf1630.alert import Alert, Kind, RunRef, footer, subject
+from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
 from sf1630.config import format_duration
 from sf1630.protocol import Period
 from sf1630.sender.ledger import ACCEPTED, REJECTED, ReceiptEntry
@@ -124,8 +124,8 @@ def _account_lines(summary: MonthSummary) -> list[str]:
 
 def failed_run_alert(summary: MonthSummary, run: RunRef, contact: str) -> Alert:
     """The one message for a failed sender run: every delivery not accepted, why, whom to call, what to do."""
-    what = f"{summary.sender} {summary.period}: {summary.missing} of "
-    what += f"{len(summary.delivered) + summary.missing} deliveries not accepted ({run.dag_id})"
+    total = count(len(summary.delivered) + summary.missing, "delivery", "deliveries")
+    what = f"{summary.sender} {summary.period}: {summary.missing} of {total} not accepted ({run.dag_id})"
     if summary.complete:
         what = f"{summary.sender} {summary.period}: run {run.dag_id} failed, every delivery is accepted"
     lines = [f"The sender run {run.run_id} of {run.dag_id} failed.", "", *_account_lines(summary)]
@@ -155,7 +155,8 @@ def deadline_alert(summary: MonthSummary, run: RunRef, deadline: timedelta, cont
             "because it prunes a deadline only when that run succeeds (apache/airflow#60927).",
         ]
         return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
-    what = f"{summary.sender} {summary.period}: {summary.missing} deliveries missing {late} after queueing"
+    missing = count(summary.missing, "delivery", "deliveries")
+    what = f"{summary.sender} {summary.period}: {missing} missing {late} after queueing"
     lines = [f"Run {run.run_id} of {run.dag_id} has not succeeded {late} after it was queued.", ""]
     lines += [*_account_lines(summary), "", f"Contact about {summary.sender}'s deliveries: {contact}"]
     lines += ["Re-send what is missing once the cause is fixed:", f"  {resend_command(summary, run.dag_id)}"]

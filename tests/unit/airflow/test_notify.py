@@ -205,7 +205,7 @@ def test_failed_receiver_run_lists_the_refused_load(
     )
     [(_to, message)] = box.messages
     assert message["Subject"] == (
-        "SF1630 FAILED: HERNING_LIS01_SIMPEL (Herning LIS01): 1 deliveries refused "
+        "SF1630 FAILED: HERNING_LIS01_SIMPEL (Herning LIS01): 1 delivery refused "
         "(sf1630_receiver_herning_lis01_simpel)"
     )
     text = body_text(message)
