@@ -15,6 +15,8 @@ emulator and a real SMTP server (aiosmtpd), and runs five DAG runs side by side:
 - København's completeness DAG with ``deadline_day: 1`` (its deadline falls when a run is queued): unpausing
   it makes the scheduler create the run of the last complete month (``catchup`` is off), whose deadline
   fires at once: one DEADLINE MISSED message listing the extracts not loaded;
+- Brøndby LIS02's completeness DAG, likewise, for a month its warehouse ledger already lists as complete:
+  the deadline fires before the run's first check succeeds, and the triggerer sends a RESOLVED note;
 - Aalborg's receiver run meets its 90 s ``run_deadline`` (KY has no route to it either, so there is
   nothing to wait for): no message at all, and its deadline is pruned.
 """
@@ -27,9 +29,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -91,6 +95,7 @@ def _write_config(folder: Path, work: Path) -> None:
     )
     receivers["overrides"] = {
         KBH: {"deadline_day": 1},  # the completeness deadline falls when its run is queued
+        BRO2: {"deadline_day": 1},
         BRO1: {"run_deadline": "5s", "wait_timeout": "60s"},
         AAL: {"run_deadline": f"{int(AAL_RUN_DEADLINE)}s"},
     }
@@ -119,6 +124,21 @@ def _lis_schemas(prefix: str, users: list[str]) -> Iterator[None]:
         with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
             for name in names:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def _complete_months(schema: str, cvr: str) -> None:
+    """Every accepted extract loaded, in the warehouse ledger, for the two months a scheduled completeness
+    run created now can be about (the month before the last 06:00-on-the-1st tick, in local time)."""
+    from sf1630.warehouse import LoadEntry, Outcome, record_outcome
+
+    db = Database.postgres(POSTGRES_DSN, schema=schema)
+    now = datetime.now(ZoneInfo("Europe/Copenhagen"))
+    for period in (Period.of(now).previous(), Period.of(now).previous().previous()):
+        for code in ("KY", "KSD", "DUBU", "AULA"):
+            name = f"{code}_LIS_{cvr}_{period.code}_20000101000000.csv"
+            entry = LoadEntry(f"{code}-{period}", name, code, cvr, str(period), 1, "0" * 64, Outcome.LOADED,
+                              now, now)  # fmt: skip
+            record_outcome(db, entry)
 
 
 @dataclass
@@ -181,6 +201,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 env[f"AIRFLOW_CONN_SF1630_WAREHOUSE_{slug.upper()}"] = json.dumps(
                     _postgres(f"{schema}_{slug}")
                 )
+            _complete_months(f"{schema}_{connection_slug(BRO2)}", registry.kommune("153").cvr)
             with airflow_stack(work / "airflow", REPO / "dags", env) as stack:
                 yield World(stack, box, lis_users, work)
     finally:
@@ -218,7 +239,8 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
     sender, kbh = "sf1630_sender_ky", f"sf1630_receiver_{KBH.lower()}"
     bro1, aal = f"sf1630_receiver_{BRO1.lower()}", f"sf1630_receiver_{AAL.lower()}"
     completeness = f"sf1630_completeness_{KBH.lower()}"
-    stack.wait_parsed([sender, kbh, bro1, aal, completeness])
+    complete_month = f"sf1630_completeness_{BRO2.lower()}"
+    stack.wait_parsed([sender, kbh, bro1, aal, completeness, complete_month])
 
     aal_run = stack.trigger(aal)
     aal_queued = time.monotonic()
@@ -235,6 +257,7 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
         ("FAILED", kbh),
         ("DEADLINE MISSED", bro1),
         ("DEADLINE MISSED", completeness),
+        ("RESOLVED", complete_month),
     }
     _wait_for(world, expected, timeout=300)
     # Aalborg's run met its deadline: wait past it, then nothing more may come, and the deadline is gone.
@@ -246,7 +269,7 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
     received.mkdir(exist_ok=True)
     for number, (_kind, _subject, message) in enumerate(found, 1):
         (received / f"{number:02d}.eml").write_bytes(message.as_bytes())
-    assert len(found) == 5, [s for _k, s, _m in found]
+    assert len(found) == 6, [s for _k, s, _m in found]
     assert not [m for _k, _s, m in found if aal in body_text(m)]
     assert stack.query(
         "SELECT count(*) FROM deadline d JOIN dag_run r ON d.dagrun_id = r.id WHERE r.run_id = ?", aal_run
@@ -278,10 +301,15 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
     for code in ("KY", "KSD", "DUBU", "AULA"):
         assert f"  - {code} for København (CVR 10100000): contact" in late_month
 
+    resolved = _one(found, "RESOLVED", complete_month)
+    assert "all 4 extracts for" in str(resolved["Subject"]) and "Nothing is left to do" in body_text(resolved)
+    [(resolved_run,)] = stack.query("SELECT run_id FROM dag_run WHERE dag_id = ?", complete_month)
+    assert stack.wait_run(complete_month, resolved_run) == "success"  # the check itself found it complete
+
     # The deadline callbacks ran in the triggerer (their ERROR line is in its log), the failure callbacks
     # in the DAG processor's.
     triggerer_log = stack.logs["triggerer"].read_text(encoding="utf-8", errors="replace")
     assert "SF1630 DEADLINE MISSED" in triggerer_log, stack.diagnostics()
     # Callbacks of deadlines not (yet) missed wait as "scheduled"; the three that fired all succeeded.
     callbacks = stack.query("SELECT state FROM callback WHERE state <> 'scheduled'")
-    assert sorted(state for (state,) in callbacks) == ["success"] * 3, callbacks
+    assert sorted(state for (state,) in callbacks) == ["success"] * 4, callbacks
