@@ -214,20 +214,20 @@ _BUILDERS: dict[str, Callable[[str, Mapping[str, Any], Database, RunRef], Alert]
 }
 
 
-def _setup(about: str, key: str) -> tuple[str, Channels, str]:
-    """(the database connection the message reads, where it goes, who it is about) for ``about``/``key``."""
+def _setup(about: str, key: str) -> tuple[str, Channels]:
+    """(the database connection the message reads, where it goes) for ``about``/``key``."""
     if about.startswith("sender-"):
         from sf1630.registry import load_registry
 
         sender = load_registry().sender(key)
         channels = Channels(sender.on_call_email, sender.smtp_conn_id, sender.slack_conn_id)
-        return sender.ledger_conn_id, channels, f"sender {key}"
+        return sender.ledger_conn_id, channels
     from sf1630.receiver.config import load_receiver
 
     receiver = load_receiver(key)
     settings = receiver.settings
     channels = Channels(settings.on_call_email, settings.smtp_conn_id, settings.slack_conn_id)
-    return receiver.warehouse_conn_id, channels, f"LIS system {key}"
+    return receiver.warehouse_conn_id, channels
 
 
 def _kind_of(about: str) -> Kind:
@@ -307,7 +307,7 @@ class OnCall(BaseNotifier):  # type: ignore[misc]
         """DAG-level failure callback (DAG processor, synchronous): build, log, send."""
         from sf1630.airflow.connections import database
 
-        conn_id, channels, _who = _setup(self.about, self.key)
+        conn_id, channels = _setup(self.about, self.key)
         try:
             db: Database | None = database(conn_id)
             problem = ""
@@ -330,7 +330,7 @@ class OnCall(BaseNotifier):  # type: ignore[misc]
         """Deadline Alert callback (triggerer, its event loop): build in a thread, log, send; the subject."""
         from sf1630.airflow.connections import adatabase
 
-        conn_id, channels, _who = _setup(self.about, self.key)
+        conn_id, channels = _setup(self.about, self.key)
         try:
             db: Database | None = await adatabase(conn_id)
             problem = ""
