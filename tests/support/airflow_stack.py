@@ -172,6 +172,9 @@ def stack_env(home: Path, dags_folder: Path, extra: Mapping[str, str]) -> dict[s
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            # 5 s (the default) is not enough for one API server on SQLite on a busy 2-core machine: a task
+            # whose start call times out four times is killed before it runs.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "task-logs"),
