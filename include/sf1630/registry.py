@@ -91,6 +91,7 @@ class SenderSettings(Model):
     housekeeping_grace: Duration
     ledger_conn_id: ConnId
     smtp_conn_id: ConnId | None = None
+    slack_conn_id: ConnId | None = None
     on_call_email: Text | None = None
     max_active_deliveries: Annotated[int, Field(ge=1)]
 

@@ -106,6 +106,10 @@ def test_sender_dag_shape(dagbag: Any) -> None:
     assert (
         dag.deadline is None or dag.deadline == []
     )  # SF1630_DEADLINES=false in tests (apache/airflow#73428)
+    # One on-call message per failed run: the callback is the DAG's, never the tasks'.
+    assert type(dag.on_failure_callback).__name__ == "OnCall"
+    assert dag.on_failure_callback.about == "sender-failed" and dag.on_failure_callback.key == "KY"
+    assert all(not task.on_failure_callback for task in dag.tasks)
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
@@ -152,10 +156,11 @@ def test_sender_deadline_alert_in_deployments() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    callback = "sf1630.airflow.sender.on_missed_deadline"
+    callback = "sf1630.airflow.notify.OnCall"
+    about = "sender-deadline"
     assert found == {
-        "sf1630_sender_ky": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender_code": "KY"}],
-        "sf1630_sender_aula": ["DagRunQueuedAtDeadline", 172800.0, callback, {"sender_code": "AULA"}],
+        "sf1630_sender_ky": ["DagRunQueuedAtDeadline", 172800.0, callback, {"about": about, "key": "KY"}],
+        "sf1630_sender_aula": ["DagRunQueuedAtDeadline", 172800.0, callback, {"about": about, "key": "AULA"}],
     }
 
 
@@ -178,14 +183,18 @@ _RECEIVER_DEADLINE_PROBE = """
 import json, runpy, sys
 from airflow.serialization.serialized_objects import DagSerialization
 dags = runpy.run_path(sys.argv[1])
-[alert] = DagSerialization.serialize_dag(dags["sf1630_completeness_herning_lis01_simpel"])["deadline"]
-callback = alert["callback"]["__data__"]
-print(json.dumps([alert["interval"]["__data__"], callback["path"], callback["kwargs"]]))
+found = []
+for dag_id in ("sf1630_completeness_herning_lis01_simpel", "sf1630_receiver_herning_lis01_simpel"):
+    [alert] = DagSerialization.serialize_dag(dags[dag_id])["deadline"]
+    callback = alert["callback"]["__data__"]
+    found.append([alert["interval"]["__data__"], callback["path"], callback["kwargs"]])
+print(json.dumps(found))
 """
 
 
 def test_completeness_deadline_alert_in_deployments() -> None:
-    """With SF1630_DEADLINES on, each completeness DAG carries a serializable alert keyed by the SFTP user."""
+    """With SF1630_DEADLINES on, each completeness and receiver DAG carries a serializable alert keyed by the
+    SFTP user: the completeness deadline day, and the hourly run's ``run_deadline`` (12h)."""
     result = subprocess.run(
         [sys.executable, "-c", _RECEIVER_DEADLINE_PROBE, str(DAGS_FOLDER / "receiver_dags.py")],
         capture_output=True,
@@ -196,5 +205,8 @@ def test_completeness_deadline_alert_in_deployments() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    callback = "sf1630.airflow.completeness.alert_missing_extracts"
-    assert found == [9 * 86400.0, callback, {"sftp_user": "HERNING_LIS01_SIMPEL"}]
+    callback, user = "sf1630.airflow.notify.OnCall", "HERNING_LIS01_SIMPEL"
+    assert found == [
+        [9 * 86400.0, callback, {"about": "completeness-deadline", "key": user}],
+        [12 * 3600.0, callback, {"about": "receiver-deadline", "key": user}],
+    ]

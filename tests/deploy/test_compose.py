@@ -52,7 +52,7 @@ def _interpolate(value: str) -> str:
 
 
 def test_stack_has_every_part(compose: dict[str, Any]) -> None:
-    assert set(_services(compose)) == {"postgres", "redis", "seed", "emulator", *AIRFLOW_SERVICES}
+    assert set(_services(compose)) == {"postgres", "redis", "mailpit", "seed", "emulator", *AIRFLOW_SERVICES}
     assert set(_ours(compose)) == {"seed", "emulator", *AIRFLOW_SERVICES}
     for name in AIRFLOW_SERVICES:
         env = _services(compose)[name]["environment"]
@@ -119,7 +119,7 @@ def test_referenced_files_exist(compose: dict[str, Any]) -> None:
 
 def test_ports_are_published_on_localhost_only(compose: dict[str, Any]) -> None:
     published = {name: s.get("ports", []) for name, s in _services(compose).items()}
-    assert published["api-server"] and published["emulator"]
+    assert published["api-server"] and published["emulator"] and published["mailpit"]
     for name, ports in published.items():
         for port in ports:
             assert isinstance(port, str) and port.startswith("127.0.0.1:"), f"{name}: {port}"
@@ -191,6 +191,7 @@ def test_entry_point_exports_pinned_connections(compose: dict[str, Any], tmp_pat
         expected |= {sender.sftp_conn_id, sender.source_conn_id, sender.ledger_conn_id}
     for receiver in load_receivers(home / "config"):
         expected |= {receiver.sftp_conn_id, receiver.warehouse_conn_id}
+        expected.add(str(sender.smtp_conn_id))  # the notifiers' connection, set by compose itself
     assert {f"AIRFLOW_CONN_{c.upper()}" for c in expected} == set(conns)
     warehouses = {f"AIRFLOW_CONN_{s.warehouse_conn_id.upper()}" for s in load_receivers(home / "config")}
     schemas = [conns[name]["extra"]["schema"] for name in sorted(warehouses)]
@@ -202,5 +203,34 @@ def test_entry_point_exports_pinned_connections(compose: dict[str, Any], tmp_pat
             assert "password" not in conn, name
         elif conn["conn_type"] == "postgres":
             assert conn["host"] == "postgres" and conn["schema"] == "sf1630", name
+        elif conn["conn_type"] == "smtp":
+            assert conn["host"] == "mailpit", name
         else:
             assert conn["conn_type"] == "duckdb" and Path(conn["host"]).is_file(), name
+
+
+def test_notifiers_mail_goes_to_mailpit(compose: dict[str, Any]) -> None:
+    """Every Airflow process (the DAG processor runs failure callbacks, the triggerer deadline callbacks)
+    has the notifiers' SMTP connection, and it names Mailpit's SMTP listener in plain SMTP; the senders and
+    receivers use that connection id and have an on-call address; Mailpit's web UI is on 127.0.0.1 only,
+    its SMTP port not published at all."""
+    from sf1630.receiver.config import load_receivers as receivers
+
+    mailpit = _services(compose)["mailpit"]
+    smtp_bind = mailpit["environment"]["MP_SMTP_BIND_ADDR"]
+    ui_port = mailpit["environment"]["MP_UI_BIND_ADDR"].rsplit(":", 1)[1]
+    assert mailpit["ports"] == [f"127.0.0.1:{ui_port}:{ui_port}"]
+    conn_ids = {s.smtp_conn_id for s in load_registry().senders}
+    conn_ids |= {r.settings.smtp_conn_id for r in receivers()}
+    assert conn_ids == {"sf1630_smtp"}
+    assert all(s.on_call_email for s in load_registry().senders)
+    assert all(r.settings.on_call_email for r in receivers())
+    for name in AIRFLOW_SERVICES:
+        service = _services(compose)[name]
+        conn = _check_connection(name, service["environment"]["AIRFLOW_CONN_SF1630_SMTP"], host_key=None)
+        assert conn["conn_type"] == "smtp" and conn["host"] == "mailpit", name
+        assert str(conn["port"]) == smtp_bind.rsplit(":", 1)[1], name
+        assert conn["extra"]["disable_ssl"] is True and conn["extra"]["disable_tls"] is True, name
+        assert conn["extra"]["from_email"], name
+    depends = _services(compose)["scheduler"]["depends_on"]
+    assert "mailpit" in depends

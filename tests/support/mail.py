@@ -47,3 +47,27 @@ def smtp_server_with(handler: H) -> Iterator[tuple[int, H]]:
 def smtp_sink() -> AbstractContextManager[tuple[int, MailBox]]:
     """An SMTP server that keeps every message in a :class:`MailBox`; yields (port, mailbox)."""
     return smtp_server_with(MailBox())
+
+
+def smtp_connection(port: int, from_email: str = "sf1630-airflow@example.dk") -> str:
+    """An Airflow SMTP connection (``AIRFLOW_CONN_<ID>`` JSON) to the sink: plain SMTP, no TLS, no login."""
+    import json
+
+    extra = {
+        "from_email": from_email,
+        "disable_ssl": True,
+        "disable_tls": True,
+        "timeout": 10,
+        "retry_limit": 0,
+    }
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra})
+
+
+def body_text(message: Message) -> str:
+    """The text of a received message: the HTML part Airflow's SMTP notifier sends, tags undone."""
+    import html
+    import re
+
+    parts = [p for p in message.walk() if p.get_content_type() in {"text/html", "text/plain"}]
+    raw = "\n".join(str(p.get_content()) for p in parts)  # type: ignore[attr-defined]
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))

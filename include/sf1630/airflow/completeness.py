@@ -3,25 +3,24 @@
 ``sf1630_completeness_<user>`` runs at 06:00 on the 1st and waits (reschedule mode, no slot held) until the
 warehouse ledger has a loaded extract from every accepted sender for the run's month; past ``deadline_day``
 of the following month it fails, listing what is missing and whom to contact. The Deadline Alert fires at
-the same time and *logs* the same list from the triggerer (it mails nobody yet). The run's month is
+the same time and sends the same list to on-call from the triggerer (:class:`~sf1630.airflow.notify.OnCall`:
+mail, and Slack when configured), or a RESOLVED note when the month is complete by then. The run's month is
 :func:`~sf1630.airflow.runs.run_period`'s, in the configured time zone, in the task and in the callback.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from sf1630.airflow.connections import adatabase, database
+from sf1630.airflow.connections import database
 from sf1630.airflow.deadline import deadline_alert
+from sf1630.airflow.notify import COMPLETENESS_DEADLINE
 from sf1630.airflow.runs import monthly_timetable, retry_args, run_period, start
-from sf1630.receiver.completeness import CHECK_HOUR, check_month, deadline_of, missing_report
+from sf1630.receiver.completeness import CHECK_HOUR, check_month, deadline_of
 from sf1630.receiver.config import Receiver, load_receiver
 
 log = logging.getLogger(__name__)
@@ -48,20 +47,6 @@ def check_complete(sftp_user: str) -> PokeReturnValue:
     return PokeReturnValue(is_done=verdict.complete, xcom_value=verdict.text)
 
 
-async def alert_missing_extracts(*, sftp_user: str, context: Mapping[str, Any] | None = None) -> str:
-    """Deadline callback: log (at ERROR) what is missing for the run's month and whom to contact.
-
-    It runs in the triggerer's event loop, so the connection is fetched asynchronously and the ledger
-    query runs in a thread.
-    """
-    receiver = load_receiver(sftp_user)
-    period = run_period(context or {}, receiver.settings.timezone)
-    db = await adatabase(receiver.warehouse_conn_id)
-    text = await asyncio.to_thread(missing_report, receiver, period, db)
-    log.error("%s", text)
-    return text
-
-
 def _completeness_doc(receiver: Receiver) -> str:
     kommune = receiver.kommune.name
     return f"""\
@@ -71,16 +56,14 @@ Monthly: waits (reschedule mode) until the warehouse ledger has a loaded extract
 ({", ".join(s.code for s in receiver.accepted)}) for kommune {kommune} and the run's month (the `period`
 param, else the month of the logical date in {receiver.settings.timezone}). Past day
 {receiver.settings.deadline_day} of the following month it fails, listing what is missing and whom to
-contact; the Deadline Alert logs the same list at the same time when deadlines are enabled.
+contact; the Deadline Alert sends the same list to on-call at the same time when deadlines are enabled.
 """
 
 
 def build_completeness_dag(receiver: Receiver) -> DAG:
     """The monthly completeness DAG of one LIS system (with its Deadline Alert when deadlines are on)."""
     settings = receiver.settings
-    alert = deadline_alert(
-        deadline_interval(receiver), alert_missing_extracts, {"sftp_user": receiver.sftp_user}
-    )
+    alert = deadline_alert(deadline_interval(receiver), COMPLETENESS_DEADLINE, receiver.sftp_user)
     with DAG(
         dag_id=receiver.completeness_dag_id,
         schedule=monthly_timetable(f"0 {CHECK_HOUR} 1 * *", settings.timezone),

@@ -1,32 +1,35 @@
 """Deadline Alerts (Airflow 3's successor of SLAs), built one way for every DAG that has one.
 
-The callback runs in the triggerer with a small context (the DAG run as JSON) and must recompute what is
-missing from the ledgers rather than trust anything captured at parse time. Tests switch deadlines off with
-``SF1630_DEADLINES=false`` because ``dag.test()`` cannot run a DAG that sets ``deadline=``
-(apache/airflow#73428).
+The callback is :class:`~sf1630.airflow.notify.OnCall`, a notifier the triggerer builds from the alert's
+kwargs and the run's small JSON context and awaits: it recomputes what is missing from the ledgers (nothing
+captured at parse time is trusted) and sends through Airflow's SMTP and Slack notifiers. Tests switch
+deadlines off with ``SF1630_DEADLINES=false`` where they use ``dag.test()``, which cannot run a DAG that
+sets ``deadline=`` (apache/airflow#73428); the scheduler-driven tests keep them on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
 
 # airflow.sdk exports these (its __all__), but its type stub (__init__.pyi) of 3.3 does not list them yet.
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference  # type: ignore[attr-defined]
 
+from sf1630.airflow.notify import OnCall
 from sf1630.settings import deadlines_enabled
 
 
-def deadline_alert(
-    interval: timedelta, callback: Callable[..., Any], kwargs: Mapping[str, Any]
-) -> dict[str, DeadlineAlert]:
-    """``{"deadline": alert}`` for ``DAG(**...)``, ``interval`` after the run was queued; ``{}`` when off."""
+def deadline_alert(interval: timedelta, about: str, key: str) -> dict[str, DeadlineAlert]:
+    """``{"deadline": alert}`` for ``DAG(**...)``, ``interval`` after the run was queued; ``{}`` when off.
+
+    ``about`` and ``key`` say what :class:`~sf1630.airflow.notify.OnCall` reports (e.g.
+    ``"sender-deadline"``, ``"KY"``).
+    """
     if not deadlines_enabled():
         return {}
+    OnCall(about=about, key=key)  # refuses an unknown ``about`` at parse time, not when the deadline fires
     alert = DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=interval,
-        callback=AsyncCallback(callback, kwargs=dict(kwargs)),
+        callback=AsyncCallback(OnCall, kwargs={"about": about, "key": key}),
     )
     return {"deadline": alert}

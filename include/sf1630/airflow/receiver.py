@@ -34,6 +34,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from sf1630.airflow import connections
 from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival, matching
 from sf1630.airflow.completeness import build_completeness_dag
+from sf1630.airflow.deadline import deadline_alert
+from sf1630.airflow.notify import RECEIVER_DEADLINE, RECEIVER_FAILED, failure_callback
 from sf1630.airflow.runs import monthly_timetable, retry_args, start
 from sf1630.receiver.config import Receiver, load_receiver, load_receivers
 from sf1630.receiver.delivery import (
@@ -209,6 +211,8 @@ def build_receiver_dag(receiver: Receiver) -> DAG:
         ),
         tags=["sf1630", "receiver", "lis", receiver.sftp_user],
         doc_md=_receiver_doc(receiver),
+        **failure_callback(RECEIVER_FAILED, receiver.sftp_user),
+        **deadline_alert(settings.run_deadline, RECEIVER_DEADLINE, receiver.sftp_user),
     ) as dag:
         wait = MetadataSensor(
             task_id="wait_for_metadata",

@@ -14,7 +14,6 @@ registry; the run fails through the ``all_delivered`` leaf when a delivery faile
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import logging
 import tempfile
@@ -25,18 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, BaseOperator, Connection, Param, TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from sf1630.airflow import connections, runs
 from sf1630.airflow.arrival import FOUND, REFUSED, FileArrival, quick_look
 from sf1630.airflow.deadline import deadline_alert
+from sf1630.airflow.notify import SENDER_DEADLINE, SENDER_FAILED, failure_callback
 from sf1630.protocol import IN, RECEIPT_SUFFIX, Period
 from sf1630.registry import Kommune, SenderSystem, load_registry
 from sf1630.sender.ledger import Ledger
-from sf1630.sender.mail import SmtpServer, send_mail
 from sf1630.sender.plan import Delivery, plan_deliveries
-from sf1630.sender.summary import MonthSummary, deadline_report, deadline_subject, summarize
+from sf1630.sender.summary import summarize
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,8 @@ Each month (the month of the run's logical date in {timezone}, or the `period` p
 5. **all_delivered**: succeeds only when every delivery did, so a failed delivery fails the run.
 
 Re-runs reuse the same file names and skip accepted deliveries. Connections: SFTP `{sftp_conn}`,
-source `{source}`, ledger `{ledger}`. A run still going {deadline} after it was queued alerts on-call.
+source `{source}`, ledger `{ledger}`. A failed run sends on-call one message listing every delivery not
+accepted; a run not done {deadline} after it was queued sends a missed-deadline message (docs/sender.md).
 """
 
 
@@ -233,55 +233,6 @@ def summary(
     return account.as_dict()
 
 
-async def _smtp_server(conn_id: str | None) -> SmtpServer | None:
-    """The SMTP server of Airflow connection ``conn_id``, or None when there is no such connection."""
-    if not conn_id:
-        return None
-    try:
-        conn = await Connection.async_get(conn_id)
-    except AirflowNotFoundException:
-        return None
-    extra = conn.extra_dejson
-    return SmtpServer(
-        host=conn.host or "localhost",
-        port=int(conn.port or 25),
-        login=conn.login or None,
-        password=conn.password or None,
-        sender=str(extra.get("from_email") or SmtpServer.sender),
-        starttls=str(extra.get("starttls", "false")).lower() == "true",
-    )
-
-
-def _missing(sender: SenderSystem, context: Mapping[str, Any], ledger: Ledger) -> MonthSummary:
-    deliveries = plan_for_run(sender, load_registry().kommuner, context)
-    entries = ledger.entries(sender.code, [d.file_name for d in deliveries])
-    return summarize(sender.code, _period(sender, context), deliveries, entries)
-
-
-def _report(
-    sender: SenderSystem, context: Mapping[str, Any], ledger: Ledger, server: SmtpServer | None
-) -> str:
-    account = _missing(sender, context, ledger)
-    report = deadline_report(account, sender.deadline)
-    log.error("%s", report)
-    if server is not None and sender.on_call_email:
-        send_mail(server, sender.on_call_email, deadline_subject(account), report)
-        log.info("deadline mail sent to %s", sender.on_call_email)
-    return report
-
-
-async def on_missed_deadline(sender_code: str, context: Mapping[str, Any] | None = None) -> str:
-    """Deadline Alert callback: log the late run's missing deliveries, mail on-call if configured.
-
-    It runs in the triggerer's event loop: connections are fetched asynchronously and the blocking work
-    (ledger, SMTP) runs in a thread. Returns the report.
-    """
-    sender = _sender(sender_code)
-    ledger = Ledger(await connections.adatabase(sender.ledger_conn_id))
-    server = await _smtp_server(sender.smtp_conn_id)
-    return await asyncio.to_thread(_report, sender, context or {}, ledger, server)
-
-
 def _params() -> dict[str, Param]:
     return {
         "kommune": Param(
@@ -335,7 +286,8 @@ def build_sender_dag(sender: SenderSystem, kommuner: Sequence[Kommune]) -> DAG:
             sender.owner, sender.retries, sender.retry_delay, sender.max_retry_delay
         ),
         params=_params(),
-        **deadline_alert(sender.deadline, on_missed_deadline, {"sender_code": sender.code}),
+        **failure_callback(SENDER_FAILED, sender.code),
+        **deadline_alert(sender.deadline, SENDER_DEADLINE, sender.code),
     ) as dag:
         planned = plan(sender.code)
         delivered = DeliveryOperator.partial(

@@ -57,6 +57,9 @@ class ReceiverSettings(Model):
     max_retry_delay: Duration
     accepts: Annotated[tuple[Code, ...], Field(min_length=1)]
     validation_engine: ValidationEngine = "project"
+    on_call_email: Text | None = None
+    smtp_conn_id: ConnId | None = None
+    slack_conn_id: ConnId | None = None
 
 
 class _ReceiversFile(Model):
@@ -161,3 +164,13 @@ def load_receiver(sftp_user: str, folder: Path | None = None) -> Receiver:
         if receiver.sftp_user == sftp_user:
             return receiver
     raise KeyError(f"no LIS system with SFTP user {sftp_user!r}")
+
+
+def sender_contact(code: str, folder: Path | None = None) -> str:
+    """Whom to contact about sender ``code``'s deliveries: ``contacts`` in ``receivers.yaml``.
+
+    The one place the configuration names a person for a sender's extract; the sender's failure and
+    deadline messages quote it as the receivers' quarantine reports do.
+    """
+    receivers = load_receivers(folder)
+    return receivers[0].contact(code) if receivers else "the platform operator (sender unknown)"

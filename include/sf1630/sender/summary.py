@@ -2,15 +2,19 @@
 
 Built from the plan and the ledger (not from task states), so it says the same thing after retries, after
 a re-run and when read by the deadline callback days later: the ledger is where outcomes are recorded.
-The same account, headed by the deadline, is what on-call reads when a month is late.
+The same account is what on-call reads when a run fails or a month is late (:func:`failed_run_alert`,
+:func:`deadline_alert`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
+from sf1630.config import format_duration
 from sf1630.protocol import Period
 from sf1630.sender.ledger import ACCEPTED, REJECTED, ReceiptEntry
 from sf1630.sender.plan import Delivery
@@ -27,6 +31,8 @@ class MonthSummary:
     failed: tuple[tuple[str, str], ...]
     waiting: tuple[str, ...]
     housekeeping: tuple[str, ...] = field(default=())
+    #: (kommunekode, LIS system name) of every delivery not accepted, for the re-send command.
+    missing_keys: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def complete(self) -> bool:
@@ -70,24 +76,88 @@ def summarize(
     housekeeping: Sequence[str] = (),
 ) -> MonthSummary:
     """Sort the planned deliveries by what the ledger says about them."""
-    delivered, failed, waiting = [], [], []
+    delivered, failed, waiting, keys = [], [], [], []
     for delivery in deliveries:
         entry = entries.get(delivery.file_name)
         label = f"{delivery.label} ({delivery.file_name})"
         if entry is not None and entry.status == ACCEPTED:
             delivered.append(label)
-        elif entry is not None and entry.status == REJECTED:
+            continue
+        if entry is not None and entry.status == REJECTED:
             failed.append((label, describe_errors(entry.errors)))
         else:
             waiting.append(label)
-    return MonthSummary(sender, period, tuple(delivered), tuple(failed), tuple(waiting), tuple(housekeeping))
+        keys.append((delivery.kommune.kode, delivery.lis.name))
+    return MonthSummary(
+        sender,
+        period,
+        tuple(delivered),
+        tuple(failed),
+        tuple(waiting),
+        tuple(housekeeping),
+        tuple(keys),
+    )
 
 
-def deadline_report(summary: MonthSummary, deadline: timedelta) -> str:
-    """What on-call reads when a run is late: the deadline, then the month's account."""
-    return f"Deadline missed ({deadline} after the run was queued).\n{summary.render()}"
+def resend_command(summary: MonthSummary, dag_id: str) -> str:
+    """The ``airflow dags trigger`` line that re-sends exactly the deliveries not accepted."""
+    kommuner = sorted({kode for kode, _ in summary.missing_keys})
+    recipients = sorted({lis for _, lis in summary.missing_keys})
+    conf = {"kommune": kommuner, "recipient": recipients, "period": str(summary.period)}
+    return f"airflow dags trigger {dag_id} --conf '{json.dumps(conf)}'"
 
 
-def deadline_subject(summary: MonthSummary) -> str:
-    """The mail subject: which sender and month, and how many deliveries are missing."""
-    return f"SF1630 {summary.sender} {summary.period}: {summary.missing} deliveries missing"
+def _account_lines(summary: MonthSummary) -> list[str]:
+    total = len(summary.delivered) + summary.missing
+    lines = [
+        f"{summary.sender} {summary.period}: {len(summary.delivered)} of {total} delivered, "
+        f"{len(summary.failed)} failed, {len(summary.waiting)} without a receipt"
+    ]
+    if summary.failed:
+        lines += ["", "Rejected by the platform (sender → kommune LIS system period (file): error codes):"]
+        lines += [f"  - {label}: {reason}" for label, reason in summary.failed]
+    if summary.waiting:
+        lines += ["", "No receipt recorded (not sent, not answered, or the platform was unreachable):"]
+        lines += [f"  - {label}" for label in summary.waiting]
+    return lines
+
+
+def failed_run_alert(summary: MonthSummary, run: RunRef, contact: str) -> Alert:
+    """The one message for a failed sender run: every delivery not accepted, why, whom to call, what to do."""
+    total = count(len(summary.delivered) + summary.missing, "delivery", "deliveries")
+    what = f"{summary.sender} {summary.period}: {summary.missing} of {total} not accepted ({run.dag_id})"
+    if summary.complete:
+        what = f"{summary.sender} {summary.period}: run {run.dag_id} failed, every delivery is accepted"
+    lines = [f"The sender run {run.run_id} of {run.dag_id} failed.", "", *_account_lines(summary)]
+    lines += ["", f"Contact about {summary.sender}'s deliveries: {contact}"]
+    if summary.missing:
+        lines += [
+            "Re-send what is missing once the cause is fixed:",
+            f"  {resend_command(summary, run.dag_id)}",
+        ]
+    return Alert(Kind.FAILED, subject(Kind.FAILED, what), "\n".join([*lines, *footer(run)]))
+
+
+def deadline_alert(summary: MonthSummary, run: RunRef, deadline: timedelta, contact: str) -> Alert:
+    """The message for a sender run's missed deadline, or a RESOLVED note when the month is complete.
+
+    A deadline fires for every run that has not *succeeded* by then (Airflow 3.3 prunes it only on success,
+    apache/airflow#60927), so a failed run whose deliveries a later run re-sent still fires two days later.
+    The ledger decides: when every planned delivery is accepted, on-call is told that nothing is left to do.
+    """
+    late = format_duration(deadline)
+    if summary.complete:
+        what = f"{summary.sender} {summary.period}: all {len(summary.delivered)} deliveries accepted"
+        lines = [
+            f"The deadline of run {run.run_id} ({late} after it was queued) has passed, but the ledger",
+            f"lists every planned delivery of {summary.sender} for {summary.period} as accepted (re-sent by",
+            "a later run). Nothing is left to do; Airflow still shows the missed deadline on the old run",
+            "because it prunes a deadline only when that run succeeds (apache/airflow#60927).",
+        ]
+        return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
+    missing = count(summary.missing, "delivery", "deliveries")
+    what = f"{summary.sender} {summary.period}: {missing} missing {late} after queueing"
+    lines = [f"Run {run.run_id} of {run.dag_id} has not succeeded {late} after it was queued.", ""]
+    lines += [*_account_lines(summary), "", f"Contact about {summary.sender}'s deliveries: {contact}"]
+    lines += ["Re-send what is missing once the cause is fixed:", f"  {resend_command(summary, run.dag_id)}"]
+    return Alert(Kind.DEADLINE_MISSED, subject(Kind.DEADLINE_MISSED, what), "\n".join([*lines, *footer(run)]))

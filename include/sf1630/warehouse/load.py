@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sf1630.database import Database, check_identifier
@@ -99,6 +100,23 @@ def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
         "WHERE outcome = 'loaded' AND period = "
     )
     return {(str(sender), str(kommune)) for sender, kommune in _fetch_all(db, sql, [str(period)])}
+
+
+def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
+    """The quarantined deliveries the ledger recorded at or after ``since``, oldest first.
+
+    What a failed receiver run refused: the run's start is ``since`` (one run at a time per LIS system).
+    """
+    sql = (
+        f"SELECT {', '.join(LEDGER_COLUMNS)} FROM {db.schema}.{LEDGER_TABLE} "
+        "WHERE outcome = 'quarantined' AND finished_at >= "
+    )
+    entries = []
+    for row in _fetch_all(db, sql, [since]):
+        values = dict(zip(LEDGER_COLUMNS, row, strict=True))
+        values["outcome"] = Outcome(values["outcome"])
+        entries.append(LoadEntry(**values))
+    return sorted(entries, key=lambda entry: entry.finished_at)
 
 
 # --- DuckDB -----------------------------------------------------------------------------------------------

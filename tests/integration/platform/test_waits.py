@@ -10,21 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sf1630.airflow.arrival import FOUND, SETTLE_SECONDS, TIMED_OUT, FileArrival, ssh_options
 from sf1630.platform.process import RunningEmulator, start_emulator
 
-from .conftest import HERNING, SENDER, client_keys, make_trigger, platform_config
-
-__all__ = ["client_keys"]  # the fixture, imported for pytest
+from tests.support.platform import HERNING, SENDER, make_trigger, write_config
 
 DATA = "KY_LIS_65700000_M10_20261101000000.csv"
 
 
 def _serve(tmp_path: Path, keys: dict[str, Path], *extra: str) -> RunningEmulator:
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(platform_config(keys), allow_unicode=True), encoding="utf-8")
-    return start_emulator(path, tmp_path / "home", extra_args=extra)
+    return start_emulator(write_config(tmp_path, keys), tmp_path / "home", extra_args=extra)
 
 
 def test_processing_delay_holds_the_receipt_back(tmp_path: Path, client_keys: dict[str, Path]) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pendulum
 import pytest
 from sf1630.airflow.completeness import build_completeness_dag
+from sf1630.airflow.notify import OnCall
 from sf1630.airflow.receiver import MetadataSensor, build_receiver_dag, receiver_dags
 from sf1630.receiver.config import Receiver, load_receivers
 
@@ -27,6 +28,20 @@ def test_receiver_dag_shape(herning: Receiver) -> None:
     assert dag.get_task("all_loaded").trigger_rule == "all_success"  # a failed load fails the run
     wait = dag.get_task("wait_for_metadata")
     assert isinstance(wait, MetadataSensor) and wait.deferrable
+    # One message per failed run: a DAG-level callback, none on the tasks (a run of 122 failures, 1 mail).
+    assert isinstance(dag.on_failure_callback, OnCall) and dag.on_failure_callback.about == "receiver-failed"
+    assert all(not task.on_failure_callback for task in dag.tasks)
+
+
+def test_receiver_dag_run_deadline(herning: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run_deadline`` from receivers.yaml is the hourly run's Deadline Alert (off for dag.test())."""
+    monkeypatch.setenv("SF1630_DEADLINES", "false")
+    assert not build_receiver_dag(herning).deadline
+    monkeypatch.setenv("SF1630_DEADLINES", "true")
+    [deadline] = build_receiver_dag(herning).deadline
+    assert deadline.interval == herning.settings.run_deadline == timedelta(hours=12)
+    assert deadline.callback.path == "sf1630.airflow.notify.OnCall"
+    assert deadline.callback.kwargs == {"about": "receiver-deadline", "key": "HERNING_LIS01_SIMPEL"}
 
 
 def test_completeness_dag_gets_a_deadline_only_when_deadlines_are_on(
@@ -39,7 +54,7 @@ def test_completeness_dag_gets_a_deadline_only_when_deadlines_are_on(
     assert not plain.deadline
     deadlines = alerted.deadline if isinstance(alerted.deadline, list) else [alerted.deadline]
     assert deadlines[0].interval == timedelta(days=herning.settings.deadline_day - 1)
-    assert deadlines[0].callback.kwargs == {"sftp_user": "HERNING_LIS01_SIMPEL"}
+    assert deadlines[0].callback.kwargs == {"about": "completeness-deadline", "key": "HERNING_LIS01_SIMPEL"}
     assert set(alerted.params.keys()) == {"period"}
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sf1630.alert import Kind, RunRef
 from sf1630.protocol import Period, ReceiptError
 from sf1630.registry import Kommune, SenderSystem
 from sf1630.sender.ledger import ACCEPTED, REJECTED, ReceiptEntry
 from sf1630.sender.plan import plan_deliveries
-from sf1630.sender.summary import deadline_report, deadline_subject, summarize
+from sf1630.sender.summary import deadline_alert, failed_run_alert, resend_command, summarize
 
 
 def test_summary(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
@@ -30,13 +31,86 @@ def test_summary(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
     assert as_dict["period"] == "2026-10" and summary.missing == 2
 
 
-def test_deadline_report(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
+RUN = RunRef(
+    "sf1630_sender_ky",
+    "manual__2026-11-01T05:00:00+00:00",
+    "http://airflow.example/dags/sf1630_sender_ky/runs/manual__2026-11-01T05%3A00%3A00%2B00%3A00",
+    state="failed",
+)
+CONTACT = "KY drift <drift@ky.example>"
+
+
+def _month(ky: SenderSystem, kommuner: tuple[Kommune, ...], accepted: int, rejected: int) -> object:
     deliveries = plan_deliveries(ky, kommuner, Period(2026, 10))
-    account = summarize("KY", Period(2026, 10), deliveries, {})
-    report = deadline_report(account, ky.deadline)
-    assert report.splitlines()[0] == "Deadline missed (2 days, 0:00:00 after the run was queued)."
-    assert report.splitlines()[1] == "KY 2026-10: 0 of 4 delivered, 0 failed, 4 still waiting"
-    assert deadline_subject(account) == "SF1630 KY 2026-10: 4 deliveries missing"
+    entries = {}
+    for d in deliveries[:accepted]:
+        entries[d.file_name] = ReceiptEntry(d.file_name, ACCEPTED, "t", (), "x")
+    for d in deliveries[accepted : accepted + rejected]:
+        error = ReceiptError(401, "No route matches", f"no route to {d.lis.sftp_user}")
+        entries[d.file_name] = ReceiptEntry(d.file_name, REJECTED, "t", (error,), "x")
+    return summarize("KY", Period(2026, 10), deliveries, entries)
+
+
+def test_failed_run_message_lists_every_delivery_not_accepted(
+    ky: SenderSystem, kommuner: tuple[Kommune, ...]
+) -> None:
+    account = _month(ky, kommuner, accepted=2, rejected=1)  # København, Brøndby LIS01 / LIS02, Aalborg
+    alert = failed_run_alert(account, RUN, CONTACT)  # type: ignore[arg-type]
+    assert alert.kind is Kind.FAILED
+    assert alert.subject == "SF1630 FAILED: KY 2026-10: 2 of 4 deliveries not accepted (sf1630_sender_ky)"
+    body = alert.body
+    assert body.startswith("The sender run manual__2026-11-01T05:00:00+00:00 of sf1630_sender_ky failed.")
+    assert "KY 2026-10: 2 of 4 delivered, 1 failed, 1 without a receipt" in body
+    assert (
+        "  - KY → Brøndby LIS02 2026-10 (KY_LIS_15300000_M10_20261101000001.csv): "
+        "code 401 (No route matches): no route to BRO_LIS02"
+    ) in body
+    assert "  - KY → Aalborg LIS01 2026-10 (KY_LIS_85100000_M10_20261101000000.csv)" in body
+    assert f"Contact about KY's deliveries: {CONTACT}" in body
+    resend = """airflow dags trigger sf1630_sender_ky --conf '{"kommune": ["153", "851"], """
+    assert resend + """"recipient": ["LIS01", "LIS02"], "period": "2026-10"}'""" in body
+    assert body.endswith(f"Open in Airflow: {RUN.url}")
+
+
+def test_failed_run_with_every_delivery_accepted_says_so(
+    ky: SenderSystem, kommuner: tuple[Kommune, ...]
+) -> None:
+    alert = failed_run_alert(_month(ky, kommuner, accepted=4, rejected=0), RUN, CONTACT)  # type: ignore[arg-type]
+    assert (
+        alert.subject == "SF1630 FAILED: KY 2026-10: run sf1630_sender_ky failed, every delivery is accepted"
+    )
+    assert "Re-send" not in alert.body
+
+
+def test_missed_deadline_message(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
+    account = _month(ky, kommuner, accepted=1, rejected=1)
+    alert = deadline_alert(account, RUN, ky.deadline, CONTACT)  # type: ignore[arg-type]
+    assert alert.kind is Kind.DEADLINE_MISSED
+    assert alert.subject == "SF1630 DEADLINE MISSED: KY 2026-10: 3 deliveries missing 2d after queueing"
+    assert alert.body.startswith(
+        "Run manual__2026-11-01T05:00:00+00:00 of sf1630_sender_ky has not succeeded 2d"
+    )
+    assert "code 401 (No route matches)" in alert.body and CONTACT in alert.body
+    assert "No receipt recorded" in alert.body and "KY → Aalborg LIS01 2026-10" in alert.body
+
+
+def test_deadline_of_a_month_completed_by_a_rerun_is_a_resolved_note(
+    ky: SenderSystem, kommuner: tuple[Kommune, ...]
+) -> None:
+    """apache/airflow#60927: the failed run's deadline fires although a later run re-sent everything."""
+    alert = deadline_alert(_month(ky, kommuner, accepted=4, rejected=0), RUN, ky.deadline, CONTACT)  # type: ignore[arg-type]
+    assert alert.kind is Kind.RESOLVED
+    assert alert.subject == "SF1630 RESOLVED: KY 2026-10: all 4 deliveries accepted"
+    assert "Nothing is left to do" in alert.body and "apache/airflow#60927" in alert.body
+    assert "Re-send" not in alert.body and RUN.url in alert.body
+
+
+def test_resend_command_narrows_to_what_is_missing(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
+    account = _month(ky, kommuner, accepted=3, rejected=0)
+    assert resend_command(account, "sf1630_sender_ky") == (  # type: ignore[arg-type]
+        """airflow dags trigger sf1630_sender_ky --conf '{"kommune": ["851"], "recipient": ["LIS01"], """
+        """"period": "2026-10"}'"""
+    )
 
 
 def test_complete_summary(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
