@@ -300,7 +300,10 @@ def trigger_page(
     """The trigger form of ``dag_id``: its params, filled from ``conf``; submitting creates the run through
     Airflow's own REST API as the logged-in user (so Airflow decides whether the user may trigger it)."""
     fields = []
-    for name, spec in params.items():
+    # The DAG's params in its order, then anything the link carries that the DAG does not declare (shown,
+    # so nothing is sent that the form does not show; Airflow validates the run's conf against the params).
+    specs: dict[str, object] = {**params, **{k: {} for k in conf if k not in params}}
+    for name, spec in specs.items():
         value = conf.get(name, spec.get("value") if isinstance(spec, dict) else None)
         schema = spec.get("schema", {}) if isinstance(spec, dict) else {}
         kind = schema.get("type") if isinstance(schema, dict) else None
