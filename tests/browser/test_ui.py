@@ -35,6 +35,7 @@ from tests.support.airflow_ui import ApiServer, api_server, chromium, chromium_a
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.timeout(1500),  # the module's first test waits for a whole (one-kommune) demo run
     pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and chromium-driver"),
 ]
 

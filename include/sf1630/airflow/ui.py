@@ -24,9 +24,16 @@ from sf1630.airflow import connections
 from sf1630.airflow.reload import RELOAD_DAG_ID
 from sf1630.lis_view.deliveries import build_deliveries
 from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
-from sf1630.lis_view.loads import build_matrix, current_rows
+from sf1630.lis_view.loads import chosen_receivers, current_rows, loads_html
 from sf1630.lis_view.model import Filters, TaskRef
-from sf1630.lis_view.pages import Links, deliveries_page, loads_page, message_page, report_page, trigger_page
+from sf1630.lis_view.pages import (
+    Links,
+    action_target,
+    deliveries_page,
+    message_page,
+    report_page,
+    trigger_page,
+)
 from sf1630.lis_view.report import REPORT_FILES, ReportFolder, locate_report, summarize_validation
 from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver, load_receivers
@@ -235,6 +242,17 @@ def create_app() -> FastAPI:
         headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
         return Response(content, media_type=media, headers=headers)
 
+    @app.get("/act")
+    def act(
+        request: Request, do: Params, lis: Params, sender: Params, period: Params, file: Params = ""
+    ) -> Any:
+        receiver = _receiver(lis)
+        try:
+            dag_id, conf = action_target(receiver, do, sender, period, file, RELOAD_DAG_ID)
+        except ValueError as err:
+            raise HTTPException(status_code=400, detail=str(err)) from None
+        return RedirectResponse(_links(request).trigger(dag_id, conf))
+
     @app.get("/trigger", response_class=HTMLResponse)
     def trigger(request: Request, dag_id: Params, conf: Annotated[str, Query(max_length=4000)] = "{}") -> str:
         try:
@@ -253,14 +271,11 @@ def create_app() -> FastAPI:
 def render_loads(
     receivers: Sequence[Receiver], filters: Filters, tasks: Any, links: Links, now: datetime
 ) -> str:
-    """The Loads page for ``filters``: ledgers read, matrix built, HTML rendered (the benchmark's unit)."""
-    from sf1630.lis_view.loads import chosen_receivers
-
+    """The Loads page for ``filters`` over the configured connections."""
     chosen = chosen_receivers(receivers, filters)
-    load_rows = read_load_rows(_warehouse_targets(chosen), filters.months)
-    sent_rows = read_sent_rows(_sender_ledgers([filters.sender] if filters.sender else None), filters.months)
-    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now)
-    return loads_page(matrix, links, receivers, load_registry().senders, RELOAD_DAG_ID)
+    ledgers = _sender_ledgers([filters.sender] if filters.sender else None)
+    senders = load_registry().senders
+    return loads_html(receivers, filters, _warehouse_targets(chosen), ledgers, tasks, links, senders, now)
 
 
 def _receiver(lis: str) -> Receiver:

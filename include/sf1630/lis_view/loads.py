@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sf1630.lis_view.ledgers import LoadRow, SentRow
 from sf1630.lis_view.model import Filters, State, TaskIndex, TaskRef
 from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver
-from sf1630.registry import delivery_label
+from sf1630.registry import SenderSystem, delivery_label
+
+if TYPE_CHECKING:
+    from sf1630.database import Database
+    from sf1630.lis_view.pages import Links
 
 #: The receiver's mapped task that loads one delivery; its rendered map index is the delivery label.
 LOAD_TASK = "load_one"
@@ -31,7 +36,7 @@ class Cell:
     state: State
     period: str
     rows: int = 0
-    when: datetime | None = None
+    when: str = ""  # when it was loaded, as the warehouse prints it
     reason: str = ""
     file_name: str = ""
     file_transfer_uuid: str = ""
@@ -165,3 +170,26 @@ def _cell(
         return Cell(State.RECEIVED, month, task=task)
     state = State.LATE if now >= deadline(receiver, period) else State.MISSING
     return Cell(state, month, task=task)
+
+
+def loads_html(
+    receivers: Sequence[Receiver],
+    filters: Filters,
+    warehouses: Sequence[tuple[str, str, Database]],
+    sender_ledgers: Sequence[tuple[str, Database]],
+    tasks: TaskIndex,
+    links: Links,
+    senders: Sequence[SenderSystem],
+    now: datetime,
+) -> str:
+    """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what
+    ``bench/bench_ui.py`` times). ``warehouses`` holds (LIS SFTP user, kommune CVR, warehouse) of the
+    receivers the filters choose."""
+    from sf1630.lis_view.ledgers import read_load_rows, read_sent_rows
+    from sf1630.lis_view.pages import loads_page
+
+    chosen = chosen_receivers(receivers, filters)
+    load_rows = read_load_rows(warehouses, filters.months)
+    sent_rows = read_sent_rows(sender_ledgers, filters.months)
+    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now)
+    return loads_page(matrix, links, receivers, senders)

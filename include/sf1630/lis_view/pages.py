@@ -69,6 +69,13 @@ class Links:
             {"dag_id": dag_id, "conf": json.dumps(conf, separators=(",", ":"))}
         )
 
+    def action(self, action: str, lis_user: str, sender: str, period: str, file_name: str = "") -> str:
+        """This app's link that opens the trigger form for one cell's action."""
+        query = {"do": action, "lis": lis_user, "sender": sender, "period": period}
+        if file_name:
+            query["file"] = file_name
+        return f"{self.app}/act?" + urlencode(query)
+
     def page(self, name: str, filters: Filters, **changes: str) -> str:
         query = urlencode(filters.query(**changes))
         return f"{self.app}/{name}" + (f"?{query}" if query else "")
@@ -127,42 +134,84 @@ def resend_conf(receiver: Receiver, sender: str, period: str, *, force: bool) ->
     return conf
 
 
-def _actions(links: Links, row: MatrixRow, cell: Cell, reload_dag: str) -> str:
-    """The action that puts the cell right, as a link to a trigger form with the params filled in."""
-    sender_dag = f"sf1630_sender_{row.sender.lower()}"
+#: What a cell's action link can ask for: send, re-send with force, reload from the quarantine.
+ACTIONS = ("send", "resend", "reload")
 
-    def send(force: bool) -> str:
-        conf = resend_conf(row.receiver, row.sender, cell.period, force=force)
-        return links.trigger(sender_dag, conf)
+
+def action_target(
+    receiver: Receiver, action: str, sender: str, period: str, file_name: str, reload_dag: str
+) -> tuple[str, dict[str, object]]:
+    """The DAG and params that carry out ``action`` for one cell (ValueError for an unknown action)."""
+    if action == "reload":
+        return reload_dag, {"lis": receiver.sftp_user, "file_name": file_name}
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    return f"sf1630_sender_{sender.lower()}", resend_conf(receiver, sender, period, force=action == "resend")
+
+
+@dataclass(frozen=True)
+class _RowLinks:
+    """What every cell of one matrix row shares, escaped and URL-quoted once per row, not once per cell
+    (a year of the country is 6,000 cells; quoting per cell was most of the page's time)."""
+
+    act: str  # ".../act?lis=…&sender=…" (HTML-escaped)
+    report: str  # ".../report?lis=…&uuid=" (HTML-escaped)
+    data: str  # the cell's data attributes without the period
+    receiver_dag: str
+
+    @classmethod
+    def of(cls, links: Links, row: MatrixRow) -> _RowLinks:
+        user = row.receiver.sftp_user
+        who = urlencode({"lis": user, "sender": row.sender})
+        return cls(
+            act=escape(f"{links.app}/act?{who}"),
+            report=escape(f"{links.app}/report?{urlencode({'lis': user})}&uuid="),
+            data=f" data-lis='{escape(user)}' data-sender='{escape(row.sender)}'",
+            receiver_dag=escape(links.dag(row.receiver.dag_id)),
+        )
+
+
+def _actions(shared: _RowLinks, cell: Cell) -> str:
+    """The action that puts the cell right: a short link that opens the trigger form with params filled in
+    (the long form URL is built by the app's ``/act``, which keeps a year's matrix small)."""
+
+    def act(action: str, text: str, extra: str = "") -> str:
+        href = f"{shared.act}&amp;do={action}&amp;period={cell.period}{extra}"
+        return f"<a class='act {action}' target='_top' href='{href}'>{text}</a>"
 
     if cell.state is State.QUARANTINED:
-        reload = links.trigger(reload_dag, {"lis": row.receiver.sftp_user, "file_name": cell.file_name})
-        return _a(send(True), "re-send (force)", "act resend") + _a(reload, "reload", "act reload")
+        file = escape("&file=" + quote(cell.file_name, safe=""))
+        return act("resend", "re-send (force)") + act("reload", "reload", file)
     if cell.state is State.LOADED:
-        return _a(send(True), "re-send (force)", "act resend")
+        return act("resend", "re-send (force)")
     if cell.state is State.RECEIVED:
-        return _a(links.dag(row.receiver.dag_id), "receiver DAG", "act")
-    return _a(send(False), "send", "act send")
+        return f"<a class='act' target='_top' href='{shared.receiver_dag}'>receiver DAG</a>"
+    return act("send", "send")
 
 
-def _cell_html(links: Links, row: MatrixRow, cell: Cell, reload_dag: str) -> str:
+def _cell_html(links: Links, shared: _RowLinks, cell: Cell) -> str:
     parts = [f"<b>{cell.state.value}</b>"]
     if cell.state is State.LOADED:
-        when = cell.when.strftime("%Y-%m-%d %H:%M") if cell.when else ""
-        parts.append(f"<br>{cell.rows} rows<br><span class='small'>{escape(when)}</span>")
+        parts.append(f"<br>{cell.rows} rows<br><span class='small'>{escape(cell.when[:16])}</span>")
         if cell.earlier:
             parts.append(f"<br><span class='small'>replaced {cell.earlier}</span>")
     elif cell.state is State.QUARANTINED:
         parts.append(f"<br><span class='small reason'>{escape(cell.reason[:80])}</span>")
     if cell.task is not None:
-        run, ti = links.run(cell.task), links.task_instance(cell.task)
-        parts.append(f"<br>{_a(run, 'run', 'run')} · {_a(ti, 'task', 'ti')}")
-    user = row.receiver.sftp_user
+        run = escape(links.run(cell.task))
+        task = cell.task
+        ti = f"{run}/tasks/{task.task_id}" + (f"/mapped/{task.map_index}" if task.map_index >= 0 else "")
+        parts.append(
+            f"<br><a class='run' target='_top' href='{run}'>run</a>"
+            f" · <a class='ti' target='_top' href='{ti}'>task</a>"
+        )
     if cell.file_transfer_uuid:
-        parts.append("<br>" + _a(links.report(user, cell.file_transfer_uuid), "report", "report", top=False))
-    parts.append(_actions(links, row, cell, reload_dag))
-    data = f" data-lis='{escape(user)}' data-sender='{escape(row.sender)}' data-period='{cell.period}'"
-    return f"<td class='cell {cell.state.value}'{data}>{''.join(parts)}</td>"
+        href = shared.report + escape(quote(cell.file_transfer_uuid, safe=""))
+        parts.append(f"<br><a class='report' href='{href}'>report</a>")
+    parts.append(_actions(shared, cell))
+    return (
+        f"<td class='cell {cell.state.value}'{shared.data} data-period='{cell.period}'>{''.join(parts)}</td>"
+    )
 
 
 def loads_page(
@@ -170,7 +219,6 @@ def loads_page(
     links: Links,
     receivers: Sequence[Receiver],
     senders: Sequence[SenderSystem],
-    reload_dag: str,
 ) -> str:
     """The Loads matrix page."""
     head = "".join(f"<th>{p}</th>" for p in matrix.months)
@@ -182,7 +230,8 @@ def loads_page(
             f"{escape(r.lis.name)} <span class='small'>{escape(r.sftp_user)}</span></th>"
             f"<th>{escape(row.sender)}</th>"
         )
-        body.extend(_cell_html(links, row, cell, reload_dag) for cell in row.cells)
+        shared = _RowLinks.of(links, row)
+        body.extend(_cell_html(links, shared, cell) for cell in row.cells)
         body.append("</tr>")
     legend = "".join(
         f"<span class='{s.value}' style='background:inherit'>{s.value}: {matrix.counts.get(s, 0)}</span>"

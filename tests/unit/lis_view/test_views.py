@@ -15,7 +15,7 @@ from sf1630.lis_view.deliveries import build_deliveries
 from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
 from sf1630.lis_view.loads import build_matrix, current_rows, deadline
 from sf1630.lis_view.model import Filters, NoTasks, Receipt, State, TaskRef
-from sf1630.lis_view.pages import Links, loads_page, report_page
+from sf1630.lis_view.pages import Links, action_target, loads_page, report_page
 from sf1630.lis_view.report import locate_report, summarize_validation
 from sf1630.protocol import Period, ReceiptError
 from sf1630.receiver.config import Receiver, load_receivers
@@ -104,7 +104,7 @@ def test_deadline_is_the_end_of_the_deadline_day_in_local_time() -> None:
 
 def test_a_newer_load_is_current_and_counts_what_it_replaced() -> None:
     def row(uuid: str, name: str, outcome: str, superseded_by: str = "") -> LoadRow:
-        return LoadRow(KBH, uuid, name, "KY", "10100000", "2026-10", 1, outcome, "", NOW, NOW, superseded_by)
+        return LoadRow(KBH, uuid, name, "KY", "10100000", "2026-10", 1, outcome, "", "", "", superseded_by)
 
     old = row("u1", "KY_LIS_10100000_M10_20261101000000.csv", "loaded", "u2")
     new = row("u2", "KY_LIS_10100000_M10_20261201093000.csv", "loaded")
@@ -157,18 +157,23 @@ def test_the_page_escapes_and_links(warehouse: Database) -> None:
     task = TaskRef(receiver.dag_id, "manual__2026-12-01T10:00:00+00:00", "load_one", 2, "failed")
     tasks = FakeTasks({(receiver.dag_id, "KSD → København LIS01 2026-10"): task})
     matrix = build_matrix([receiver], filters, rows, [], tasks, NOW)
-    page = loads_page(
-        matrix, Links(ui="", app="/sf1630"), [receiver], load_registry().senders, "sf1630_reload"
-    )
+    page = loads_page(matrix, Links(ui="", app="/sf1630"), [receiver], load_registry().senders)
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert "/runs/manual__2026-12-01T10%3A00%3A00%2B00%3A00/tasks/load_one/mapped/2" in page
     assert "København" in page
-    resend = json.dumps(
-        {"kommune": ["101"], "recipient": [KBH], "period": "2026-10", "force": True}, separators=(",", ":")
+    assert f"/sf1630/act?lis={KBH}&sender=KSD&do=resend&period=2026-10" in page.replace("&amp;", "&")
+    dag_id, conf = action_target(receiver, "resend", "KSD", "2026-10", "", "sf1630_reload")
+    assert (dag_id, conf) == (
+        "sf1630_sender_ksd",
+        {"kommune": ["101"], "recipient": [KBH], "period": "2026-10", "force": True},
     )
-    from urllib.parse import quote_plus
-
-    assert quote_plus(resend) in page.replace("&amp;", "&")
+    file = "KSD_LIS_10100000_M10_20261101000000.csv"
+    assert action_target(receiver, "reload", "KSD", "2026-10", file, "sf1630_reload") == (
+        "sf1630_reload",
+        {"lis": KBH, "file_name": file},
+    )
+    with pytest.raises(ValueError):
+        action_target(receiver, "drop", "KSD", "2026-10", "", "sf1630_reload")
 
 
 def test_the_report_comes_from_the_ledger_uri_or_the_quarantine(tmp_path: Path) -> None:
@@ -192,7 +197,7 @@ def test_the_report_comes_from_the_ledger_uri_or_the_quarantine(tmp_path: Path) 
     assert found is not None and found.source == "quarantine" and found.uri.endswith(".csv.2")
     stored = LoadRow(*[*row.__dict__.values()][:11], report="s3://reports/u/")
     assert locate_report(stored, tmp_path).uri == "s3://reports/u"  # type: ignore[union-attr]
-    hostile = LoadRow(KBH, "u", "../etc", "KSD", "10100000", "2026-10", 0, "quarantined", "", NOW, NOW)
+    hostile = LoadRow(KBH, "u", "../etc", "KSD", "10100000", "2026-10", 0, "quarantined", "", "", "")
     assert locate_report(hostile, tmp_path) is None
 
 
