@@ -15,8 +15,8 @@ from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from sf1630.airflow import connections
-from sf1630.airflow.runs import run_params
-from sf1630.receiver.config import Receiver, load_receiver
+from sf1630.airflow.runs import retry_args, run_params, start
+from sf1630.receiver.config import Receiver, load_receiver, load_receivers
 
 if TYPE_CHECKING:
     from sf1630.receiver.delivery import Intake
@@ -42,7 +42,7 @@ def _intake(receiver: Receiver) -> Intake:
     )
 
 
-@task(retries=0, multiple_outputs=False)
+@task(multiple_outputs=False)
 def reload(**context: Any) -> dict[str, Any]:
     """Reload the quarantined delivery the params name; fails with the reason when it cannot."""
     from sf1630.receiver.reload import ReloadRefused, reload_quarantined
@@ -61,13 +61,20 @@ def reload(**context: Any) -> dict[str, Any]:
 
 
 def build_reload_dag() -> DAG:
-    """The manual reload DAG."""
+    """The manual reload DAG; start date, owner and retries from the receivers' settings.
+
+    Retries are safe: the ledger makes a reload exactly once, and a refused reload fails without retrying.
+    """
+    settings = load_receivers()[0].settings
     with DAG(
         dag_id=RELOAD_DAG_ID,
         schedule=None,
+        start_date=start(settings.start_date, settings.timezone),
         catchup=False,
         tags=["sf1630", "receiver", "reload"],
-        default_args={"owner": "lis-drift", "retries": 0},
+        default_args=retry_args(
+            settings.owner, settings.retries, settings.retry_delay, settings.max_retry_delay
+        ),
         params={
             "lis": Param("", type="string", minLength=1, description="the LIS system's SFTP user"),
             "file_name": Param("", type="string", minLength=1, description="the quarantined data file"),
