@@ -102,7 +102,7 @@ def test_sender_dag_shape(dagbag: Any) -> None:
     assert dag.get_task("all_delivered").upstream_task_ids == {"deliver"}
     assert not dag.get_task("all_delivered").downstream_task_ids
     assert dag.get_task("deliver").map_index_template
-    assert set(dag.params.keys()) == {"kommune", "recipient", "period"}
+    assert set(dag.params.keys()) == {"kommune", "recipient", "period", "force"}
     assert (
         dag.deadline is None or dag.deadline == []
     )  # SF1630_DEADLINES=false in tests (apache/airflow#73428)

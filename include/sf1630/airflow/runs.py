@@ -63,6 +63,15 @@ def run_period(context: Mapping[str, Any], timezone: str) -> Period:
     return Period.of(pendulum.instance(after).in_timezone(timezone)).previous()
 
 
+def run_moment(context: Mapping[str, Any]) -> pendulum.DateTime:
+    """When the run was due (``run_after``; else queued or logical): fixed for the run's whole life."""
+    run = context.get("dag_run")
+    moment = _moment(_field(run, "run_after") or _field(run, "queued_at") or context.get("logical_date"))
+    if moment is None:
+        raise ValueError("the run has no run_after, queued_at or logical_date")
+    return pendulum.instance(moment)
+
+
 def monthly_timetable(cron: str, timezone: str) -> CronDataIntervalTimetable:
     """A cron schedule whose data interval is the period before the run (the month being delivered)."""
     return CronDataIntervalTimetable(cron, timezone=timezone)

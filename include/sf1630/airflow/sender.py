@@ -92,13 +92,39 @@ def plan_for_run(
         recipient_filter = runs.as_list(params.get("recipient"))
     except ValueError as exc:
         raise AirflowFailException(str(exc)) from None
-    return plan_deliveries(
+    deliveries = plan_deliveries(
         sender,
         kommuner,
         _period(sender, context),
         kommune_filter=kommune_filter,
         recipient_filter=recipient_filter,
     )
+    if not _forced(params):
+        return deliveries
+    if not kommune_filter:
+        raise AirflowFailException("force re-sends accepted deliveries: name the kommune (param kommune)")
+    return _force(sender, deliveries, context)
+
+
+def _forced(params: Mapping[str, Any]) -> bool:
+    value = params.get("force", False)
+    return value is True or str(value).strip().lower() in {"true", "1", "yes"}
+
+
+def _force(sender: SenderSystem, deliveries: list[Delivery], context: Mapping[str, Any]) -> list[Delivery]:
+    """Deliveries the ledger lists as accepted get a superseding name stamped with the run's own moment
+    (``run_after``, which a retry or a cleared run keeps), so the re-send happens once per forcing run."""
+    from sf1630.sender.plan import force_deliveries
+
+    if not deliveries:
+        return deliveries
+    ledger = _ledger(sender)
+    current = ledger.current_accepted(sender.code, str(deliveries[0].period))
+    try:
+        moment = runs.run_moment(context).in_timezone(sender.timezone)
+        return force_deliveries(deliveries, current, moment)
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from None
 
 
 def _export_and_upload(sftp: Any, sender: SenderSystem, delivery: Delivery) -> int:
@@ -249,6 +275,12 @@ def _params() -> dict[str, Param]:
             type="string",
             pattern=r"^([0-9]{4}-(0[1-9]|1[0-2]))?$",
             description="YYYY-MM; empty = the run's month",
+        ),
+        "force": Param(
+            False,
+            type="boolean",
+            description="send accepted deliveries again under a new file name that supersedes the earlier one"
+            " (needs kommune)",
         ),
     }
 

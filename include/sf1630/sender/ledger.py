@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     transfer_uuid TEXT NOT NULL,
     errors TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
+    supersedes TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (sender, file_name)
 )
 """
@@ -49,6 +50,7 @@ class ReceiptEntry:
     transfer_uuid: str
     errors: tuple[ReceiptError, ...]
     recorded_at: str
+    supersedes: str = ""
 
 
 class Ledger:
@@ -74,7 +76,22 @@ class Ledger:
                 raise
             conn.rollback()
         conn.commit()
+        self._add_supersedes(conn)
         self._ready = True
+
+    def _add_supersedes(self, conn: Any) -> None:
+        """Add the ``supersedes`` column to a ledger made before ``force`` existed."""
+        cursor = conn.cursor()
+        if self.database.kind == "sqlite":
+            cursor.execute(f"SELECT name FROM pragma_table_info('{TABLE}')")  # noqa: S608 (constant)
+            if "supersedes" in {row[0] for row in cursor.fetchall()}:
+                return
+            cursor.execute(f"ALTER TABLE {TABLE} ADD COLUMN supersedes TEXT NOT NULL DEFAULT ''")
+        else:
+            cursor.execute(
+                f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS supersedes TEXT NOT NULL DEFAULT ''"
+            )
+        conn.commit()
 
     def record(
         self,
@@ -97,11 +114,12 @@ class Ledger:
             transfer_uuid,
             json.dumps([[e.code, e.code_description, e.description] for e in errors], ensure_ascii=False),
             (at or datetime.now(UTC)).isoformat(timespec="seconds"),
+            delivery.supersedes,
         )
         # Only the fixed table name and parameter markers are formatted in; values are bound parameters.
         sql = (
             f"INSERT INTO {TABLE} (sender, file_name, recipient, kommune_kode, period, status, transfer_uuid,"  # noqa: S608
-            f" errors, recorded_at) VALUES ({', '.join([p] * len(row))})"
+            f" errors, recorded_at, supersedes) VALUES ({', '.join([p] * len(row))})"
             " ON CONFLICT (sender, file_name) DO UPDATE SET status = excluded.status,"
             " transfer_uuid = excluded.transfer_uuid, errors = excluded.errors,"
             " recorded_at = excluded.recorded_at"
@@ -124,13 +142,36 @@ class Ledger:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 markers = ", ".join([p] * len(chunk))
-                query = f"SELECT file_name, status, transfer_uuid, errors, recorded_at FROM {TABLE}"  # noqa: S608
+                query = (
+                    f"SELECT file_name, status, transfer_uuid, errors, recorded_at, supersedes FROM {TABLE}"  # noqa: S608
+                )
                 cursor.execute(f"{query} WHERE sender = {p} AND file_name IN ({markers})", (sender, *chunk))
-                for name, status, transfer, errors, at in cursor.fetchall():
+                for name, status, transfer, errors, at, supersedes in cursor.fetchall():
                     parsed = tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(errors))
-                    found[name] = ReceiptEntry(name, status, transfer, parsed, at)
+                    found[name] = ReceiptEntry(name, status, transfer, parsed, at, supersedes)
         return found
 
     def accepted(self, sender: str, file_names: Iterable[str]) -> set[str]:
         """Which of the file names the platform has accepted."""
         return {name for name, e in self.entries(sender, file_names).items() if e.status == ACCEPTED}
+
+    def current_accepted(self, sender: str, period: str) -> dict[tuple[str, str], str]:
+        """(LIS SFTP user, period) → the newest accepted file of ``sender`` for ``period``.
+
+        Newest by name: the names of one delivery differ only in ``datoTid``, which sorts as time.
+        """
+        p = self.database.placeholder
+        current: dict[tuple[str, str], str] = {}
+        with self._connect() as conn:
+            self._ensure_table(conn)
+            cursor = conn.cursor()
+            cursor.execute(
+                f"SELECT recipient, file_name FROM {TABLE}"  # noqa: S608
+                f" WHERE sender = {p} AND period = {p} AND status = {p}",
+                (sender, period, ACCEPTED),
+            )
+            for recipient, name in cursor.fetchall():
+                key = (str(recipient), period)
+                if name > current.get(key, ""):
+                    current[key] = str(name)
+        return current

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sf1630.protocol import DataFileName, Period
@@ -31,6 +31,7 @@ class Delivery:
     lis: LisSystem
     period: Period
     file_name: str
+    supersedes: str = ""  # the accepted file a forced re-send replaces (``force`` param), else ""
 
     @property
     def label(self) -> str:
@@ -50,6 +51,7 @@ class Delivery:
             "lis": self.lis.model_dump(mode="json"),
             "period": str(self.period),
             "file_name": self.file_name,
+            "supersedes": self.supersedes,
             "label": self.label,
         }
 
@@ -62,6 +64,7 @@ class Delivery:
             lis=LisSystem.model_validate(raw["lis"]),
             period=Period.parse(str(raw["period"])),
             file_name=str(raw["file_name"]),
+            supersedes=str(raw.get("supersedes") or ""),
         )
 
 
@@ -69,6 +72,44 @@ def file_name_for(sender: str, cvr: str, period: Period, lis_index: int) -> str:
     """The data file name; ``datoTid`` is midnight after the period plus one second per earlier LIS system."""
     created = period.next().first_day + timedelta(seconds=lis_index)
     return str(DataFileName(sender, RECIPIENT_KIND, cvr, period.code, created))
+
+
+def superseding(delivery: Delivery, current: str, created: datetime, lis_index: int) -> Delivery:
+    """``delivery`` again under a new name that supersedes the accepted file ``current``.
+
+    The new ``datoTid`` is ``created`` (the forcing run's own moment, so a retry of that run finds the same
+    name) plus one second per earlier LIS system of the kommune, as in :func:`file_name_for`. It must lie
+    after the ``datoTid`` of ``current``: receivers take the newest name of a month as the current file.
+    """
+    stamp = created.replace(microsecond=0, tzinfo=None) + timedelta(seconds=lis_index)
+    before = DataFileName.parse(current).created
+    if stamp <= before:
+        raise ValueError(
+            f"a re-send of {current} must be made after {before:%Y-%m-%d %H:%M:%S}, not at {stamp}"
+        )
+    name = str(
+        DataFileName(delivery.sender, RECIPIENT_KIND, delivery.kommune.cvr, delivery.period.code, stamp)
+    )
+    return replace(delivery, file_name=name, supersedes=current)
+
+
+def force_deliveries(
+    deliveries: Sequence[Delivery], current: Mapping[tuple[str, str], str], created: datetime
+) -> list[Delivery]:
+    """The ``force`` plan: each delivery whose (LIS SFTP user, period) has an accepted ``current`` file is
+    sent again under a superseding name; the others go out as planned (their own name is not accepted yet).
+    """
+    forced = []
+    for delivery in deliveries:
+        accepted = current.get((delivery.lis.sftp_user, str(delivery.period)))
+        if accepted is None or accepted == delivery.supersedes:
+            forced.append(delivery)
+            continue
+        index = next(
+            i for i, lis in enumerate(delivery.kommune.lis_systems) if lis.sftp_user == delivery.lis.sftp_user
+        )
+        forced.append(superseding(delivery, accepted, created, index))
+    return forced
 
 
 def _wanted(kommune: Kommune, keys: Sequence[str]) -> bool:

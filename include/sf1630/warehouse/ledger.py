@@ -71,6 +71,16 @@ LEDGER_COLUMNS = (
 )
 
 
+#: Added after the first release: the FileTransferUUID of the later delivery of the same sender, kommune
+#: and period that replaced this one (NULL while the row is current). Added to older tables in place.
+SUPERSEDED_BY = "superseded_by"
+
+
+def ledger_migrations(schema: str) -> list[str]:
+    """Statements that bring an older ledger table up to date (each idempotent, DuckDB and PostgreSQL)."""
+    return [f"ALTER TABLE {schema}.{LEDGER_TABLE} ADD COLUMN IF NOT EXISTS {SUPERSEDED_BY} VARCHAR(255)"]
+
+
 def ledger_ddl(schema: str) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for the ledger; the same text works in DuckDB and PostgreSQL."""
     return f"""

@@ -21,7 +21,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sf1630.database import Database, check_identifier
-from sf1630.warehouse.ledger import LEDGER_COLUMNS, LEDGER_TABLE, LoadEntry, Outcome, ledger_ddl
+from sf1630.warehouse.ledger import (
+    LEDGER_COLUMNS,
+    LEDGER_TABLE,
+    SUPERSEDED_BY,
+    LoadEntry,
+    Outcome,
+    ledger_ddl,
+    ledger_migrations,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,6 +46,12 @@ class LoadRequest:
     materialised as a million-element column. ``replace_where`` holds (column, value) pairs: when given, the
     rows matching all of them are deleted first (a snapshot spec replacing the kommune's period); when empty
     the rows are appended.
+
+    A load supersedes every earlier delivery of the same sender, kommune and period in the ledger (their
+    ``superseded_by`` names this one), so the ledger says which file is current; for an appending spec the
+    superseded deliveries' rows are deleted by their lineage FileTransferUUID (the constant whose value is
+    the entry's UUID). ``reload`` loads a delivery the ledger lists as quarantined: its row turns into a
+    loaded one (exactly once: a row no longer quarantined makes the call a no-op).
     """
 
     table: str
@@ -46,6 +60,13 @@ class LoadRequest:
     entry: LoadEntry
     replace_where: tuple[tuple[str, object], ...] = field(default=())
     constants: tuple[tuple[str, object], ...] = field(default=())
+    reload: bool = False
+
+    @property
+    def lineage_uuid_column(self) -> str | None:
+        """The lineage column that holds the delivery's FileTransferUUID, if the rows carry one."""
+        uuid = self.entry.file_transfer_uuid
+        return next((column for column, value in self.constants if value == uuid), None)
 
 
 def _warehouse_kind(db: Database) -> str:
@@ -119,6 +140,53 @@ def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
     return sorted(entries, key=lambda entry: entry.finished_at)
 
 
+def _claim_sql(schema: str, mark: str, reload: bool) -> tuple[str, bool]:
+    """The ledger statement that claims a delivery for this load, and whether it is the insert."""
+    if not reload:
+        placeholders = ", ".join(mark for _ in LEDGER_COLUMNS)
+        return (
+            f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
+            "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
+            True,
+        )
+    return (
+        f"UPDATE {schema}.{LEDGER_TABLE} SET outcome = 'loaded', rows = {mark}, checksum = {mark},"
+        f" detail = {mark}, finished_at = {mark}"
+        f" WHERE file_transfer_uuid = {mark} AND outcome = 'quarantined'"
+        " RETURNING file_transfer_uuid",
+        False,
+    )
+
+
+def _claim_params(entry: LoadEntry, insert: bool) -> list[object]:
+    if insert:
+        return list(entry.values())
+    return [entry.rows, entry.checksum, entry.detail, entry.finished_at, entry.file_transfer_uuid]
+
+
+def _supersede_sql(schema: str, mark: str) -> str:
+    """Mark the earlier deliveries of the entry's sender, kommune and period as superseded by it."""
+    return (
+        f"UPDATE {schema}.{LEDGER_TABLE} SET {SUPERSEDED_BY} = {mark}"
+        f" WHERE sender = {mark} AND kommune = {mark} AND period = {mark} AND {SUPERSEDED_BY} IS NULL"
+        f" AND file_transfer_uuid <> {mark} AND file_name < {mark}"
+        " RETURNING file_transfer_uuid, outcome"
+    )
+
+
+def _supersede_params(entry: LoadEntry) -> list[object]:
+    uuid = entry.file_transfer_uuid
+    return [uuid, entry.sender, entry.kommune, entry.period, uuid, entry.file_name]
+
+
+def _superseded_rows_sql(request: LoadRequest, qualified: str, mark: str, uuids: Sequence[str]) -> str | None:
+    """For an appending spec: the DELETE of the rows of superseded loaded deliveries (None if nothing)."""
+    column = request.lineage_uuid_column
+    if request.replace_where or column is None or not uuids:
+        return None
+    return f"DELETE FROM {qualified} WHERE {column} IN ({', '.join(mark for _ in uuids)})"
+
+
 # --- DuckDB -----------------------------------------------------------------------------------------------
 
 
@@ -139,6 +207,8 @@ def _duckdb(db: Database) -> Iterator[Any]:
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
         con.execute(ledger_ddl(db.schema))
+        for statement in ledger_migrations(db.schema):
+            con.execute(statement)
         yield con
     finally:
         con.close()
@@ -166,13 +236,21 @@ def _duckdb_load(db: Database, request: LoadRequest) -> bool:
         con.execute(f"SET schema = '{db.schema}'")
         con.begin()
         try:
-            if not _duckdb_ledger_insert(con, db.schema, request.entry):
+            claim, insert = _claim_sql(db.schema, "?", request.reload)
+            if not con.execute(claim, _claim_params(request.entry, insert)).fetchall():
                 con.rollback()
                 return False
+            superseded = con.execute(
+                _supersede_sql(db.schema, "?"), _supersede_params(request.entry)
+            ).fetchall()
             if not _duckdb_table_exists(con, db.schema, request.table):
                 for statement in request.create_sql:
                     con.execute(statement)
             qualified = f"{db.schema}.{request.table}"
+            earlier = [str(u) for u, outcome in superseded if outcome == Outcome.LOADED]
+            drop = _superseded_rows_sql(request, qualified, "?", earlier)
+            if drop is not None:
+                con.execute(drop, earlier)
             if request.replace_where:
                 where = " AND ".join(f"{column} = ?" for column, _ in request.replace_where)
                 con.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
@@ -200,6 +278,8 @@ def _postgres(db: Database) -> Iterator[Any]:
         with conn.transaction():
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
             conn.execute(ledger_ddl(db.schema))
+            for statement in ledger_migrations(db.schema):
+                conn.execute(statement)
         yield conn
 
 
@@ -251,10 +331,12 @@ def _with_constants(data: pa.Table, constants: tuple[tuple[str, object], ...]) -
 
 def _postgres_load(db: Database, request: LoadRequest) -> bool:
     with _postgres(db) as conn, conn.transaction():
-        if not _postgres_ledger_insert(conn, db.schema, request.entry):
-            return (
-                False  # the conflicting insert wrote nothing, so committing the empty transaction is harmless
-            )
+        claim, insert = _claim_sql(db.schema, "%s", request.reload)
+        if conn.execute(claim, _claim_params(request.entry, insert)).fetchone() is None:
+            return False  # the claim wrote nothing, so committing the empty transaction is harmless
+        superseded = conn.execute(
+            _supersede_sql(db.schema, "%s"), _supersede_params(request.entry)
+        ).fetchall()
         conn.execute(f"SET LOCAL search_path TO {db.schema}")
         exists = conn.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
@@ -264,6 +346,10 @@ def _postgres_load(db: Database, request: LoadRequest) -> bool:
             for statement in request.create_sql:
                 conn.execute(statement)
         qualified = f"{db.schema}.{request.table}"
+        earlier = [str(u) for u, outcome in superseded if outcome == Outcome.LOADED]
+        drop = _superseded_rows_sql(request, qualified, "%s", earlier)
+        if drop is not None:
+            conn.execute(drop, earlier)
         if request.replace_where:
             where = " AND ".join(f"{column} = %s" for column, _ in request.replace_where)
             conn.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])

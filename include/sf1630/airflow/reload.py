@@ -1,0 +1,86 @@
+"""The reload DAG: ``sf1630_reload`` loads one quarantined delivery from the quarantine store.
+
+One small DAG for every LIS system (params ``lis`` and ``file_name``) rather than 122 more: a reload is
+rare, manual, and started from the Loads view's link with both params filled in. The work is
+:func:`sf1630.receiver.reload.reload_quarantined`: exactly once, with the ledger row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from sf1630.airflow import connections
+from sf1630.airflow.runs import retry_args, run_params, start
+from sf1630.receiver.config import Receiver, load_receiver, load_receivers
+
+if TYPE_CHECKING:
+    from sf1630.receiver.delivery import Intake
+
+RELOAD_DAG_ID = "sf1630_reload"
+
+
+def _intake(receiver: Receiver) -> Intake:
+    """The receiver's processing context (warehouse, quarantine) with its connections resolved."""
+    from airflow.configuration import AIRFLOW_HOME
+
+    from sf1630.receiver.delivery import Intake, quarantine_dir, staging_dir
+    from sf1630.receiver.extract import spec_for
+
+    home = Path(AIRFLOW_HOME)
+    return Intake(
+        receiver=receiver,
+        database=connections.database(receiver.warehouse_conn_id),
+        open_sftp=lambda: connections.sftp(receiver.sftp_conn_id),  # a reload never touches the server
+        spec_for=spec_for,
+        staging=staging_dir(receiver, home),
+        quarantine_root=quarantine_dir(receiver, home),
+    )
+
+
+@task(multiple_outputs=False)
+def reload(**context: Any) -> dict[str, Any]:
+    """Reload the quarantined delivery the params name; fails with the reason when it cannot."""
+    from sf1630.receiver.reload import ReloadRefused, reload_quarantined
+
+    params = run_params(context)
+    lis, file_name = str(params.get("lis") or ""), str(params.get("file_name") or "")
+    try:
+        receiver = load_receiver(lis)
+    except KeyError as err:
+        raise AirflowFailException(str(err)) from None
+    try:
+        result = reload_quarantined(_intake(receiver), file_name)
+    except (ReloadRefused, ValueError) as err:
+        raise AirflowFailException(str(err)) from None
+    return asdict(result)
+
+
+def build_reload_dag() -> DAG:
+    """The manual reload DAG; start date, owner and retries from the receivers' settings.
+
+    Retries are safe: the ledger makes a reload exactly once, and a refused reload fails without retrying.
+    """
+    settings = load_receivers()[0].settings
+    with DAG(
+        dag_id=RELOAD_DAG_ID,
+        schedule=None,
+        start_date=start(settings.start_date, settings.timezone),
+        catchup=False,
+        tags=["sf1630", "receiver", "reload"],
+        default_args=retry_args(
+            settings.owner, settings.retries, settings.retry_delay, settings.max_retry_delay
+        ),
+        params={
+            "lis": Param("", type="string", minLength=1, description="the LIS system's SFTP user"),
+            "file_name": Param("", type="string", minLength=1, description="the quarantined data file"),
+        },
+        doc_md="Reload one quarantined delivery from the quarantine store (after a data spec fix), exactly "
+        "once, turning its ledger row from quarantined into loaded. See docs/ui.md.",
+    ) as dag:
+        reload()
+    return dag

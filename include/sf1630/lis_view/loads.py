@@ -1,0 +1,195 @@
+"""The Loads matrix: for each LIS system, kommune and sender, what each month holds.
+
+One cell per (LIS system, sender, month). Its state comes from the warehouse ledger's CURRENT row of that
+kommune, sender and month (the newest delivery not superseded by a later one), then from the sender
+ledger (the platform accepted a file that the warehouse has not loaded yet: received), then from the
+calendar (nothing and the receiver's deadline day has passed: late; else missing). Each cell links to the
+receiver's task instance that handled the file, when Airflow still knows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sf1630.lis_view.ledgers import LoadRow, SentRow
+from sf1630.lis_view.model import Filters, State, TaskIndex, TaskRef
+from sf1630.protocol import Period
+from sf1630.receiver.config import Receiver
+from sf1630.registry import SenderSystem, delivery_label
+
+if TYPE_CHECKING:
+    from sf1630.database import Database
+    from sf1630.lis_view.pages import Links
+
+#: The receiver's mapped task that loads one delivery; its rendered map index is the delivery label.
+LOAD_TASK = "load_one"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One month of one sender's extract in one LIS system."""
+
+    state: State
+    period: str
+    rows: int = 0
+    when: str = ""  # when it was loaded, as the warehouse prints it
+    reason: str = ""
+    file_name: str = ""
+    file_transfer_uuid: str = ""
+    earlier: int = 0  # deliveries of the month this one superseded
+    task: TaskRef | None = None
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One LIS system × sender: its cells, month by month."""
+
+    receiver: Receiver
+    sender: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The Loads page's content."""
+
+    filters: Filters
+    months: tuple[Period, ...]
+    rows: tuple[MatrixRow, ...]
+    counts: dict[State, int] = field(default_factory=dict)
+
+
+def chosen_receivers(receivers: Sequence[Receiver], filters: Filters) -> list[Receiver]:
+    """The LIS systems the filters select (LIS SFTP user or name, kommune code, CVR or name)."""
+    chosen = []
+    for receiver in receivers:
+        if filters.lis and filters.lis.casefold() not in {
+            receiver.sftp_user.casefold(),
+            receiver.lis.name.casefold(),
+        }:
+            continue
+        if filters.kommune and not receiver.kommune.matches(filters.kommune):
+            continue
+        chosen.append(receiver)
+    return chosen
+
+
+def deadline(receiver: Receiver, period: Period) -> datetime:
+    """The end of the receiver's deadline day in the month after ``period``, as an aware moment."""
+    zone = ZoneInfo(receiver.settings.timezone)
+    day = period.next().first_day.replace(day=receiver.settings.deadline_day)
+    return (day + timedelta(days=1)).replace(tzinfo=zone)
+
+
+def current_rows(rows: Sequence[LoadRow]) -> dict[tuple[str, str, str, str], tuple[LoadRow, int]]:
+    """(LIS user, sender, kommune CVR, period) → the current ledger row and how many it superseded.
+
+    Current: not superseded, and among those the newest file (``datoTid`` ends the name, so the names of
+    one extract sort by time); a loaded row wins over a later refused one, because a refused delivery loads
+    nothing and the earlier rows are still what the warehouse holds.
+    """
+    grouped: dict[tuple[str, str, str, str], list[LoadRow]] = {}
+    for row in rows:
+        grouped.setdefault((row.lis_user, row.sender, row.kommune, row.period), []).append(row)
+    current: dict[tuple[str, str, str, str], tuple[LoadRow, int]] = {}
+    for key, group in grouped.items():
+        live = [r for r in group if not r.superseded_by] or group
+        newest = max(live, key=lambda r: r.file_name)
+        loaded = [r for r in live if r.outcome == "loaded"]
+        if (
+            newest.outcome != "loaded"
+            and loaded
+            and max(loaded, key=lambda r: r.file_name).file_name > newest.file_name
+        ):
+            newest = max(loaded, key=lambda r: r.file_name)
+        current[key] = (newest, len(group) - 1)
+    return current
+
+
+def build_matrix(
+    receivers: Sequence[Receiver],
+    filters: Filters,
+    load_rows: Sequence[LoadRow],
+    sent_rows: Sequence[SentRow],
+    tasks: TaskIndex,
+    now: datetime,
+) -> Matrix:
+    """The matrix of the receivers the filters choose, for the filters' months."""
+    chosen = chosen_receivers(receivers, filters)
+    months = filters.months
+    current = current_rows(load_rows)
+    accepted = {(r.recipient, r.sender, r.period) for r in sent_rows if r.status == "accepted"}
+    index = tasks.lookup(LOAD_TASK, sorted({r.dag_id for r in chosen}))
+    rows: list[MatrixRow] = []
+    counts: dict[State, int] = dict.fromkeys(State, 0)
+    for receiver in chosen:
+        for sender in receiver.accepted:
+            if filters.sender and sender.code != filters.sender:
+                continue
+            cells = []
+            for period in months:
+                cell = _cell(receiver, sender.code, period, current, accepted, index, now)
+                counts[cell.state] += 1
+                cells.append(cell)
+            rows.append(MatrixRow(receiver, sender.code, tuple(cells)))
+    return Matrix(filters, months, tuple(rows), counts)
+
+
+def _cell(
+    receiver: Receiver,
+    sender: str,
+    period: Period,
+    current: dict[tuple[str, str, str, str], tuple[LoadRow, int]],
+    accepted: set[tuple[str, str, str]],
+    index: Mapping[tuple[str, str], TaskRef],
+    now: datetime,
+) -> Cell:
+    month = str(period)
+    label = delivery_label(sender, receiver.kommune, receiver.lis, month)
+    task = index.get((receiver.dag_id, label))
+    found = current.get((receiver.sftp_user, sender, receiver.kommune.cvr, month))
+    if found is not None:
+        row, earlier = found
+        state = State.LOADED if row.outcome == "loaded" else State.QUARANTINED
+        return Cell(
+            state,
+            month,
+            rows=row.rows,
+            when=row.finished_at,
+            reason=row.detail.splitlines()[0] if row.detail and state is State.QUARANTINED else "",
+            file_name=row.file_name,
+            file_transfer_uuid=row.file_transfer_uuid,
+            earlier=earlier,
+            task=task,
+        )
+    if (receiver.sftp_user, sender, month) in accepted:
+        return Cell(State.RECEIVED, month, task=task)
+    state = State.LATE if now >= deadline(receiver, period) else State.MISSING
+    return Cell(state, month, task=task)
+
+
+def loads_html(
+    receivers: Sequence[Receiver],
+    filters: Filters,
+    warehouses: Sequence[tuple[str, str, Database]],
+    sender_ledgers: Sequence[tuple[str, Database]],
+    tasks: TaskIndex,
+    links: Links,
+    senders: Sequence[SenderSystem],
+    now: datetime,
+) -> str:
+    """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what
+    ``bench/bench_ui.py`` times). ``warehouses`` holds (LIS SFTP user, kommune CVR, warehouse) of the
+    receivers the filters choose."""
+    from sf1630.lis_view.ledgers import read_load_rows, read_sent_rows
+    from sf1630.lis_view.pages import loads_page
+
+    chosen = chosen_receivers(receivers, filters)
+    load_rows = read_load_rows(warehouses, filters.months)
+    sent_rows = read_sent_rows(sender_ledgers, filters.months)
+    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now)
+    return loads_page(matrix, links, receivers, senders)

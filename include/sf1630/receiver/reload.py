@@ -1,0 +1,141 @@
+"""Reload a quarantined delivery from the quarantine store, after the LIS fixed its own data spec.
+
+The quarantine keeps everything a refused delivery brought (data file, metadata file, reports); its
+ledger row says ``quarantined``. Reloading checks the kept metadata against the configuration again,
+validates the kept data file with the spec as it is NOW, and loads it with the ledger row turning from
+quarantined into loaded in the same transaction, so a second reload (or a race of two) loads nothing:
+exactly once. A delivery that still fails gets fresh reports in its folder and loads nothing.
+A delivery whose metadata could not be trusted has no ledger row and is not reloaded: the sender must
+deliver it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sf1630.protocol import METADATA_SUFFIX, DataFileName, FileMetadata, ProtocolError, check_safe_name
+from sf1630.receiver.delivery import DeliveryResult, Intake, Status
+from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
+
+RELOADED_MARK = "reloaded.json"
+
+
+class ReloadRefused(Exception):
+    """The quarantined delivery cannot be reloaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class _Kept:
+    folder: Path
+    data: Path
+    metadata: FileMetadata
+    name: DataFileName
+
+
+def kept_folder(root: Path, data_name: str) -> Path:
+    """The newest quarantine folder of ``data_name`` (``name``, ``name.2``, …); ReloadRefused if none."""
+    base = check_safe_name(data_name)
+    found = [(1, root / base)] if (root / base).is_dir() else []
+    for candidate in root.glob(f"{base}.*"):
+        suffix = candidate.name[len(base) + 1 :]
+        if suffix.isdigit() and candidate.is_dir():
+            found.append((int(suffix), candidate))
+    if not found:
+        raise ReloadRefused(f"{data_name} is not in the quarantine {root}")
+    return max(found)[1]
+
+
+def _kept(intake: Intake, data_name: str) -> _Kept:
+    from sf1630.protocol import read_metadata
+
+    folder = kept_folder(intake.quarantine_root, data_name)
+    metadata_file = folder / (data_name + METADATA_SUFFIX)
+    data = folder / data_name
+    if not metadata_file.is_file() or not data.is_file():
+        raise ReloadRefused(
+            f"{folder} lacks the data file or its trusted metadata file: the sender must deliver again"
+        )
+    try:
+        metadata = read_metadata(metadata_file.read_bytes())
+        name = DataFileName.parse(metadata.file.file_name)
+    except ProtocolError as err:
+        raise ReloadRefused(f"{metadata_file}: {err}") from err
+    receiver = intake.receiver
+    if metadata.file.file_name != data_name or name.authority != receiver.kommune.cvr:
+        raise ReloadRefused(f"{metadata_file} does not describe {data_name} for {receiver.kommune.name}")
+    if receiver.sender(name.sender) is None:
+        raise ReloadRefused(f"{receiver.sftp_user} accepts no extract from {name.sender}")
+    if data.stat().st_size != metadata.file.size_in_bytes:
+        raise ReloadRefused(
+            f"{data} has {data.stat().st_size} bytes, the metadata says {metadata.file.size_in_bytes}"
+        )
+    return _Kept(folder, data, metadata, name)
+
+
+def reload_quarantined(intake: Intake, data_name: str) -> DeliveryResult:
+    """Load the quarantined delivery ``data_name`` once; ALREADY_LOADED when it was reloaded before."""
+    kept = _kept(intake, data_name)
+    uuid = kept.metadata.file_transfer_uuid
+    sender = intake.receiver.sender(kept.name.sender)
+    assert sender is not None  # checked by _kept
+    period = str(kept.name.month)
+    result = DeliveryResult(
+        Status.ALREADY_LOADED, data_name, uuid, sender.code, kept.name.authority, period, sender.dataspec
+    )
+    outcome = recorded(intake.database, uuid)
+    if outcome is None:
+        raise ReloadRefused(f"{data_name} (FileTransferUUID {uuid}) has no ledger row: nothing to reload")
+    if outcome is Outcome.LOADED:
+        return DeliveryResult(**{**result.__dict__, "summary": "already loaded"})
+    spec = intake.spec_for(sender.dataspec)
+    verdict, rows = spec.check(
+        kept.data,
+        kommune=kept.name.authority,
+        period=period,
+        engine=intake.receiver.settings.validation_engine,
+    )
+    if not verdict.ok or rows is None:
+        (kept.folder / "validation.json").write_bytes(verdict.report_json())
+        (kept.folder / "validation.html").write_bytes(verdict.report_html())
+        raise ReloadRefused(
+            f"{data_name} still fails its data spec; reports renewed in {kept.folder}:\n{verdict.summary}"
+        )
+    with kept.data.open("rb") as handle:
+        checksum = hashlib.file_digest(handle, "sha256").hexdigest()
+    now = intake.clock()
+    constants, replace_where = spec.lineage(
+        file_transfer_uuid=uuid, kommune=kept.name.authority, period=period, loaded_at=now
+    )
+    entry = LoadEntry(
+        file_transfer_uuid=uuid,
+        file_name=data_name,
+        sender=sender.code,
+        kommune=kept.name.authority,
+        period=period,
+        rows=rows.num_rows,
+        checksum=checksum,
+        outcome=Outcome.LOADED,
+        received_at=now,
+        finished_at=now,
+        detail=f"reloaded from quarantine {kept.folder.name}",
+    )
+    request = LoadRequest(
+        table=spec.table,
+        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
+        data=rows,
+        entry=entry,
+        replace_where=replace_where,
+        constants=constants,
+        reload=True,
+    )
+    if not load_delivery(intake.database, request):
+        return DeliveryResult(**{**result.__dict__, "summary": "already loaded"})
+    mark = {"file_transfer_uuid": uuid, "rows": rows.num_rows, "table": spec.table, "at": now.isoformat()}
+    (kept.folder / RELOADED_MARK).write_text(json.dumps(mark, indent=2), encoding="utf-8")
+    summary = f"{rows.num_rows} rows into {spec.table} from the quarantine"
+    return DeliveryResult(
+        **{**result.__dict__, "status": Status.LOADED, "rows": rows.num_rows, "summary": summary}
+    )

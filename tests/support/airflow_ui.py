@@ -1,0 +1,141 @@
+"""A real ``airflow api-server`` (with the project's plugins) over a given environment, and a browser.
+
+The browser is Debian's Chromium through its own chromium-driver (browser downloads are not possible
+here), headless, with a fresh profile each time and nothing phoning home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    """A running api-server: its base URL and how to log in as the simple auth manager's admin."""
+
+    url: str
+    home: Path
+
+    def password(self) -> str:
+        generated = self.home / "simple_auth_manager_passwords.json.generated"
+        return str(json.loads(generated.read_text(encoding="utf-8"))["admin"])
+
+    def token(self) -> str:
+        """A JWT for ``admin`` from Airflow's own token endpoint."""
+        body = json.dumps({"username": "admin", "password": self.password()}).encode()
+        request = urllib.request.Request(  # noqa: S310 (http only: the URL is ours)
+            f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (http only: the URL is ours)
+            return str(json.loads(answer.read())["access_token"])
+
+
+def get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+    """Status and body of a GET, errors included."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"only the local api-server: {url}")
+    request = urllib.request.Request(url, headers=dict(headers or {}))  # noqa: S310 (checked above)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 (http only: the URL is ours)
+            return int(answer.status), answer.read()
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read()
+
+
+@contextmanager
+def api_server(env: Mapping[str, str], log: Path, *, timeout: float = 240.0) -> Iterator[ApiServer]:
+    """``airflow api-server`` on a free port with ``env``; stopped (its process group) on exit."""
+    port = free_port()
+    full = {
+        **os.environ,
+        **env,
+        "PYTHONPATH": str(REPO_ROOT / "include"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+        "AIRFLOW__API__WORKERS": "1",
+    }
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"api-server exited {process.returncode}: {log.read_text()[-3000:]}")
+            try:
+                status, _ = get(f"{url}/api/v2/monitor/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"api-server not up in {timeout} s: {log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield ApiServer(url, Path(env["AIRFLOW_HOME"]))
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def chromium_available() -> bool:
+    return all(Path(p).exists() for p in ("/usr/bin/chromium", "/usr/bin/chromedriver"))
+
+
+@contextmanager
+def chromium(profile: Path, *, width: int = 1500, height: int = 1000) -> Iterator[Any]:
+    """Headless Chromium driven by chromium-driver, with a fresh profile in ``profile``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

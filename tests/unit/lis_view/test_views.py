@@ -1,0 +1,246 @@
+"""The views' plain parts: ledgers read in one query per database, the cells' states, the Deliveries
+rows, the report's home and summary, and pages that escape what they show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from sf1630.database import Database
+from sf1630.lis_view.deliveries import build_deliveries
+from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
+from sf1630.lis_view.loads import build_matrix, current_rows, deadline
+from sf1630.lis_view.model import Filters, NoTasks, Receipt, State, TaskRef
+from sf1630.lis_view.pages import Links, action_target, loads_page, report_page
+from sf1630.lis_view.report import locate_report, summarize_validation
+from sf1630.protocol import Period, ReceiptError
+from sf1630.receiver.config import Receiver, load_receivers
+from sf1630.registry import load_registry
+from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.plan import plan_deliveries
+from sf1630.warehouse import LoadEntry, Outcome, record_outcome
+from sf1630.warehouse.load import LoadRequest, load_delivery
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+OCT = Period(2026, 10)
+
+
+def _receiver(user: str) -> Receiver:
+    return next(r for r in load_receivers() if r.sftp_user == user)
+
+
+KBH = "KOEBENHAVN_LIS01_SIMPEL"
+
+
+def _entry(uuid: str, name: str, sender: str, outcome: Outcome, rows: int = 3, detail: str = "") -> LoadEntry:
+    return LoadEntry(uuid, name, sender, "10100000", "2026-10", rows, "0" * 64, outcome, NOW, NOW, detail)
+
+
+def _load(db: Database, entry: LoadEntry) -> None:
+    import pyarrow as pa
+
+    data = pa.table({"sag": ["a"] * entry.rows})
+    load_delivery(db, LoadRequest("facts", ("CREATE TABLE facts (sag VARCHAR)",), data, entry))
+
+
+class FakeTasks:
+    """A task index with fixed task instances (Airflow's metadata is the Airflow face's part)."""
+
+    def __init__(self, known: Mapping[tuple[str, str], TaskRef]) -> None:
+        self.known = dict(known)
+
+    def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
+        return {k: v for k, v in self.known.items() if k[0] in dag_ids and v.task_id == task_id}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Database:
+    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema=KBH.lower())
+    _load(db, _entry("u-ky", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
+    record_outcome(
+        db,
+        _entry(
+            "u-ksd",
+            "KSD_LIS_10100000_M10_20261101000000.csv",
+            "KSD",
+            Outcome.QUARANTINED,
+            0,
+            "invalid extract: <b>x</b>",
+        ),
+    )
+    return db
+
+
+def test_the_matrix_has_every_state(warehouse: Database, tmp_path: Path) -> None:
+    receiver = _receiver(KBH)
+    ledger = Ledger(Database.sqlite(tmp_path / "sender.sqlite"))
+    registry = load_registry()
+    [dubu] = plan_deliveries(registry.sender("DUBU"), [receiver.kommune], OCT)
+    ledger.record(dubu, ACCEPTED, "t-dubu")
+    filters = Filters(lis=KBH, months=(OCT, Period(2026, 11)))
+    rows = read_load_rows([(KBH, receiver.kommune.cvr, warehouse)], filters.months)
+    sent = read_sent_rows([("DUBU", ledger.database)], filters.months)
+    task = TaskRef(receiver.dag_id, "manual__1", "load_one", 2, "failed")
+    tasks = FakeTasks({(receiver.dag_id, "KSD → København LIS01 2026-10"): task})
+    matrix = build_matrix([receiver], filters, rows, sent, tasks, NOW)
+    cells = {(r.sender, c.period): c for r in matrix.rows for c in r.cells}
+    assert cells["KY", "2026-10"].state is State.LOADED and cells["KY", "2026-10"].rows == 3
+    assert cells["KSD", "2026-10"].state is State.QUARANTINED
+    assert cells["KSD", "2026-10"].task == task
+    assert cells["DUBU", "2026-10"].state is State.RECEIVED
+    assert cells["AULA", "2026-10"].state is State.LATE  # past 10 November
+    assert cells["AULA", "2026-11"].state is State.MISSING  # before 10 December
+    assert matrix.counts[State.MISSING] == 4
+
+
+def test_deadline_is_the_end_of_the_deadline_day_in_local_time() -> None:
+    receiver = _receiver(KBH)
+    assert deadline(receiver, OCT).isoformat() == "2026-11-11T00:00:00+01:00"
+
+
+def test_a_newer_load_is_current_and_counts_what_it_replaced() -> None:
+    def row(uuid: str, name: str, outcome: str, superseded_by: str = "") -> LoadRow:
+        return LoadRow(KBH, uuid, name, "KY", "10100000", "2026-10", 1, outcome, "", "", "", superseded_by)
+
+    old = row("u1", "KY_LIS_10100000_M10_20261101000000.csv", "loaded", "u2")
+    new = row("u2", "KY_LIS_10100000_M10_20261201093000.csv", "loaded")
+    [(current, earlier)] = current_rows([old, new]).values()
+    assert (current.file_transfer_uuid, earlier) == ("u2", 1)
+    refused = row("u3", "KY_LIS_10100000_M10_20261202093000.csv", "quarantined")
+    [(current, _)] = current_rows([old, new, refused]).values()
+    assert current.file_transfer_uuid == "u3"  # the newest delivery was refused: that is what to act on
+
+
+def test_ledgers_in_one_database_come_back_in_one_query_and_by_kommune(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    kbh, frb = Database.duckdb(path, schema="kbh"), Database.duckdb(path, schema="frb")
+    _load(kbh, _entry("u-1", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
+    empty = Database.duckdb(path, schema="nothing_yet")
+    rows = read_load_rows([(KBH, "10100000", kbh), ("FRB", "14700000", frb), ("X", "1", empty)], [OCT])
+    assert [(r.lis_user, r.file_transfer_uuid, r.report) for r in rows] == [(KBH, "u-1", "")]
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE kbh.sf1630_ledger ADD COLUMN report TEXT")
+        con.execute("UPDATE kbh.sf1630_ledger SET report = 's3://reports/kbh/u-1'")
+    [row] = read_load_rows([(KBH, "10100000", kbh)], [OCT])
+    assert row.report == "s3://reports/kbh/u-1"
+    assert read_load_rows([(KBH, "14700000", kbh)], [OCT]) == []  # another kommune's LIS sharing the schema
+
+
+def test_deliveries_show_receipts_errors_and_waiting(tmp_path: Path) -> None:
+    registry = load_registry()
+    ledger = Ledger(Database.sqlite(tmp_path / "sender.sqlite"))
+    receiver = _receiver(KBH)
+    ky, ksd = (plan_deliveries(registry.sender(c), [receiver.kommune], OCT)[0] for c in ("KY", "KSD"))
+    ledger.record(ky, ACCEPTED, "t1")
+    ledger.record(ksd, REJECTED, "t2", (ReceiptError(401, "Ingen rute", "ingen rute for <København>"),))
+    waiting = TaskRef("sf1630_sender_dubu", "manual__1", "deliver", 0, "deferred")
+    tasks = FakeTasks({("sf1630_sender_dubu", "DUBU → København LIS01 2026-10"): waiting})
+    filters = Filters(lis=KBH, months=(OCT,))
+    rows = build_deliveries(
+        registry, filters, read_sent_rows([(c, ledger.database) for c in ("KY", "KSD")], [OCT]), tasks
+    )
+    by_sender = {r.sender: r for r in rows}
+    assert by_sender["KY"].receipt is Receipt.ACCEPTED
+    assert by_sender["KSD"].receipt is Receipt.REJECTED and by_sender["KSD"].errors[0].code == 401
+    assert by_sender["DUBU"].receipt is Receipt.WAITING
+    assert by_sender["AULA"].receipt is Receipt.NOT_SENT
+
+
+def test_the_page_escapes_and_links(warehouse: Database) -> None:
+    receiver = _receiver(KBH)
+    filters = Filters(lis=KBH, months=(OCT,))
+    rows = read_load_rows([(KBH, receiver.kommune.cvr, warehouse)], filters.months)
+    task = TaskRef(receiver.dag_id, "manual__2026-12-01T10:00:00+00:00", "load_one", 2, "failed")
+    tasks = FakeTasks({(receiver.dag_id, "KSD → København LIS01 2026-10"): task})
+    matrix = build_matrix([receiver], filters, rows, [], tasks, NOW)
+    page = loads_page(matrix, Links(ui="", app="/sf1630"), [receiver], load_registry().senders)
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "/runs/manual__2026-12-01T10%3A00%3A00%2B00%3A00/tasks/load_one/mapped/2" in page
+    assert "København" in page
+    assert f"/sf1630/act?lis={KBH}&sender=KSD&do=resend&period=2026-10" in page.replace("&amp;", "&")
+    dag_id, conf = action_target(receiver, "resend", "KSD", "2026-10", "", "sf1630_reload")
+    assert (dag_id, conf) == (
+        "sf1630_sender_ksd",
+        {"kommune": ["101"], "recipient": [KBH], "period": "2026-10", "force": True},
+    )
+    file = "KSD_LIS_10100000_M10_20261101000000.csv"
+    assert action_target(receiver, "reload", "KSD", "2026-10", file, "sf1630_reload") == (
+        "sf1630_reload",
+        {"lis": KBH, "file_name": file},
+    )
+    with pytest.raises(ValueError):
+        action_target(receiver, "drop", "KSD", "2026-10", "", "sf1630_reload")
+
+
+def test_the_report_comes_from_the_ledger_uri_or_the_quarantine(tmp_path: Path) -> None:
+    row = LoadRow(
+        KBH,
+        "u",
+        "KSD_LIS_10100000_M10_20261101000000.csv",
+        "KSD",
+        "10100000",
+        "2026-10",
+        0,
+        "quarantined",
+        "",
+        NOW,
+        NOW,
+    )
+    assert locate_report(row, tmp_path) is None
+    (tmp_path / row.file_name).mkdir()
+    (tmp_path / f"{row.file_name}.2").mkdir()
+    found = locate_report(row, tmp_path)
+    assert found is not None and found.source == "quarantine" and found.uri.endswith(".csv.2")
+    stored = LoadRow(*[*row.__dict__.values()][:11], report="s3://reports/u/")
+    assert locate_report(stored, tmp_path).uri == "s3://reports/u"  # type: ignore[union-attr]
+    hostile = LoadRow(KBH, "u", "../etc", "KSD", "10100000", "2026-10", 0, "quarantined", "", "", "")
+    assert locate_report(hostile, tmp_path) is None
+
+
+def test_summaries_of_both_validation_shapes() -> None:
+    gx = {
+        "success": False,
+        "results": [
+            {
+                "success": True,
+                "expectation_config": {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
+            },
+            {
+                "success": False,
+                "expectation_config": {
+                    "type": "expect_column_values_to_match_regex",
+                    "kwargs": {"column": "p"},
+                },
+                "result": {"unexpected_count": 2, "partial_unexpected_list": ["XYZ"]},
+            },
+        ],
+    }
+    summary = summarize_validation(json.dumps(gx).encode())
+    assert (summary.success, summary.evaluated, summary.failed[0].unexpected) == (False, 2, 2)
+    own = {
+        "success": False,
+        "results": [{"success": False, "expectation": "parse.rows", "unexpected_count": 1}],
+    }
+    assert summarize_validation(json.dumps(own).encode()).failed[0].expectation == "parse.rows"
+    with pytest.raises(ValueError):
+        summarize_validation(b"<html>")
+    page = report_page(
+        "t", [("file", "<script>")], summary, ["validation.json"], Links("", "/sf1630"), KBH, "u"
+    )
+    assert "<script>" not in page
+
+
+def test_filters_from_query_parameters() -> None:
+    assert Filters.parse(month="2026-10", now=NOW).months == (OCT,)
+    assert len(Filters.parse(year="2026", now=NOW).months) == 12
+    default = Filters.parse(now=NOW).months
+    assert (default[0], default[-1]) == (Period(2025, 12), Period(2026, 11))
+    with pytest.raises(ValueError):
+        Filters.parse(month="2026-13", now=NOW)
+    with pytest.raises(ValueError):
+        Filters.parse(year="20x6", now=NOW)
+    assert NoTasks().lookup("load_one", ["x"]) == {}
