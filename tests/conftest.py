@@ -50,7 +50,7 @@ def airflow_db() -> Iterator[Path]:
 
 
 #: Test folders whose tests need running services (the emulator, PostgreSQL, an Airflow metadata DB).
-_SERVICE_FOLDERS = frozenset({"integration", "distributed", "deploy", "bench"})
+_SERVICE_FOLDERS = frozenset({"integration", "distributed", "deploy", "bench", "browser"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

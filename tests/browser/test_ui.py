@@ -31,7 +31,7 @@ from sf1630.demo.progress import Progress
 from sf1630.demo.run import run_demo
 from sf1630.protocol import Period
 
-from tests.support.airflow_ui import ApiServer, api_server, chromium, chromium_available, get
+from tests.support.airflow_ui import ApiServer, api_server, chromium, chromium_available, free_port, get
 
 pytestmark = [
     pytest.mark.integration,
@@ -55,7 +55,8 @@ def _seed(root: Path) -> DemoHome:
         old = str(Path(read_env_file(DemoHome.at(Path(given)))["AIRFLOW_HOME"]).parent)
         (home.root / "demo.env").write_text(env.replace(old, str(home.root)), encoding="utf-8")
     else:
-        run_demo(home, kommune_count=1, rows=10, progress=Progress(io.StringIO(), every=0))
+        quiet = Progress(io.StringIO(), every=0)
+        run_demo(home, kommune_count=1, rows=10, progress=quiet, api_port=free_port())
     with duckdb.connect(str(home.warehouse)) as con:
         # DUBU: accepted by the platform, not loaded yet; AULA: never delivered.
         con.execute(f"DELETE FROM {SCHEMA}.sf1630_ledger WHERE sender IN ('DUBU', 'AULA')")
