@@ -6,7 +6,14 @@ the Airflow face (:mod:`sf1630.airflow.connections`) turns a connection id into 
 """
 
 from sf1630.warehouse.ledger import LoadEntry, Outcome
-from sf1630.warehouse.load import LoadRequest, load_delivery, loaded_extracts, record_outcome, recorded
+from sf1630.warehouse.load import (
+    LoadRequest,
+    load_delivery,
+    loaded_extracts,
+    record_outcome,
+    recorded,
+    report_of,
+)
 
 __all__ = [
     "LoadEntry",
@@ -16,4 +23,5 @@ __all__ = [
     "loaded_extracts",
     "record_outcome",
     "recorded",
+    "report_of",
 ]

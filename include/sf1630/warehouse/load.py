@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sf1630.database import Database, check_identifier
-from sf1630.warehouse.ledger import LEDGER_COLUMNS, LEDGER_TABLE, LoadEntry, Outcome, ledger_ddl
+from sf1630.warehouse.ledger import (
+    LEDGER_COLUMNS,
+    LEDGER_TABLE,
+    REPORT_COLUMN_QUERY,
+    LoadEntry,
+    Outcome,
+    ledger_ddl,
+    ledger_upgrade,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,6 +93,13 @@ def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[A
         return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
 
 
+def report_of(db: Database, file_transfer_uuid: str) -> str | None:
+    """The ledger's report URI for ``file_transfer_uuid`` ("" when none), None when never handled."""
+    sql = f"SELECT report FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
+    rows = _fetch_all(db, sql, [file_transfer_uuid])
+    return str(rows[0][0]) if rows else None
+
+
 def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
     """The ledger's outcome for ``file_transfer_uuid``, or None when the delivery was never handled."""
     sql = f"SELECT outcome FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
@@ -121,6 +136,8 @@ def _duckdb(db: Database) -> Iterator[Any]:
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
         con.execute(ledger_ddl(db.schema))
+        if not con.execute(REPORT_COLUMN_QUERY.format(p="?"), [db.schema, LEDGER_TABLE]).fetchall():
+            con.execute(ledger_upgrade(db.schema))
         yield con
     finally:
         con.close()
@@ -182,6 +199,9 @@ def _postgres(db: Database) -> Iterator[Any]:
         with conn.transaction():
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
             conn.execute(ledger_ddl(db.schema))
+            query = REPORT_COLUMN_QUERY.format(p="%s")
+            if conn.execute(query, [db.schema, LEDGER_TABLE]).fetchone() is None:
+                conn.execute(ledger_upgrade(db.schema))
         yield conn
 
 

@@ -205,6 +205,7 @@ class ReceiverSetup:
     staging: Path
     quarantine: Path
     db: Database
+    reports: Path
 
 
 @pytest.fixture
@@ -221,8 +222,7 @@ def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         receivers = _yaml("receivers.yaml")
         receivers["defaults"].update(
             {
-                "staging_dir": str(tmp_path / "staging"),
-                "quarantine_dir": str(tmp_path / "quarantine"),
+                "storage": f"file://{tmp_path / 'store'}",
                 "wait_timeout": "20s",
                 "poke_interval": "1s",
                 "retries": 0,
@@ -241,8 +241,13 @@ def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         monkeypatch.setenv(
             f"AIRFLOW_CONN_{receiver.warehouse_conn_id.upper()}", json.dumps(warehouse_connection(db))
         )
+        store = tmp_path / "store"
         return ReceiverSetup(
-            receiver, tmp_path / "staging" / LIS_USER, tmp_path / "quarantine" / LIS_USER, db
+            receiver,
+            store / "staging" / LIS_USER,
+            store / "quarantine" / LIS_USER,
+            db,
+            store / "reports" / LIS_USER,
         )
 
     return setup
