@@ -1,4 +1,4 @@
-"""``sf1630 dataspec``: list and show specs, write a spec's GX suite, make synthetic files, check a file with GX.
+"""``sf1630 dataspec``: list and show specs, write a GX suite, make synthetic files, check a file with GX.
 
 Heavy libraries (polars, Great Expectations) are imported inside the handlers so ``sf1630 --help`` stays fast.
 ``check`` runs the spec's suite through GX Core, as the receiver does; with ``--report-dir`` it writes the

@@ -237,7 +237,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def read_text_frame(data: bytes, spec: DataSpec) -> tuple[pl.DataFrame, list[CheckResult]]:
-    """:func:`parse`, where whatever a reader refuses that no parse check names is a ``parse.read`` failure."""
+    """:func:`parse`; what a reader refuses and no parse check names is a ``parse.read`` failure."""
     try:
         return parse(data, spec)
     except (csv.Error, UnicodeError, pl.exceptions.PolarsError) as exc:

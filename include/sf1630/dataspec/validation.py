@@ -1,24 +1,25 @@
-"""Validating a file against its data spec with Great Expectations: the suite runs in GX Core, results stay GX's.
+"""Validating a file against its data spec with GX: the suite runs in GX Core, and the results are GX's.
 
 The file is read into a text frame first (:mod:`sf1630.dataspec.parsing`: only what stops a frame from being
-built); every value check is then an expectation of the spec's suite (:func:`sf1630.dataspec.suite.build_suite`)
-run by GX over an ephemeral context, through a ValidationDefinition. The project evaluates no expectation
-itself.
+built); every value check is then an expectation of the spec's suite
+(:func:`sf1630.dataspec.suite.build_suite`) run by GX over an ephemeral context, through a
+ValidationDefinition. The project evaluates no expectation itself.
 
-How a wrong value becomes a failed expectation: each column is cast to its spec type (the spec's exact formats,
-a date or time must print back as written). A column whose every text parsed goes to GX typed; a column with
-any text that is not of the type goes to GX as an ``object`` column holding the parsed values and, where a text
-did not parse, the text itself, so ``expect_column_values_to_be_of_type`` fails with those texts as its
-unexpected values (column and samples named, like every other failure), and GX's other expectations on that
-column say what they can.
+How a wrong value becomes a failed expectation: each column is cast to its spec type (the spec's exact
+formats, a date or time must print back as written). A column whose every text parsed goes to GX typed; a
+column with any text that is not of the type goes to GX as an ``object`` column holding the parsed values
+and, where a text did not parse, the text itself, so ``expect_column_values_to_be_of_type`` fails with those
+texts as its unexpected values (column and samples named, like every other failure), and GX's other
+expectations on that column say what they can.
 
-Cost, by GX's own knobs: a :class:`Validator` keeps one context per process (GX's import is seconds), so a task
-validates every file of a run with one import; each file is validated with ``result_format="BOOLEAN_ONLY"``
-first and only the expectations that failed run again with ``SUMMARY`` and a few samples, whose results replace
-the cheap ones in the ValidationResult that is kept (the column-list expectations too, whose observed columns
-Data Docs need: on the header alone, zero rows, when nothing failed). GX 1.24 fingerprints every pandas frame smaller than 1 GB
-for its batch markers (``hash_pandas_dataframe``) and offers no setting to turn that off; the project does not
-patch it, so the second pass pays it again, and only for a file that failed.
+Cost, by GX's own knobs: a :class:`Validator` keeps one context per process (GX's import is seconds), so a
+task validates every file of a run with one import; each file is validated with
+``result_format="BOOLEAN_ONLY"`` first and only the expectations that failed run again with ``SUMMARY`` and
+a few samples, whose results replace the cheap ones in the ValidationResult that is kept (the column-list
+expectations too, whose observed columns Data Docs need: on the header alone, zero rows, when nothing
+failed). GX 1.24 fingerprints every pandas frame smaller than 1 GB for its batch markers
+(``hash_pandas_dataframe``) and offers no setting to turn that off; the project does not patch it, so the
+second pass pays it again, and only for a file that failed.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class Validator:
     _sites: int = 0
 
     def validate_file(self, path: Path, spec: DataSpec, *, extra: Sequence[Expectation] = ()) -> Validated:
-        """Validate ``path`` (a regular file; OSError otherwise) against ``spec`` plus ``extra`` expectations."""
+        """Validate ``path`` (a regular file, else OSError) against ``spec`` plus ``extra`` expectations."""
         return self.validate_bytes(read_regular_file(path), spec, name=path.name, extra=extra)
 
     def validate_bytes(

@@ -295,14 +295,14 @@ def _run_receivers(
         )
 
     def poll() -> None:
-        loads = outcomes.task_states("load_one")
+        loads = outcomes.task_states("load")
         stage.update(
             f"{outcomes.count()}/{len(dag_ids)} DAG runs done, deliveries loaded {loads.get('success', 0)},"
             f" refused {loads.get('failed', 0)}"
         )
 
     run_parallel(_split(dag_ids, workers), start, poll)
-    loads = outcomes.task_states("load_one")
+    loads = outcomes.task_states("load")
     stage.done(
         f"{len(dag_ids)} DAG runs ({outcomes.count('success')} success, {outcomes.count('failed')} failed);"
         f" deliveries loaded {loads.get('success', 0)}, refused {loads.get('failed', 0)}"

@@ -83,7 +83,7 @@ class SpecExtract:
         return validator.validate_bytes(data, self.spec, name=name, extra=extra)
 
     def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
-        """Validate the file at ``path`` with this process's validator; its typed rows when valid, else None."""
+        """Validate the file at ``path`` with this process's validator; its typed rows when valid."""
         from sf1630.dataspec.parsing import read_regular_file
         from sf1630.dataspec.validation import default_validator
 

@@ -43,9 +43,9 @@ def quarantine(
     files: Mapping[str, bytes | StorePath] | None = None,
     trees: Mapping[str, StorePath] | None = None,
 ) -> StorePath:
-    """Keep ``files`` (bytes written, store paths copied), ``trees`` (folders copied; the one named "" into the
-    folder itself) and ``reason`` in a new folder for delivery ``name``; ``reason.json`` is written last, so a
-    folder with it is complete."""
+    """Keep ``files`` (bytes written, store paths copied), ``trees`` (folders copied; the one named ""
+    into the folder itself) and ``reason`` in a new folder for delivery ``name``; ``reason.json`` is
+    written last, so a folder with it is complete."""
     folder = quarantine_folder(root, name)
     for file_name, content in (files or {}).items():
         data = content if isinstance(content, bytes) else content.read_bytes()

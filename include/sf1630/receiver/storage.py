@@ -54,7 +54,7 @@ def make_private_dir(path: StorePath) -> StorePath:
 
 
 def write_private(path: StorePath, data: bytes) -> StorePath:
-    """Write ``data`` to ``path`` (owner-only when local), its folder created as by :func:`make_private_dir`."""
+    """Write ``data`` to ``path`` (owner-only when local), its folder made by :func:`make_private_dir`."""
     make_private_dir(path.parent)
     if is_local(path):
         fd = os.open(_os_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

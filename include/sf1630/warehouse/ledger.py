@@ -97,8 +97,10 @@ def ledger_ddl(schema: str) -> str:
 
 
 def ledger_upgrade(schema: str) -> str:
-    """Add the ``report`` column to a ledger created before it existed (same text in DuckDB and PostgreSQL)."""
-    return f"ALTER TABLE {schema}.{LEDGER_TABLE} ADD COLUMN IF NOT EXISTS report TEXT NOT NULL DEFAULT ''"
+    """Add ``report`` to a ledger created before that column existed (DuckDB and PostgreSQL alike)."""
+    return (
+        f"ALTER TABLE {schema}.{LEDGER_TABLE} ADD COLUMN report TEXT DEFAULT ''"  # DuckDB: no NOT NULL here
+    )
 
 
 #: Ask before altering: PostgreSQL takes a table lock for ALTER TABLE even when the column exists.

@@ -69,7 +69,8 @@ def test_the_invalid_extract_is_quarantined_with_its_reports(finished: Finished)
     assert (quarantined.lis_user, quarantined.file_name) == ("KOEBENHAVN_LIS01_SIMPEL", INVALID)
     assert quarantined.reason == "invalid extract"
     kept = {p.name for p in quarantined.folder.iterdir()}
-    assert kept == {INVALID, f"{INVALID}.metadata", "validation.json", "validation.html", "reason.json"}
+    reports = {"validation.json", "validation.html", "summary.txt", "datadocs"}  # GX result, Data Docs
+    assert kept == {INVALID, f"{INVALID}.metadata", "reason.json", *reports}
     report = json.loads((quarantined.folder / "validation.json").read_text(encoding="utf-8"))
     assert "expect_column_values_to_match_regex" in json.dumps(report)
     assert f"KOEBENHAVN_LIS01_SIMPEL: {INVALID}: invalid extract" in text
@@ -99,7 +100,7 @@ def test_airflow_recorded_every_run_for_the_ui(finished: Finished) -> None:
     assert runs[refused] == "failed"  # its all_loaded leaf needs every load
     with sqlite3.connect(home.airflow_db) as conn:
         failed = conn.execute("SELECT dag_id, task_id FROM task_instance WHERE state = 'failed'").fetchall()
-    assert failed == [("sf1630_receiver_koebenhavn_lis01_simpel", "load_one")]
+    assert failed == [("sf1630_receiver_koebenhavn_lis01_simpel", "load")]
     env = (home.root / "demo.env").read_text(encoding="utf-8")
     assert "AIRFLOW_CONN_SF1630_SFTP_KOEBENHAVN_LIS01_SIMPEL" in env and "host_key" in env
     assert "PRIVATE KEY" not in env

@@ -157,10 +157,15 @@ def test_one_run_validates_every_delivery_and_labels_each_load(
     assert sorted(ledger(warehouse)) == [(bad_name, "quarantined", 0), (KY_DATA, "loaded", 120)]
     result = json.loads((setup.quarantine / bad_name / "validation.json").read_text())
     failed = [r for r in result["results"] if not r["success"]]
-    assert {r["expectation_config"]["type"] for r in failed} == {"expect_column_values_to_not_be_null"}, failed
+    assert {r["expectation_config"]["type"] for r in failed} == {"expect_column_values_to_not_be_null"}, (
+        failed
+    )
     assert failed[0]["result"]["unexpected_count"] >= 1
     reports = dict(query(warehouse, "SELECT file_name, report FROM lis.sf1630_ledger"))
-    assert reports == {bad_name: f"file://{setup.quarantine / bad_name}", KY_DATA: f"file://{setup.reports / KY_DATA}"}
+    assert reports == {
+        bad_name: f"file://{setup.quarantine / bad_name}",
+        KY_DATA: f"file://{setup.reports / KY_DATA}",
+    }
     assert list(emulator.inbox().iterdir()) == []
 
 

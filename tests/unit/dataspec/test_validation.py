@@ -105,7 +105,9 @@ def test_report_samples_the_bad_values(frame: pl.DataFrame, spec: DataSpec, vali
 def test_passing_expectations_cost_no_details_failed_ones_get_them(validator: Validator) -> None:
     """GX's knobs: BOOLEAN_ONLY first, SUMMARY (counts, samples) only for what failed."""
     spec = load_spec("ky")
-    validated = validator.validate_bytes(corrupt(pl_frame(spec), spec, "pattern_mismatch"), spec, name="p.csv")
+    validated = validator.validate_bytes(
+        corrupt(pl_frame(spec), spec, "pattern_mismatch"), spec, name="p.csv"
+    )
     by_success = {True: [], False: []}  # type: dict[bool, list[dict[str, object]]]
     for r in validated.result.results:
         if r.expectation_config.type.startswith("expect_column_values"):
@@ -116,7 +118,9 @@ def test_passing_expectations_cost_no_details_failed_ones_get_them(validator: Va
 
 def test_reports_are_gx_native(tmp_path: Path, validator: Validator) -> None:
     spec = load_spec("ky")
-    validated = validator.validate_bytes(corrupt(pl_frame(spec), spec, "pattern_mismatch"), spec, name="r.csv")
+    validated = validator.validate_bytes(
+        corrupt(pl_frame(spec), spec, "pattern_mismatch"), spec, name="r.csv"
+    )
     written = {p.relative_to(tmp_path).as_posix() for p in write_reports(validator, validated, tmp_path)}
     assert written == {"validation.json", "validation.html", "summary.txt", "datadocs/index.html"}
     result = json.loads((tmp_path / "validation.json").read_text())

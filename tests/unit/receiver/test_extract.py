@@ -31,7 +31,9 @@ def test_valid_file_gives_typed_arrow_rows(tmp_path: Path) -> None:
     assert rows.column_names == spec_for("ky").spec.column_names
     assert rows.schema.field("sag_id").type == pa.string_view()  # polars' buffers, not a copy
     assert rows.schema.field("beloeb").type == pa.decimal128(12, 2)
-    configs = {(r.expectation_config.type, r.expectation_config.kwargs.get("column")) for r in verdict.result.results}
+    configs = {
+        (r.expectation_config.type, r.expectation_config.kwargs.get("column")) for r in verdict.result.results
+    }
     expected = delivery_expectations(spec_for("ky").spec, kommune=KOMMUNE, period=PERIOD)
     assert {(kind, kwargs["column"]) for kind, kwargs in expected} <= configs
 
@@ -51,7 +53,9 @@ def test_aula_rows_outside_the_month_are_refused(tmp_path: Path) -> None:
     path = write_csv(frame, extract.spec, tmp_path / "aula.csv")
     verdict, rows = extract.check(path, kommune=KOMMUNE, period=PERIOD)
     assert rows is None
-    assert ("expect_column_values_to_be_between", "dato") in {(r.expectation, r.column) for r in verdict.report.failures}
+    assert ("expect_column_values_to_be_between", "dato") in {
+        (r.expectation, r.column) for r in verdict.report.failures
+    }
 
 
 @pytest.mark.parametrize("name", ["ky", "ksd", "dubu", "aula"])
