@@ -154,7 +154,7 @@ def test_the_ledger_keeps_each_deliverys_report_uri(db: Database) -> None:
 
     from sf1630.warehouse import report_of
 
-    uri = "file:///srv/airflow/sf1630/reports/HERNING_LIS01_SIMPEL/KY_LIS_10100000_M10_20261101060000.csv"
+    uri = "file:///srv/sf1630/reports/HERNING_LIS01_SIMPEL/KY_LIS_10100000_M10_20261101060000.csv"
     assert record_outcome(db, replace(entry("u-report", outcome=Outcome.QUARANTINED), report=uri))
     assert report_of(db, "u-report") == uri
     assert record_outcome(db, entry("u-none", outcome=Outcome.QUARANTINED))
@@ -165,7 +165,8 @@ def test_the_ledger_keeps_each_deliverys_report_uri(db: Database) -> None:
 def test_a_ledger_from_before_the_report_column_gets_it(db: Database) -> None:
     columns = (
         "file_transfer_uuid VARCHAR(255) PRIMARY KEY, file_name VARCHAR(255) NOT NULL,"
-        " sender VARCHAR(32) NOT NULL, kommune VARCHAR(8) NOT NULL, period VARCHAR(7) NOT NULL, rows BIGINT NOT NULL,"
+        " sender VARCHAR(32) NOT NULL, kommune VARCHAR(8) NOT NULL, period VARCHAR(7) NOT NULL,"
+        " rows BIGINT NOT NULL,"
         " checksum VARCHAR(64) NOT NULL, outcome VARCHAR(16) NOT NULL, detail TEXT NOT NULL,"
         " received_at TIMESTAMP WITH TIME ZONE NOT NULL, finished_at TIMESTAMP WITH TIME ZONE NOT NULL"
     )
