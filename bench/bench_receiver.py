@@ -334,6 +334,7 @@ def run_polars_evaluator(path: Path, module_file: Path) -> None:
     loader = importlib.util.spec_from_file_location("sf1630_polars_evaluator", module_file)
     assert loader is not None and loader.loader is not None
     module = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = module  # its dataclasses look their module up
     loader.loader.exec_module(module)
     report = module.validate_file(path, load_spec("ky"))
     assert report.success and "great_expectations" not in sys.modules
