@@ -6,7 +6,7 @@ matching receipts; 7,320 task instances known to the task index. Timed in the sa
 - ``plain_query``: one ``UNION ALL`` over the 122 ledgers for the year, fetched (the floor: the rows must
   be read);
 - ``matrix_page``: what the app answers for ``/sf1630/loads?year=2026`` (all LIS systems): both ledgers
-  read, every cell's state and links, the HTML (``sf1630.lis_view.loads.loads_html``). Not included: the
+  read, every cell's state and links, the HTML (``sf1630.lis_view.pages.loads_html``). Not included: the
   api-server's own request handling and the task-instance query against Airflow's metadata database.
 Goal: ``ratio`` (page / query) at most 3 and the page under a second. ``SF1630_BENCH_SCALE`` shrinks the
 country (tests/bench runs 1 %).
@@ -30,9 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 
 from sf1630.database import Database  # noqa: E402
-from sf1630.lis_view.loads import loads_html  # noqa: E402
 from sf1630.lis_view.model import Filters, TaskRef  # noqa: E402
-from sf1630.lis_view.pages import Links  # noqa: E402
+from sf1630.lis_view.pages import Links, loads_html  # noqa: E402
 from sf1630.receiver.config import connection_slug, load_receivers  # noqa: E402
 from sf1630.registry import delivery_label, load_registry  # noqa: E402
 from sf1630.warehouse.ledger import ledger_ddl, ledger_migrations  # noqa: E402

@@ -134,9 +134,9 @@ def test_a_click_on_the_cell_opens_its_run(server: ApiServer, browser: Any) -> N
     _cell(browser, "KSD").find_element("css selector", "a.ti").click()
     _wait(browser, "body")
     path = urlparse(browser.current_url).path
-    assert path.startswith(f"/dags/{RECEIVER}/runs/") and path.endswith("/tasks/load_one/mapped/2"), path
+    assert path.startswith(f"/dags/{RECEIVER}/runs/") and path.endswith("/tasks/load/mapped/2"), path
     _wait(browser, "main, #root")
-    assert "load_one" in browser.page_source
+    assert "load" in browser.page_source
 
 
 def test_a_click_on_report_opens_the_validation_report(server: ApiServer, browser: Any) -> None:
@@ -153,11 +153,11 @@ def test_a_click_on_report_opens_the_validation_report(server: ApiServer, browse
 def test_the_task_instance_tab_shows_the_report(server: ApiServer, browser: Any) -> None:
     with sqlite3.connect(Path(server.home) / "airflow.db") as conn:
         [(run_id,)] = conn.execute(
-            "SELECT run_id FROM task_instance WHERE dag_id = ? AND task_id = 'load_one' AND state = 'failed'",
+            "SELECT run_id FROM task_instance WHERE dag_id = ? AND task_id = 'load' AND state = 'failed'",
             (RECEIVER,),
         ).fetchall()
     run = quote(run_id, safe="")
-    browser.get(f"{server.url}/dags/{RECEIVER}/runs/{run}/tasks/load_one/mapped/2/plugin/sf1630-report")
+    browser.get(f"{server.url}/dags/{RECEIVER}/runs/{run}/tasks/load/mapped/2/plugin/sf1630-report")
     frame = _wait(browser, "iframe")
     browser.switch_to.frame(frame)
     try:
@@ -207,7 +207,7 @@ def test_the_deliveries_view_shows_receipts(server: ApiServer, browser: Any) -> 
     [
         "/sf1630/loads?month=2026-10",
         "/sf1630/deliveries?month=2026-10",
-        f"/sf1630/report/ti?dag_id={RECEIVER}&run_id=x&task_id=load_one&map_index=2",
+        f"/sf1630/report/ti?dag_id={RECEIVER}&run_id=x&task_id=load&map_index=2",
         "/sf1630/trigger?dag_id=sf1630_sender_ksd",
     ],
 )

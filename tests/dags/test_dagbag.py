@@ -168,14 +168,17 @@ def test_receiver_dag_shape(dagbag: Any) -> None:
     dag = dagbag.dags["sf1630_receiver_herning_lis01_simpel"]
     assert set(dag.task_ids) == {
         "wait_for_metadata",
-        "list_deliveries",
-        "load_one",
+        "fetch",
+        "validate",
+        "load",
+        "delete",
         "housekeeping",
         "all_loaded",
     }
     assert dag.get_task("housekeeping").trigger_rule == "all_done"
-    assert dag.get_task("all_loaded").upstream_task_ids == {"load_one"}
-    assert dag.get_task("load_one").map_index_template
+    assert dag.get_task("delete").trigger_rule == "all_done"
+    assert dag.get_task("all_loaded").upstream_task_ids == {"load", "delete"}
+    assert dag.get_task("load").map_index_template
     assert "sf1630_completeness_herning_lis01_simpel" in dagbag.dag_ids
 
 

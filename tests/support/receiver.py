@@ -156,18 +156,18 @@ class ReceiverSetup:
     staging: Path
     quarantine: Path
     db: Database
+    reports: Path
 
 
 def write_receiver_config(folder: Path, work: Path, **overrides: Any) -> Path:
-    """The shipped configuration in ``folder`` with the receivers' folders in ``work`` and short waits."""
+    """The shipped configuration in ``folder`` with the receivers' store in ``work/store`` and short waits."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("kommuner.yaml", "senders.yaml"):
         (folder / name).write_bytes((config_dir() / name).read_bytes())
     receivers = yaml.safe_load((config_dir() / "receivers.yaml").read_text(encoding="utf-8"))
     receivers["defaults"].update(
         {
-            "staging_dir": str(work / "staging"),
-            "quarantine_dir": str(work / "quarantine"),
+            "storage": f"file://{work / 'store'}",
             "wait_timeout": "20s",
             "poke_interval": "1s",
             "retries": 0,

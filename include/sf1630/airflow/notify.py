@@ -118,7 +118,7 @@ def _airflow_home() -> Path:
 
 
 def _sender_summary(code: str, context: Mapping[str, Any], ledger_db: Database) -> Any:
-    from sf1630.airflow.sender import plan_for_run  # the sender DAG module imports this one
+    from sf1630.airflow.plans import plan_for_run
     from sf1630.registry import load_registry
     from sf1630.sender.ledger import Ledger
     from sf1630.sender.summary import summarize
@@ -152,6 +152,7 @@ def _sender_deadline(code: str, context: Mapping[str, Any], db: Database, run: R
 
 
 def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
+    from sf1630.airflow.store import local_quarantine
     from sf1630.receiver.completeness import (
         failed_run_alert,
         merge_refusals,
@@ -159,7 +160,6 @@ def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: R
         refusals_from_ledger,
     )
     from sf1630.receiver.config import load_receiver
-    from sf1630.receiver.delivery import quarantine_dir
     from sf1630.warehouse import refused_since
 
     receiver = load_receiver(user)
@@ -170,7 +170,7 @@ def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: R
     except Exception as exc:  # the message must still go out, saying what it could not read
         from_ledger = []
         problems.append(f"the warehouse ledger could not be read ({type(exc).__name__}: {exc})")
-    from_quarantine = quarantined_since(receiver, quarantine_dir(receiver, _airflow_home()), since)
+    from_quarantine = quarantined_since(receiver, local_quarantine(receiver), since)
     return failed_run_alert(receiver, merge_refusals(from_ledger, from_quarantine), run, problems)
 
 

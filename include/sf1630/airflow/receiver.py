@@ -1,16 +1,22 @@
-"""The receiver DAG of each LIS system: wait for ``*.metadata`` in IN/, load every item, sweep IN/.
+"""The receiver DAG of each LIS system: wait for ``*.metadata`` in IN/, then fetch, validate, load, delete.
 
-``sf1630_receiver_<user>`` takes whatever the platform has delivered into IN/: a deferrable wait, one mapped
-task instance per inbox item (its label names sender, kommune, LIS system and month), and the sweep of
-orphans. The monthly completeness check is a DAG of its own (:mod:`sf1630.airflow.completeness`) because a
+``sf1630_receiver_<user>`` takes whatever the platform has delivered into IN/, in the steps the design names:
+``wait_for_metadata`` (one quick synchronous look, then deferred to the triggerer; it returns the inbox items
+it found) → ``fetch`` (metadata checked, data staged in the receiver's object store) → ``validate`` (every
+staged file of the run through GX in one process, so GX is imported once per run) → ``load`` (mapped, one
+instance per delivery labelled like every delivery, ``KY → Herning LIS01 2026-10``; one transaction each,
+or the quarantine) → ``delete`` (IN/ cleared of what the ledger or the quarantine holds) → ``housekeeping``
+(orphans, expired quarantine), and the leaf ``all_loaded`` that fails the run when anything was quarantined
+or failed. The monthly completeness check is a DAG of its own (:mod:`sf1630.airflow.completeness`) because a
 run that waits for the month to be complete must not block the runs that load it (``max_active_runs=1``).
 Tasks are module-level and keyed by the LIS system's SFTP user; they resolve the configuration (read once
-per process) and their connections when they run, and import polars and the data specs only then, so
+per process) and their connections when they run, and import polars, GX and the data specs only then, so
 parsing 244 DAGs costs the YAML read and nothing else.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -32,26 +38,31 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from sf1630.airflow import connections
-from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival, matching
+from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival
 from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.airflow.deadline import deadline_alert
 from sf1630.airflow.notify import RECEIVER_DEADLINE, RECEIVER_FAILED, failure_callback
 from sf1630.airflow.runs import monthly_timetable, retry_args, start
+from sf1630.airflow.store import storage
 from sf1630.receiver.config import Receiver, load_receiver, load_receivers
 from sf1630.receiver.delivery import (
     ExtractSpec,
     Intake,
+    ItemRecord,
     Quarantined,
     Status,
-    process_delivery,
-    quarantine_dir,
-    staging_dir,
+    delete_items,
+    fetch_item,
+    load_item,
+    validate_items,
 )
 from sf1630.receiver.fetch import list_inbox
 from sf1630.receiver.housekeeping import sweep_inbox
 from sf1630.receiver.inbox import InboxItem
+from sf1630.receiver.quarantine import expire
 
 LOADS_ALIAS = "sf1630_lis_loads"
+log = logging.getLogger(__name__)
 
 
 def spec_asset(spec: str) -> Asset:
@@ -60,17 +71,21 @@ def spec_asset(spec: str) -> Asset:
 
 
 class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
-    """Wait until ``pattern`` matches in ``path``; skip (not fail) when nothing arrives within ``wait``.
+    """Wait until IN/ holds an inbox item (``*.metadata`` beside its data file); return the items found.
 
-    Deferred by default: :class:`~sf1630.airflow.arrival.FileArrival` polls in the triggerer and no worker
-    slot is held. With ``deferrable=False`` the ordinary sensor loop calls :meth:`poke` (one listing over
-    the SFTP connection) and skips once ``wait`` has passed. A server that cannot be trusted or refuses the
-    login fails the wait in both modes.
+    One quick synchronous look first (a listing over the SFTP connection): when something is waiting, as
+    it usually is on a schedule, the task needs no trip through the triggerer. Otherwise it defers to
+    :class:`~sf1630.airflow.arrival.FileArrival` (no worker slot held) and lists once more when that fires
+    (the trigger reports names, the steps need the paired items). Nothing within ``wait`` → skipped, not
+    failed. With ``deferrable=False`` the ordinary sensor loop calls :meth:`poke`. A server that cannot be
+    trusted or refuses the login fails the wait in both modes. The XCom is a list of inbox items as dicts
+    with their ``label``.
     """
 
     def __init__(
         self,
         *,
+        sftp_user: str,
         sftp_conn_id: str,
         path: str,
         pattern: str = "*.metadata",
@@ -82,6 +97,7 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
             kwargs.setdefault("timeout", wait.total_seconds())
             kwargs.setdefault("soft_fail", True)
         super().__init__(**kwargs)
+        self.sftp_user = sftp_user
         self.sftp_conn_id = sftp_conn_id
         self.path = path
         self.pattern = pattern
@@ -89,30 +105,37 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
         self.deferrable = deferrable
 
     def execute(self, context: Any) -> Any:
-        """Defer to the trigger (or, when not deferrable, run the ordinary poke loop)."""
+        """Look once; return what is waiting, or defer to the trigger (or run the ordinary poke loop)."""
         if not self.deferrable:
             return super().execute(context)
         # A quick look first: what is already there needs no trip through the triggerer, and a trigger
         # that fires seconds after the deferral is what trips apache/airflow#71580 (see arrival.py).
-        now = self.poke(context)
-        if now.is_done:
-            return now.xcom_value
+        found = self._items()
+        if found:
+            return found
         deadline = time.time() + self.wait.total_seconds()
         trigger = FileArrival(self.sftp_conn_id, self.path, self.pattern, float(self.poke_interval), deadline)
         self.defer(trigger=trigger, method_name="execute_complete")
         return None
 
-    def poke(self, context: Any) -> PokeReturnValue:
-        """One synchronous look into ``path``; done when a name matches, with the count as XCom."""
+    def _items(self) -> list[dict[str, Any]]:
+        """The complete inbox items in ``path``, labelled (one listing)."""
+        receiver = load_receiver(self.sftp_user)
         with connections.sftp(self.sftp_conn_id) as sftp:
-            found = matching([str(name) for name in sftp.listdir(self.path)], self.pattern)
-        return PokeReturnValue(is_done=bool(found), xcom_value=len(found))
+            listing = list_inbox(sftp, self.path, who=self.sftp_user)
+        labelled = [(item, item.label(receiver.kommune, receiver.lis)) for item in listing.items]
+        return [{**asdict(item), "label": label} for item, label in labelled]
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> int:
-        """Turn the trigger's event into the sensor's outcome: found, skipped, or failed."""
+    def poke(self, context: Any) -> PokeReturnValue:
+        """One synchronous look into ``path``; done when an item is waiting, with the items as XCom."""
+        found = self._items()
+        return PokeReturnValue(is_done=bool(found), xcom_value=found)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Turn the trigger's event into the sensor's outcome: the items found, skipped, or failed."""
         status = event.get("status")
         if status == FOUND:
-            return len(event["names"])
+            return self._items()
         if status == TIMED_OUT:
             raise AirflowSkipException(f"no {self.pattern} in {self.path} within {self.wait}")
         raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {event.get('message')}")
@@ -131,53 +154,87 @@ def _spec_for(name: str) -> ExtractSpec:
 
 
 def _intake(receiver: Receiver) -> Intake:
-    """The processing context of ``receiver`` with its connections and folders resolved."""
-    home = _airflow_home()
+    """The processing context of ``receiver`` with its connections and store resolved."""
     return Intake(
         receiver=receiver,
         database=connections.database(receiver.warehouse_conn_id),
         open_sftp=lambda: connections.sftp(receiver.sftp_conn_id),
         spec_for=_spec_for,
-        staging=staging_dir(receiver, home),
-        quarantine_root=quarantine_dir(receiver, home),
+        storage=storage(receiver),
     )
 
 
+def _records(value: Any) -> list[ItemRecord]:
+    return [ItemRecord.from_xcom(v) for v in (value or [])]
+
+
 @task
-def list_deliveries(sftp_user: str) -> list[dict[str, Any]]:
-    """List IN/ again (the deferred sensor does not say what it saw) and return the complete items."""
-    receiver = load_receiver(sftp_user)
-    with connections.sftp(receiver.sftp_conn_id) as sftp:
-        listing = list_inbox(sftp, receiver.settings.inbox, who=sftp_user)
-    return [{**asdict(item), "label": item.label(receiver.kommune, receiver.lis)} for item in listing.items]
+def fetch(sftp_user: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Check every waiting item's metadata and stage its data file; refused ones go to the quarantine."""
+    intake = _intake(load_receiver(sftp_user))
+    records = []
+    for item in items:
+        inbox_item = InboxItem(item["data_name"], item["metadata_name"], int(item["data_size"]))
+        record = fetch_item(intake, inbox_item, item["label"])
+        log.info("%s: %s", record.label, record.status)
+        records.append(record.to_xcom())
+    return records
+
+
+@task
+def validate(sftp_user: str, fetched: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate every staged file of the run with GX in this one process; reports go to the store."""
+    from sf1630.dataspec.validation import Validator
+
+    intake = _intake(load_receiver(sftp_user))
+    records = _records(fetched)
+    validator = Validator() if any(r.status is Status.STAGED for r in records) else None
+    checked = validate_items(intake, records, validator) if validator else records
+    return [r.to_xcom() for r in checked]
 
 
 @task(map_index_template="{{ delivery_label }}", outlets=[AssetAlias(LOADS_ALIAS)], multiple_outputs=False)
-def load_one(sftp_user: str, item: dict[str, Any]) -> dict[str, Any]:
-    """Process one inbox item; a refused one fails without retries, with the summary naming the contact."""
+def load(sftp_user: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Load one delivery with its ledger row; a refused one fails (no retries), naming the contact."""
     receiver = load_receiver(sftp_user)
     context = get_current_context()
-    context["delivery_label"] = item["label"]  # type: ignore[typeddict-unknown-key]
-    inbox_item = InboxItem(item["data_name"], item["metadata_name"], int(item["data_size"]))
+    context["delivery_label"] = record["label"]  # type: ignore[typeddict-unknown-key]
     try:
-        result = process_delivery(_intake(receiver), inbox_item)
+        done = load_item(_intake(receiver), ItemRecord.from_xcom(record))
     except Quarantined as refused:
-        raise AirflowFailException(refused.result.summary) from None
-    if result.status is Status.LOADED:
+        raise AirflowFailException(refused.record.summary) from None
+    if done.status is Status.LOADED:
         context["outlet_events"][AssetAlias(LOADS_ALIAS)].add(
-            spec_asset(result.spec),
-            extra={"lis": sftp_user, "kommune": result.kommune, "period": result.period, "rows": result.rows},
+            spec_asset(done.spec),
+            extra={"lis": sftp_user, "kommune": done.kommune, "period": done.period, "rows": done.rows},
         )
-    return asdict(result)
+    return done.to_xcom()
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+def delete(sftp_user: str) -> list[str]:
+    """Clear IN/ of every fetched item the ledger or the quarantine holds, and its staged files.
+
+    Runs whatever the loads did (a quarantined delivery is deleted too, once stored); reads the fetch step's
+    XCom itself, because a failed fetch leaves none and then there is nothing to delete.
+    """
+    fetched = get_current_context()["ti"].xcom_pull(task_ids="fetch")
+    records = _records(fetched)
+    if not records:
+        return []
+    return delete_items(_intake(load_receiver(sftp_user)), records)
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
 def housekeeping(sftp_user: str) -> dict[str, list[str]]:
-    """Sweep IN/: quarantine data files without metadata beyond the grace period, report the rest."""
+    """Sweep IN/ (orphans beyond the grace period quarantined) and delete quarantine past its keep."""
     receiver = load_receiver(sftp_user)
+    store = storage(receiver)
+    now = datetime.now(UTC)
     with connections.sftp(receiver.sftp_conn_id) as sftp:
-        swept = sweep_inbox(sftp, receiver, quarantine_dir(receiver, _airflow_home()), now=datetime.now(UTC))
-    return asdict(swept)
+        swept = sweep_inbox(sftp, receiver, store.quarantine, now=now)
+    expired = expire(store.quarantine, keep=receiver.settings.quarantine_keep, now=now)
+    return {**asdict(swept), "expired_quarantine": expired}
 
 
 def _receiver_doc(receiver: Receiver) -> str:
@@ -186,12 +243,15 @@ def _receiver_doc(receiver: Receiver) -> str:
     return f"""\
 ### SF1630 receiver for {receiver.sftp_user} ({receiver.kommune.name}, {receiver.lis.name})
 
-Waits (deferred) for `*.metadata` in `{settings.inbox}/` over connection `{receiver.sftp_conn_id}`, then for
-each delivery: reads the metadata (hardened reader), downloads the data file and checks its size, validates
-it with the sender's data spec, and loads it into `{receiver.warehouse_conn_id}` together with a ledger row
-keyed by FileTransferUUID; only after the commit are both files deleted from the server. Invalid deliveries
-go to the quarantine with their validation reports and fail the task instance, naming the sender's contact.
-Housekeeping sweeps IN/: data files left without metadata for more than {settings.grace} are quarantined.
+Waits for `*.metadata` in `{settings.inbox}/` over connection `{receiver.sftp_conn_id}` (a quick look, then
+deferred), then: **fetch** reads each metadata file (hardened reader), checks its claims and stages the data
+file with its size checked; **validate** runs the sender's data spec as a Great Expectations suite over every
+staged file (GX ValidationResult, Data Docs and a summary per delivery in the store); **load** (one instance
+per delivery) loads a valid file into `{receiver.warehouse_conn_id}` with a ledger row keyed by
+FileTransferUUID in one transaction, or quarantines an invalid one with its reports and fails, naming the
+sender's contact; **delete** removes from the server only what the ledger or the quarantine holds.
+Housekeeping sweeps IN/ (data files left without metadata for more than {settings.grace} are quarantined) and
+deletes quarantine older than {settings.quarantine_keep}.
 
 Accepted: {senders}. See docs/receiver.md.
 """
@@ -216,19 +276,22 @@ def build_receiver_dag(receiver: Receiver) -> DAG:
     ) as dag:
         wait = MetadataSensor(
             task_id="wait_for_metadata",
+            sftp_user=receiver.sftp_user,
             sftp_conn_id=receiver.sftp_conn_id,
             path=settings.inbox,
             wait=settings.wait_timeout,
             poke_interval=settings.poke_interval.total_seconds(),
         )
-        items = list_deliveries(receiver.sftp_user)
-        loads = load_one.partial(sftp_user=receiver.sftp_user).expand(item=items)
-        sweep = housekeeping(receiver.sftp_user)
-        # A leaf that needs every load: housekeeping runs whatever happened (trigger rule all_done), so
-        # without it a failed load would leave the run green in the UI.
+        user = receiver.sftp_user
+        fetched = fetch(user, wait.output)  # type: ignore[arg-type]  # an XComArg resolves to the items
+        loads = load.partial(sftp_user=user).expand(record=validate(user, fetched))  # type: ignore[arg-type]
+        deleted = delete(user)
+        sweep = housekeeping(user)
+        # The leaf needs every load and the delete: delete and housekeeping run whatever happened (trigger
+        # rule all_done), so without it a quarantined delivery would leave the run green in the UI.
         all_loaded = EmptyOperator(task_id="all_loaded")
-        wait >> items
-        loads >> [sweep, all_loaded]
+        loads >> deleted >> sweep
+        [loads, deleted] >> all_loaded
     return dag
 
 

@@ -7,8 +7,6 @@ rare, manual, and started from the Loads view's link with both params filled in.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Param, task
@@ -25,20 +23,17 @@ RELOAD_DAG_ID = "sf1630_reload"
 
 
 def _intake(receiver: Receiver) -> Intake:
-    """The receiver's processing context (warehouse, quarantine) with its connections resolved."""
-    from airflow.configuration import AIRFLOW_HOME
-
-    from sf1630.receiver.delivery import Intake, quarantine_dir, staging_dir
+    """The receiver's processing context (warehouse, store) with its connections resolved."""
+    from sf1630.airflow.store import storage
+    from sf1630.receiver.delivery import Intake
     from sf1630.receiver.extract import spec_for
 
-    home = Path(AIRFLOW_HOME)
     return Intake(
         receiver=receiver,
         database=connections.database(receiver.warehouse_conn_id),
         open_sftp=lambda: connections.sftp(receiver.sftp_conn_id),  # a reload never touches the server
         spec_for=spec_for,
-        staging=staging_dir(receiver, home),
-        quarantine_root=quarantine_dir(receiver, home),
+        storage=storage(receiver),
     )
 
 
@@ -57,7 +52,7 @@ def reload(**context: Any) -> dict[str, Any]:
         result = reload_quarantined(_intake(receiver), file_name)
     except (ReloadRefused, ValueError) as err:
         raise AirflowFailException(str(err)) from None
-    return asdict(result)
+    return result.as_dict()
 
 
 def build_reload_dag() -> DAG:

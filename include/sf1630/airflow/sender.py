@@ -31,10 +31,13 @@ from sf1630.airflow import connections, runs
 from sf1630.airflow.arrival import FOUND, REFUSED, FileArrival, quick_look
 from sf1630.airflow.deadline import deadline_alert
 from sf1630.airflow.notify import SENDER_DEADLINE, SENDER_FAILED, failure_callback
-from sf1630.protocol import IN, RECEIPT_SUFFIX, Period
+from sf1630.airflow.plans import ledger as _ledger
+from sf1630.airflow.plans import period as _period
+from sf1630.airflow.plans import plan_for_run
+from sf1630.airflow.plans import sender as _sender
+from sf1630.protocol import IN, RECEIPT_SUFFIX
 from sf1630.registry import Kommune, SenderSystem, load_registry
-from sf1630.sender.ledger import Ledger
-from sf1630.sender.plan import Delivery, plan_deliveries
+from sf1630.sender.plan import Delivery
 from sf1630.sender.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -65,66 +68,6 @@ Re-runs reuse the same file names and skip accepted deliveries. Connections: SFT
 source `{source}`, ledger `{ledger}`. A failed run sends on-call one message listing every delivery not
 accepted; a run not done {deadline} after it was queued sends a missed-deadline message (docs/sender.md).
 """
-
-
-def _sender(code: str) -> SenderSystem:
-    return load_registry().sender(code)
-
-
-def _ledger(sender: SenderSystem) -> Ledger:
-    return Ledger(connections.database(sender.ledger_conn_id))
-
-
-def _period(sender: SenderSystem, context: Mapping[str, Any]) -> Period:
-    try:
-        return runs.run_period(context, sender.timezone)
-    except ValueError as exc:
-        raise AirflowFailException(str(exc)) from None
-
-
-def plan_for_run(
-    sender: SenderSystem, kommuner: Sequence[Kommune], context: Mapping[str, Any]
-) -> list[Delivery]:
-    """The deliveries of the run in ``context`` (a task's or a callback's), narrowed by its params."""
-    params = runs.run_params(context)
-    try:
-        kommune_filter = runs.as_list(params.get("kommune"))
-        recipient_filter = runs.as_list(params.get("recipient"))
-    except ValueError as exc:
-        raise AirflowFailException(str(exc)) from None
-    deliveries = plan_deliveries(
-        sender,
-        kommuner,
-        _period(sender, context),
-        kommune_filter=kommune_filter,
-        recipient_filter=recipient_filter,
-    )
-    if not _forced(params):
-        return deliveries
-    if not kommune_filter:
-        raise AirflowFailException("force re-sends accepted deliveries: name the kommune (param kommune)")
-    return _force(sender, deliveries, context)
-
-
-def _forced(params: Mapping[str, Any]) -> bool:
-    value = params.get("force", False)
-    return value is True or str(value).strip().lower() in {"true", "1", "yes"}
-
-
-def _force(sender: SenderSystem, deliveries: list[Delivery], context: Mapping[str, Any]) -> list[Delivery]:
-    """Deliveries the ledger lists as accepted get a superseding name stamped with the run's own moment
-    (``run_after``, which a retry or a cleared run keeps), so the re-send happens once per forcing run."""
-    from sf1630.sender.plan import force_deliveries
-
-    if not deliveries:
-        return deliveries
-    ledger = _ledger(sender)
-    current = ledger.current_accepted(sender.code, str(deliveries[0].period))
-    try:
-        moment = runs.run_moment(context).in_timezone(sender.timezone)
-        return force_deliveries(deliveries, current, moment)
-    except ValueError as exc:
-        raise AirflowFailException(str(exc)) from None
 
 
 def _export_and_upload(sftp: Any, sender: SenderSystem, delivery: Delivery) -> int:

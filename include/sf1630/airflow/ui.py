@@ -22,14 +22,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sf1630.airflow import connections
 from sf1630.airflow.reload import RELOAD_DAG_ID
+from sf1630.airflow.store import local_quarantine
 from sf1630.lis_view.deliveries import build_deliveries
 from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
-from sf1630.lis_view.loads import chosen_receivers, current_rows, loads_html
+from sf1630.lis_view.loads import chosen_receivers, current_rows
 from sf1630.lis_view.model import Filters, TaskRef
 from sf1630.lis_view.pages import (
     Links,
     action_target,
     deliveries_page,
+    loads_html,
     message_page,
     report_page,
     trigger_page,
@@ -37,7 +39,6 @@ from sf1630.lis_view.pages import (
 from sf1630.lis_view.report import REPORT_FILES, ReportFolder, locate_report, summarize_validation
 from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver, load_receivers
-from sf1630.receiver.delivery import quarantine_dir
 from sf1630.registry import delivery_label, load_registry
 
 URL_PREFIX = "/sf1630"
@@ -233,7 +234,7 @@ def create_app() -> FastAPI:
         if name not in REPORT_FILES:
             raise HTTPException(status_code=404, detail="no such report file")
         receiver, row = _ledger_row(lis, uuid)
-        folder = locate_report(row, quarantine_dir(receiver, _airflow_home()))
+        folder = locate_report(row, local_quarantine(receiver))
         content = _read(folder, name) if folder else None
         if content is None:
             raise HTTPException(status_code=404, detail="no such report file")
@@ -297,9 +298,9 @@ def _ledger_row(lis: str, uuid: str) -> tuple[Receiver, LoadRow]:
 def _delivery_of_task(
     dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> tuple[Receiver, LoadRow] | None:
-    """The ledger row of the delivery a receiver's ``load_one`` task instance handled."""
+    """The ledger row of the delivery a receiver's ``load`` task instance handled."""
     receiver = next((r for r in load_receivers() if r.dag_id == dag_id), None)
-    if receiver is None or task_id != "load_one":
+    if receiver is None or task_id != "load":
         return None
     label = AirflowTasks().label(dag_id, run_id, task_id, map_index)
     if not label:
@@ -314,7 +315,7 @@ def _delivery_of_task(
 
 
 def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:
-    folder = locate_report(row, quarantine_dir(receiver, _airflow_home()))
+    folder = locate_report(row, local_quarantine(receiver))
     files = [name for name in REPORT_FILES if folder and _read(folder, name) is not None]
     summary = None
     if folder and "validation.json" in files:

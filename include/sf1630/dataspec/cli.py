@@ -1,6 +1,9 @@
-"""``sf1630 dataspec``: list and show specs, make synthetic files, and check a file against a spec.
+"""``sf1630 dataspec``: list and show specs, write a GX suite, make synthetic files, check a file with GX.
 
 Heavy libraries (polars, Great Expectations) are imported inside the handlers so ``sf1630 --help`` stays fast.
+``check`` runs the spec's suite through GX Core, as the receiver does; with ``--report-dir`` it writes the
+same reports the receiver keeps (``validation.json``, GX's ValidationResult; ``validation.html``;
+``summary.txt``; ``datadocs/``, GX Data Docs).
 Exit codes: 0 valid / done, 1 the file is invalid, 2 usage error or a file that cannot be read.
 """
 
@@ -21,7 +24,7 @@ _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 def register(subparsers: Any) -> None:
     """Add the ``dataspec`` group and its commands."""
-    group = subparsers.add_parser("dataspec", help="data specs: list, show, synth, check")
+    group = subparsers.add_parser("dataspec", help="data specs: list, show, suite, synth, check")
     group.add_argument("--spec-dir", type=Path, default=None, help="directory of spec YAML files")
     commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -32,6 +35,11 @@ def register(subparsers: Any) -> None:
     show.add_argument("name")
     show.set_defaults(handler=_show)
 
+    suite = commands.add_parser("suite", help="write a spec's Great Expectations suite as GX JSON")
+    suite.add_argument("name")
+    suite.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+    suite.set_defaults(handler=_suite)
+
     synth = commands.add_parser("synth", help="write a valid synthetic file")
     synth.add_argument("name")
     synth.add_argument("--rows", type=int, required=True)
@@ -41,16 +49,10 @@ def register(subparsers: Any) -> None:
     synth.add_argument("--out", type=Path, required=True)
     synth.set_defaults(handler=_synth)
 
-    check = commands.add_parser("check", help="validate FILE against a spec")
+    check = commands.add_parser("check", help="validate FILE against a spec with Great Expectations")
     check.add_argument("file", type=Path)
     check.add_argument("--spec", required=True)
-    check.add_argument("--report-dir", type=Path, default=None)
-    check.add_argument(
-        "--engine",
-        choices=("project", "gx"),
-        default="project",
-        help="project: the suite evaluated in polars (default); gx: the suite run by GX Core itself",
-    )
+    check.add_argument("--report-dir", type=Path, default=None, help="write the reports into this folder")
     check.set_defaults(handler=_check)
 
 
@@ -84,6 +86,22 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite(args: argparse.Namespace) -> int:
+    from sf1630.dataspec.suite import suite_json
+
+    try:
+        spec = load_spec(args.name, args.spec_dir)
+    except ConfigError as exc:
+        return _usage(str(exc))
+    text = suite_json(spec) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(args.out)
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from sf1630.dataspec.schema import write_csv
     from sf1630.dataspec.synth import SynthError, synthesize
@@ -101,18 +119,23 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sf1630.dataspec.validation import validate_file
+    from sf1630.dataspec.parsing import read_regular_file
 
     try:
         spec = load_spec(args.spec, args.spec_dir)
     except ConfigError as exc:
         return _usage(str(exc))
     try:
-        report = validate_file(args.file, spec, engine=args.engine)
+        data = read_regular_file(args.file)
     except OSError as exc:
         return _usage(f"cannot read {args.file}: {exc.strerror or exc}")
-    print("\n".join(report.summary_lines()))
+    from sf1630.dataspec.validation import Validator, write_reports
+
+    validator = Validator()
+    validated = validator.validate_bytes(data, spec, name=args.file.name)
+    del data
+    print("\n".join(validated.report.summary_lines()))
     if args.report_dir is not None:
-        for path in report.write(args.report_dir):
+        for path in write_reports(validator, validated, args.report_dir):
             print(f"report: {path}")
-    return 0 if report.success else 1
+    return 0 if validated.success else 1

@@ -1,7 +1,9 @@
 """The validation report: one shape for parse failures and expectation results, as text, JSON and HTML.
 
 A task log needs a few lines, an operator needs a page to open, and a machine needs JSON; all three come from
-the same :class:`ValidationReport`, so they can never disagree.
+the same :class:`ValidationReport`, so they can never disagree. It is the short form: the parse checks and
+one entry per GX expectation result; GX's own ValidationResult and Data Docs are kept beside it
+(:func:`sf1630.dataspec.validation.write_reports`).
 
 Values from a file reach the HTML page, which people open in a browser and sometimes in a spreadsheet
 (Excel and LibreOffice open HTML tables). A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a
@@ -16,7 +18,6 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 SAMPLE_SIZE = 5
@@ -123,13 +124,3 @@ class ValidationReport:
             "<table><tr><th>Result</th><th>Expectation</th><th>Column</th>"
             f"<th>Unexpected</th><th>Sample</th><th>Detail</th></tr>{''.join(rows)}</table></body></html>"
         )
-
-    def write(self, directory: Path) -> tuple[Path, Path]:
-        """Write ``<file>.report.json`` and ``<file>.report.html`` into ``directory``."""
-        directory.mkdir(parents=True, exist_ok=True)
-        stem = Path(self.file).name
-        json_path = directory / f"{stem}.report.json"
-        html_path = directory / f"{stem}.report.html"
-        json_path.write_text(self.to_json(), encoding="utf-8")
-        html_path.write_text(self.to_html(), encoding="utf-8")
-        return json_path, html_path

@@ -1,21 +1,26 @@
 """The Great Expectations suite derived from a spec, built in code (GX Core, no YAML or JSON stores).
 
-The suite is the contract: every check the project makes is a real GX expectation here, whether GX or the
-project's polars evaluator (:mod:`sf1630.dataspec.validation`) computes it. Type checks are
-``expect_column_values_to_be_of_type`` on the frame in which a column holds typed values only when every text
-parsed, so a single bad value flips the column back to text and fails the check.
+The suite is the contract: every check the project makes on a value is a GX expectation here, and GX runs
+them (:mod:`sf1630.dataspec.validation`). Type checks are ``expect_column_values_to_be_of_type`` on the frame
+:func:`~sf1630.dataspec.validation.gx_frame` builds, in which a column holds typed values only when every text
+parsed; otherwise its unparsed texts are the expectation's unexpected values. ``sf1630 dataspec suite NAME``
+writes the suite as GX's JSON (:func:`suite_json`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sf1630.dataspec.spec import Column, DataSpec
 
 if TYPE_CHECKING:
     import great_expectations as gx
+
+#: One expectation as (GX expectation type, kwargs), the form the suite is derived in.
+Expectation = tuple[str, dict[str, Any]]
 
 #: The Python type name GX reports for each spec type's values (pyarrow-backed pandas columns).
 GX_VALUE_TYPES = {
@@ -113,17 +118,25 @@ def gx_context() -> Any:
 _CONTEXT: Any = None
 
 
-def build_suite(spec: DataSpec, only: frozenset[str] | None = None) -> gx.ExpectationSuite:
-    """The spec's ExpectationSuite (named ``sf1630.<spec>``), GX expectation objects in config order.
+def build_suite(
+    spec: DataSpec, *, extra: Sequence[Expectation] = (), name: str | None = None
+) -> gx.ExpectationSuite:
+    """The spec's ExpectationSuite (named ``sf1630.<spec>`` unless ``name``), GX expectations in config order.
 
-    ``only`` limits it to those expectation types (the part the project's path hands to GX itself).
+    ``extra`` are appended (the receiver's "every row belongs to this delivery" for one file).
     """
     import great_expectations as gx
     from great_expectations.expectations.registry import get_expectation_impl
 
     gx_context()
-    suite = gx.ExpectationSuite(name=f"sf1630.{spec.name}")
-    for kind, kwargs in expectation_configs(spec):
-        if only is None or kind in only:
-            suite.add_expectation(get_expectation_impl(kind)(**kwargs))
+    suite = gx.ExpectationSuite(name=name or f"sf1630.{spec.name}")
+    for kind, kwargs in [*expectation_configs(spec), *extra]:
+        suite.add_expectation(get_expectation_impl(kind)(**kwargs))
     return suite
+
+
+def suite_json(spec: DataSpec) -> str:
+    """The spec's suite as GX writes an ExpectationSuite to JSON (what a GX user opens or imports)."""
+    import json
+
+    return json.dumps(build_suite(spec).to_json_dict(), ensure_ascii=False, indent=2, default=str)

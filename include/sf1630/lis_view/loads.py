@@ -19,14 +19,13 @@ from sf1630.lis_view.ledgers import LoadRow, SentRow
 from sf1630.lis_view.model import Filters, State, TaskIndex, TaskRef
 from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver
-from sf1630.registry import SenderSystem, delivery_label
+from sf1630.registry import delivery_label
 
 if TYPE_CHECKING:
-    from sf1630.database import Database
-    from sf1630.lis_view.pages import Links
+    pass
 
 #: The receiver's mapped task that loads one delivery; its rendered map index is the delivery label.
-LOAD_TASK = "load_one"
+LOAD_TASK = "load"
 
 
 @dataclass(frozen=True)
@@ -170,26 +169,3 @@ def _cell(
         return Cell(State.RECEIVED, month, task=task)
     state = State.LATE if now >= deadline(receiver, period) else State.MISSING
     return Cell(state, month, task=task)
-
-
-def loads_html(
-    receivers: Sequence[Receiver],
-    filters: Filters,
-    warehouses: Sequence[tuple[str, str, Database]],
-    sender_ledgers: Sequence[tuple[str, Database]],
-    tasks: TaskIndex,
-    links: Links,
-    senders: Sequence[SenderSystem],
-    now: datetime,
-) -> str:
-    """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what
-    ``bench/bench_ui.py`` times). ``warehouses`` holds (LIS SFTP user, kommune CVR, warehouse) of the
-    receivers the filters choose."""
-    from sf1630.lis_view.ledgers import read_load_rows, read_sent_rows
-    from sf1630.lis_view.pages import loads_page
-
-    chosen = chosen_receivers(receivers, filters)
-    load_rows = read_load_rows(warehouses, filters.months)
-    sent_rows = read_sent_rows(sender_ledgers, filters.months)
-    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now)
-    return loads_page(matrix, links, receivers, senders)

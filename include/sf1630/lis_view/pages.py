@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from sf1630.lis_view.deliveries import DeliveryRow
-from sf1630.lis_view.loads import Cell, Matrix, MatrixRow
-from sf1630.lis_view.model import Filters, Receipt, State, TaskRef
+from sf1630.lis_view.loads import Cell, Matrix, MatrixRow, build_matrix, chosen_receivers
+from sf1630.lis_view.model import Filters, Receipt, State, TaskIndex, TaskRef
 from sf1630.lis_view.report import REPORT_FILES, Summary
 from sf1630.receiver.config import Receiver
 from sf1630.registry import SenderSystem
+
+if TYPE_CHECKING:
+    from sf1630.database import Database
 
 STYLE = """
 body{font-family:system-ui,sans-serif;font-size:13px;margin:12px;color:#1a202c}
@@ -389,3 +394,25 @@ document.getElementById('trigger').addEventListener('submit', async (event) => {
         f"<p id='result'></p>{script}"
     )
     return _page(f"Trigger {dag_id}", body)
+
+
+def loads_html(
+    receivers: Sequence[Receiver],
+    filters: Filters,
+    warehouses: Sequence[tuple[str, str, Database]],
+    sender_ledgers: Sequence[tuple[str, Database]],
+    tasks: TaskIndex,
+    links: Links,
+    senders: Sequence[SenderSystem],
+    now: datetime,
+) -> str:
+    """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what
+    ``bench/bench_ui.py`` times). ``warehouses`` holds (LIS SFTP user, kommune CVR, warehouse) of the
+    receivers the filters choose."""
+    from sf1630.lis_view.ledgers import read_load_rows, read_sent_rows
+
+    chosen = chosen_receivers(receivers, filters)
+    load_rows = read_load_rows(warehouses, filters.months)
+    sent_rows = read_sent_rows(sender_ledgers, filters.months)
+    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now)
+    return loads_page(matrix, links, receivers, senders)

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
 from sf1630.config import ConfigError, Duration, Model, read_yaml, validate
 from sf1630.registry import Code, ConnId, Kommune, LisSystem, Registry, SenderSystem, Text, load_registry
 from sf1630.settings import config_dir
-
-ValidationEngine = Literal["project", "gx"]
 
 
 def connection_slug(user: str) -> str:
@@ -47,8 +45,9 @@ class ReceiverSettings(Model):
     wait_timeout: Duration
     poke_interval: Duration
     grace: Duration
-    quarantine_dir: str = ""
-    staging_dir: str = ""
+    storage: str = ""
+    storage_conn_id: str = ""
+    quarantine_keep: Duration
     deadline_day: Annotated[int, Field(ge=1, le=28)]
     run_deadline: Duration
     owner: Text
@@ -56,7 +55,6 @@ class ReceiverSettings(Model):
     retry_delay: Duration
     max_retry_delay: Duration
     accepts: Annotated[tuple[Code, ...], Field(min_length=1)]
-    validation_engine: ValidationEngine = "project"
     on_call_email: Text | None = None
     smtp_conn_id: ConnId | None = None
     slack_conn_id: ConnId | None = None

@@ -1,23 +1,39 @@
-"""One delivery from IN/ to the warehouse: metadata, download, validation, load, and only then delete.
+"""The receiver's steps for the inbox items of one run: fetch, validate, load, delete.
 
 The order is the contract with the platform and with ourselves: nothing leaves the server before the
 warehouse has committed the rows and the ledger row together, so a crash anywhere leaves the delivery either
 untouched on the server or recorded in the ledger (and then merely deleted on the next run). Everything the
 delivery claims about itself (file name, sender, kommune, size) is checked against the listing and the
-configuration before it is trusted; a refused delivery is quarantined, cleared from IN/ and reported with
-the sender's contact.
+configuration before it is trusted; a refused delivery is quarantined (and only then cleared from IN/) and
+reported with the sender's contact.
+
+Each step is its own task and may run in its own process on any worker: what it hands on is a plain
+:class:`ItemRecord` per inbox item (the tasks' XCom), and the files live in the receiver's object store
+(:mod:`sf1630.receiver.storage`). Every step is idempotent: the staged file and the report folder have fixed
+names, the load is a no-op when the ledger already has the FileTransferUUID, and the delete step removes
+from IN/ only what the ledger (or the quarantine) holds.
+
+- :func:`fetch_item`: metadata read (size-capped, hardened reader) and claims checked; already in the ledger
+  → nothing to do but delete; else the data file is downloaded into staging with its size checked.
+- :func:`validate_items`: every staged file of the run through GX in one process (one GX import per run),
+  reports written to the store.
+- :func:`load_item`: a valid file and its ledger row in one transaction; an invalid one quarantined with
+  its reports and recorded as quarantined (raises :class:`Quarantined`).
+- :func:`delete_items`: both files removed from IN/ for every item the ledger or the quarantine holds; the
+  staged files removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sf1630.database import Database
 from sf1630.protocol import (
@@ -33,32 +49,22 @@ from sf1630.receiver.config import Receiver
 from sf1630.receiver.fetch import OpenSFTP, SizeMismatch, delete_remote, download_with_retries, read_small
 from sf1630.receiver.inbox import InboxItem
 from sf1630.receiver.quarantine import quarantine
+from sf1630.receiver.storage import Storage, StorePath, copy_tree, remove_tree, write_private
 from sf1630.registry import SenderSystem
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, record_outcome, recorded
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from sf1630.dataspec.validation import Validated, Validator
+
 log = logging.getLogger(__name__)
 
 _UNKNOWN_CONTACT = "the platform operator (sender unknown)"
 
 
-class Verdict(Protocol):
-    """A data spec's judgement of one file (see ``sf1630.receiver.extract``)."""
-
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def rows(self) -> int: ...
-    @property
-    def summary(self) -> str: ...
-    def report_json(self) -> bytes: ...
-    def report_html(self) -> bytes: ...
-
-
 class ExtractSpec(Protocol):
-    """What the receiver needs from a data spec: check a file, and shape its rows for the warehouse."""
+    """What the receiver needs from a data spec (see ``sf1630.receiver.extract``)."""
 
     @property
     def name(self) -> str: ...
@@ -66,9 +72,10 @@ class ExtractSpec(Protocol):
     def table(self) -> str: ...
     @property
     def snapshot(self) -> bool: ...
-    def check(
-        self, path: Path, *, kommune: str, period: str, engine: str = ...
-    ) -> tuple[Verdict, pa.Table | None]: ...
+    def validate(
+        self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
+    ) -> Validated: ...
+    def rows(self, data: bytes) -> pa.Table: ...
     def create_sql(self, kind: str, schema: str) -> list[str]: ...
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
@@ -76,69 +83,80 @@ class ExtractSpec(Protocol):
 
 
 class Status(StrEnum):
-    """How one inbox item ended."""
+    """Where one inbox item stands after a step."""
 
+    STAGED = "staged"
+    VALID = "valid"
+    INVALID = "invalid"
     LOADED = "loaded"
     ALREADY_LOADED = "already-loaded"
     QUARANTINED = "quarantined"
 
 
 @dataclass(frozen=True)
-class DeliveryResult:
-    """What became of one inbox item (the load task's XCom; plain values only)."""
+class ItemRecord:
+    """What the steps know about one inbox item; plain values only (it travels as XCom between tasks).
 
-    status: Status
+    ``label`` is the delivery's label in the UI (:func:`~sf1630.registry.delivery_label`); ``staged`` and
+    ``report`` are URIs in the receiver's store; ``metadata_trusted`` is false when the metadata could not
+    be trusted (then nothing of it was used to build a path or a ledger row).
+    """
+
     data_name: str
+    metadata_name: str
+    data_size: int
+    label: str
+    status: Status
     file_transfer_uuid: str = ""
     sender: str = ""
     kommune: str = ""
     period: str = ""
     spec: str = ""
     rows: int = 0
+    received_at: str = ""
     summary: str = ""
+    report: str = ""
     quarantine_folder: str = ""
+    metadata_trusted: bool = True
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The record as XCom (JSON)."""
+        return {**asdict(self), "status": str(self.status)}
+
+    @classmethod
+    def from_xcom(cls, value: dict[str, Any]) -> ItemRecord:
+        """The record back from XCom."""
+        return cls(**{**value, "status": Status(value["status"])})
+
+    @property
+    def item(self) -> InboxItem:
+        return InboxItem(self.data_name, self.metadata_name, self.data_size)
 
 
 class Quarantined(Exception):
-    """The delivery was refused, quarantined and cleared from IN/; ``result`` says why and whom to contact.
+    """The delivery was refused and quarantined; ``record`` says why and whom to contact.
 
     The receiver's refusal, after the platform handed the file over; the sender's ``DeliveryRejected`` is the
     platform refusing a trigger, another event with another owner.
     """
 
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.summary)
-        self.result = result
+    def __init__(self, record: ItemRecord) -> None:
+        super().__init__(record.summary)
+        self.record = record
 
 
 @dataclass(frozen=True)
 class Intake:
-    """Everything processing needs, built once per task from configuration and connections."""
+    """Everything the steps need, built once per task from configuration and connections."""
 
     receiver: Receiver
     database: Database
     open_sftp: OpenSFTP
     spec_for: Callable[[str], ExtractSpec]
-    staging: Path
-    quarantine_root: Path
+    storage: Storage
     download_attempts: int = 3
     backoff_seconds: float = 1.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-def staging_dir(receiver: Receiver, home: Path) -> Path:
-    """Where downloads land before validation: configured, or ``<home>/sf1630/staging/<user>``.
-
-    ``home`` is the Airflow home, passed in by the Airflow face so that this module never imports Airflow.
-    """
-    configured = receiver.settings.staging_dir
-    return (Path(configured) if configured else home / "sf1630" / "staging") / receiver.sftp_user
-
-
-def quarantine_dir(receiver: Receiver, home: Path) -> Path:
-    """Where refused deliveries are kept: configured, or ``<home>/sf1630/quarantine/<user>``."""
-    configured = receiver.settings.quarantine_dir
-    return (Path(configured) if configured else home / "sf1630" / "quarantine") / receiver.sftp_user
 
 
 @dataclass(frozen=True)
@@ -161,8 +179,11 @@ class _Refusal(Exception):
         self.sender = sender
 
 
-def process_delivery(intake: Intake, item: InboxItem) -> DeliveryResult:
-    """Take one inbox item into the warehouse, or into the quarantine (then raise :class:`Quarantined`)."""
+# --- fetch ------------------------------------------------------------------------------------------------
+
+
+def fetch_item(intake: Intake, item: InboxItem, label: str) -> ItemRecord:
+    """Check an inbox item's metadata and stage its data file; a refused one is quarantined (not deleted)."""
     folder = intake.receiver.settings.inbox
     received_at = intake.clock()
     raw = b""
@@ -172,37 +193,145 @@ def process_delivery(intake: Intake, item: InboxItem) -> DeliveryResult:
             data_path = f"{folder}/{check_safe_name(item.data_name)}"
             claims = _check_claims(intake.receiver, item, raw, lambda: claiming.read_head(sftp, data_path))
     except DocumentTooLarge as err:
-        _refuse_unread(intake, item, raw, _Refusal(f"metadata {err.reason}", str(err)))
+        return _refuse_unread(intake, item, label, raw, _Refusal(f"metadata {err.reason}", str(err)))
     except _Refusal as refusal:
-        _refuse_unread(intake, item, raw, refusal)
-    metadata = claims.metadata
-    uuid = metadata.file_transfer_uuid
-    if recorded(intake.database, uuid) is not None:
-        log.info(
-            "%s (FileTransferUUID %s) is already in the ledger: deleting it from IN/",
+        return _refuse_unread(intake, item, label, raw, refusal)
+    record = _record(item, label, claims, Status.STAGED, received_at)
+    uuid = claims.metadata.file_transfer_uuid
+    outcome = recorded(intake.database, uuid)
+    if outcome is not None:
+        log.info("%s (FileTransferUUID %s) is already in the ledger (%s)", item.data_name, uuid, outcome)
+        status = Status.ALREADY_LOADED if outcome is Outcome.LOADED else Status.QUARANTINED
+        return replace(record, status=status, summary=f"already in the ledger ({outcome})")
+    storage = intake.storage
+    write_private(storage.staged(item.data_name + METADATA_SUFFIX), raw)
+    try:
+        download_with_retries(
+            intake.open_sftp,
+            folder,
             item.data_name,
-            uuid,
+            storage.staged(item.data_name),
+            claims.metadata.file.size_in_bytes,
+            attempts=intake.download_attempts,
+            backoff_seconds=intake.backoff_seconds,
         )
-        _clear_inbox(intake, item)
-        return _result(Status.ALREADY_LOADED, item, claims, summary="already in the ledger")
-    staged = _download(intake, item, claims, raw, received_at)
-    spec = intake.spec_for(claims.sender.dataspec)
-    verdict, rows = spec.check(
-        staged,
-        kommune=claims.name.authority,
-        period=str(claims.period),
-        engine=intake.receiver.settings.validation_engine,
+    except SizeMismatch as err:
+        mismatch = _Refusal("size mismatch", str(err), claims.sender)
+        return _refuse_read(intake, record, raw, mismatch, files={})
+    log.info("%s: fetched %s into %s", label, item.data_name, storage.staging)
+    return record
+
+
+# --- validate ---------------------------------------------------------------------------------------------
+
+
+def validate_items(intake: Intake, records: Sequence[ItemRecord], validator: Validator) -> list[ItemRecord]:
+    """Validate every staged file of the run with one GX validator; reports go to the store."""
+    return [_validate(intake, r, validator) if r.status is Status.STAGED else r for r in records]
+
+
+def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemRecord:
+    from sf1630.dataspec.validation import write_reports
+
+    spec = intake.spec_for(record.spec)
+    data = intake.storage.staged(record.data_name).read_bytes()
+    validated = spec.validate(
+        validator, data, name=record.data_name, kommune=record.kommune, period=record.period
     )
-    checksum = _sha256(staged)
-    if not verdict.ok or rows is None:
-        _reject_invalid(intake, item, claims, raw, staged, verdict, checksum, received_at)
-    loaded = _load(intake, spec, claims, rows, checksum, received_at)
-    _clear_inbox(intake, item)
-    staged.unlink(missing_ok=True)
-    status = Status.LOADED if loaded else Status.ALREADY_LOADED
-    return _result(
-        status, item, claims, rows=rows.num_rows, summary=f"{rows.num_rows} rows into {spec.table}"
+    del data
+    destination = intake.storage.report_folder(record.data_name)
+    with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
+        write_reports(validator, validated, Path(tmp))
+        remove_tree(destination)
+        copy_tree(Path(tmp), destination)
+    summary = "\n".join(validated.report.summary_lines())
+    log.info("%s\n%s\nreports: %s", record.label, summary, destination)
+    status = Status.VALID if validated.success else Status.INVALID
+    return replace(
+        record, status=status, rows=validated.report.rows or 0, summary=summary, report=str(destination)
     )
+
+
+# --- load -------------------------------------------------------------------------------------------------
+
+
+def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
+    """Load a valid item with its ledger row; quarantine an invalid one and raise :class:`Quarantined`."""
+    if record.status is Status.QUARANTINED:
+        raise Quarantined(record)
+    if record.status is Status.INVALID:
+        return _quarantine_invalid(intake, record)
+    if record.status is not Status.VALID:
+        return record
+    spec = intake.spec_for(record.spec)
+    staged = intake.storage.staged(record.data_name)
+    data = staged.read_bytes()
+    checksum = hashlib.sha256(data).hexdigest()
+    rows = spec.rows(data)
+    del data
+    loaded_at = intake.clock()
+    constants, replace_where = spec.lineage(
+        file_transfer_uuid=record.file_transfer_uuid,
+        kommune=record.kommune,
+        period=record.period,
+        loaded_at=loaded_at,
+    )
+    request = LoadRequest(
+        table=spec.table,
+        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
+        data=rows,
+        entry=_entry(record, rows.num_rows, checksum, Outcome.LOADED, loaded_at),
+        replace_where=replace_where,
+        constants=constants,
+    )
+    if not load_delivery(intake.database, request):
+        return replace(record, status=Status.ALREADY_LOADED, summary="already in the ledger")
+    return replace(
+        record, status=Status.LOADED, rows=rows.num_rows, summary=f"{rows.num_rows} rows into {spec.table}"
+    )
+
+
+def _quarantine_invalid(intake: Intake, record: ItemRecord) -> ItemRecord:
+    outcome = recorded(intake.database, record.file_transfer_uuid)
+    if outcome is Outcome.QUARANTINED:  # a retry after the quarantine was recorded
+        raise Quarantined(replace(record, status=Status.QUARANTINED))
+    sender = intake.receiver.sender(record.sender)
+    refusal = _Refusal("invalid extract", record.summary, sender)
+    staged = intake.storage.staged(record.data_name)
+    metadata = intake.storage.staged(record.data_name + METADATA_SUFFIX).read_bytes()
+    files: dict[str, bytes | StorePath] = {record.data_name: staged}
+    trees = {"": intake.storage.report_folder(record.data_name)}
+    checksum = hashlib.sha256(staged.read_bytes()).hexdigest()
+    raise Quarantined(
+        _refuse_read(intake, record, metadata, refusal, files=files, trees=trees, checksum=checksum)
+    )
+
+
+# --- delete -----------------------------------------------------------------------------------------------
+
+
+def delete_items(intake: Intake, records: Iterable[ItemRecord]) -> list[str]:
+    """Remove from IN/ every item the ledger holds (or whose untrusted files are quarantined), and its staged
+    files; an item the ledger does not hold stays for the next run. Returns the deleted data file names."""
+    deleted = []
+    inbox = intake.receiver.settings.inbox
+    with intake.open_sftp() as sftp:
+        for record in records:
+            if record.metadata_trusted:
+                if recorded(intake.database, record.file_transfer_uuid) is None:
+                    log.warning("%s is not in the ledger: left in IN/ for the next run", record.data_name)
+                    continue
+            elif not record.quarantine_folder:
+                continue
+            delete_remote(sftp, inbox, record.data_name, record.metadata_name)
+            deleted.append(record.data_name)
+            if record.metadata_trusted:
+                for name in (record.data_name, record.data_name + METADATA_SUFFIX):
+                    remove_tree(intake.storage.staged(name))
+    return deleted
+
+
+# --- claims, quarantine, ledger ---------------------------------------------------------------------------
 
 
 def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes, head: Callable[[], bytes]) -> _Claims:
@@ -255,111 +384,48 @@ def _claimed_sender(
     return sender
 
 
-def _download(intake: Intake, item: InboxItem, claims: _Claims, raw: bytes, received_at: datetime) -> Path:
-    expected = claims.metadata.file.size_in_bytes
-    try:
-        return download_with_retries(
-            intake.open_sftp,
-            intake.receiver.settings.inbox,
-            item.data_name,
-            intake.staging,
-            expected,
-            attempts=intake.download_attempts,
-            backoff_seconds=intake.backoff_seconds,
-        )
-    except SizeMismatch as err:
-        refusal = _Refusal("size mismatch", str(err), claims.sender)
-        _refuse_read(intake, item, claims, raw, refusal, received_at, files={})
-
-
-def _load(
-    intake: Intake,
-    spec: ExtractSpec,
-    claims: _Claims,
-    rows: pa.Table,
-    checksum: str,
-    received_at: datetime,
-) -> bool:
-    uuid = claims.metadata.file_transfer_uuid
-    loaded_at = intake.clock()
-    constants, replace_where = spec.lineage(
-        file_transfer_uuid=uuid, kommune=claims.name.authority, period=str(claims.period), loaded_at=loaded_at
-    )
-    entry = _entry(claims, rows.num_rows, checksum, Outcome.LOADED, received_at, loaded_at)
-    request = LoadRequest(
-        table=spec.table,
-        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
-        data=rows,
-        entry=entry,
-        replace_where=replace_where,
-        constants=constants,
-    )
-    return load_delivery(intake.database, request)
-
-
-def _reject_invalid(
-    intake: Intake,
-    item: InboxItem,
-    claims: _Claims,
-    raw: bytes,
-    staged: Path,
-    verdict: Verdict,
-    checksum: str,
-    received_at: datetime,
-) -> NoReturn:
-    refusal = _Refusal("invalid extract", verdict.summary, claims.sender)
-    files: dict[str, bytes | Path] = {
-        item.data_name: staged,
-        "validation.json": verdict.report_json(),
-        "validation.html": verdict.report_html(),
-    }
-    _refuse_read(intake, item, claims, raw, refusal, received_at, files=files, checksum=checksum)
-
-
 def _refuse_read(
     intake: Intake,
-    item: InboxItem,
-    claims: _Claims,
+    record: ItemRecord,
     raw: bytes,
     refusal: _Refusal,
-    received_at: datetime,
     *,
-    files: dict[str, bytes | Path],
+    files: dict[str, bytes | StorePath],
+    trees: dict[str, StorePath] | None = None,
     checksum: str = "",
-) -> NoReturn:
-    """Quarantine a delivery whose metadata was trusted, record it in the ledger, clear IN/, raise."""
-    files = {item.metadata_name: raw, **files}
-    folder = quarantine(intake.quarantine_root, item.data_name, _reason(intake, item, refusal), files=files)
-    entry = _entry(claims, 0, checksum, Outcome.QUARANTINED, received_at, intake.clock(), detail=str(refusal))
-    record_outcome(intake.database, entry)
-    _clear_inbox(intake, item)
-    summary = _summary(intake, item, refusal, folder)
-    raise Quarantined(_result(Status.QUARANTINED, item, claims, summary=summary, folder=str(folder)))
-
-
-def _refuse_unread(intake: Intake, item: InboxItem, raw: bytes, refusal: _Refusal) -> NoReturn:
-    """Quarantine a delivery whose metadata cannot be trusted: keep the bytes, build no path from them."""
-    files: dict[str, bytes | Path] = {item.metadata_name + ".rejected": raw}
-    folder = quarantine(intake.quarantine_root, item.data_name, _reason(intake, item, refusal), files=files)
-    with intake.open_sftp() as sftp:
-        _move_data_to(sftp, intake.receiver.settings.inbox, item.data_name, folder)
-        delete_remote(sftp, intake.receiver.settings.inbox, item.metadata_name)
-    summary = _summary(intake, item, refusal, folder)
-    raise Quarantined(
-        DeliveryResult(Status.QUARANTINED, item.data_name, summary=summary, quarantine_folder=str(folder))
+) -> ItemRecord:
+    """Quarantine a delivery whose metadata was trusted and record it in the ledger (IN/ is cleared by the
+    delete step, once both are done)."""
+    files = {record.metadata_name: raw, **files}
+    reason = _reason(intake, record.item, refusal)
+    folder = quarantine(intake.storage.quarantine, record.data_name, reason, files=files, trees=trees)
+    entry = _entry(
+        record, 0, checksum, Outcome.QUARANTINED, intake.clock(), detail=str(refusal), report=str(folder)
     )
+    record_outcome(intake.database, entry)
+    summary = _summary(intake, record.item, refusal, folder)
+    return replace(record, status=Status.QUARANTINED, summary=summary, quarantine_folder=str(folder))
 
 
-def _move_data_to(sftp: Any, folder: str, data_name: str, destination: Path) -> None:
-    """Copy the data file (named by the listing, already checked) into the quarantine, then delete it."""
-    with (destination / check_safe_name(data_name)).open("wb") as out:
-        sftp.getfo(f"{folder}/{data_name}", out)
-    delete_remote(sftp, folder, data_name)
-
-
-def _clear_inbox(intake: Intake, item: InboxItem) -> None:
-    with intake.open_sftp() as sftp:
-        delete_remote(sftp, intake.receiver.settings.inbox, item.data_name, item.metadata_name)
+def _refuse_unread(intake: Intake, item: InboxItem, label: str, raw: bytes, refusal: _Refusal) -> ItemRecord:
+    """Quarantine a delivery whose metadata cannot be trusted: keep the bytes, build no path from them."""
+    files: dict[str, bytes | StorePath] = {item.metadata_name + ".rejected": raw}
+    folder = quarantine(
+        intake.storage.quarantine, item.data_name, _reason(intake, item, refusal), files=files
+    )
+    with intake.open_sftp() as sftp, (folder / check_safe_name(item.data_name)).open("wb") as out:
+        sftp.getfo(f"{intake.receiver.settings.inbox}/{item.data_name}", out)
+    summary = _summary(intake, item, refusal, folder)
+    return ItemRecord(
+        item.data_name,
+        item.metadata_name,
+        item.data_size,
+        label,
+        Status.QUARANTINED,
+        summary=summary,
+        quarantine_folder=str(folder),
+        metadata_trusted=False,
+    )
 
 
 def _reason(intake: Intake, item: InboxItem, refusal: _Refusal) -> dict[str, Any]:
@@ -374,7 +440,7 @@ def _reason(intake: Intake, item: InboxItem, refusal: _Refusal) -> dict[str, Any
     }
 
 
-def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: Path) -> str:
+def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: StorePath) -> str:
     contact = intake.receiver.contact(refusal.sender.code) if refusal.sender else _UNKNOWN_CONTACT
     first_lines = "\n".join(refusal.detail.splitlines()[:12])
     return (
@@ -384,47 +450,44 @@ def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: Path) -
 
 
 def _entry(
-    claims: _Claims,
+    record: ItemRecord,
     rows: int,
     checksum: str,
     outcome: Outcome,
-    received_at: datetime,
     finished_at: datetime,
     *,
     detail: str = "",
+    report: str | None = None,
 ) -> LoadEntry:
     return LoadEntry(
-        file_transfer_uuid=claims.metadata.file_transfer_uuid,
-        file_name=claims.metadata.file.file_name,
-        sender=claims.sender.code,
-        kommune=claims.name.authority,
-        period=str(claims.period),
+        file_transfer_uuid=record.file_transfer_uuid,
+        file_name=record.data_name,
+        sender=record.sender,
+        kommune=record.kommune,
+        period=record.period,
         rows=rows,
         checksum=checksum,
         outcome=outcome,
-        received_at=received_at,
+        received_at=datetime.fromisoformat(record.received_at),
         finished_at=finished_at,
         detail=detail[:2000],
+        report=record.report if report is None else report,
     )
 
 
-def _result(
-    status: Status, item: InboxItem, claims: _Claims, *, rows: int = 0, summary: str = "", folder: str = ""
-) -> DeliveryResult:
-    return DeliveryResult(
-        status=status,
+def _record(
+    item: InboxItem, label: str, claims: _Claims, status: Status, received_at: datetime
+) -> ItemRecord:
+    return ItemRecord(
         data_name=item.data_name,
+        metadata_name=item.metadata_name,
+        data_size=item.data_size,
+        label=label,
+        status=status,
         file_transfer_uuid=claims.metadata.file_transfer_uuid,
         sender=claims.sender.code,
         kommune=claims.name.authority,
         period=str(claims.period),
         spec=claims.sender.dataspec,
-        rows=rows,
-        summary=summary,
-        quarantine_folder=folder,
+        received_at=received_at.isoformat(),
     )
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -1,15 +1,16 @@
-"""The data spec as the receiver uses it: check a delivered file once, and hand over its typed rows.
+"""The data spec as the receiver uses it: validate a delivered file with GX, and hand over its typed rows.
 
-``sf1630.dataspec.validation.check_file`` validates and keeps the typed frame, so the file is read and cast
-once; this adapter adds what only the receiver knows (every row belongs to the kommune and month the file
-name claims, since a snapshot load replaces exactly that kommune's month) and hands the rows over as Arrow
-without copying them (polars' string views; DuckDB scans them directly).
+Validation is the spec's GX suite plus what only the receiver knows (every row belongs to the kommune and
+month the file name claims, since a snapshot load replaces exactly that kommune's month), run by a
+:class:`~sf1630.dataspec.validation.Validator` the validate step keeps for all files of a run. The load step
+runs in another process, so it reads the validated file again (polars, the spec's types) and hands the rows
+over as Arrow without copying them (polars' string views; DuckDB scans them directly).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,34 +30,25 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-    from sf1630.dataspec.report import CheckResult, ValidationReport
+    from sf1630.dataspec.suite import Expectation
+    from sf1630.dataspec.validation import Validated, Validator
 
-BELONGS_TO_DELIVERY = "sf1630.rows_belong_to_delivery"
 
-
-@dataclass(frozen=True)
-class SpecVerdict:
-    """The data spec's report on one file, in the shape :mod:`sf1630.receiver.delivery` expects."""
-
-    report: ValidationReport
-
-    @property
-    def ok(self) -> bool:
-        return self.report.success
-
-    @property
-    def rows(self) -> int:
-        return self.report.rows or 0
-
-    @property
-    def summary(self) -> str:
-        return "\n".join(self.report.summary_lines())
-
-    def report_json(self) -> bytes:
-        return self.report.to_json().encode("utf-8")
-
-    def report_html(self) -> bytes:
-        return self.report.to_html().encode("utf-8")
+def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
+    """What only the receiver knows, as GX expectations joining the suite for one file: every row belongs
+    to the kommune (CVR) and month the file name claims, since a snapshot load replaces exactly that scope."""
+    expectations: list[Expectation] = [
+        ("expect_column_values_to_be_in_set", {"column": spec.kommune_column, "value_set": [kommune]})
+    ]
+    if spec.column(spec.period_column).type == "date":
+        first = date.fromisoformat(f"{period}-01")
+        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        bounds = {"min_value": first, "max_value": last}
+        expectations.append(("expect_column_values_to_be_between", {"column": spec.period_column, **bounds}))
+    else:
+        in_period = {"column": spec.period_column, "value_set": [period]}
+        expectations.append(("expect_column_values_to_be_in_set", in_period))
+    return expectations
 
 
 @dataclass(frozen=True)
@@ -83,45 +75,30 @@ class SpecExtract:
 
         return read_typed(path, self.spec)
 
-    def check(
-        self, path: Path, *, kommune: str, period: str, engine: str = "project"
-    ) -> tuple[SpecVerdict, pa.Table | None]:
-        """Validate ``path``; the typed rows as Arrow when the file is valid, else None."""
+    def validate(
+        self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
+    ) -> Validated:
+        """GX's verdict on file content ``data``: the spec's suite plus :func:`delivery_expectations`."""
+        extra = delivery_expectations(self.spec, kommune=kommune, period=period)
+        return validator.validate_bytes(data, self.spec, name=name, extra=extra)
+
+    def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
+        """Validate the file at ``path`` with this process's validator; its typed rows when valid."""
+        from sf1630.dataspec.parsing import read_regular_file
+        from sf1630.dataspec.validation import default_validator
+
+        data = read_regular_file(path)
+        validated = self.validate(default_validator(), data, name=path.name, kommune=kommune, period=period)
+        return validated, self.rows(data) if validated.success else None
+
+    def rows(self, data: bytes) -> pa.Table:
+        """The typed rows of a validated file as Arrow, polars' own buffers (DuckDB scans them directly)."""
         import polars as pl
 
-        from sf1630.dataspec.validation import check_file
+        from sf1630.dataspec.schema import read_options, typed_frame
 
-        belongs = (lambda frame: self._belongs(frame, kommune, period),)
-        checked = check_file(path, self.spec, extra=belongs, engine=engine)
-        verdict = SpecVerdict(checked.report)
-        if not checked.report.success or checked.frame is None:
-            return verdict, None
-        return verdict, checked.frame.to_arrow(compat_level=pl.CompatLevel.newest())
-
-    def _belongs(self, frame: pl.DataFrame, kommune: str, period: str) -> CheckResult:
-        """Every row's kommune and period columns equal the file name's CVR and month."""
-        import polars as pl
-
-        from sf1630.dataspec.report import CheckResult
-
-        spec = self.spec
-        columns = (spec.kommune_column, spec.period_column)
-        if any(c not in frame.columns for c in columns):
-            return CheckResult(BELONGS_TO_DELIVERY, False, detail="kommune or period column missing")
-        period_col = pl.col(spec.period_column)
-        month = (
-            period_col if frame.schema[spec.period_column] == pl.String else period_col.dt.strftime("%Y-%m")
-        )
-        wrong = frame.filter((pl.col(spec.kommune_column) != kommune) | (month != period))
-        sample = tuple(f"{row[0]} {row[1]}" for row in wrong.select(columns).head(5).iter_rows())
-        return CheckResult(
-            BELONGS_TO_DELIVERY,
-            wrong.height == 0,
-            column=spec.kommune_column,
-            unexpected_count=wrong.height,
-            sample=sample,
-            detail="" if wrong.height == 0 else f"rows not for kommune {kommune}, period {period}",
-        )
+        frame = typed_frame(pl.read_csv(data, **read_options(self.spec)), self.spec)
+        return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
     def create_sql(self, kind: str, schema: str) -> list[str]:
         """The spec's DDL; in DuckDB without the index upkeep a load cannot need.

@@ -2,14 +2,15 @@
 
 A dropped connection leaves a short local file, and a platform that delivers a short file leaves one too;
 the size check against the metadata catches both, and a download is retried on a fresh connection before
-the delivery is given up on. Every remote name becomes a local path only after ``check_safe_name``, and only
-inside the staging folder; files land under a temporary name and are renamed when complete.
+the delivery is given up on. Every remote name becomes a path only after ``check_safe_name``, and only inside
+the staging area of the receiver's store; files land under a temporary name and are renamed when complete.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sf1630.protocol import MAX_DOCUMENT_BYTES, DocumentTooLarge, check_safe_name
 from sf1630.receiver.inbox import InboxListing, RemoteFile, pair_inbox
+from sf1630.receiver.storage import StorePath, is_local, make_private_dir
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient
@@ -77,34 +79,47 @@ def read_small(sftp: SFTPClient, path: str, *, max_bytes: int = MAX_DOCUMENT_BYT
     return bytes(data)
 
 
-def download(sftp: SFTPClient, folder: str, name: str, staging: Path, expected_size: int) -> Path:
-    """Fetch ``folder/name`` into ``staging/name``; raise :class:`SizeMismatch` when the size is wrong."""
-    local = staging / check_safe_name(name)
-    staging.mkdir(parents=True, exist_ok=True)
-    handle, part = tempfile.mkstemp(dir=staging, prefix=".part-")
+def download(
+    sftp: SFTPClient, folder: str, name: str, destination: StorePath, expected_size: int
+) -> StorePath:
+    """Fetch ``folder/name`` to ``destination``; raise :class:`SizeMismatch` when the size is wrong.
+
+    The bytes land in a temporary file first (owner-only; beside the destination when the store is local, so
+    the final rename is atomic) and reach ``destination`` only when complete and of the right size.
+    """
+    check_safe_name(name)
+    local_store = is_local(destination)
+    if local_store:
+        make_private_dir(destination.parent)
+    handle, part = tempfile.mkstemp(
+        dir=str(destination.parent.path) if local_store else None, prefix=".part-"
+    )
     try:
         with os.fdopen(handle, "wb") as out:
             sftp.getfo(remote_path(folder, name), out, prefetch=True)
         actual = Path(part).stat().st_size
         if actual != expected_size:
             raise SizeMismatch(name, expected_size, actual)
-        Path(part).replace(local)
-    except BaseException:
+        if local_store:
+            Path(part).replace(str(destination.path))
+        else:
+            with Path(part).open("rb") as source, destination.open("wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+    finally:
         Path(part).unlink(missing_ok=True)
-        raise
-    return local
+    return destination
 
 
 def download_with_retries(
     open_sftp: OpenSFTP,
     folder: str,
     name: str,
-    staging: Path,
+    destination: StorePath,
     expected_size: int,
     *,
     attempts: int = 3,
     backoff_seconds: float = 1.0,
-) -> Path:
+) -> StorePath:
     """:func:`download` on a fresh connection per attempt, backing off exponentially between attempts.
 
     Connection errors and size mismatches are retried; after the last attempt the error propagates (a
@@ -113,7 +128,7 @@ def download_with_retries(
     for attempt in range(1, attempts + 1):
         try:
             with open_sftp() as sftp:
-                return download(sftp, folder, name, staging, expected_size)
+                return download(sftp, folder, name, destination, expected_size)
         except (OSError, EOFError, SizeMismatch, _ssh_errors()) as err:
             if attempt == attempts:
                 raise

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import tempfile
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from sf1630.protocol import METADATA_SUFFIX, DataFileName, FileMetadata, ProtocolError, check_safe_name
-from sf1630.receiver.delivery import DeliveryResult, Intake, Status
+from sf1630.receiver.delivery import Intake, Status
+from sf1630.receiver.storage import StorePath, copy_tree
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
 
 RELOADED_MARK = "reloaded.json"
@@ -28,14 +31,33 @@ class ReloadRefused(Exception):
 
 
 @dataclass(frozen=True)
+class ReloadResult:
+    """What a reload did with one quarantined delivery."""
+
+    status: Status
+    data_name: str
+    file_transfer_uuid: str
+    sender: str
+    kommune: str
+    period: str
+    spec: str
+    rows: int = 0
+    summary: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form for XCom."""
+        return {**asdict(self), "status": str(self.status)}
+
+
+@dataclass(frozen=True)
 class _Kept:
-    folder: Path
-    data: Path
+    folder: StorePath
+    data: StorePath
     metadata: FileMetadata
     name: DataFileName
 
 
-def kept_folder(root: Path, data_name: str) -> Path:
+def kept_folder(root: StorePath, data_name: str) -> StorePath:
     """The newest quarantine folder of ``data_name`` (``name``, ``name.2``, …); ReloadRefused if none."""
     base = check_safe_name(data_name)
     found = [(1, root / base)] if (root / base).is_dir() else []
@@ -51,7 +73,7 @@ def kept_folder(root: Path, data_name: str) -> Path:
 def _kept(intake: Intake, data_name: str) -> _Kept:
     from sf1630.protocol import read_metadata
 
-    folder = kept_folder(intake.quarantine_root, data_name)
+    folder = kept_folder(intake.storage.quarantine, data_name)
     metadata_file = folder / (data_name + METADATA_SUFFIX)
     data = folder / data_name
     if not metadata_file.is_file() or not data.is_file():
@@ -75,36 +97,38 @@ def _kept(intake: Intake, data_name: str) -> _Kept:
     return _Kept(folder, data, metadata, name)
 
 
-def reload_quarantined(intake: Intake, data_name: str) -> DeliveryResult:
+def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
     """Load the quarantined delivery ``data_name`` once; ALREADY_LOADED when it was reloaded before."""
     kept = _kept(intake, data_name)
     uuid = kept.metadata.file_transfer_uuid
     sender = intake.receiver.sender(kept.name.sender)
     assert sender is not None  # checked by _kept
     period = str(kept.name.month)
-    result = DeliveryResult(
+    result = ReloadResult(
         Status.ALREADY_LOADED, data_name, uuid, sender.code, kept.name.authority, period, sender.dataspec
     )
     outcome = recorded(intake.database, uuid)
     if outcome is None:
         raise ReloadRefused(f"{data_name} (FileTransferUUID {uuid}) has no ledger row: nothing to reload")
     if outcome is Outcome.LOADED:
-        return DeliveryResult(**{**result.__dict__, "summary": "already loaded"})
+        return replace(result, summary="already loaded")
+    from sf1630.dataspec.validation import Validator, write_reports
+
     spec = intake.spec_for(sender.dataspec)
-    verdict, rows = spec.check(
-        kept.data,
-        kommune=kept.name.authority,
-        period=period,
-        engine=intake.receiver.settings.validation_engine,
-    )
-    if not verdict.ok or rows is None:
-        (kept.folder / "validation.json").write_bytes(verdict.report_json())
-        (kept.folder / "validation.html").write_bytes(verdict.report_html())
+    data = kept.data.read_bytes()
+    validator = Validator()
+    validated = spec.validate(validator, data, name=data_name, kommune=kept.name.authority, period=period)
+    if not validated.success:
+        with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
+            write_reports(validator, validated, Path(tmp))
+            copy_tree(Path(tmp), kept.folder)
+        summary = "\n".join(validated.report.summary_lines())
         raise ReloadRefused(
-            f"{data_name} still fails its data spec; reports renewed in {kept.folder}:\n{verdict.summary}"
+            f"{data_name} still fails its data spec; reports renewed in {kept.folder}:\n{summary}"
         )
-    with kept.data.open("rb") as handle:
-        checksum = hashlib.file_digest(handle, "sha256").hexdigest()
+    rows = spec.rows(data)
+    checksum = hashlib.sha256(data).hexdigest()
+    del data
     now = intake.clock()
     constants, replace_where = spec.lineage(
         file_transfer_uuid=uuid, kommune=kept.name.authority, period=period, loaded_at=now
@@ -132,10 +156,8 @@ def reload_quarantined(intake: Intake, data_name: str) -> DeliveryResult:
         reload=True,
     )
     if not load_delivery(intake.database, request):
-        return DeliveryResult(**{**result.__dict__, "summary": "already loaded"})
+        return replace(result, summary="already loaded")
     mark = {"file_transfer_uuid": uuid, "rows": rows.num_rows, "table": spec.table, "at": now.isoformat()}
     (kept.folder / RELOADED_MARK).write_text(json.dumps(mark, indent=2), encoding="utf-8")
     summary = f"{rows.num_rows} rows into {spec.table} from the quarantine"
-    return DeliveryResult(
-        **{**result.__dict__, "status": Status.LOADED, "rows": rows.num_rows, "summary": summary}
-    )
+    return replace(result, status=Status.LOADED, rows=rows.num_rows, summary=summary)

@@ -13,6 +13,7 @@ from sf1630.warehouse.load import (
     record_outcome,
     recorded,
     refused_since,
+    report_of,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "record_outcome",
     "recorded",
     "refused_since",
+    "report_of",
 ]

@@ -3,7 +3,10 @@
 The platform may deliver a file twice (a crash after our commit but before we deleted it from the server,
 or a re-delivery), so "has this FileTransferUUID been handled" must be answered by the warehouse itself,
 atomically with the load; the ledger's primary key does that, and it doubles as the audit trail the
-completeness check reads.
+completeness check reads. ``report`` is the URI of the delivery's report folder in the receiver's object
+store (``<base>/reports/<lis user>/<data file>/`` when loaded, its quarantine folder when quarantined, ""
+when there is none): ``validation.json`` (GX's ValidationResult) and ``datadocs/index.html`` (its GX Data
+Docs page) are inside (docs/receiver.md).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class LoadEntry:
     received_at: datetime
     finished_at: datetime
     detail: str = ""
+    report: str = ""
 
     def values(self) -> tuple[object, ...]:
         """The row in :data:`LEDGER_COLUMNS` order, as bound parameters."""
@@ -53,6 +57,7 @@ class LoadEntry:
             self.detail,
             self.received_at,
             self.finished_at,
+            self.report,
         )
 
 
@@ -68,6 +73,7 @@ LEDGER_COLUMNS = (
     "detail",
     "received_at",
     "finished_at",
+    "report",
 )
 
 
@@ -95,5 +101,20 @@ def ledger_ddl(schema: str) -> str:
             outcome VARCHAR(16) NOT NULL,
             detail TEXT NOT NULL,
             received_at TIMESTAMP WITH TIME ZONE NOT NULL,
-            finished_at TIMESTAMP WITH TIME ZONE NOT NULL
+            finished_at TIMESTAMP WITH TIME ZONE NOT NULL,
+            report TEXT NOT NULL DEFAULT ''
         )"""
+
+
+def ledger_upgrade(schema: str) -> str:
+    """Add ``report`` to a ledger created before that column existed (DuckDB and PostgreSQL alike)."""
+    return (
+        f"ALTER TABLE {schema}.{LEDGER_TABLE} ADD COLUMN report TEXT DEFAULT ''"  # DuckDB: no NOT NULL here
+    )
+
+
+#: Ask before altering: PostgreSQL takes a table lock for ALTER TABLE even when the column exists.
+REPORT_COLUMN_QUERY = (
+    "SELECT 1 FROM information_schema.columns WHERE table_schema = {p} AND table_name = {p} "
+    "AND column_name = 'report'"
+)

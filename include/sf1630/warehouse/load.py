@@ -24,11 +24,13 @@ from sf1630.database import Database, check_identifier
 from sf1630.warehouse.ledger import (
     LEDGER_COLUMNS,
     LEDGER_TABLE,
+    REPORT_COLUMN_QUERY,
     SUPERSEDED_BY,
     LoadEntry,
     Outcome,
     ledger_ddl,
     ledger_migrations,
+    ledger_upgrade,
 )
 
 if TYPE_CHECKING:
@@ -105,6 +107,13 @@ def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[A
             return list(con.execute(sql + db.placeholder, list(params)).fetchall())
     with _postgres(db) as conn:
         return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
+
+
+def report_of(db: Database, file_transfer_uuid: str) -> str | None:
+    """The ledger's report URI for ``file_transfer_uuid`` ("" when none), None when never handled."""
+    sql = f"SELECT report FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
+    rows = _fetch_all(db, sql, [file_transfer_uuid])
+    return str(rows[0][0]) if rows else None
 
 
 def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
@@ -209,6 +218,8 @@ def _duckdb(db: Database) -> Iterator[Any]:
         con.execute(ledger_ddl(db.schema))
         for statement in ledger_migrations(db.schema):
             con.execute(statement)
+        if not con.execute(REPORT_COLUMN_QUERY.format(p="?"), [db.schema, LEDGER_TABLE]).fetchall():
+            con.execute(ledger_upgrade(db.schema))
         yield con
     finally:
         con.close()
@@ -280,6 +291,9 @@ def _postgres(db: Database) -> Iterator[Any]:
             conn.execute(ledger_ddl(db.schema))
             for statement in ledger_migrations(db.schema):
                 conn.execute(statement)
+            query = REPORT_COLUMN_QUERY.format(p="%s")
+            if conn.execute(query, [db.schema, LEDGER_TABLE]).fetchone() is None:
+                conn.execute(ledger_upgrade(db.schema))
         yield conn
 
 

@@ -99,14 +99,14 @@ def test_storable_text_passes_and_is_stored_as_written(
     name: str, warehouse: Database, tmp_path: Path
 ) -> None:
     verdict, rows = spec_for("ky").check(_file(tmp_path, STORABLE[name]), kommune=KOMMUNE, period=PERIOD)
-    assert verdict.ok and rows is not None, verdict.summary
+    assert verdict.success and rows is not None, verdict.summary
     _load(warehouse, rows)
     assert STORABLE[name] in _stored(warehouse)
 
 
 def test_nul_is_refused_by_validation_because_postgresql_refuses_it(tmp_path: Path) -> None:
     verdict, rows = spec_for("ky").check(_file(tmp_path, "Team\x00Syd"), kommune=KOMMUNE, period=PERIOD)
-    assert not verdict.ok and rows is None
+    assert not verdict.success and rows is None
     assert "parse.nul" in {r.expectation for r in verdict.report.failures}
     with psycopg.connect(POSTGRES) as conn, pytest.raises(psycopg.DataError):
         conn.execute("SELECT %s::text", ("Team\x00Syd",))

@@ -124,7 +124,8 @@ def test_the_invalid_extract_is_quarantined_with_its_reports(finished: Finished)
     assert (quarantined.lis_user, quarantined.file_name) == ("KOEBENHAVN_LIS01_SIMPEL", INVALID)
     assert quarantined.reason == "invalid extract"
     kept = {p.name for p in quarantined.folder.iterdir()}
-    assert kept == {INVALID, f"{INVALID}.metadata", "validation.json", "validation.html", "reason.json"}
+    reports = {"validation.json", "validation.html", "summary.txt", "datadocs"}  # GX result, Data Docs
+    assert kept == {INVALID, f"{INVALID}.metadata", "reason.json", *reports}
     assert f"KOEBENHAVN_LIS01_SIMPEL: {INVALID}: invalid extract" in text
 
 

@@ -1,6 +1,7 @@
-"""A delivery from the platform to the warehouse with dag.test(), against the emulator and both warehouses:
-loaded once and deleted; a re-delivery of the same FileTransferUUID loads nothing; an invalid file is
-quarantined with its reports; a crash between commit and delete does not load twice; a cut connection is
+"""A delivery from the platform to the warehouse with dag.test(), against the emulator and both warehouses,
+through the steps wait_for_metadata → fetch → validate → load → delete: loaded once and deleted; a
+re-delivery of the same FileTransferUUID loads nothing; an invalid file is quarantined with its GX
+ValidationResult and Data Docs; a crash between commit and delete does not load twice; a cut connection is
 retried; a short file (size mismatch) is quarantined."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from sf1630.airflow.receiver import build_receiver_dag
 from sf1630.database import Database
 from sf1630.receiver import delivery as delivery_module
-from sf1630.warehouse import Outcome, recorded
+from sf1630.warehouse import Outcome, recorded, report_of
 
 from tests.support.proxy import CuttingProxy
 from tests.support.receiver import Emulator, ReceiverSetup, corrupt_extract, make_extract, next_logical_date
@@ -72,13 +73,23 @@ def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
 
     run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
-    assert states(run)["load_one"] == "success", states(run)
-    assert run.state == "success" and states(run)["all_loaded"] == "success"
+    steps = ("wait_for_metadata", "fetch", "validate", "load", "delete", "housekeeping", "all_loaded")
+    assert all(states(run)[step] == "success" for step in steps), states(run)
+    assert run.state == "success"
     assert list(emulator.inbox().iterdir()) == []
     assert row_count(warehouse, table) == 250
     assert ledger(warehouse) == [(KY_DATA, "loaded", 250)]
     assert recorded(warehouse, uuid_of(metadata)) is Outcome.LOADED
     assert not any(setup.staging.iterdir())
+    report = report_of(warehouse, uuid_of(metadata))
+    assert report == f"file://{setup.reports / KY_DATA}"
+    folder = setup.reports / KY_DATA
+    assert json.loads((folder / "validation.json").read_text())["success"] is True
+    assert (folder / "datadocs" / "index.html").is_file()
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+    assert oct((folder / "validation.json").stat().st_mode & 0o777) == oct(0o600)
+    [load_ti] = [ti for ti in run.get_task_instances() if ti.task_id == "load"]
+    assert load_ti.rendered_map_index == "KY → Herning LIS01 2026-10"
     expected_event = {"lis": "HERNING_LIS01_SIMPEL", "kommune": "65700000", "period": PERIOD, "rows": 250}
     assert asset_events(KY_ASSET)[len(events_before) :] == [expected_event]
 
@@ -87,10 +98,9 @@ def test_valid_delivery_loads_once_and_a_redelivery_loads_nothing(
     (emulator.inbox() / f"{KY_DATA}.metadata").write_bytes(metadata)
     again = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
-    assert states(again)["load_one"] == "success"
+    assert states(again)["load"] == "success"
     assert (
-        again.get_task_instances()[0].xcom_pull(task_ids="load_one", map_indexes=0)["status"]
-        == "already-loaded"
+        again.get_task_instances()[0].xcom_pull(task_ids="load", map_indexes=0)["status"] == "already-loaded"
     )
     assert list(emulator.inbox().iterdir()) == []
     assert row_count(warehouse, table) == 250
@@ -107,12 +117,18 @@ def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
 
     run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
-    assert states(run)["load_one"] == "failed"
+    assert states(run)["load"] == "failed" and states(run)["delete"] == "success"
     assert run.state == "failed" and states(run)["all_loaded"] == "upstream_failed"
     assert list(emulator.inbox().iterdir()) == []
     folder = setup.quarantine / KY_DATA
     kept = {p.name for p in folder.iterdir()}
-    assert kept == {KY_DATA, f"{KY_DATA}.metadata", "validation.json", "validation.html", "reason.json"}
+    reports = {"validation.json", "validation.html", "summary.txt", "datadocs"}
+    assert kept == {KY_DATA, f"{KY_DATA}.metadata", "reason.json", *reports}
+    result = json.loads((folder / "validation.json").read_text())  # GX's own ValidationResult
+    failed = [r["expectation_config"]["type"] for r in result["results"] if not r["success"]]
+    assert failed == ["expect_column_values_to_match_regex"]
+    assert (folder / "datadocs" / "index.html").is_file()
+    assert not any(setup.staging.iterdir())
     assert (folder / KY_DATA).read_bytes() == content
     reason = json.loads((folder / "reason.json").read_text())
     assert reason["reason"] == "invalid extract" and reason["contact"] == "KY drift <drift@ky.example>"
@@ -120,13 +136,13 @@ def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
 
 
 @pytest.mark.integration
-def test_gx_engine_loads_the_valid_file_and_quarantines_the_invalid_one(
+def test_one_run_validates_every_delivery_and_labels_each_load(
     emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
 ) -> None:
-    """``validation_engine: gx`` runs the same suite through GX Core itself, with the same outcomes."""
+    """Two deliveries, one validate step (GX imported once): the valid one loads, the invalid one is
+    quarantined with its GX result; the ledger's report column points at each one's reports."""
     warehouse = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
-    setup = configure(emulator, warehouse, validation_engine="gx")
-    assert setup.receiver.settings.validation_engine == "gx"
+    setup = configure(emulator, warehouse)
     content, table = make_extract("KY", rows=120)
     emulator.deliver("KY", KY_DATA, content)
     bad_name = "KSD_LIS_65700000_M10_20261101060000.csv"
@@ -135,11 +151,22 @@ def test_gx_engine_loads_the_valid_file_and_quarantines_the_invalid_one(
     run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     assert run.state == "failed" and states(run)["all_loaded"] == "upstream_failed"
+    assert [ti.task_id for ti in run.get_task_instances()].count("validate") == 1
+    labels = {ti.rendered_map_index: ti.state for ti in run.get_task_instances() if ti.task_id == "load"}
+    assert labels == {"KSD → Herning LIS01 2026-10": "failed", "KY → Herning LIS01 2026-10": "success"}
     assert row_count(warehouse, table) == 120
     assert sorted(ledger(warehouse)) == [(bad_name, "quarantined", 0), (KY_DATA, "loaded", 120)]
-    report = json.loads((setup.quarantine / bad_name / "validation.json").read_text())
-    failed = [r for r in report["results"] if not r["success"]]
-    assert {r["expectation"] for r in failed} == {"expect_column_values_to_not_be_null"}, failed
+    result = json.loads((setup.quarantine / bad_name / "validation.json").read_text())
+    failed = [r for r in result["results"] if not r["success"]]
+    assert {r["expectation_config"]["type"] for r in failed} == {"expect_column_values_to_not_be_null"}, (
+        failed
+    )
+    assert failed[0]["result"]["unexpected_count"] >= 1
+    reports = dict(query(warehouse, "SELECT file_name, report FROM lis.sf1630_ledger"))
+    assert reports == {
+        bad_name: f"file://{setup.quarantine / bad_name}",
+        KY_DATA: f"file://{setup.reports / KY_DATA}",
+    }
     assert list(emulator.inbox().iterdir()) == []
 
 
@@ -158,9 +185,10 @@ def test_crash_between_commit_and_delete_does_not_load_twice(
     def crash(*_: object) -> None:
         raise ConnectionAbortedError("worker lost after commit (simulated)")
 
-    monkeypatch.setattr(delivery_module, "_clear_inbox", crash)
+    monkeypatch.setattr(delivery_module, "delete_remote", crash)
     first = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
-    assert states(first)["load_one"] == "failed"
+    assert states(first)["load"] == "success" and states(first)["delete"] == "failed"
+    assert first.state == "failed"
     assert row_count(warehouse, table) == 120
     assert sorted(p.name for p in emulator.inbox().iterdir()) == [KY_DATA, f"{KY_DATA}.metadata"]
 
@@ -168,8 +196,10 @@ def test_crash_between_commit_and_delete_does_not_load_twice(
     setup = configure(emulator, warehouse)
     second = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
-    assert states(second)["load_one"] == "success"
+    assert states(second)["load"] == "success" and states(second)["delete"] == "success"
+    assert second.get_task_instances()[0].xcom_pull(task_ids="fetch")[0]["status"] == "already-loaded"
     assert list(emulator.inbox().iterdir()) == []
+    assert not any(setup.staging.iterdir())
     assert row_count(warehouse, table) == 120
     assert ledger(warehouse) == [(KY_DATA, "loaded", 120)]
 
@@ -190,7 +220,7 @@ def test_connection_cut_mid_download_is_retried(
         proxy.close()
 
     assert proxy.cuts_done == 1
-    assert states(run)["load_one"] == "success"
+    assert states(run)["load"] == "success"
     assert row_count(db, table) == 4000
     assert list(emulator.inbox().iterdir()) == []
 
@@ -207,7 +237,7 @@ def test_short_file_is_retried_then_quarantined(
 
     run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
-    assert states(run)["load_one"] == "failed"
+    assert states(run)["fetch"] == "success" and states(run)["load"] == "failed"
     reason = json.loads((setup.quarantine / KY_DATA / "reason.json").read_text())
     assert reason["reason"] == "size mismatch"
     assert ledger(db) == [(KY_DATA, "quarantined", 0)]

@@ -39,6 +39,7 @@ def test_orphans_are_quarantined_after_grace_and_reported(
         "quarantined_orphans": [OLD],
         "metadata_without_data": [LONELY],
         "unsafe_names": [],
+        "expired_quarantine": [],
     }
     assert sorted(p.name for p in inbox.iterdir()) == sorted([YOUNG, LONELY])
     kept = setup.quarantine / OLD

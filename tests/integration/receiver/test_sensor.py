@@ -32,8 +32,8 @@ def test_wrong_host_key_fails_the_wait(
     run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["wait_for_metadata"] == "failed"
-    assert states["list_deliveries"] == "upstream_failed"
+    assert states["wait_for_metadata"] == "failed"  # the quick look already refuses the impostor
+    assert states["fetch"] == "upstream_failed"
 
 
 @pytest.mark.integration
@@ -48,8 +48,9 @@ def test_empty_inbox_skips_loading_but_runs_housekeeping(
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["wait_for_metadata"] == "skipped"
-    assert states["list_deliveries"] == "skipped"
-    assert states["housekeeping"] == "success"
+    assert states["fetch"] == states["validate"] == states["load"] == "skipped"
+    assert states["delete"] == states["housekeeping"] == "success"
+    assert run.state == "success"
 
 
 @pytest.mark.integration
@@ -59,11 +60,23 @@ def test_poke_looks_into_the_inbox_once(
     """The synchronous look behind ``deferrable=False``: one listing over the pinned connection."""
     setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
     sensor = MetadataSensor(
-        task_id="wait", sftp_conn_id=setup.receiver.sftp_conn_id, path="IN", deferrable=False
+        task_id="wait",
+        sftp_user=setup.receiver.sftp_user,
+        sftp_conn_id=setup.receiver.sftp_conn_id,
+        path="IN",
+        deferrable=False,
     )
     assert sensor.poke({}).is_done is False
     (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv").write_bytes(b"x")
     assert sensor.poke({}).is_done is False
     (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv.metadata").write_bytes(b"<x/>")
     found = sensor.poke({})
-    assert found.is_done is True and found.xcom_value == 1
+    assert found.is_done is True
+    assert found.xcom_value == [
+        {
+            "data_name": "KY_LIS_65700000_M10_20261101060000.csv",
+            "metadata_name": "KY_LIS_65700000_M10_20261101060000.csv.metadata",
+            "data_size": 1,
+            "label": "KY → Herning LIS01 2026-10",
+        }
+    ]

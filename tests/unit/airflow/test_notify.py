@@ -227,11 +227,11 @@ def test_missed_completeness_and_receiver_run_deadlines(
     _through_triggerer("receiver-deadline", "HERNING_LIS01_SIMPEL", {**RECEIVER_RUN, "state": "running"})
     first, second = (message for _to, message in box.messages)
     assert first["Subject"] == (
-        "SF1630 DEADLINE MISSED: HERNING_LIS01_SIMPEL (Herning LIS01): 3 extract(s) for 2026-10 not loaded"
+        "SF1630 DEADLINE MISSED: HERNING_LIS01_SIMPEL (Herning LIS01): 4 extract(s) for 2026-10 not loaded"
     )
     assert "KSD for Herning (CVR 65700000): contact KSD drift <drift@ksd.example>" in body_text(first)
     assert second["Subject"].endswith("receiver run not done 12h after queueing (running)")
-    assert "Not loaded for 2026-10 (3 of 4):" in body_text(second)
+    assert "Not loaded for 2026-10 (4 of 5):" in body_text(second)
 
 
 def test_without_channels_the_message_is_only_logged(

@@ -37,12 +37,13 @@ def test_synth_then_check_valid_and_corrupted(tmp_path: Path, capsys: pytest.Cap
     assert main(["dataspec", "check", str(bad), "--spec", "ky", "--report-dir", str(reports)]) == 1
     stdout = capsys.readouterr().out
     assert stdout.startswith("INVALID: bad.csv") and caught_by(spec, "pattern_mismatch") in stdout
-    assert (reports / "bad.csv.report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert '"success": false' in (reports / "bad.csv.report.json").read_text(encoding="utf-8")
+    assert (reports / "validation.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert '"success": false' in (reports / "validation.json").read_text(encoding="utf-8")
+    assert (reports / "datadocs" / "index.html").is_file()
 
     # The same verdict from GX Core itself.
-    assert main(["dataspec", "check", str(out), "--spec", "ky", "--engine", "gx"]) == 0
-    assert main(["dataspec", "check", str(bad), "--spec", "ky", "--engine", "gx"]) == 1
+    assert main(["dataspec", "check", str(out), "--spec", "ky"]) == 0
+    assert main(["dataspec", "check", str(bad), "--spec", "ky"]) == 1
     assert caught_by(spec, "pattern_mismatch") in capsys.readouterr().out
 
 
@@ -82,4 +83,21 @@ def test_check_rejects_every_corrupted_variant(
     assert main(["dataspec", "check", str(bad), "--spec", spec.name, "--report-dir", str(reports)]) == 1
     summary = capsys.readouterr().out
     assert summary.startswith(f"INVALID: {bad.name}") and caught_by(spec, kind) in summary
-    assert (reports / f"{bad.name}.report.html").is_file()
+    assert (reports / "validation.html").is_file() and (reports / "validation.json").is_file()
+
+
+def test_suite_writes_the_gx_suite_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from sf1630.dataspec import load_spec
+    from sf1630.dataspec.suite import expectation_configs
+
+    out = tmp_path / "ky.json"
+    assert main(["dataspec", "suite", "ky", "--out", str(out)]) == 0
+    suite = json.loads(out.read_text(encoding="utf-8"))
+    assert suite["name"] == "sf1630.ky"
+    kinds = [e["type"] for e in suite["expectations"]]
+    assert kinds == [kind for kind, _ in expectation_configs(load_spec("ky"))]
+    assert main(["dataspec", "suite", "ky"]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["name"] == "sf1630.ky"
+    assert main(["dataspec", "suite", "nope"]) == 2

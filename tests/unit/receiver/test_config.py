@@ -79,7 +79,7 @@ def test_override_for_an_unknown_lis_system_is_refused(tmp_path: Path) -> None:
             "no contact for accepted sender(s) NOPE",
         ),
         ("deadline_day: 10", "deadline_day: 31", "defaults.deadline_day", "less than or equal to 28"),
-        ("validation_engine: project", "validation_engine: pandas", "defaults.validation_engine", "project"),
+        ("quarantine_keep: 30d", "quarantine_keep: soon", "defaults.quarantine_keep", "duration"),
         (
             '  KY: "KY drift <drift@ky.example>"\n',
             "",

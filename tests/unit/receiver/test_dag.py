@@ -19,9 +19,15 @@ def test_receiver_dag_shape(herning: Receiver) -> None:
     assert dag.start_date == pendulum.datetime(2026, 1, 1, tz="Europe/Copenhagen")  # from receivers.yaml
     assert {"sf1630", "receiver", "HERNING_LIS01_SIMPEL"} <= set(dag.tags)
     assert dag.doc_md and "HERNING_LIS01_SIMPEL" in dag.doc_md and "Herning" in dag.doc_md
-    tasks = {"wait_for_metadata", "list_deliveries", "load_one", "housekeeping", "all_loaded"}
+    tasks = {"wait_for_metadata", "fetch", "validate", "load", "delete", "housekeeping", "all_loaded"}
     assert set(dag.task_ids) == tasks
-    load = dag.get_task("load_one")
+    assert dag.get_task("fetch").upstream_task_ids == {"wait_for_metadata"}
+    assert dag.get_task("validate").upstream_task_ids == {"fetch"}
+    assert dag.get_task("load").upstream_task_ids == {"validate"}
+    assert dag.get_task("delete").upstream_task_ids == {"load"}
+    assert dag.get_task("all_loaded").upstream_task_ids == {"load", "delete"}
+    assert dag.get_task("delete").trigger_rule == "all_done"
+    load = dag.get_task("load")
     assert load.owner == "lis-drift" and load.retries == 3 and load.retry_exponential_backoff
     assert load.multiple_outputs is False and dag.get_task("housekeeping").multiple_outputs is False
     assert dag.get_task("housekeeping").trigger_rule == "all_done"

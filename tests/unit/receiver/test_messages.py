@@ -132,9 +132,9 @@ def test_missed_completeness_deadline_lists_missing_and_whom_to_call(herning: Re
     alert = completeness_alert(herning, OCTOBER, missing, run)
     assert alert.kind is Kind.DEADLINE_MISSED
     assert alert.subject == (
-        "SF1630 DEADLINE MISSED: HERNING_LIS01_SIMPEL (Herning LIS01): 2 extract(s) for 2026-10 not loaded"
+        "SF1630 DEADLINE MISSED: HERNING_LIS01_SIMPEL (Herning LIS01): 3 extract(s) for 2026-10 not loaded"
     )
-    assert alert.body.startswith("Deadline 2026-11-10 06:00 CET passed: 2 of 4 extract(s) for 2026-10")
+    assert alert.body.startswith("Deadline 2026-11-10 06:00 CET passed: 3 of 5 extract(s) for 2026-10")
     assert "  - DUBU for Herning (CVR 65700000): contact DUBU support <support@dubu.example>" in alert.body
     assert "  - AULA for Herning (CVR 65700000): contact Aula drift <drift@aula.example>" in alert.body
 
@@ -144,7 +144,7 @@ def test_completeness_deadline_of_a_complete_month_is_a_resolved_note(herning: R
     assert alert.kind is Kind.RESOLVED
     assert (
         alert.subject
-        == "SF1630 RESOLVED: HERNING_LIS01_SIMPEL (Herning LIS01): all 4 extracts for 2026-10 are loaded"
+        == "SF1630 RESOLVED: HERNING_LIS01_SIMPEL (Herning LIS01): all 5 extracts for 2026-10 are loaded"
     )
     assert "Nothing is left to do" in alert.body
 
@@ -160,7 +160,7 @@ def test_receiver_run_deadline(herning: Receiver) -> None:
     )
     assert "is still running: later hourly runs wait behind it" in alert.body
     assert (
-        "Not loaded for 2026-10 (3 of 4):" in alert.body
+        "Not loaded for 2026-10 (4 of 5):" in alert.body
         and "contact KSD drift <drift@ksd.example>" in alert.body
     )
     # Ended (failed: its failure message went out) and the month complete: only a RESOLVED note.

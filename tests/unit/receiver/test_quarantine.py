@@ -1,13 +1,16 @@
-"""The quarantine keeps each refused delivery in its own folder and builds paths only from safe names."""
+"""The quarantine keeps each refused delivery in its own folder (owner-only), builds paths only from safe
+names, works on any object-store path, and deletes folders older than the keep period."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sf1630.protocol import UnsafeFileName
-from sf1630.receiver.quarantine import quarantine
+from sf1630.receiver.quarantine import expire, quarantine
+from upath import UPath
 
 
 def test_files_and_reason_are_kept_per_delivery(tmp_path: Path) -> None:
@@ -18,7 +21,7 @@ def test_files_and_reason_are_kept_per_delivery(tmp_path: Path) -> None:
     )
     second = quarantine(tmp_path / "q", "x.csv", {"reason": "again"})
     assert first.name == "x.csv" and second.name == "x.csv.2"
-    assert (first / "x.csv").read_bytes() == b"a;b\n" and not staged.exists()
+    assert (first / "x.csv").read_bytes() == b"a;b\n"  # copied: staging is cleared by the delete step
     assert (first / "m.metadata").read_bytes() == b"<x/>"
     assert json.loads((second / "reason.json").read_text())["reason"] == "again"
 
@@ -30,3 +33,28 @@ def test_unsafe_names_never_become_paths(tmp_path: Path, name: str) -> None:
     with pytest.raises(UnsafeFileName):
         quarantine(tmp_path / "q", "ok.csv", {}, files={name: b"x"})
     assert not (tmp_path / "escape.csv").exists()
+
+
+def test_folders_and_files_are_owner_only_in_any_store(tmp_path: Path) -> None:
+    root = UPath(f"file://{tmp_path}/q")
+    reports = UPath(f"file://{tmp_path}/reports")
+    (reports / "datadocs").mkdir(parents=True)
+    (reports / "datadocs" / "index.html").write_bytes(b"<html/>")
+    folder = quarantine(root, "x.csv", {"reason": "r"}, files={"x.csv": b"1"}, trees={"": reports})
+    assert str(folder) == f"file://{tmp_path}/q/x.csv"
+    local = tmp_path / "q" / "x.csv"
+    assert (local / "datadocs" / "index.html").read_bytes() == b"<html/>"
+    assert oct(local.stat().st_mode & 0o777) == oct(0o700)
+    assert oct((local / "x.csv").stat().st_mode & 0o777) == oct(0o600)
+    assert oct((local / "datadocs").stat().st_mode & 0o777) == oct(0o700)
+
+
+def test_quarantine_past_its_keep_is_deleted(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    root = tmp_path / "q"
+    old = quarantine(root, "old.csv", {"quarantined_at": (now - timedelta(days=31)).isoformat()})
+    young = quarantine(root, "young.csv", {"quarantined_at": (now - timedelta(days=29)).isoformat()})
+    unknown = quarantine(root, "unknown.csv", {})
+    assert expire(root, keep=timedelta(days=30), now=now) == ["old.csv"]
+    assert not old.exists() and young.exists() and unknown.exists()
+    assert expire(tmp_path / "nothing", keep=timedelta(days=30), now=now) == []

@@ -93,7 +93,7 @@ def test_run_context_to_plan(ky: SenderSystem) -> None:
     from types import SimpleNamespace
 
     import pendulum
-    from sf1630.airflow.sender import plan_for_run
+    from sf1630.airflow.plans import plan_for_run
 
     run = SimpleNamespace(run_after=pendulum.datetime(2026, 11, 1, 5, tz="UTC"))
     context = {"logical_date": pendulum.datetime(2026, 9, 30, 22, tz="UTC"), "dag_run": run, "params": {}}

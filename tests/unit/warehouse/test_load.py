@@ -146,3 +146,39 @@ def test_string_views_from_polars_load_as_they_are(db: Database) -> None:
 def test_only_duckdb_and_postgres_can_be_a_warehouse(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="a warehouse is DuckDB or PostgreSQL"):
         recorded(Database.sqlite(tmp_path / "ledger.sqlite"), "u-1")
+
+
+def test_the_ledger_keeps_each_deliverys_report_uri(db: Database) -> None:
+    """Issue 15's UI opens a delivery's Data Docs page and ValidationResult from the ``report`` column."""
+    from dataclasses import replace
+
+    from sf1630.warehouse import report_of
+
+    uri = "file:///srv/sf1630/reports/HERNING_LIS01_SIMPEL/KY_LIS_10100000_M10_20261101060000.csv"
+    assert record_outcome(db, replace(entry("u-report", outcome=Outcome.QUARANTINED), report=uri))
+    assert report_of(db, "u-report") == uri
+    assert record_outcome(db, entry("u-none", outcome=Outcome.QUARANTINED))
+    assert report_of(db, "u-none") == ""
+    assert report_of(db, "u-never") is None
+
+
+def test_a_ledger_from_before_the_report_column_gets_it(db: Database) -> None:
+    columns = (
+        "file_transfer_uuid VARCHAR(255) PRIMARY KEY, file_name VARCHAR(255) NOT NULL,"
+        " sender VARCHAR(32) NOT NULL, kommune VARCHAR(8) NOT NULL, period VARCHAR(7) NOT NULL,"
+        " rows BIGINT NOT NULL,"
+        " checksum VARCHAR(64) NOT NULL, outcome VARCHAR(16) NOT NULL, detail TEXT NOT NULL,"
+        " received_at TIMESTAMP WITH TIME ZONE NOT NULL, finished_at TIMESTAMP WITH TIME ZONE NOT NULL"
+    )
+    old_row = "'u-old', 'f.csv', 'KY', '10100000', '2026-10', 1, 'x', 'loaded', '', now(), now()"
+    with contextlib.closing(db.connect()) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
+        conn.execute(f"CREATE TABLE {db.schema}.sf1630_ledger ({columns})")
+        conn.execute(f"INSERT INTO {db.schema}.sf1630_ledger VALUES ({old_row})")
+        if db.kind == "postgres":
+            conn.commit()
+    from sf1630.warehouse import report_of
+
+    assert report_of(db, "u-old") == ""
+    assert record_outcome(db, entry("u-new", outcome=Outcome.QUARANTINED))
+    assert recorded(db, "u-new") is Outcome.QUARANTINED

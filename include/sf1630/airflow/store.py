@@ -1,0 +1,43 @@
+"""Where a receiver's staged files, reports and quarantine live: its share of the object store.
+
+``storage`` in receivers.yaml (an fsspec URL, with ``storage_conn_id`` for its Airflow connection), or
+``file://$AIRFLOW_HOME/sf1630`` by default, so every worker sees the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow.sdk import ObjectStoragePath
+
+from sf1630.receiver.config import Receiver
+from sf1630.receiver.storage import Storage
+
+
+def _airflow_home() -> Path:
+    from airflow.configuration import AIRFLOW_HOME
+
+    return Path(AIRFLOW_HOME)
+
+
+def storage(receiver: Receiver) -> Storage:
+    """The receiver's share of the object store: ``storage`` of receivers.yaml (with ``storage_conn_id``), or
+    ``file://$AIRFLOW_HOME/sf1630``."""
+    settings = receiver.settings
+    url = settings.storage or f"file://{_airflow_home() / 'sf1630'}"
+    base = ObjectStoragePath(url, conn_id=settings.storage_conn_id or None)
+    return Storage(base, receiver.sftp_user)
+
+
+def local_quarantine(receiver: Receiver) -> Path:
+    """The quarantine as a local folder, for readers of its ``reason.json`` files (alerts, the UI).
+
+    With a remote store there is no local folder (the path returned does not exist); those readers then go by
+    the warehouse ledger and its ``report`` URI alone.
+    """
+    from sf1630.receiver.storage import is_local, os_path
+
+    quarantine = storage(receiver).quarantine
+    if is_local(quarantine):
+        return Path(os_path(quarantine))
+    return _airflow_home() / "sf1630" / "no-local-quarantine" / receiver.sftp_user
