@@ -58,6 +58,10 @@ MONTH_SENDER_TUNING: dict[str, Any] = {
     "receipt_quick_look": "5s",
     "receipt_timeout": "15m",
 }
+#: One sender's month is late on purpose: KSD's run gets a deadline shorter than the platform's delays make
+#: its run, so the month shows a missed deadline on the run in the UI and a DEADLINE MISSED message in the
+#: mail sink (beside the FAILED message of the receiver that quarantines København's KSD file).
+LATE_SENDER, LATE_DEADLINE = "KSD", "1m"
 MONTH_RECEIVER_TUNING: dict[str, Any] = {
     "schedule": "* * * * *",
     "wait_timeout": "15m",
@@ -119,6 +123,9 @@ def write_demo_config(
     if scheduled:
         senders["defaults"].update(MONTH_SENDER_TUNING)
         receivers["defaults"].update(MONTH_RECEIVER_TUNING)
+        for sender in senders["senders"]:
+            if sender["code"] == LATE_SENDER:
+                sender["deadline"] = LATE_DEADLINE
     if max_active_deliveries is not None:
         senders["defaults"]["max_active_deliveries"] = max_active_deliveries
     for name, content in (("kommuner", kommuner), ("senders", senders), ("receivers", receivers)):
