@@ -40,9 +40,9 @@ def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         folder = write_receiver_config(tmp_path / "config", tmp_path, **overrides)
         monkeypatch.setenv("SF1630_CONFIG_DIR", str(folder))
         receiver = load_receiver(LIS_USER, folder)
-        setup = ReceiverSetup(
-            receiver, tmp_path / "staging" / LIS_USER, tmp_path / "quarantine" / LIS_USER, db
-        )
+        store = tmp_path / "store"
+        folders = (store / "staging" / LIS_USER, store / "quarantine" / LIS_USER)
+        setup = ReceiverSetup(receiver, *folders, db, store / "reports" / LIS_USER)
         for name, value in connection_variables(setup, emulator, sftp_port).items():
             monkeypatch.setenv(name, value)
         return setup
