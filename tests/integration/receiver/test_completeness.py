@@ -35,7 +35,7 @@ def test_month_complete_and_month_missing_past_deadline(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     setup = configure(emulator, warehouse)
-    for sender in ("KY", "KSD", "DUBU", "AULA"):
+    for sender in ("KY", "KSD", "DUBU", "AULA", "KP"):
         loaded(warehouse, sender)
     loaded(warehouse, "KY", "2026-09")
     dag = build_completeness_dag(setup.receiver)
@@ -50,5 +50,5 @@ def test_month_complete_and_month_missing_past_deadline(
     assert october.state == "success"
     assert [ti.state for ti in september.get_task_instances()] == ["failed"]
     logged = "".join(capfd.readouterr())
-    assert "3 extract(s) for 2026-09 not loaded" in logged
+    assert "4 extract(s) for 2026-09 not loaded" in logged
     assert "AULA for Herning (CVR 65700000): contact Aula drift <drift@aula.example>" in logged

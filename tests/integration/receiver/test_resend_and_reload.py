@@ -67,7 +67,8 @@ def _fixed_specs(report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     from sf1630.receiver.extract import spec_for
 
     failed = [r for r in json.loads(report.read_text(encoding="utf-8"))["results"] if not r["success"]]
-    [broken] = {r["column"] for r in failed}
+    # GX's ValidationResult: each result names its column in the expectation's kwargs.
+    [broken] = {r["expectation_config"]["kwargs"]["column"] for r in failed}
     folder = tmp_path / "dataspecs"
     shutil.copytree(dataspec_dir(), folder)
     raw = yaml.safe_load((folder / "ky.yaml").read_text(encoding="utf-8"))
