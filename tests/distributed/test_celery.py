@@ -103,8 +103,7 @@ def _write_config(folder: Path, work: Path) -> None:
         wait_timeout="6m",  # the receivers wait from before the sender starts
         poke_interval="1s",
         retries=1,  # the upstream defer race (see sf1630.airflow.arrival) is recovered by a retry
-        staging_dir=str(work / "staging"),
-        quarantine_dir=str(work / "quarantine"),
+        storage=f"file://{work / 'store'}",
     )
     for name, content in (("kommuner", kommuner), ("senders", senders), ("receivers", receivers)):
         text = yaml.safe_dump(content, allow_unicode=True, sort_keys=False)
@@ -348,7 +347,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         _reset_redis()
-        shutil.rmtree(tmp_path / "staging", ignore_errors=True)
+        shutil.rmtree(tmp_path / "store", ignore_errors=True)
 
 
 def test_month_through_celery_workers(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:

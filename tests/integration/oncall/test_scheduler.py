@@ -91,8 +91,7 @@ def _write_config(folder: Path, work: Path) -> None:
         retries=0,
         run_deadline="10m",
         warehouse_conn_id="sf1630_warehouse_{user}",  # one schema per LIS, as deployed
-        staging_dir=str(work / "staging"),
-        quarantine_dir=str(work / "quarantine"),
+        storage=f"file://{work / 'store'}",
     )
     receivers["overrides"] = {
         KBH: {"deadline_day": 1},  # the completeness deadline falls when its run is queued
@@ -207,7 +206,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 yield World(stack, box, lis_users, work)
     finally:
         emulator.stop()
-        shutil.rmtree(work / "staging", ignore_errors=True)
+        shutil.rmtree(work / "store", ignore_errors=True)
 
 
 def _messages(box: MailBox) -> list[tuple[str, str, Message]]:

@@ -69,8 +69,7 @@ def _configure(
 
     receivers = yaml.safe_load((config_dir / "receivers.yaml").read_text(encoding="utf-8"))
     receivers["defaults"].update(
-        staging_dir=str(tmp_path / "staging"),
-        quarantine_dir=str(tmp_path / "quarantine"),
+        storage=f"file://{tmp_path / 'store'}",
         wait_timeout="20s",
         poke_interval="1s",
         retries=0,
