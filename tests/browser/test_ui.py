@@ -27,6 +27,7 @@ import duckdb
 import pytest
 from sf1630.demo.environment import read_env_file
 from sf1630.demo.layout import DemoHome
+from sf1630.demo.metadb import SQLITE
 from sf1630.demo.progress import Progress
 from sf1630.demo.run import run_demo
 from sf1630.protocol import Period
@@ -56,7 +57,9 @@ def _seed(root: Path) -> DemoHome:
         (home.root / "demo.env").write_text(env.replace(old, str(home.root)), encoding="utf-8")
     else:
         quiet = Progress(io.StringIO(), every=0)
-        run_demo(home, kommune_count=1, rows=10, progress=quiet, api_port=free_port())
+        # SQLite: the browser tests' own api-server reads the state after the demo (and its embedded
+        # PostgreSQL) has stopped.
+        run_demo(home, kommune_count=1, rows=10, progress=quiet, api_port=free_port(), metadata_db=SQLITE)
     with duckdb.connect(str(home.warehouse)) as con:
         # DUBU: accepted by the platform, not loaded yet; AULA: never delivered.
         con.execute(f"DELETE FROM {SCHEMA}.sf1630_ledger WHERE sender IN ('DUBU', 'AULA')")
