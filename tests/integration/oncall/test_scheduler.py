@@ -134,7 +134,7 @@ def _complete_months(schema: str, cvr: str) -> None:
     db = Database.postgres(POSTGRES_DSN, schema=schema)
     now = datetime.now(ZoneInfo("Europe/Copenhagen"))
     for period in (Period.of(now).previous(), Period.of(now).previous().previous()):
-        for code in ("KY", "KSD", "DUBU", "AULA"):
+        for code in ("KY", "KSD", "DUBU", "AULA", "KP"):
             name = f"{code}_LIS_{cvr}_{period.code}_20000101000000.csv"
             entry = LoadEntry(f"{code}-{period}", name, code, cvr, str(period), 1, "0" * 64, Outcome.LOADED,
                               now, now)  # fmt: skip
@@ -298,11 +298,11 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
     assert "receiver run not done 5s after queueing (running)" in str(late_bro1["Subject"])
     assert f"{stack.env['AIRFLOW__API__BASE_URL']}/dags/{bro1}/runs/{bro1_run}" in body_text(late_bro1)
     late_month = body_text(_one(found, "DEADLINE MISSED", completeness))
-    for code in ("KY", "KSD", "DUBU", "AULA"):
+    for code in ("KY", "KSD", "DUBU", "AULA", "KP"):
         assert f"  - {code} for København (CVR 10100000): contact" in late_month
 
     resolved = _one(found, "RESOLVED", complete_month)
-    assert "all 4 extracts for" in str(resolved["Subject"]) and "Nothing is left to do" in body_text(resolved)
+    assert "all 5 extracts for" in str(resolved["Subject"]) and "Nothing is left to do" in body_text(resolved)
 
     # The deadline callbacks ran in the triggerer (their ERROR line is in its log), the failure callbacks
     # in the DAG processor's.
