@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from sf1630.receiver.config import connection_slug
 from sf1630.registry import load_registry, platform_config, write_platform_config
 from sf1630.sender.source import seed_source
 from sf1630.settings import INCLUDE_DIR
+
+from tests.support.airflow_stack import stop_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(900)]
 
@@ -147,19 +148,6 @@ def _start(stack: Stack, name: str, command: list[str]) -> subprocess.Popen[byte
         )
     stack.processes[name], stack.logs[name] = process, log
     return process
-
-
-def _stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """SIGTERM the whole process group, then SIGKILL what is left of it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # workers the leader forked may outlive it
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(10)
 
 
 def _start_emulator(stack: Stack, config: Path) -> tuple[int, str]:
@@ -341,7 +329,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield stack
     finally:
         for process in stack.processes.values():
-            _stop(process)
+            stop_group(process)
         if stack.emulator is not None:
             stack.emulator.stop()
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:

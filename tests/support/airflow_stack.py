@@ -191,7 +191,7 @@ def stack_env(home: Path, dags_folder: Path, extra: Mapping[str, str]) -> dict[s
     return env
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
     """SIGTERM the process group, then SIGKILL what is left of it (task processes may outlive the leader)."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -222,4 +222,4 @@ def airflow_stack(
         yield stack
     finally:
         for process in stack.processes.values():
-            _stop(process)
+            stop_group(process)
