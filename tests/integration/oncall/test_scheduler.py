@@ -4,7 +4,8 @@
 this module starts the real processes once (``tests.support.airflow_stack``) over the real DAG files, the
 emulator and a real SMTP server (aiosmtpd), and runs five DAG runs side by side:
 
-- KY's sender run for October with deliveries the platform rejects (no route to Brøndby LIS02, Aalborg):
+- KY's sender run for October with deliveries the platform rejects (KY delivers by the simple pattern, and
+  has no simple route to Brøndby LIS02 or Aalborg: code 404):
   the run fails and the DAG processor's failure callback sends exactly **one** FAILED message listing
   them; the run's deadline (45 s here) fires anyway, because Airflow prunes a deadline only when its run
   succeeds (apache/airflow#60927), and the triggerer sends one DEADLINE MISSED message;
@@ -234,10 +235,6 @@ def _one(found: list[tuple[str, str, Message]], kind: str, dag_id: str) -> Messa
     return matching[0]
 
 
-@pytest.mark.xfail(
-    reason="fails since issues 10 and 12 were merged (KP, receiver steps): issue 14 stays open",
-    strict=False,
-)
 def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
     stack = world.stack
     sender, kbh = "sf1630_sender_ky", f"sf1630_receiver_{KBH.lower()}"
@@ -283,8 +280,8 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
     assert str(_one(found, "FAILED", sender)["Subject"]) == (
         "SF1630 FAILED: KY 2026-10: 2 of 4 deliveries not accepted (sf1630_sender_ky)"
     )
-    assert "KY → Brøndby LIS02 2026-10 (KY_LIS_15300000_M10_20261101000001.csv): code 401" in failed_sender
-    assert "KY → Aalborg LIS01 2026-10 (KY_LIS_85100000_M10_20261101000000.csv): code 401" in failed_sender
+    assert "KY → Brøndby LIS02 2026-10 (KY_LIS_15300000_M10_20261101000001.csv): code 404" in failed_sender
+    assert "KY → Aalborg LIS01 2026-10 (KY_LIS_85100000_M10_20261101000000.csv): code 404" in failed_sender
     assert "Contact about KY's deliveries: KY drift <drift@ky.example>" in failed_sender
     assert f"{stack.env['AIRFLOW__API__BASE_URL']}/dags/{sender}/runs/{sender_run}" in failed_sender
     # What is missing at 45 s depends on how far the run got (a loaded machine is slow); Brøndby LIS02 is.
