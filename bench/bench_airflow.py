@@ -208,6 +208,7 @@ def run_month(work: Path) -> dict[str, Any]:
         on_month=on_month,
     )
     total = time.monotonic() - began
+    sys.stderr.write(out.getvalue())  # the month's transcript and summary, as `sf1630 demo` prints them
     runs = facts.get("runs", [])
     senders = {r["dag_id"]: round(_seconds(r), 1) for r in runs if r["dag_id"].startswith("sf1630_sender_")}
     receivers = _receiver_work(runs, facts.get("ti_list", []))
