@@ -32,7 +32,16 @@ from sf1630.demo.progress import Progress
 from sf1630.demo.run import run_demo
 from sf1630.protocol import Period
 
-from tests.support.airflow_ui import ApiServer, api_server, chromium, chromium_available, free_port, get
+from tests.support.airflow_ui import (
+    ApiServer,
+    api_server,
+    chromium,
+    chromium_available,
+    free_port,
+    get,
+    loads_cell,
+    wait_for_element,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -88,18 +97,8 @@ def browser(server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield driver
 
 
-def _wait(driver: Any, css: str, timeout: float = 60) -> Any:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
-
-
 def _cell(driver: Any, sender: str, period: str = "2026-10") -> Any:
-    return _wait(driver, f"td.cell[data-lis='{LIS}'][data-sender='{sender}'][data-period='{period}']")
+    return wait_for_element(driver, loads_cell(LIS, sender, period))
 
 
 def _shot(driver: Any, name: str) -> None:
@@ -123,7 +122,7 @@ def test_the_loads_matrix_shows_each_kind_of_cell(server: ApiServer, browser: An
 
 def test_the_matrix_is_in_airflows_navigation(server: ApiServer, browser: Any) -> None:
     browser.get(f"{server.url}/plugin/sf1630-loads")
-    frame = _wait(browser, "iframe")
+    frame = wait_for_element(browser, "iframe")
     browser.switch_to.frame(frame)
     try:
         _cell(browser, "KSD")
@@ -150,18 +149,18 @@ def test_a_click_on_the_cell_opens_its_run(
 ) -> None:
     browser.get(f"{server.url}/sf1630/loads?month=2026-10")
     _cell(browser, "KSD").find_element("css selector", "a.ti").click()
-    _wait(browser, "body")
+    wait_for_element(browser, "body")
     path = urlparse(browser.current_url).path
     run, index = quote(failed_load[0], safe=""), failed_load[1]
     assert path == f"/dags/{RECEIVER}/runs/{run}/tasks/load/mapped/{index}", path
-    _wait(browser, "main, #root")
+    wait_for_element(browser, "main, #root")
     assert "load" in browser.page_source
 
 
 def test_a_click_on_report_opens_the_validation_report(server: ApiServer, browser: Any) -> None:
     browser.get(f"{server.url}/sf1630/loads?month=2026-10")
     _cell(browser, "KSD").find_element("css selector", "a.report").click()
-    verdict = _wait(browser, "#verdict")
+    verdict = wait_for_element(browser, "#verdict")
     assert "FAILED" in verdict.text and "1 failed" in verdict.text
     assert "expect_column_values_to_match_regex" in browser.find_element("css selector", "#failed").text
     assert INVALID in browser.find_element("css selector", "#facts").text
@@ -174,10 +173,10 @@ def test_the_task_instance_tab_shows_the_report(
 ) -> None:
     run, index = quote(failed_load[0], safe=""), failed_load[1]
     browser.get(f"{server.url}/dags/{RECEIVER}/runs/{run}/tasks/load/mapped/{index}/plugin/sf1630-report")
-    frame = _wait(browser, "iframe")
+    frame = wait_for_element(browser, "iframe")
     browser.switch_to.frame(frame)
     try:
-        assert "FAILED" in _wait(browser, "#verdict").text
+        assert "FAILED" in wait_for_element(browser, "#verdict").text
     finally:
         browser.switch_to.default_content()
     _shot(browser, "ui-report.png")
@@ -187,7 +186,7 @@ def test_the_resend_link_opens_the_trigger_form_with_the_params(server: ApiServe
     browser.get(f"{server.url}/sf1630/loads?month=2026-10")
     link = _cell(browser, "KSD").find_element("css selector", "a.resend")
     link.click()
-    _wait(browser, "form#trigger")
+    wait_for_element(browser, "form#trigger")
     values = {
         e.get_attribute("name"): json.loads(e.get_attribute("value"))
         for e in browser.find_elements("css selector", "input.param")
@@ -196,7 +195,7 @@ def test_the_resend_link_opens_the_trigger_form_with_the_params(server: ApiServe
     query = parse_qs(urlparse(browser.current_url).query)
     assert query["dag_id"] == ["sf1630_sender_ksd"]
     browser.find_element("css selector", "#go").click()  # Airflow's REST API, as the logged-in user
-    _wait(browser, "body")
+    wait_for_element(browser, "body")
     deadline = time.monotonic() + 60
     while "/runs/" not in browser.current_url and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -211,11 +210,11 @@ def test_the_resend_link_opens_the_trigger_form_with_the_params(server: ApiServe
 
 def test_the_deliveries_view_shows_receipts(server: ApiServer, browser: Any) -> None:
     browser.get(f"{server.url}/sf1630/deliveries?month=2026-10&lis={LIS}")
-    table = _wait(browser, "table#deliveries").text
+    table = wait_for_element(browser, "table#deliveries").text
     # KY, KSD, DUBU and KP accepted; AULA's row was removed.
     assert table.count("accepted") == 4 and "not sent" in table
     browser.get(f"{server.url}/plugin/sf1630-deliveries")
-    _wait(browser, "iframe")
+    wait_for_element(browser, "iframe")
     _shot(browser, "ui-deliveries.png")
 
 

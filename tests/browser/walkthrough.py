@@ -30,7 +30,7 @@ sys.path[:0] = [str(REPO), str(REPO / "include")]
 from sf1630.demo import DEFAULT_HOME  # noqa: E402
 from sf1630.demo.stack import RestClient, admin_password  # noqa: E402
 
-from tests.support.airflow_ui import ApiServer, chromium  # noqa: E402
+from tests.support.airflow_ui import ApiServer, chromium, loads_cell, wait_for_element  # noqa: E402
 
 LIS = "KOEBENHAVN_LIS01_SIMPEL"
 RECEIVER = "sf1630_receiver_koebenhavn_lis01_simpel"
@@ -43,17 +43,12 @@ FIX = (
 )
 
 
-def _cell_state(driver: Any, url: str) -> str:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
+CELL = loads_cell(LIS, "KSD", MONTH)
 
+
+def _cell_state(driver: Any, url: str) -> str:
     driver.get(f"{url}/sf1630/loads?month={MONTH}&lis={LIS}")
-    css = f"td.cell[data-lis='{LIS}'][data-sender='KSD'][data-period='{MONTH}']"
-    cell = WebDriverWait(driver, 60).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
-    return str(cell.get_attribute("class")).split()[-1]
+    return str(wait_for_element(driver, CELL).get_attribute("class")).split()[-1]
 
 
 def _wait_run(client: RestClient, dag_id: str, run_id: str, timeout: float = 900) -> str:
@@ -105,8 +100,7 @@ def main() -> int:
             with duckdb.connect(str(args.home / "source.duckdb")) as con:
                 [(fixed,)] = con.execute(FIX + " RETURNING 1").fetchall() or [(0,)]
             print(f"2. source corrected: {fixed} row(s) of ksd_sager")
-            css = f"td.cell[data-lis='{LIS}'][data-sender='KSD'][data-period='{MONTH}'] a.resend"
-            driver.find_element("css selector", css).click()
+            driver.find_element("css selector", f"{CELL} a.resend").click()
             time.sleep(2)
             driver.find_element("css selector", "#go").click()
             deadline = time.monotonic() + 60

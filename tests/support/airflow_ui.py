@@ -139,3 +139,19 @@ def chromium(profile: Path, *, width: int = 1500, height: int = 1000) -> Iterato
         yield driver
     finally:
         driver.quit()
+
+
+def wait_for_element(driver: Any, css: str, timeout: float = 60) -> Any:
+    """The first element matching ``css`` once the page has it (the views render after their queries)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def loads_cell(lis: str, sender: str, period: str) -> str:
+    """The CSS selector of one cell of the Loads view."""
+    return f"td.cell[data-lis='{lis}'][data-sender='{sender}'][data-period='{period}']"
