@@ -9,16 +9,17 @@ after a network error, and ends the wait at once on a host-key or authentication
 only hide a misconfiguration or an attack.
 
 The defer race (apache/airflow#71580, #72716, open in 3.3.2): when a trigger fires within seconds of the
-deferral, the scheduler can re-queue the task before it has processed the executor's report that the
-deferring process exited, and then fail or retry it ("finished with state success, but the task instance's
-state attribute is queued"; the event log records it as ``state mismatch``). The project avoids what it can:
-both waits look before they defer (the sender for ``receipt_quick_look``, the receiver once), so a file that
-is already there never goes through the triggerer, and the trigger never fires sooner than ``SETTLE_SECONDS``
-after the deferral, which gives the scheduler time to take in that report. What it cannot avoid is a
-scheduler so busy that it takes longer than that (seen on a 2-core machine at a load average of 20-30, where a
-task process that had deferred took over 30 s to report its exit): a retry then looks again (the receiver
-finds its files, the sender settles the receipt from the remote state, nothing is sent twice), so waits need
-``retries`` of at least 1, and the demo's summary counts the ``state mismatch`` events.
+deferral, the scheduler can re-queue the task before it has processed the executor's report that the deferring
+process exited, and then fail or retry it ("finished with state success, but the task instance's state
+attribute is queued"; the event log records it as ``state mismatch``). The project avoids what it can: both
+waits look before they defer (the sender for ``receipt_quick_look``, the receiver once), so a file that is
+already there never goes through the triggerer, and the trigger never fires (found, timed out or refused)
+sooner than ``SETTLE_SECONDS`` after the deferral, which gives the scheduler time to take in that report. What
+it cannot avoid is a scheduler so busy that it takes longer than that (seen on a 2-core machine at a load
+average of 20-30, where a task process that had deferred took over 30 s to report its exit): a retry then
+looks again (the receiver finds its files, the sender settles the receipt from the remote state, nothing is
+sent twice), so waits need ``retries`` of at least 1, and the demo's summary counts the ``state mismatch``
+events.
 """
 
 from __future__ import annotations
@@ -135,6 +136,13 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         return ssh_options(conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Wait for the outcome, then hold it back until ``not_before``: a timeout or a refusal that came
+        seconds after the deferral trips the defer race just as a find does."""
+        outcome = await self._outcome()
+        await asyncio.sleep(max(0.0, self.not_before - time.time()))
+        yield TriggerEvent(outcome)  # type: ignore[no-untyped-call]
+
+    async def _outcome(self) -> dict[str, Any]:
         """Poll until a name matches; the deadline is checked only after a listing, never before the first.
 
         A busy triggerer may pick the trigger up after its deadline: without a first look it would report
@@ -146,8 +154,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         try:
             options = await self._options()
         except ValueError as err:
-            yield TriggerEvent({"status": REFUSED, "message": str(err)})  # type: ignore[no-untyped-call]
-            return
+            return {"status": REFUSED, "message": str(err)}
         looked = False
         while not looked or time.time() < self.deadline:
             try:
@@ -158,20 +165,16 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
                         )
                         looked = True
                         if found:
-                            await asyncio.sleep(max(0.0, self.not_before - time.time()))
-                            yield TriggerEvent({"status": FOUND, "names": found})  # type: ignore[no-untyped-call]
-                            return
+                            return {"status": FOUND, "names": found}
                         if time.time() >= self.deadline:
                             break
                         await asyncio.sleep(self.poll_interval)
             except (asyncssh.HostKeyNotVerifiable, asyncssh.PermissionDenied) as err:
-                message = f"{type(err).__name__}: {err}"
-                yield TriggerEvent({"status": REFUSED, "message": message})  # type: ignore[no-untyped-call]
-                return
+                return {"status": REFUSED, "message": f"{type(err).__name__}: {err}"}
             except (OSError, asyncssh.Error) as err:
                 last_error = f"{type(err).__name__}: {err}"
                 self.log.warning("listing %s failed (%s); reconnecting", self.folder, last_error)
                 if time.time() >= self.deadline:
                     break  # an unreachable server at the deadline: give up with its error
                 await asyncio.sleep(self.poll_interval)
-        yield TriggerEvent({"status": TIMED_OUT, "message": last_error})  # type: ignore[no-untyped-call]
+        return {"status": TIMED_OUT, "message": last_error}

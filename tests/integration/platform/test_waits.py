@@ -96,3 +96,14 @@ def test_a_find_is_held_back_until_the_scheduler_has_settled(
         assert found["status"] == FOUND
         assert time.time() - began >= 2.0
     assert FileArrival("c", "IN", "*", 1.0, 0.0).not_before >= began + SETTLE_SECONDS
+
+
+def test_a_timeout_is_held_back_until_the_scheduler_has_settled(
+    tmp_path: Path, client_keys: dict[str, Path]
+) -> None:
+    """Nothing arrives and the deadline passes at once: the timeout too waits for ``not_before``."""
+    with _serve(tmp_path, client_keys) as emulator:
+        began = time.time()
+        [nothing] = _events(_trigger(emulator, client_keys, "*.metadata", began, not_before=began + 2))
+        assert nothing["status"] == TIMED_OUT
+        assert time.time() - began >= 2.0
