@@ -120,7 +120,13 @@ def _links(request: Request) -> Links:
     return Links(ui=ui, app=root or URL_PREFIX)
 
 
-def _filters(lis: str, kommune: str, sender: str, month: str, year: str) -> Filters:
+Params = Annotated[str, Query(max_length=200)]
+
+
+def _filters(
+    lis: Params = "", kommune: Params = "", sender: Params = "", month: Params = "", year: Params = ""
+) -> Filters:
+    """The views' shared query parameters as one :class:`Filters` (a FastAPI dependency); bad ones → 400."""
     try:
         return Filters.parse(
             lis=lis, kommune=kommune, sender=sender, month=month, year=year, now=datetime.now(UTC)
@@ -168,9 +174,6 @@ def _read(folder: ReportFolder, name: str) -> bytes | None:
         return None
 
 
-Params = Annotated[str, Query(max_length=200)]
-
-
 def create_app() -> FastAPI:
     """The SF1630 views app, every route behind Airflow's authentication and DAG-run read permission."""
     app = FastAPI(
@@ -187,28 +190,12 @@ def create_app() -> FastAPI:
         return RedirectResponse(_links(request).app + "/loads")
 
     @app.get("/loads", response_class=HTMLResponse)
-    def loads(
-        request: Request,
-        lis: Params = "",
-        kommune: Params = "",
-        sender: Params = "",
-        month: Params = "",
-        year: Params = "",
-    ) -> str:
-        filters = _filters(lis, kommune, sender, month, year)
+    def loads(request: Request, filters: Annotated[Filters, Depends(_filters)]) -> str:
         receivers = load_receivers()
         return render_loads(receivers, filters, tasks, _links(request), datetime.now(UTC))
 
     @app.get("/deliveries", response_class=HTMLResponse)
-    def deliveries(
-        request: Request,
-        lis: Params = "",
-        kommune: Params = "",
-        sender: Params = "",
-        month: Params = "",
-        year: Params = "",
-    ) -> str:
-        filters = _filters(lis, kommune, sender, month, year)
+    def deliveries(request: Request, filters: Annotated[Filters, Depends(_filters)]) -> str:
         registry = load_registry()
         sent = read_sent_rows(_sender_ledgers([filters.sender] if filters.sender else None), filters.months)
         rows = build_deliveries(registry, filters, sent, tasks)
