@@ -127,7 +127,7 @@ def _parsed(stdout: str) -> tuple[str, str]:
 @contextlib.contextmanager
 def trivial_stack(work: Path) -> Iterator[Any]:
     from sf1630.demo.metadb import POSTGRES, start_metadata_db
-    from sf1630.demo.stack import AirflowStack, Sizing, free_port, migrate, stack_environment
+    from sf1630.demo.stack import AirflowStack, Sizing, free_port, stack_environment
 
     dags = work / "dags"
     dags.mkdir(parents=True)
@@ -136,8 +136,8 @@ def trivial_stack(work: Path) -> Iterator[Any]:
     stack = None
     try:
         env = stack_environment(work / "airflow", database.url, dags, api_port=free_port(), sizing=Sizing())
-        migrate(env, work / "logs" / "migrate.log")
         stack = AirflowStack(env, work / "logs")
+        stack.migrate()
         stack.start()
         yield stack
     finally:

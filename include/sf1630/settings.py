@@ -34,6 +34,33 @@ def env_path(name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def env_seconds(name: str, default: float) -> float:
+    """Return a non-negative number of seconds from environment variable ``name``, or ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise ValueError(f"environment variable {name}={raw!r} is not a number of seconds >= 0")
+    return seconds
+
+
+#: How long a deferred wait holds its outcome back after the deferral, unless ``SF1630_SETTLE_SECONDS``.
+SETTLE_SECONDS = 20.0
+
+
+def settle_seconds() -> float:
+    """How long a deferred wait's trigger holds its event back after the deferral.
+
+    The defer race (see :mod:`sf1630.airflow.arrival`) is the scheduler's; ``dag.test()`` runs triggers in
+    its own process with no scheduler to race, so the tests that use it set 0 and save 20 s per wait.
+    """
+    return env_seconds("SF1630_SETTLE_SECONDS", SETTLE_SECONDS)
+
+
 def deadlines_enabled() -> bool:
     """Whether DAG factories attach Deadline Alerts.
 

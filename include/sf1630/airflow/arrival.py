@@ -14,12 +14,13 @@ process exited, and then fail or retry it ("finished with state success, but the
 attribute is queued"; the event log records it as ``state mismatch``). The project avoids what it can: both
 waits look before they defer (the sender for ``receipt_quick_look``, the receiver once), so a file that is
 already there never goes through the triggerer, and the trigger never fires (found, timed out or refused)
-sooner than ``SETTLE_SECONDS`` after the deferral, which gives the scheduler time to take in that report. What
-it cannot avoid is a scheduler so busy that it takes longer than that (seen on a 2-core machine at a load
-average of 20-30, where a task process that had deferred took over 30 s to report its exit): a retry then
-looks again (the receiver finds its files, the sender settles the receipt from the remote state, nothing is
-sent twice), so waits need ``retries`` of at least 1, and the demo's summary counts the ``state mismatch``
-events.
+sooner than ``SF1630_SETTLE_SECONDS`` (20 s) after the deferral, which gives the scheduler time to take in
+that report. What it cannot avoid is a scheduler so busy that it takes longer than that (seen on a 2-core
+machine at a load average of 20-30, where a task process that had deferred took over 30 s to report its exit):
+a retry then looks again (the receiver finds its files, the sender settles the receipt from the remote state,
+nothing is sent twice), so waits need ``retries`` of at least 1, and the demo's summary counts the ``state
+mismatch`` events. Tests that run DAGs with ``dag.test()`` (no scheduler, so no race) set
+``SF1630_SETTLE_SECONDS=0``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from sf1630.settings import settle_seconds
+
 FOUND = "found"
 TIMED_OUT = "timeout"
 REFUSED = "error"
 SSH_PORT = 22
-#: The trigger fires no sooner than this after the deferral (see the module docstring).
-SETTLE_SECONDS = 20.0
 
 
 def ssh_options(
@@ -114,7 +115,7 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
         self.poll_interval = poll_interval
         self.deadline = deadline
         #: Epoch seconds before which a find is held back: fixed when the task defers (then serialized).
-        self.not_before = time.time() + SETTLE_SECONDS if not_before is None else not_before
+        self.not_before = time.time() + settle_seconds() if not_before is None else not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (

@@ -31,7 +31,7 @@ from sf1630.demo.mailsink import MailSink, start_mail_sink
 from sf1630.demo.metadb import POSTGRES, SQLITE, MetadataDatabase, start_metadata_db
 from sf1630.demo.progress import Progress, bar
 from sf1630.demo.seed import SeedInfo, host_key_line, seed
-from sf1630.demo.stack import AirflowStack, RestClient, Sizing, free_port, migrate, stack_environment
+from sf1630.demo.stack import AirflowStack, RestClient, Sizing, free_port, stack_environment
 from sf1630.demo.summary import Summary, collect, render
 
 #: How long the emulator takes before it answers a trigger in the demo.
@@ -147,8 +147,8 @@ def start_everything(
     )
 
     stage = progress.stage("airflow")
-    migrate(env, home.logs / "airflow-db-migrate.log", cwd=REPO_ROOT)
     stack = AirflowStack(env, home.logs, cwd=REPO_ROOT)
+    stack.migrate()
     services.add("airflow", stack.stop)
     stack.start()
     sender_dags = [s.dag_id for s in registry.senders]

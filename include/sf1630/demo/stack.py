@@ -6,7 +6,8 @@ the metadata database, the API server's address and secrets, the settings sized 
 :class:`AirflowStack` (start each component in its own process group with its output in a log, stop them
 all, none left behind), and :class:`RestClient` (Airflow's public REST API with the simple auth manager's
 token). Nothing here touches Airflow's internals: everything goes through the ``airflow`` command line,
-environment variables and the REST API.
+environment variables and the REST API. The test harness (``tests/support/airflow_stack``) and the Celery
+test start their stacks with this class too.
 """
 
 from __future__ import annotations
@@ -140,20 +141,15 @@ def airflow_command() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
-def migrate(env: Mapping[str, str], log: Path, cwd: Path | None = None) -> None:
-    """``airflow db migrate``; its output goes to ``log``, a failure raises with the log's tail."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as out:
-        code = subprocess.run(
-            [airflow_command(), "db", "migrate"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            cwd=cwd,
-            check=False,
-        ).returncode
-    if code != 0:
-        raise StackFailed(f"airflow db migrate failed (exit {code}):\n{tail(log)}")
+def inherited_environment() -> dict[str, str]:
+    """The caller's environment without its own Airflow and SF1630 settings and pytest's variables.
+
+    The stack's environment is the whole of its configuration: a shell's ``AIRFLOW_HOME``, ``AIRFLOW__*``,
+    ``AIRFLOW_CONN_*`` or ``SF1630_*`` must not reach a demo's components, nor a test process's settings
+    (``SF1630_SETTLE_SECONDS=0``; ``PYTEST_CURRENT_TEST``, under which Airflow configures its logging
+    differently) the processes a test starts.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SF1630_", "PYTEST"))}
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -177,7 +173,11 @@ def stop_group(process: subprocess.Popen[Any], timeout: float = 20) -> None:
 
 @dataclass
 class AirflowStack:
-    """The running components; :meth:`stop` ends every one of them and their children."""
+    """The running components; :meth:`stop` ends every one of them and their children.
+
+    ``env`` is the stack's own environment (:func:`stack_environment` and the caller's additions), run on
+    top of :func:`inherited_environment`; every component writes to ``logs/<name>.log``.
+    """
 
     env: dict[str, str]
     logs: Path
@@ -192,31 +192,72 @@ class AirflowStack:
     def airflow_home(self) -> Path:
         return Path(self.env["AIRFLOW_HOME"])
 
-    def start(self, components: Iterable[str] = COMPONENTS) -> None:
-        """Start each component in a process group of its own, output to ``logs/<component>.log``."""
+    @property
+    def environment(self) -> dict[str, str]:
+        """What every component and ``airflow`` command runs with."""
+        return {**inherited_environment(), **self.env}
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def airflow(self, *args: str, timeout: float = 300) -> str:
+        """Run one ``airflow`` command in the stack's environment; its output, or :class:`StackFailed`."""
+        result = subprocess.run(
+            [airflow_command(), *args],
+            env=self.environment,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackFailed(
+                f"airflow {' '.join(args)} (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+        return result.stdout
+
+    def migrate(self) -> None:
+        """``airflow db migrate``, its output in ``logs/airflow-db-migrate.log``."""
         self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            output = self.airflow("db", "migrate")
+        except StackFailed as failed:
+            self.log("airflow-db-migrate").write_text(str(failed), encoding="utf-8")
+            raise
+        self.log("airflow-db-migrate").write_text(output, encoding="utf-8")
+
+    def start(self, components: Iterable[str] = COMPONENTS) -> None:
+        """Start each component in a process group of its own (``api-server`` with one worker)."""
         for name in components:
-            extra = ["--workers", "1"] if name == "api-server" else []
-            with (self.logs / f"{name}.log").open("ab") as out:
-                self.processes[name] = subprocess.Popen(
-                    [airflow_command(), name, *extra],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env={**os.environ, **self.env},
-                    cwd=self.cwd,
-                    start_new_session=True,
-                )
+            self.run(name, [name, "--workers", "1"] if name == "api-server" else [name])
+
+    def run(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Start ``airflow <args>`` as the long-running process ``name`` (output to its log)."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with self.log(name).open("ab") as out:
+            process = subprocess.Popen(
+                [airflow_command(), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.environment,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        self.processes[name] = process
+        return process
 
     def check(self) -> None:
         """Raise :class:`StackFailed` when a component has exited."""
         for name, process in self.processes.items():
             if process.poll() is not None:
-                log = self.logs / f"{name}.log"
+                log = self.log(name)
                 raise StackFailed(f"airflow {name} exited (code {process.returncode}); {log}:\n{tail(log)}")
 
     def stop(self) -> None:
-        """Stop every component (the scheduler first, so no new task starts), then forget them."""
+        """Stop every component, the API server and other processes (a Celery worker) last, so the tasks still
+        running can report; then forget them."""
         order = sorted(self.processes, key=lambda n: COMPONENTS.index(n) if n in COMPONENTS else -1)
         for name in reversed(order):
             stop_group(self.processes[name])

@@ -48,7 +48,7 @@ from sf1630.sender.source import seed_source
 from sf1630.settings import INCLUDE_DIR
 
 from tests.support import emulator as emulators
-from tests.support.airflow_stack import AirflowStack, airflow_stack
+from tests.support.airflow_stack import ObservedStack, airflow_stack
 from tests.support.mail import MailBox, body_text, smtp_connection, smtp_sink
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
 
@@ -144,7 +144,7 @@ def _complete_months(schema: str, cvr: str) -> None:
 
 @dataclass
 class World:
-    stack: AirflowStack
+    stack: ObservedStack
     box: MailBox
     lis_users: list[str]
     work: Path
@@ -307,7 +307,7 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
 
     # The deadline callbacks ran in the triggerer (their ERROR line is in its log), the failure callbacks
     # in the DAG processor's.
-    triggerer_log = stack.logs["triggerer"].read_text(encoding="utf-8", errors="replace")
+    triggerer_log = stack.log("triggerer").read_text(encoding="utf-8", errors="replace")
     assert "SF1630 DEADLINE MISSED" in triggerer_log, stack.diagnostics()
     # Callbacks of deadlines not (yet) missed wait as "scheduled"; the three that fired all succeeded.
     callbacks = stack.query("SELECT state FROM callback WHERE state <> 'scheduled'")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from pathlib import Path
 
 import asyncssh
@@ -168,8 +169,14 @@ def test_audit_line_per_transfer_without_secrets(
 ) -> None:
     asyncio.run(_asyncssh_upload(running, client_keys, NAME, make_trigger(NAME, len(DATA))))
     receipt = read_receipt(wait_for(running.folder(SENDER, "IN") / (NAME + RECEIPT_SUFFIX)).read_bytes())
-    log = (running.home / "audit.log").read_text()
-    lines = [line for line in log.splitlines() if receipt.file_transfer_uuid in line]
+    # The audit line follows the receipt (the transfer's last step): give it the moment it takes.
+    deadline = time.monotonic() + 10
+    while True:
+        log = (running.home / "audit.log").read_text()
+        lines = [line for line in log.splitlines() if receipt.file_transfer_uuid in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(lines) == 1
     assert f'"recipients": ["{HERNING}"]' in lines[0] and '"outcome": "success"' in lines[0]
     assert PASSWORD not in log and "ssh-ed25519" not in log

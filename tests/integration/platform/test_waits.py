@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sf1630.airflow.arrival import FOUND, SETTLE_SECONDS, TIMED_OUT, FileArrival, ssh_options
+from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival, ssh_options
 from sf1630.platform.process import RunningEmulator, start_emulator
+from sf1630.settings import SETTLE_SECONDS
 
 from tests.support.platform import HERNING, SENDER, make_trigger, write_config
 
@@ -86,7 +87,7 @@ def test_a_late_trigger_still_looks_once(tmp_path: Path, client_keys: dict[str, 
 
 
 def test_a_find_is_held_back_until_the_scheduler_has_settled(
-    tmp_path: Path, client_keys: dict[str, Path]
+    tmp_path: Path, client_keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The file is there at once, but the event comes no sooner than ``not_before`` (the defer race)."""
     with _serve(tmp_path, client_keys) as emulator:
@@ -95,7 +96,10 @@ def test_a_find_is_held_back_until_the_scheduler_has_settled(
         [found] = _events(_trigger(emulator, client_keys, "*.metadata", began + 60, not_before=began + 2))
         assert found["status"] == FOUND
         assert time.time() - began >= 2.0
+    monkeypatch.delenv("SF1630_SETTLE_SECONDS", raising=False)  # the tests' own 0 (dag.test runs)
     assert FileArrival("c", "IN", "*", 1.0, 0.0).not_before >= began + SETTLE_SECONDS
+    monkeypatch.setenv("SF1630_SETTLE_SECONDS", "7.5")
+    assert began + 7 < FileArrival("c", "IN", "*", 1.0, 0.0).not_before < time.time() + 8
 
 
 def test_a_timeout_is_held_back_until_the_scheduler_has_settled(
