@@ -51,6 +51,13 @@ class MailSink:
     def messages(self) -> list[Path]:
         return sorted(self.folder.glob("*.eml"))
 
+    def kinds(self) -> list[str]:
+        """The on-call kind (``FAILED``, ``DEADLINE MISSED``, ``RESOLVED``) of each message received."""
+        from email.parser import BytesHeaderParser
+
+        parser = BytesHeaderParser()
+        return [str(parser.parsebytes(path.read_bytes()).get("X-SF1630-Kind", "")) for path in self.messages]
+
     def connection(self) -> dict[str, Any]:
         """The Airflow connection that sends into this sink (plain SMTP on 127.0.0.1)."""
         return {

@@ -38,6 +38,8 @@ from sf1630.demo.summary import Summary, collect, render
 PROCESSING_DELAY = timedelta(seconds=20)
 #: Give up on a month that has not finished after this long (the summary then says INCOMPLETE).
 MONTH_TIMEOUT = 60 * 60.0
+#: How long the demo waits, after the month, for the FAILED message of each failed run.
+ALERT_TIMEOUT = 120.0
 _TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
 _ACTIVE = {"scheduled", "queued", "running", "up_for_retry", "up_for_reschedule", "restarting"}
 
@@ -251,6 +253,34 @@ def watch(
     return state
 
 
+def wait_for_alerts(
+    client: RestClient,
+    mail: MailSink,
+    dag_ids: Sequence[str],
+    progress: Progress,
+    timeout: float = ALERT_TIMEOUT,
+) -> int:
+    """Until the sink holds one FAILED message per failed run of ``dag_ids``; returns the failed runs.
+
+    The DAG processor sends a run's failure message when it next takes up the DAG file, seconds after the
+    run failed: a summary printed at once would say "0 messages" for a month with a quarantined file.
+    """
+    stage = progress.stage("alerts")
+    give_up = time.monotonic() + timeout
+    failed = received = 0
+    while True:
+        with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError):
+            failed = sum(1 for run in client.runs(dag_ids) if run.get("state") == "failed")
+        received = mail.kinds().count("FAILED")
+        if received >= failed or time.monotonic() > give_up:
+            break
+        stage.update(f"{received} of {failed} FAILED message(s) so far")
+        time.sleep(2)
+    late = "" if received >= failed else f"; {failed - received} not here after {timeout:.0f} s"
+    stage.done(f"{failed} failed run(s), {received} FAILED message(s) in the mail sink{late}")
+    return failed
+
+
 def wait_deferred(
     client: RestClient, stack: AirflowStack, dag_ids: Sequence[str], timeout: float = 600
 ) -> int:
@@ -394,6 +424,7 @@ def run_demo(
         if on_month is not None:
             on_month("end", started)
         client.set_paused("sf1630_receiver_%", paused=True)  # the month is in: no new waiting runs
+        wait_for_alerts(client, started.mail, [*started.senders, *started.receivers], progress)
         waits = deferred_waits(client, [*started.senders, *started.receivers])
         summary = collect(home)
         summary.deferred_waits = waits.deferred

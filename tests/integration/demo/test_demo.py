@@ -7,6 +7,8 @@ deferrals) and the process table. ``sf1630 demo ui`` then reopens the same state
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import json
 import os
@@ -127,6 +129,20 @@ def test_the_invalid_extract_is_quarantined_with_its_reports(finished: Finished)
     reports = {"validation.json", "validation.html", "summary.txt", "datadocs"}  # GX result, Data Docs
     assert kept == {INVALID, f"{INVALID}.metadata", "reason.json", *reports}
     assert f"KOEBENHAVN_LIS01_SIMPEL: {INVALID}: invalid extract" in text
+
+
+def test_on_call_got_one_failed_message_for_the_quarantine(finished: Finished) -> None:
+    """The receiver run that quarantined KSD's file failed; the DAG processor's failure callback paged
+    on-call through the demo's SMTP sink before the summary counted the mail."""
+    home, summary, text, _ = finished
+    failed = []
+    for name in summary.mails:
+        message = email.message_from_bytes((home.mail / name).read_bytes(), policy=email.policy.default)
+        if message["X-SF1630-Kind"] == "FAILED":
+            failed.append(message)
+    assert len(failed) == 1, summary.mails
+    assert "sf1630_receiver_koebenhavn_lis01_simpel" in str(failed[0]["Subject"])
+    assert "] alerts" in text and "1 failed run(s), 1 FAILED message(s) in the mail sink" in text
 
 
 def test_every_folder_on_the_platform_is_empty(finished: Finished) -> None:
