@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
@@ -67,8 +67,17 @@ def _seed(root: Path) -> DemoHome:
     else:
         quiet = Progress(io.StringIO(), every=0)
         # SQLite: the browser tests' own api-server reads the state after the demo (and its embedded
-        # PostgreSQL) has stopped.
-        run_demo(home, kommune_count=1, rows=10, progress=quiet, api_port=free_port(), metadata_db=SQLITE)
+        # PostgreSQL) has stopped. A platform that answers within the senders' quick look: the views,
+        # not the deferred waits, are under test here.
+        run_demo(
+            home,
+            kommune_count=1,
+            rows=10,
+            progress=quiet,
+            api_port=free_port(),
+            metadata_db=SQLITE,
+            processing_delay=timedelta(seconds=1),
+        )
     with duckdb.connect(str(home.warehouse)) as con:
         # DUBU: accepted by the platform, not loaded yet; AULA: never delivered.
         con.execute(f"DELETE FROM {SCHEMA}.sf1630_ledger WHERE sender IN ('DUBU', 'AULA')")
