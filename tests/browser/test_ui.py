@@ -30,6 +30,7 @@ from sf1630.demo.layout import DemoHome
 from sf1630.demo.metadb import SQLITE
 from sf1630.demo.progress import Progress
 from sf1630.demo.run import run_demo
+from sf1630.demo.stack import free_port
 from sf1630.protocol import Period
 
 from tests.support.airflow_ui import (
@@ -37,7 +38,6 @@ from tests.support.airflow_ui import (
     api_server,
     chromium,
     chromium_available,
-    free_port,
     get,
     loads_cell,
     wait_for_element,

@@ -23,7 +23,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import yaml
 from sf1630.database import Database
 from sf1630.dataspec import load_spec
 from sf1630.platform.process import RunningEmulator, start_emulator
@@ -31,9 +30,9 @@ from sf1630.protocol import Period
 from sf1630.receiver.config import connection_slug
 from sf1630.registry import load_registry, platform_config, write_platform_config
 from sf1630.sender.source import seed_source
-from sf1630.settings import INCLUDE_DIR
 
 from tests.support.airflow_stack import ObservedStack, airflow_stack
+from tests.support.config import NEVER, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(900)]
 
@@ -44,7 +43,6 @@ PERIOD = "2026-10"
 ROWS = 200
 PASSWORD = "celery-test-only"
 REDIS_DB = 11  # a database number no other test uses
-NEVER = "0 0 29 2 *"  # 29 February: no scheduled run before 2032, so only the triggered runs exist
 RUN_TIMEOUT = 420.0
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PROCESSING_DELAY = "8s"  # longer than the sender's 5 s quick look
@@ -60,34 +58,26 @@ class World:
 
 
 def _write_config(folder: Path, work: Path) -> None:
-    """The shipped configuration narrowed to three kommuner, with test-speed waits and no schedule.
-
-    The cron never fires, so the only runs are the ones the test triggers; include/config is untouched.
-    """
-    folder.mkdir(parents=True)
-    source = INCLUDE_DIR / "config"
-    kommuner = yaml.safe_load((source / "kommuner.yaml").read_text(encoding="utf-8"))
-    kommuner["kommuner"] = [k for k in kommuner["kommuner"] if k["kode"] in KOMMUNER]
-    senders = yaml.safe_load((source / "senders.yaml").read_text(encoding="utf-8"))
-    senders["defaults"].update(
-        schedule=NEVER,
-        retries=1,
-        retry_delay="2s",
-        max_retry_delay="4s",
-        receipt_poll="1s",
-        receipt_timeout="2m",
+    """The shipped configuration for three kommuner, with test-speed waits and no schedule."""
+    write_config(
+        folder,
+        kommuner=KOMMUNER,
+        senders={
+            "schedule": NEVER,
+            "retries": 1,
+            "retry_delay": "2s",
+            "max_retry_delay": "4s",
+            "receipt_poll": "1s",
+            "receipt_timeout": "2m",
+        },
+        receivers={
+            "schedule": NEVER,
+            "wait_timeout": "6m",  # the receivers wait from before the sender starts
+            "poke_interval": "1s",
+            "retries": 1,  # the upstream defer race (see sf1630.airflow.arrival) is recovered by a retry
+            "storage": f"file://{work / 'store'}",
+        },
     )
-    receivers = yaml.safe_load((source / "receivers.yaml").read_text(encoding="utf-8"))
-    receivers["defaults"].update(
-        schedule=NEVER,
-        wait_timeout="6m",  # the receivers wait from before the sender starts
-        poke_interval="1s",
-        retries=1,  # the upstream defer race (see sf1630.airflow.arrival) is recovered by a retry
-        storage=f"file://{work / 'store'}",
-    )
-    for name, content in (("kommuner", kommuner), ("senders", senders), ("receivers", receivers)):
-        text = yaml.safe_dump(content, allow_unicode=True, sort_keys=False)
-        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
 
 
 def _postgres_conn(database: str, schema: str) -> dict[str, Any]:

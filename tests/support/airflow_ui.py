@@ -6,12 +6,8 @@ here), headless, with a fresh profile each time and nothing phoning home.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,13 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sf1630.demo.stack import AirflowStack, admin_password, free_port, tail
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -38,8 +30,7 @@ class ApiServer:
     home: Path
 
     def password(self) -> str:
-        generated = self.home / "simple_auth_manager_passwords.json.generated"
-        return str(json.loads(generated.read_text(encoding="utf-8"))["admin"])
+        return admin_password(self.home)
 
     def token(self) -> str:
         """A JWT for ``admin`` from Airflow's own token endpoint."""
@@ -65,48 +56,29 @@ def get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]
 
 @contextmanager
 def api_server(env: Mapping[str, str], log: Path, *, timeout: float = 240.0) -> Iterator[ApiServer]:
-    """``airflow api-server`` on a free port with ``env``; stopped (its process group) on exit."""
+    """``airflow api-server`` alone, on a free port with ``env`` (the demo's launcher); stopped on exit."""
     port = free_port()
-    full = {
-        **os.environ,
+    settings = {
         **env,
         "PYTHONPATH": str(REPO_ROOT / "include"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
         "AIRFLOW__API__WORKERS": "1",
     }
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-            env=full,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with AirflowStack(settings, log.parent) as stack:
+        stack.run(log.stem, ["api-server", "--host", "127.0.0.1", "--port", str(port)])
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"api-server exited {process.returncode}: {log.read_text()[-3000:]}")
-            try:
+            stack.check()
+            with contextlib.suppress(OSError):
                 status, _ = get(f"{url}/api/v2/monitor/health")
                 if status == 200:
                     break
-            except OSError:
-                pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"api-server not up in {timeout} s: {log.read_text()[-3000:]}")
+                raise RuntimeError(f"api-server not up in {timeout} s: {tail(stack.log(log.stem), 60)}")
             time.sleep(1)
         yield ApiServer(url, Path(env["AIRFLOW_HOME"]))
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def chromium_available() -> bool:

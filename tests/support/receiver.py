@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-import yaml
 from sf1630.database import Database
 from sf1630.platform.process import RunningEmulator
 from sf1630.protocol import Trigger, cvr_urn, to_xml
 from sf1630.receiver.config import Receiver, load_receiver
 from sf1630.registry import load_registry, platform_config
-from sf1630.settings import config_dir
+
+from tests.support.config import write_config
 
 LIS_USER = "HERNING_LIS01_SIMPEL"
 HERNING = "657"
@@ -161,21 +161,13 @@ class ReceiverSetup:
 
 def write_receiver_config(folder: Path, work: Path, **overrides: Any) -> Path:
     """The shipped configuration in ``folder`` with the receivers' store in ``work/store`` and short waits."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("kommuner.yaml", "senders.yaml"):
-        (folder / name).write_bytes((config_dir() / name).read_bytes())
-    receivers = yaml.safe_load((config_dir() / "receivers.yaml").read_text(encoding="utf-8"))
-    receivers["defaults"].update(
-        {
-            "storage": f"file://{work / 'store'}",
-            "wait_timeout": "20s",
-            "poke_interval": "1s",
-            "retries": 0,
-            **overrides,
-        }
-    )
-    (folder / "receivers.yaml").write_text(yaml.safe_dump(receivers, allow_unicode=True), encoding="utf-8")
-    return folder
+    defaults: dict[str, Any] = {
+        "storage": f"file://{work / 'store'}",
+        "wait_timeout": "20s",
+        "poke_interval": "1s",
+        "retries": 0,
+    }
+    return write_config(folder, receivers={**defaults, **overrides})
 
 
 def connection_variables(setup: ReceiverSetup, emulator: Emulator, sftp_port: int | None) -> dict[str, str]:

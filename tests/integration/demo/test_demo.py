@@ -13,7 +13,6 @@ import io
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 from sf1630.demo.layout import DemoHome
 from sf1630.demo.progress import Progress
 from sf1630.demo.run import run_demo
-from sf1630.demo.stack import RestClient, admin_password
+from sf1630.demo.stack import RestClient, admin_password, free_port
 from sf1630.demo.summary import Summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -35,12 +34,6 @@ Finished = tuple[DemoHome, Summary, str, dict[str, object]]
 INVALID = "KSD_LIS_10100000_M10_20261101000000.csv"
 SENDERS = ("KSD", "AULA")
 LIS = ["FREDERIKSBERG_LIS01_SIMPEL", "KOEBENHAVN_LIS01_SIMPEL", "BALLERUP_LIS01_SIMPEL"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +60,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
         rows=15,
         sender_codes=SENDERS,
         processing_delay=timedelta(seconds=8),
-        api_port=_free_port(),
+        api_port=free_port(),
         keep_running=True,
         wait_forever=inspect,
         progress=Progress(out, every=0),
@@ -209,7 +202,7 @@ def test_ui_command_reopens_the_month_and_stops_on_sigterm(finished: Finished) -
     import threading
 
     home, _, _, _ = finished
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).with_name("sf1630")), "demo", "ui", "--home", str(home.root)]
     ui = subprocess.Popen(
         [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

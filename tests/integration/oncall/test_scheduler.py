@@ -38,17 +38,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 from sf1630.database import Database
 from sf1630.dataspec import load_spec
 from sf1630.protocol import Period
 from sf1630.receiver.config import connection_slug
 from sf1630.registry import load_registry, platform_config
 from sf1630.sender.source import seed_source
-from sf1630.settings import INCLUDE_DIR
 
 from tests.support import emulator as emulators
 from tests.support.airflow_stack import ObservedStack, airflow_stack
+from tests.support.config import NEVER, write_config
 from tests.support.mail import MailBox, body_text, smtp_connection, smtp_sink
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
 
@@ -58,7 +57,6 @@ REPO = Path(__file__).resolve().parents[3]
 KOMMUNER = ("101", "153", "851")  # København; Brøndby (LIS01, LIS02); Aalborg
 PERIOD = "2026-10"
 PASSWORD = "oncall-test-only"
-NEVER = "0 0 29 2 *"  # no scheduled run before 2032: only the triggered runs exist
 SENDER_DEADLINE = "45s"
 KBH, BRO1, BRO2, AAL = (
     "KOEBENHAVN_LIS01_SIMPEL",
@@ -71,38 +69,33 @@ AAL_RUN_DEADLINE = 90.0
 
 def _write_config(folder: Path, work: Path) -> None:
     """The shipped configuration for three kommuner, test-speed waits, no schedules, short deadlines."""
-    folder.mkdir(parents=True)
-    source = INCLUDE_DIR / "config"
-    kommuner = yaml.safe_load((source / "kommuner.yaml").read_text(encoding="utf-8"))
-    kommuner["kommuner"] = [k for k in kommuner["kommuner"] if k["kode"] in KOMMUNER]
-    senders = yaml.safe_load((source / "senders.yaml").read_text(encoding="utf-8"))
-    senders["defaults"].update(
-        schedule=NEVER,
-        retries=0,
-        receipt_poll="1s",
-        receipt_quick_look="3s",
-        receipt_timeout="2m",
-        deadline=SENDER_DEADLINE,
+    write_config(
+        folder,
+        kommuner=KOMMUNER,
+        senders={
+            "schedule": NEVER,
+            "retries": 0,
+            "receipt_poll": "1s",
+            "receipt_quick_look": "3s",
+            "receipt_timeout": "2m",
+            "deadline": SENDER_DEADLINE,
+        },
+        receivers={
+            "schedule": NEVER,
+            "wait_timeout": "3s",
+            "poke_interval": "1s",
+            "retries": 0,
+            "run_deadline": "10m",
+            "warehouse_conn_id": "sf1630_warehouse_{user}",  # one schema per LIS, as deployed
+            "storage": f"file://{work / 'store'}",
+        },
+        receiver_overrides={
+            KBH: {"deadline_day": 1},  # the completeness deadline falls when its run is queued
+            BRO2: {"deadline_day": 1},
+            BRO1: {"run_deadline": "5s", "wait_timeout": "60s"},
+            AAL: {"run_deadline": f"{int(AAL_RUN_DEADLINE)}s"},
+        },
     )
-    receivers = yaml.safe_load((source / "receivers.yaml").read_text(encoding="utf-8"))
-    receivers["defaults"].update(
-        schedule=NEVER,
-        wait_timeout="3s",
-        poke_interval="1s",
-        retries=0,
-        run_deadline="10m",
-        warehouse_conn_id="sf1630_warehouse_{user}",  # one schema per LIS, as deployed
-        storage=f"file://{work / 'store'}",
-    )
-    receivers["overrides"] = {
-        KBH: {"deadline_day": 1},  # the completeness deadline falls when its run is queued
-        BRO2: {"deadline_day": 1},
-        BRO1: {"run_deadline": "5s", "wait_timeout": "60s"},
-        AAL: {"run_deadline": f"{int(AAL_RUN_DEADLINE)}s"},
-    }
-    for name, content in (("kommuner", kommuner), ("senders", senders), ("receivers", receivers)):
-        text = yaml.safe_dump(content, allow_unicode=True, sort_keys=False)
-        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
 
 
 def _postgres(schema: str) -> dict[str, Any]:
