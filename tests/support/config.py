@@ -27,7 +27,8 @@ def write_config(
     receiver_overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """``kommuner.yaml``, ``senders.yaml`` and ``receivers.yaml`` in ``folder``: only the kommuner with
-    these kommunekoder (all when empty), the senders' and receivers' defaults updated, per-LIS overrides."""
+    these kommunekoder (all when empty; the shipped overrides of the others dropped), the senders' and
+    receivers' defaults updated, and the per-LIS ``receiver_overrides`` in place of the shipped ones."""
     folder.mkdir(parents=True, exist_ok=True)
     content = {
         name: yaml.safe_load((config_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
@@ -36,6 +37,9 @@ def write_config(
     if kommuner:
         narrowed = [k for k in content["kommuner"]["kommuner"] if k["kode"] in kommuner]
         content["kommuner"]["kommuner"] = narrowed
+        users = {lis["sftp_user"] for k in narrowed for lis in k["lis_systems"]}
+        shipped = content["receivers"].get("overrides") or {}
+        content["receivers"]["overrides"] = {u: o for u, o in shipped.items() if u in users}
     content["senders"]["defaults"].update(senders or {})
     content["receivers"]["defaults"].update(receivers or {})
     if receiver_overrides:
