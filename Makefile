@@ -17,12 +17,13 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/sf1630 demo
 
+# loadgroup: a module marked xdist_group runs on one worker, so its module-scoped demo run happens once.
 test: install
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The part of the suite that needs no service (no emulator, PostgreSQL or Airflow metadata DB).
 test-unit: install
-	$(BIN)/pytest -n 2 -m "not integration"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not integration"
 
 lint: install
 	$(BIN)/ruff check .

@@ -28,7 +28,11 @@ from sf1630.demo.run import run_demo
 from sf1630.demo.stack import RestClient, admin_password, free_port
 from sf1630.demo.summary import Summary
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("demo"),  # one demo run for the module (make test: --dist loadgroup)
+    pytest.mark.timeout(900),
+]
 
 Finished = tuple[DemoHome, Summary, str, dict[str, object]]
 INVALID = "KSD_LIS_10100000_M10_20261101000000.csv"
