@@ -79,13 +79,18 @@ class Validated:
         return json.dumps(self.result.to_json_dict(), ensure_ascii=False, indent=2, default=str)
 
 
+#: The ValidationDefinition each context holds under each name, with the fingerprint of its expectations;
+#: shared by every Validator on a context (there is one per process), because one that replaces a suite
+#: leaves the definitions other Validators kept pointing at a deleted suite (GX's freshness error).
+_STORED: dict[tuple[int, str], tuple[str, Any]] = {}
+
+
 @dataclass
 class Validator:
     """GX validation of many files in one process: one context, one import, one datasource per spec."""
 
     context: Any = field(default_factory=gx_context)
     _sites: int = 0
-    _definitions: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def validate_file(self, path: Path, spec: DataSpec, *, extra: Sequence[Expectation] = ()) -> Validated:
         """Validate ``path`` (a regular file, else OSError) against ``spec`` plus ``extra`` expectations."""
@@ -148,7 +153,8 @@ class Validator:
         from great_expectations.exceptions.exceptions import DataContextError
 
         fingerprint = json.dumps(configs, sort_keys=True, default=str)
-        known = self._definitions.get(name)
+        stored = (id(self.context), name)
+        known = _STORED.get(stored)
         if known is not None and known[0] == fingerprint:
             return known[1]
         with contextlib.suppress(DataContextError):  # stored by another Validator on this context, or never
@@ -159,7 +165,7 @@ class Validator:
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=self._batch_definition(spec), suite=suite)
         )
-        self._definitions[name] = (fingerprint, definition)
+        _STORED[stored] = (fingerprint, definition)
         return definition
 
     def _batch_definition(self, spec: DataSpec) -> Any:

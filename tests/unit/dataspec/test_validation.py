@@ -141,3 +141,15 @@ def test_one_validator_imports_gx_once_for_many_files(validator: Validator) -> N
     for n in range(3):
         assert validator.validate_bytes(data, spec, name=f"{n}.csv").success
     assert validator.context is context and default_validator() is validator
+
+
+def test_validators_on_one_context_never_run_a_suite_another_replaced(validator: Validator) -> None:
+    """Every Validator of a process shares GX's context: a second one storing the spec's suite anew must
+    not leave the first running a definition of the deleted suite (GX's freshness error)."""
+    spec = load_spec("ky")
+    data = csv_text(pl_frame(spec), spec).encode()
+    assert validator.validate_bytes(data, spec, name="first.csv").success
+    other = Validator()
+    assert other.context is validator.context
+    assert other.validate_bytes(data, spec, name="second.csv").success
+    assert validator.validate_bytes(data, spec, name="third.csv").success
