@@ -14,6 +14,7 @@ Prints one JSON object on its last line: wall times, per-delivery overhead and t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -65,8 +66,9 @@ def _connect(port: int, host_key: str, user: str, password: str):  # type: ignor
     return client, client.open_sftp()
 
 
+@functools.cache
 def _kommuner():  # type: ignore[no-untyped-def]
-    """The month's kommuner (see ``KOMMUNE_COUNT``)."""
+    """The month's kommuner (see ``KOMMUNE_COUNT``), read once."""
     from sf1630.registry import load_registry
 
     return load_registry().kommuner[:KOMMUNE_COUNT]

@@ -50,10 +50,6 @@ TEST_SETTINGS = {
 class ObservedStack(AirflowStack):
     """A running stack and what a test asks of it."""
 
-    @property
-    def home(self) -> Path:
-        return self.airflow_home
-
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows from the metadata database, ``?`` placeholders (read only on SQLite, beside the scheduler)."""
         url = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
@@ -128,8 +124,8 @@ class ObservedStack(AirflowStack):
                 "SELECT dag_id, run_id, task_id, map_index, state, try_number FROM task_instance ORDER BY 1"
             )
             parts.append("task instances:\n" + "\n".join(map(str, rows)))
-        for log in sorted((self.home / "logs").rglob("*.log")):
-            parts.append(f"--- {log.relative_to(self.home)}\n{tail(log, 30)}")
+        for log in sorted((self.airflow_home / "logs").rglob("*.log")):
+            parts.append(f"--- {log.relative_to(self.airflow_home)}\n{tail(log, 30)}")
         for name, process in self.processes.items():
             parts.append(f"=== {name} (exit {process.poll()})\n{tail(self.log(name), lines)}")
         return "\n".join(parts)
