@@ -107,7 +107,7 @@ class Ledger:
         row = (
             delivery.sender,
             delivery.file_name,
-            delivery.lis.sftp_user,
+            delivery.lis.key,
             delivery.kommune.kode,
             str(delivery.period),
             status,

@@ -102,7 +102,7 @@ def build_trigger(sender: SenderSystem, delivery: Delivery, size: int, timestamp
             delivery.file_name,
             size,
             sender=sender.sftp_user,
-            recipient=delivery.lis.sftp_user,
+            recipient=delivery.lis.user,
             senders_file_id=delivery.file_name,
         )
     return Trigger.routed(
