@@ -141,7 +141,7 @@ def test_a_lis_team_deployment_needs_only_its_own_file(tmp_path: Path) -> None:
         ),
         ("accepts: [KY]", "accepts: [KY, KSD]", "defaults.accepts", "['KSD']"),
         ("dataspec: ky,", "dataspec: ky, routing: simple,", "senders[0].routing", "unknown key"),
-        ("kode: \"657\"", "kode: \"6570\"", "kommuner[0].kode", "should match pattern"),
+        ('kode: "657"', 'kode: "6570"', "kommuner[0].kode", "should match pattern"),
     ],
 )
 def test_a_lis_team_file_is_checked_like_every_other(
