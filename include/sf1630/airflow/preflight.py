@@ -292,7 +292,7 @@ def sides(folder: Path) -> list[str]:
 
 
 def preflight(folder: Path, *, kommune: str | None = None, period: Period | None = None) -> list[Check]:
-    """Every check of the deployment configured in ``folder``; ``kommune``, ``period``: the extract's sample."""
+    """Every check of the deployment in ``folder``; ``kommune`` and ``period``: the extract's sample."""
     present = sides(folder)
     if not present:
         return [
