@@ -7,6 +7,7 @@ command: Airflow is imported only when ``preflight`` runs, so ``sf1630 --help`` 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ def _preflight(args: argparse.Namespace) -> int:
     try:
         from sf1630.airflow.preflight import preflight, sides
 
+        # The checklist is the output: Airflow's log handlers would interleave paramiko's and Airflow's
+        # INFO and WARNING lines with it on standard output (each check's failure carries its own detail).
+        for name in ("", "paramiko", "airflow"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         print(f"sf1630 preflight: {folder} (sides: {', '.join(sides(folder)) or 'none'})", flush=True)
         checks = preflight(folder, kommune=args.kommune, period=args.period)
     except Exception as exc:  # a checklist, never a traceback

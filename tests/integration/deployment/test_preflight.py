@@ -219,6 +219,9 @@ def test_the_command_prints_the_checklist_and_exits_1_without_a_traceback(deploy
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout.startswith(f"sf1630 preflight: {deployment.folder} (sides: sender, LIS)\n")
     assert "FAIL  sender KY: SFTP login with the pinned host key: the host key is wrong" in result.stdout
+    header, *checks, summary = result.stdout.splitlines()
+    assert all(re.match(r"(ok  |FAIL|skip)  ", entry) for entry in checks), "no log lines in the checklist"
+    assert summary == f"{len(checks)} checks, 1 failed"
 
 
 def test_missing_host_key_fails_and_shows_the_server_s_fingerprint(
