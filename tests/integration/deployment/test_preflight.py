@@ -358,3 +358,82 @@ def test_a_folder_without_configuration_fails(
     assert main(["preflight", "--config", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "FAIL  configuration" in out and "sf1630 init sender DIR" in out
+
+
+# Needs the lead's loader (issue 18 item 3): the starters' folders hold one side each (senders.yaml with its
+# kommuner; receivers.yaml with its kommune and senders), which the loaders read without the demo's files.
+
+VENDOR_COLUMNS = {  # the starter's sql/ky.sql reads these vendor columns and renames them to the spec's
+    "kommune_cvr": "myndighed_cvr",
+    "sagsnummer": "sag_id",
+    "linje_id": "ydelse_id",
+    "borger_pseudonym": "person_noegle",
+    "ydelse_type": "ydelsestype",
+    "ydelse_kode": "ydelseskode",
+    "status_kode": "status",
+    "fra_dato": "startdato",
+    "til_dato": "slutdato",
+    "beloeb_kr": "beloeb",
+    "dage": "antal_dage",
+    "er_tilbagebetaling": "tilbagebetaling",
+    "enhed": "sagsbehandler_enhed",
+    "oprettet_tid": "registreret",
+}
+
+
+def _vendor_source(path: Path) -> Path:
+    """A DuckDB source in the vendor's own shape (table ``ydelse_linje``, its own column names)."""
+    import duckdb
+
+    seed_source(
+        Database.duckdb(path), load_spec("ky"), ["65700000"], Period.parse(PERIOD), rows_per_kommune=5
+    )
+    renamed = ", ".join(f'"{spec}" AS "{vendor}"' for vendor, spec in VENDOR_COLUMNS.items())
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            f"CREATE TABLE ydelse_linje AS SELECT {renamed}, DATE '2026-10-15' AS udbetalt_dato FROM ky_ydelser"
+        )
+        conn.execute("DROP TABLE ky_ydelser")
+    return path
+
+
+def test_the_starters_filled_in_pass_preflight(
+    tmp_path: Path,
+    emulator: RunningEmulator,
+    pg_schema: str,
+    smtp_server: tuple[int, MailBox],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sf1630 init`` for each side, its connections filled in (the starters' own values are the emulator's
+    KY and Herning), and each side's preflight passes on its own folder."""
+    port, mailbox = smtp_server
+    for side in ("sender", "receiver"):
+        assert main(["init", side, str(tmp_path / side)]) == 0
+    capsys.readouterr()
+    mail = json.loads(smtp_connection(port))
+    vendor = {
+        "sf1630_sftp_ky": _sftp(emulator, SENDER),
+        "sf1630_source_ky": {"conn_type": "duckdb", "host": str(_vendor_source(tmp_path / "vendor.duckdb"))},
+        "sf1630_sender_ledger": {"conn_type": "sqlite", "host": str(tmp_path / "ledger.sqlite")},
+        "sf1630_smtp": mail,
+    }
+    lis = {
+        "sf1630_sftp_herning_lis01_simpel": _sftp(emulator, LIS),
+        "sf1630_warehouse": {
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": 5432,
+            "login": "postgres",
+            "schema": "test",
+            "extra": {"schema": pg_schema},
+        },
+        "sf1630_smtp": mail,
+    }
+    for side, connections in (("sender", vendor), ("receiver", lis)):
+        folder = tmp_path / side / "include" / "sf1630-config"
+        deployment = Deployment(folder, emulator, tmp_path / "store", mailbox, connections)
+        status, lines = deployment.run(monkeypatch, capsys)
+        assert status == 0, "\n".join(lines)
+        assert all(entry.startswith("ok    ") for entry in lines[:-1])
+    assert mailbox.messages == []
