@@ -219,7 +219,7 @@ def test_the_command_prints_the_checklist_and_exits_1_without_a_traceback(deploy
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout.startswith(f"sf1630 preflight: {deployment.folder} (sides: sender, LIS)\n")
     assert "FAIL  sender KY: SFTP login with the pinned host key: the host key is wrong" in result.stdout
-    header, *checks, summary = result.stdout.splitlines()
+    _, *checks, summary = result.stdout.splitlines()
     assert all(re.match(r"(ok  |FAIL|skip)  ", entry) for entry in checks), "no log lines in the checklist"
     assert summary == f"{len(checks)} checks, 1 failed"
 
@@ -390,9 +390,8 @@ def _vendor_source(path: Path) -> Path:
     )
     renamed = ", ".join(f'"{spec}" AS "{vendor}"' for vendor, spec in VENDOR_COLUMNS.items())
     with duckdb.connect(str(path)) as conn:
-        conn.execute(
-            f"CREATE TABLE ydelse_linje AS SELECT {renamed}, DATE '2026-10-15' AS udbetalt_dato FROM ky_ydelser"
-        )
+        dated = f"SELECT {renamed}, DATE '2026-10-15' AS udbetalt_dato FROM ky_ydelser"  # noqa: S608
+        conn.execute(f"CREATE TABLE ydelse_linje AS {dated}")
         conn.execute("DROP TABLE ky_ydelser")
     return path
 
