@@ -13,17 +13,18 @@ object store a probe file; and each mail connection's server answers. The checks
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from sf1630.config import ConfigError
 from sf1630.deployment.checks import (
     PIN_HOST_KEY,
     Check,
@@ -50,11 +51,18 @@ if TYPE_CHECKING:
     from paramiko import SFTPClient
 
 SENDERS_FILE, RECEIVERS_FILE = "senders.yaml", "receivers.yaml"
+T = TypeVar("T")
 
 _FIX_CONFIG = "correct the entry named (docs/deploy.md describes each key)"
 _FIX_MISSING_CONNECTION = (
     "add it as an AIRFLOW_CONN_<ID> variable or to the secrets backend (see sf1630.env from `sf1630 init`)"
 )
+
+_FIX_WAREHOUSE = (
+    "check the warehouse connection (host, port, login, password, database, extra.schema); its role needs to "
+    "create the schema and tables in it"
+)
+_FIX_STORE = "check storage and storage_conn_id in receivers.yaml and the store's permissions"
 
 
 def check_extract(sender: SenderSystem, kommune: Kommune, period: Period) -> Check | None:
@@ -132,7 +140,7 @@ def sftp_checks(owner: str, conn_id: str, user: str, folders: Iterable[str]) -> 
     resolved, conn = resolve(owner, conn_id, f"SFTP as {user}", login=user)
     login_what = f"{owner}: SFTP login with the pinned host key"
     folder_whats = {folder: f"{owner}: folder {folder}/ of {user}" for folder in folders}
-    if conn is None or resolved.status != "ok":
+    if conn is None:
         because = f"connection {conn_id} is not usable"
         return [resolved, skipped(login_what, because), *(skipped(w, because) for w in folder_whats.values())]
     with ExitStack() as stack:
@@ -151,7 +159,18 @@ def sftp_checks(owner: str, conn_id: str, user: str, folders: Iterable[str]) -> 
 # --- the sender side
 
 
-def _sample(registry: Registry, sender: SenderSystem, kommune: str | None, period: Period | None) -> Any:
+def _configured(loader: Callable[[Path], T], folder: Path) -> T:
+    """``loader(folder)``; its ConfigError (``FILE:LINE: entry: problem``) is the check's whole detail."""
+    try:
+        return loader(folder)
+    except ConfigError as exc:
+        raise CheckFailed(str(exc), _FIX_CONFIG) from None
+
+
+def _sample(
+    registry: Registry, sender: SenderSystem, kommune: str | None, period: Period | None
+) -> tuple[Kommune, Period]:
+    """The extract check's kommune (the first one by default) and month (the one the next run delivers)."""
     sample = registry.kommune(kommune) if kommune else registry.kommuner[0]
     month = period or Period.of(datetime.now(ZoneInfo(sender.timezone))).previous()
     return sample, month
@@ -161,7 +180,7 @@ def sender_side(folder: Path, kommune: str | None, period: Period | None) -> tup
     """The sender side's checks, and the mail connections its senders name."""
 
     def load() -> tuple[Registry, str]:
-        registry = load_registry(folder)
+        registry = _configured(load_registry, folder)
         codes = ", ".join(s.code for s in registry.senders)
         return registry, f"{len(registry.senders)} sender(s) ({codes}), {len(registry.kommuner)} kommune(r)"
 
@@ -205,7 +224,7 @@ def receiver_side(folder: Path) -> tuple[list[Check], list[str]]:
     """The LIS side's checks, and the mail connections its LIS systems name."""
 
     def load() -> tuple[tuple[Receiver, ...], str]:
-        receivers = load_receivers(folder)
+        receivers = _configured(load_receivers, folder)
         users = ", ".join(r.sftp_user for r in receivers)
         return receivers, f"{len(receivers)} LIS system(s) ({users})"
 
@@ -235,13 +254,6 @@ def receiver_side(folder: Path) -> tuple[list[Check], list[str]]:
         store_what = f"{owner}: object store writable"
         checks.append(run_check(store_what, partial(_store, receiver), _FIX_STORE))
     return checks, [r.settings.smtp_conn_id for r in receivers if r.settings.smtp_conn_id]
-
-
-_FIX_WAREHOUSE = (
-    "check the warehouse connection (host, port, login, password, database, extra.schema); its role needs to "
-    "create the schema and tables in it"
-)
-_FIX_STORE = "check storage and storage_conn_id in receivers.yaml and the store's permissions"
 
 
 # --- mail
