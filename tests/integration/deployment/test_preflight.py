@@ -70,11 +70,8 @@ def write_deployment(folder: Path, store: Path) -> Path:
     write_config(folder, kommuner=(HERNING,), receivers={"storage": f"file://{store}", "accepts": ["KY"]})
     senders = yaml.safe_load((folder / "senders.yaml").read_text(encoding="utf-8"))
     senders["senders"] = [s for s in senders["senders"] if s["code"] == "KY"]
-    receivers = yaml.safe_load((folder / "receivers.yaml").read_text(encoding="utf-8"))
-    receivers["contacts"] = {"KY": receivers["contacts"]["KY"]}
-    for name, content in (("senders", senders), ("receivers", receivers)):
-        text = yaml.safe_dump(content, allow_unicode=True, sort_keys=False)
-        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    text = yaml.safe_dump(senders, allow_unicode=True, sort_keys=False)
+    (folder / "senders.yaml").write_text(text, encoding="utf-8")
     return folder
 
 
