@@ -158,8 +158,13 @@ class Router:
             return (user, name) in self._locked
 
     def claim(self, user: str, name: str) -> bool:
-        """Lock a trigger for processing; False when it is already being processed."""
-        with self._mutex:
+        """Lock a trigger for processing; False when it is already being processed.
+
+        Under the gate: a sender removing its trigger (a receipt wait that timed out) either removes it
+        before the claim, and the router then finds nothing to read, or is refused because it is claimed;
+        never a removal between the claim and the read, which would route a trigger its sender withdrew.
+        """
+        with self.gate, self._mutex:
             if (user, name) in self._locked:
                 return False
             self._locked.add((user, name))
