@@ -64,7 +64,7 @@ Each month (the month of the run's logical date in {timezone}, or the `period` p
      ledger and the summary) and the delivery fails; what the platform has already taken stays, and a
      retry waits for its receipt.
 3. **housekeeping**: data files in `OUT/` without a trigger for longer than {grace} are deleted.
-4. **summary** (always runs): delivered, failed with reasons, still waiting, from the ledger.
+4. **summary** (always runs): delivered, failed with reasons, withdrawn, still waiting, from the ledger.
 5. **all_delivered**: succeeds only when every delivery did, so a failed delivery fails the run.
 
 Re-runs reuse the same file names and skip accepted deliveries. Connections: SFTP `{sftp_conn}`,

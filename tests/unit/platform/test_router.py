@@ -220,3 +220,18 @@ def test_route_parameters_in_the_configuration_are_checked(
     routes[0]["route_parameters"] = value if isinstance(value, dict) else {DATE: value}
     with pytest.raises(ConfigError, match=problem):
         load_test_config(tmp_path, routes=routes)
+
+
+def test_a_trigger_is_claimed_only_between_sftp_requests(config: PlatformConfig, home: PlatformHome) -> None:
+    """A sender removing its trigger holds the gate from its lock check to the unlink; the router's claim
+    waits for it, so it never claims (and then reads) a trigger whose removal was already allowed."""
+    import threading
+
+    r = router(config, home)
+    claimed = threading.Event()
+    worker = threading.Thread(target=lambda: r.claim(SENDER, f"{NAME}.trigger") and claimed.set())
+    with r.gate:
+        worker.start()
+        assert not claimed.wait(0.3), "claimed while an SFTP request was between its check and its action"
+    assert claimed.wait(5)
+    worker.join(5)
