@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
-from sf1630.protocol import INF_REF_SF1630, Period, cvr_urn
+from sf1630.protocol import INF_REF_SF1630, FileContentForm, Period, cvr_urn
 from sf1630.settings import config_dir
 
 #: A short upper-case code: a sender system (``KY``) or a LIS system within its kommune (``LIS01``).
@@ -122,6 +122,7 @@ class SenderSettings(Model):
     on_call_email: Text | None = None
     contact: Text | None = None  # whom on-call calls about this sender's extract (named in its alerts)
     max_active_deliveries: Annotated[int, Field(ge=1)]
+    file_content: FileContentForm = "namespaced"  # a simple-pattern trigger's FilType/SF (docs/sender.md)
 
 
 class SenderSystem(SenderSettings):
