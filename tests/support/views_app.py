@@ -1,0 +1,173 @@
+"""The SF1630 views app in-process, behind Airflow's real authentication, over ledgers and a store on disk.
+
+``sf1630.airflow.ui.create_app()`` under FastAPI's TestClient, with the api-server's own ``get_user`` and
+the simple auth manager (JWTs it signs itself, checked by it on every request), a migrated metadata
+database (the ``airflow_db`` fixture) and the demo's configuration narrowed to two kommuner. Nothing of
+Airflow's is stubbed.
+
+Per-DAG permissions: the simple auth manager's roles are global, but in multi-team mode (``[core]
+multi_team``) a user belongs to teams and a DAG to its bundle's team, and the manager refuses a user the
+DAGs of other teams. So user ``kbh`` (role viewer, team ``kbh``) may read København's receiver DAG only:
+its bundle belongs to team ``kbh``, every other DAG's to team ``others``. ``admin`` may read everything.
+
+The store's path has a space, a quote and a Danish letter in it (an ``AIRFLOW_HOME`` under "Mine
+dokumenter"), and a folder beside it holds a file no answer may ever contain (``OUTSIDE_SECRET``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sf1630.database import Database
+from sf1630.demo.layout import DemoHome
+from sf1630.demo.seed import write_demo_config
+from sf1630.receiver.config import Receiver, connection_slug, load_receivers
+from sf1630.registry import load_registry
+
+#: Bytes that live outside the store: no answer of the app may contain them.
+OUTSIDE_SECRET = b"OUTSIDE-THE-STORE-7f3a"
+KBH = "KOEBENHAVN_LIS01_SIMPEL"
+USERS = "admin:admin,kbh:viewer:kbh"
+
+
+@dataclass
+class ViewsApp:
+    """The app under test and the state behind it."""
+
+    client: Any  # fastapi.testclient.TestClient
+    root: Path
+    store: Path  # the receivers' object store (file://), its path full of ordinary oddities
+    outside: Path  # a folder beside the store holding OUTSIDE_SECRET
+    receivers: tuple[Receiver, ...]
+    warehouse_file: Path
+    sender_ledger: Path
+    tokens: dict[str, str]
+
+    def get(self, path: str, user: str = "admin", **params: Any) -> Any:
+        """GET ``path`` as ``user`` (their JWT as a bearer token), ``params`` as the query."""
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        return self.client.get(path, params=params or None, headers=headers)
+
+    def receiver(self, user: str = KBH) -> Receiver:
+        return next(r for r in self.receivers if r.sftp_user == user)
+
+    def warehouse(self, user: str = KBH) -> Database:
+        return Database.duckdb(self.warehouse_file, schema=connection_slug(user))
+
+    def quarantine(self, user: str = KBH) -> Path:
+        return self.store / "quarantine" / user
+
+    def reports(self, user: str = KBH) -> Path:
+        return self.store / "reports" / user
+
+
+def _connection(conn_id: str, value: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+
+
+def _register_dags(receivers: tuple[Receiver, ...], own: str) -> list[str]:
+    """DAG rows in the metadata DB: ``own``'s receiver DAG in team kbh's bundle, every other DAG in the
+    bundle of team others."""
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.team import Team, dag_bundle_team_association_table
+    from airflow.utils.session import create_session
+
+    dag_ids = [r.dag_id for r in receivers] + [s.dag_id for s in load_registry().senders]
+    with create_session() as session:
+        for team in ("kbh", "others"):
+            session.merge(Team(name=team))
+            session.merge(DagBundleModel(name=f"sf1630_{team}"))
+        session.flush()
+        session.execute(dag_bundle_team_association_table.delete())
+        session.execute(
+            dag_bundle_team_association_table.insert(),
+            [
+                {"dag_bundle_name": "sf1630_kbh", "team_name": "kbh"},
+                {"dag_bundle_name": "sf1630_others", "team_name": "others"},
+            ],
+        )
+        for dag_id in dag_ids:
+            bundle = "sf1630_kbh" if dag_id == f"sf1630_receiver_{own.lower()}" else "sf1630_others"
+            session.merge(DagModel(dag_id=dag_id, bundle_name=bundle, fileloc=f"/dags/{dag_id}.py"))
+    return dag_ids
+
+
+def _forget_dags(dag_ids: list[str]) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.team import Team, dag_bundle_team_association_table
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.execute(delete(DagModel).where(DagModel.dag_id.in_(dag_ids)))
+        session.execute(dag_bundle_team_association_table.delete())
+        session.execute(delete(DagBundleModel).where(DagBundleModel.name.like("sf1630_%")))
+        session.execute(delete(Team).where(Team.name.in_(["kbh", "others"])))
+
+
+def _tokens(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The simple auth manager, initialised as the api-server does it, and a JWT per user it signed."""
+    from airflow.api_fastapi.app import init_auth_manager, purge_cached_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER",
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    monkeypatch.setenv("AIRFLOW__CORE__MULTI_TEAM", "True")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", USERS)
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "sf1630-views-test-secret-" + "0123456789abcdef" * 4)
+    purge_cached_app()
+    manager = init_auth_manager()
+    users = {u.username: u for u in manager.get_users()}  # type: ignore[attr-defined]
+    return {
+        name: manager.generate_jwt(SimpleAuthManagerUser(username=name, role=u.role, teams=u.teams))
+        for name, u in users.items()
+    }
+
+
+@pytest.fixture
+def views_app(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ViewsApp]:
+    """The views app over two kommuner's LIS systems, an empty warehouse file and an empty sender ledger."""
+    from airflow.api_fastapi.app import purge_cached_app
+    from fastapi.testclient import TestClient
+    from sf1630.airflow.ui import create_app
+
+    root = tmp_path / "Mine dokumenter" / 'Søren "Ø" Ærø'
+    store, outside = root / "store", root / "store-outside"
+    outside.mkdir(parents=True)
+    (outside / "validation.json").write_bytes(OUTSIDE_SECRET)
+    (outside / "validation.html").write_bytes(OUTSIDE_SECRET)
+    config = write_demo_config(DemoHome.at(root / "demo"), kommune_count=2)
+    receivers_file = config / "receivers.yaml"
+    settings = yaml.safe_load(receivers_file.read_text(encoding="utf-8"))
+    settings["defaults"]["storage"] = f"file://{store}"
+    receivers_file.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("SF1630_CONFIG_DIR", str(config))
+    receivers = load_receivers(config)
+    warehouse_file = root / "warehouse.duckdb"
+    for receiver in receivers:
+        value = {"conn_type": "duckdb", "host": str(warehouse_file)}
+        _connection(
+            receiver.warehouse_conn_id,
+            {**value, "extra": {"schema": connection_slug(receiver.sftp_user)}},
+            monkeypatch,
+        )
+    ledger = root / "sender-ledger.sqlite"
+    _connection("sf1630_sender_ledger", {"conn_type": "sqlite", "host": str(ledger)}, monkeypatch)
+    dag_ids = _register_dags(receivers, KBH)
+    try:
+        tokens = _tokens(monkeypatch)
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+            yield ViewsApp(client, root, store, outside, receivers, warehouse_file, ledger, tokens)
+    finally:
+        _forget_dags(dag_ids)
+        purge_cached_app()
