@@ -17,11 +17,15 @@ dokumenter"), and a folder beside it holds a file no answer may ever contain (``
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 from sf1630.database import Database
@@ -29,6 +33,7 @@ from sf1630.demo.layout import DemoHome
 from sf1630.demo.seed import write_demo_config
 from sf1630.receiver.config import Receiver, connection_slug, load_receivers
 from sf1630.registry import load_registry
+from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
 #: Bytes that live outside the store: no answer of the app may contain them.
 OUTSIDE_SECRET = b"OUTSIDE-THE-STORE-7f3a"
@@ -171,3 +176,70 @@ def views_app(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     finally:
         _forget_dags(dag_ids)
         purge_cached_app()
+
+
+WHEN = datetime(2026, 11, 3, 10, 5, tzinfo=UTC)
+GX_FAILED = {
+    "success": False,
+    "results": [
+        {
+            "success": False,
+            "expectation_config": {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "p"}},
+            "result": {"unexpected_count": 1, "partial_unexpected_list": ["XYZ"]},
+        }
+    ],
+}
+
+
+def record(
+    app: ViewsApp, uuid: str, name: str, outcome: Outcome, *, user: str = KBH, report: str = ""
+) -> None:
+    """A ledger row of ``user``'s LIS system for October 2026 (its kommune's CVR)."""
+    receiver = app.receiver(user)
+    sender = name.split("_")[0]
+    entry = LoadEntry(
+        uuid, name, sender, receiver.kommune.cvr, "2026-10", 3, "0" * 64, outcome, WHEN, WHEN, "", report
+    )
+    record_outcome(app.warehouse(user), entry)
+
+
+def quarantine(app: ViewsApp, name: str, *, user: str = KBH, validation: bytes | None = None) -> Path:
+    """A quarantine folder as the receiver leaves it: reason, validation report as JSON and HTML."""
+    folder = app.quarantine(user) / name
+    folder.mkdir(parents=True)
+    (folder / "reason.json").write_text(json.dumps({"reason": "invalid extract"}), encoding="utf-8")
+    (folder / "validation.json").write_bytes(validation or json.dumps(GX_FAILED).encode())
+    (folder / "validation.html").write_text("<p>report of the quarantine</p>", encoding="utf-8")
+    return folder
+
+
+def execute(app: ViewsApp, sql: str, *params: object, user: str = KBH) -> None:
+    """SQL on ``user``'s ledger (planting values the receiver itself would never write)."""
+    with duckdb.connect(str(app.warehouse_file)) as con:
+        con.execute(sql.replace("LEDGER", f"{connection_slug(user)}.sf1630_ledger"), list(params))
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    hits: list[str] = []  # noqa: RUF012
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(OUTSIDE_SECRET)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server that serves OUTSIDE_SECRET and records every request it gets."""
+    server = HTTPServer(("127.0.0.1", 0), _Recorder)
+    _Recorder.hits = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.hits
+    finally:
+        server.shutdown()

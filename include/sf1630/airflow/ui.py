@@ -132,7 +132,7 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     """What reading a ledger raises when the database is not there or not answering."""
     import duckdb
     import psycopg
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     return (
         duckdb.Error,

@@ -231,7 +231,7 @@ def _receipt_errors(raw: object) -> tuple[ReceiptError, ...]:
     another shape is shown as it is rather than failing the page."""
     try:
         return tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(str(raw or "[]")))
-    except (ValueError, TypeError, RecursionError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
         return (ReceiptError(0, "unreadable in the ledger", str(raw)[:200]),)
 
 

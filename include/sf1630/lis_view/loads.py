@@ -153,8 +153,8 @@ def build_matrix(
     months = filters.months
     current = current_rows(load_rows)
     first = first_periods(load_rows, sent_rows)
-    for user, period in (starts or {}).items():
-        first[user] = min(period, first.get(user, period))
+    for user, started in (starts or {}).items():
+        first[user] = min(started, first.get(user, started))
     accepted = {(r.recipient, r.sender, r.period) for r in sent_rows if r.status == "accepted"}
     index = tasks.lookup(LOAD_TASK, sorted({r.dag_id for r in chosen}))
     rows: list[MatrixRow] = []

@@ -3,65 +3,24 @@ page answers with a page or a 4xx, report files come only from the LIS system's 
 nothing is cached or framed by others, each user sees the rows of the DAGs they may read, and the matrix
 starts when the LIS system did. One test per class of issue 21's attack on the views."""
 
-# ruff: noqa: S608  (SQL text built from the test's own schema names only)
-
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
-import duckdb
 import pytest
-from sf1630.receiver.config import connection_slug
-from sf1630.warehouse import LoadEntry, Outcome, record_outcome
+from sf1630.warehouse import Outcome
 
-from tests.support.views_app import KBH, OUTSIDE_SECRET, ViewsApp, views_app  # noqa: F401
+from tests.support.views_app import (
+    KBH,
+    OUTSIDE_SECRET,
+    ViewsApp,
+    execute,
+    quarantine,
+    record,
+)
 
-WHEN = datetime(2026, 11, 3, 10, 5, tzinfo=UTC)
 KY_FILE = "KY_LIS_10100000_M10_20261101000000.csv"
 KSD_FILE = "KSD_LIS_10100000_M10_20261101000000.csv"
-GX_FAILED = {
-    "success": False,
-    "results": [
-        {
-            "success": False,
-            "expectation_config": {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "p"}},
-            "result": {"unexpected_count": 1, "partial_unexpected_list": ["XYZ"]},
-        }
-    ],
-}
-
-
-def record(
-    app: ViewsApp, uuid: str, name: str, outcome: Outcome, *, user: str = KBH, report: str = ""
-) -> None:
-    """A ledger row of ``user``'s LIS system for October 2026 (its kommune's CVR)."""
-    receiver = app.receiver(user)
-    sender = name.split("_")[0]
-    entry = LoadEntry(
-        uuid, name, sender, receiver.kommune.cvr, "2026-10", 3, "0" * 64, outcome, WHEN, WHEN, "", report
-    )
-    record_outcome(app.warehouse(user), entry)
-
-
-def quarantine(app: ViewsApp, name: str, *, user: str = KBH, validation: bytes | None = None) -> Path:
-    """A quarantine folder as the receiver leaves it: reason, validation report as JSON and HTML."""
-    folder = app.quarantine(user) / name
-    folder.mkdir(parents=True)
-    (folder / "reason.json").write_text(json.dumps({"reason": "invalid extract"}), encoding="utf-8")
-    (folder / "validation.json").write_bytes(validation or json.dumps(GX_FAILED).encode())
-    (folder / "validation.html").write_text("<p>report of the quarantine</p>", encoding="utf-8")
-    return folder
-
-
-def execute(app: ViewsApp, sql: str, *params: object, user: str = KBH) -> None:
-    """SQL on ``user``'s ledger (planting values the receiver itself would never write)."""
-    with duckdb.connect(str(app.warehouse_file)) as con:
-        con.execute(sql.replace("LEDGER", f"{connection_slug(user)}.sf1630_ledger"), list(params))
 
 
 def cell_states(html: str, lis: str, sender: str) -> dict[str, str]:
@@ -157,32 +116,6 @@ def test_unexpected_ledger_and_report_values_are_shown_not_failed(views_app: Vie
 
 
 # --- report locations trusted whole ----------------------------------------------------------------------
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    hits: list[str] = []  # noqa: RUF012
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        self.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(OUTSIDE_SECRET)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def web() -> Iterator[tuple[str, list[str]]]:
-    """An HTTP server that serves OUTSIDE_SECRET and records every request it gets."""
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    _Recorder.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.hits
-    finally:
-        server.shutdown()
 
 
 def test_report_files_come_only_from_the_lis_systems_own_share_of_the_store(
