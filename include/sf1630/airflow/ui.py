@@ -283,7 +283,7 @@ def _read(receiver: Receiver, folder: ReportFolder, name: str) -> bytes | None:
         try:
             with path.open("rb") as stream:
                 data = stream.read(MAX_REPORT_BYTES + 1)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        except OSError:  # not there, a folder, no access: no such report file
             return None
     if data is not None and len(data) > MAX_REPORT_BYTES:
         log.warning(

@@ -84,8 +84,9 @@ def deadline(receiver: Receiver, period: Period) -> datetime:
 
 
 def is_late(receiver: Receiver, period: Period, first: str | None, now: datetime) -> bool:
-    """Whether nothing for ``period`` is late at ``now``: the LIS system had started by then (``first``:
-    the period of its first delivery, None if it has had none) and the deadline day has passed.
+    """Whether a month with nothing in it is late at ``now``: the LIS system had started by then (its
+    ``start_date`` month, and ``first``: the period of its first delivery, None while it has had none) and
+    the month's deadline day has passed.
 
     A month not yet over has its deadline in a month to come, so the deadline is only computed for the
     months before ``now``'s (which also keeps the calendar's last month, 9999-12, out of the arithmetic).
