@@ -2,8 +2,9 @@
 
 ``sf1630.airflow.ui.create_app()`` under FastAPI's TestClient, with the api-server's own ``get_user`` and
 the simple auth manager (JWTs it signs itself, checked by it on every request), a migrated metadata
-database (the ``airflow_db`` fixture) and the demo's configuration narrowed to two kommuner. Nothing of
-Airflow's is stubbed.
+database (the ``airflow_db`` fixture), the demo's configuration narrowed to two kommuner and each LIS
+system's warehouse a schema of its own in the test PostgreSQL (created by the first load, as in a real
+warehouse, and dropped afterwards). Nothing of Airflow's is stubbed.
 
 Per-DAG permissions: the simple auth manager's roles are global, but in multi-team mode (``[core]
 multi_team``) a user belongs to teams and a DAG to its bundle's team, and the manager refuses a user the
@@ -18,14 +19,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 from sf1630.database import Database
@@ -34,6 +35,8 @@ from sf1630.demo.seed import write_demo_config
 from sf1630.receiver.config import Receiver, connection_slug, load_receivers
 from sf1630.registry import load_registry
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
+
+from tests.support.postgres import POSTGRES_DSN
 
 #: Bytes that live outside the store: no answer of the app may contain them.
 OUTSIDE_SECRET = b"OUTSIDE-THE-STORE-7f3a"
@@ -50,7 +53,7 @@ class ViewsApp:
     store: Path  # the receivers' object store (file://), its path full of ordinary oddities
     outside: Path  # a folder beside the store holding OUTSIDE_SECRET
     receivers: tuple[Receiver, ...]
-    warehouse_file: Path
+    schemas: dict[str, str]  # LIS SFTP user → its warehouse schema (absent until its first load)
     sender_ledger: Path
     tokens: dict[str, str]
 
@@ -63,7 +66,7 @@ class ViewsApp:
         return next(r for r in self.receivers if r.sftp_user == user)
 
     def warehouse(self, user: str = KBH) -> Database:
-        return Database.duckdb(self.warehouse_file, schema=connection_slug(user))
+        return Database.postgres(POSTGRES_DSN, schema=self.schemas[user])
 
     def quarantine(self, user: str = KBH) -> Path:
         return self.store / "quarantine" / user
@@ -158,24 +161,31 @@ def views_app(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     receivers_file.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("SF1630_CONFIG_DIR", str(config))
     receivers = load_receivers(config)
-    warehouse_file = root / "warehouse.duckdb"
+    run = uuid.uuid4().hex[:8]
+    schemas = {r.sftp_user: f"v{run}_{connection_slug(r.sftp_user)}" for r in receivers}
     for receiver in receivers:
-        value = {"conn_type": "duckdb", "host": str(warehouse_file)}
-        _connection(
-            receiver.warehouse_conn_id,
-            {**value, "extra": {"schema": connection_slug(receiver.sftp_user)}},
-            monkeypatch,
-        )
+        value = {"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres"}
+        extra = {"schema": schemas[receiver.sftp_user]}
+        _connection(receiver.warehouse_conn_id, {**value, "schema": "test", "extra": extra}, monkeypatch)
     ledger = root / "sender-ledger.sqlite"
     _connection("sf1630_sender_ledger", {"conn_type": "sqlite", "host": str(ledger)}, monkeypatch)
     dag_ids = _register_dags(receivers, KBH)
     try:
         tokens = _tokens(monkeypatch)
         with TestClient(create_app(), raise_server_exceptions=False) as client:
-            yield ViewsApp(client, root, store, outside, receivers, warehouse_file, ledger, tokens)
+            yield ViewsApp(client, root, store, outside, receivers, schemas, ledger, tokens)
     finally:
         _forget_dags(dag_ids)
         purge_cached_app()
+        _drop_schemas(schemas.values())
+
+
+def _drop_schemas(names: Iterable[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 WHEN = datetime(2026, 11, 3, 10, 5, tzinfo=UTC)
@@ -215,8 +225,9 @@ def quarantine(app: ViewsApp, name: str, *, user: str = KBH, validation: bytes |
 
 def execute(app: ViewsApp, sql: str, *params: object, user: str = KBH) -> None:
     """SQL on ``user``'s ledger (planting values the receiver itself would never write)."""
-    with duckdb.connect(str(app.warehouse_file)) as con:
-        con.execute(sql.replace("LEDGER", f"{connection_slug(user)}.sf1630_ledger"), list(params))
+    db = app.warehouse(user)
+    with db.connect(autocommit=True) as con:
+        con.execute(sql.replace("LEDGER", f"{db.schema}.sf1630_ledger").replace("?", "%s"), list(params))
 
 
 class _Recorder(BaseHTTPRequestHandler):

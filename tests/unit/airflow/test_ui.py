@@ -54,7 +54,7 @@ def test_before_the_warehouse_exists_the_matrix_is_empty_and_says_so(views_app: 
     answer = views_app.get("/report", lis=KBH, uuid="u-1")
     assert answer.status_code == 404 and "no delivery" in answer.text
     assert views_app.get("/deliveries", month="2026-10").status_code == 200
-    assert not views_app.warehouse_file.exists() and not views_app.sender_ledger.exists()  # none created
+    assert not views_app.sender_ledger.exists()  # reading created no SQLite file
 
 
 def test_a_warehouse_that_cannot_be_read_is_a_page_that_says_so(
@@ -104,9 +104,9 @@ def test_unexpected_ledger_and_report_values_are_shown_not_failed(views_app: Vie
     execute(
         views_app,
         "UPDATE LEDGER SET detail = ?, period = '2026-1x' WHERE file_transfer_uuid = 'u-odd'",
-        "\x00",
+        "\x01\u202e",
     )
-    execute(views_app, "UPDATE LEDGER SET file_name = ? WHERE file_transfer_uuid = 'u-glob'", "a\x00b.csv")
+    execute(views_app, "UPDATE LEDGER SET file_name = ? WHERE file_transfer_uuid = 'u-glob'", "a\x01b.csv")
     assert views_app.get("/loads", month="2026-10", lis=KBH).status_code == 200
     assert views_app.get("/report", lis=KBH, uuid="u-glob").status_code == 200
     answer = views_app.get("/report/ti", dag_id=views_app.receiver().dag_id, run_id="a\x00b", task_id="load")

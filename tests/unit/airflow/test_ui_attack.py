@@ -41,7 +41,7 @@ YEARS = [
     "-1",
 ]
 NAMES = [
-    "KY_LIS_10100000_M10_2026**.csv", "KSD_*.csv", "KSD_[x.csv", "a?b.csv", "../../etc/passwd", "a\x00b",
+    "KY_LIS_10100000_M10_2026**.csv", "KSD_*.csv", "KSD_[x.csv", "a?b.csv", "../../etc/passwd", "a\x01b",
     "<script>alert(1)</script>", "x" * 255, "DUBU_\u202eLIS.csv", "KP_LIS_10100000_M10_20261101000000.csv",
 ]  # fmt: skip
 FILES = ["validation.json", "validation.html", "reason.json", "index.html", "../reason.json", "x", "", "\x00"]
@@ -65,7 +65,7 @@ def _plant(app: ViewsApp, web_url: str) -> list[str]:
         "data:text/plain,secret",
         "",
         f"{store}/reports/{KBH}/%2e%2e",
-        f"{store}/reports/{KBH}/ok\x00",
+        f"{store}/reports/{KBH}/ok\x01",
     ]
     (app.reports(other) / "theirs").mkdir(parents=True)
     (app.reports(other) / "theirs" / "validation.json").write_bytes(OUTSIDE_SECRET)
