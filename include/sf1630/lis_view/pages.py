@@ -421,6 +421,10 @@ def loads_html(
     chosen = chosen_receivers(receivers, filters)
     load_rows = read_load_rows(warehouses, filters.months)
     sent_rows = read_sent_rows(sender_ledgers, filters.months)
-    starts = read_first_periods(warehouses)
+    # When each LIS system started matters only for those with nothing in the first month shown (a year of
+    # the whole country needs no query for it).
+    shown_first = str(min(filters.months)) if filters.months else ""
+    settled = {r.lis_user for r in load_rows if r.period == shown_first}
+    starts = read_first_periods([t for t in warehouses if t[0] not in settled])
     matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now, starts)
     return loads_page(matrix, links, receivers, senders)
