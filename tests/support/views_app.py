@@ -144,7 +144,7 @@ def _tokens(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def views_app(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ViewsApp]:
-    """The views app over two kommuner's LIS systems, an empty warehouse file and an empty sender ledger."""
+    """The views app over two kommuner's LIS systems, no warehouse schema and no sender ledger yet."""
     from airflow.api_fastapi.app import purge_cached_app
     from fastapi.testclient import TestClient
     from sf1630.airflow.ui import create_app
