@@ -167,7 +167,7 @@ def main() -> int:
                 ledgers,
                 tasks,
                 Links("", "/sf1630"),
-                registry.senders,
+                [s.code for s in registry.senders],
                 NOW,
             )
 

@@ -3,15 +3,33 @@
 Behind Airflow's own authentication: every route depends on the api-server's ``get_user`` (the JWT of the
 user logged in to the UI, from its cookie or a bearer header; Airflow does not authenticate plugin apps by
 itself, a mounted app inherits none of the core API's dependencies) and on the auth manager allowing that
-user to read DAG runs. No data leaves without both. The views' logic is plain code in
-:mod:`sf1630.lis_view`; this module gives it the connections, Airflow's task instances and object storage.
+user to read DAG runs. No data leaves without both. Rows are then narrowed to the DAGs the auth manager
+lets the user read (``get_authorized_dag_ids``, as Airflow's own DAG lists do): a LIS system's rows and
+reports need its receiver DAG, a sender's deliveries and receipts need its sender DAG, so a deployment
+serving several LIS teams with per-DAG (or per-team) permissions shows each team its own rows.
+
+Every answer is a page or a 4xx that says what was wrong: query values with control characters are
+refused, a ledger that cannot be read yet is a 503 page that says so. Pages and report files carry
+values from delivered files (personal data): ``Cache-Control: no-store`` on every answer, and the pages may
+only be framed by Airflow itself. Report files are read only from the receiver's configured store, below
+its own prefix, over the store's own scheme, and on a local disk without following links.
+
+The views' logic is plain code in :mod:`sf1630.lis_view`; this module gives it the connections, Airflow's
+task instances, the user's readable DAGs and object storage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import mimetypes
-from collections.abc import Mapping, Sequence
+import os
+import sqlite3
+import stat
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,10 +37,12 @@ from typing import Annotated, Any
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import AfterValidator
 
 from sf1630.airflow import connections
 from sf1630.airflow.reload import RELOAD_DAG_ID
-from sf1630.airflow.store import local_quarantine
+from sf1630.airflow.store import local_quarantine, storage
+from sf1630.database import DatabaseConfigError
 from sf1630.lis_view.deliveries import build_deliveries
 from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
 from sf1630.lis_view.loads import chosen_receivers, current_rows
@@ -39,9 +59,20 @@ from sf1630.lis_view.pages import (
 from sf1630.lis_view.report import REPORT_FILES, ReportFolder, locate_report, summarize_validation
 from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver, has_receivers, load_receivers
-from sf1630.registry import delivery_label, has_senders, load_registry
+from sf1630.receiver.storage import is_local, os_path
+from sf1630.registry import Registry, delivery_label, has_senders, load_registry
 
 URL_PREFIX = "/sf1630"
+#: A report file larger than this is not served through the api-server (open it in the store).
+MAX_REPORT_BYTES = 64 * 2**20
+#: Every answer: nothing of it kept in a browser's or a proxy's cache (values from delivered files).
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+#: HTML pages: framed by Airflow's UI (same origin) only.
+PAGE_POLICY = "frame-ancestors 'self'; base-uri 'none'; object-src 'none'"
+#: Report files (GX Data Docs may carry script): a sandbox, framed by this app's report page only.
+FILE_POLICY = "sandbox; frame-ancestors 'self'"
+
+log = logging.getLogger(__name__)
 
 
 def authorized(request: Request) -> Any:
@@ -72,6 +103,56 @@ def _check(request: Request, manager: Any, entity: Any) -> Any:
 async def authenticated(request: Request) -> None:
     """Resolve the user through the api-server's own ``get_user`` (raises 401/403 without a valid token)."""
     request.state.sf1630_user = await _user(request)
+
+
+def readable_dags(request: Request) -> frozenset[str]:
+    """The DAG ids the auth manager lets the user read: Airflow's own filter of its DAG lists."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    user = request.state.sf1630_user
+    return frozenset(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+
+
+Readable = Annotated[frozenset[str], Depends(readable_dags)]
+
+
+def _plain(value: str) -> str:
+    """A query value without control characters (NUL, newlines): no DAG id, run id, name or month has one,
+    and a NUL breaks the databases it would be looked up in."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters (NUL, line breaks, ...)")
+    return value
+
+
+class LedgerUnavailable(Exception):
+    """A ledger or warehouse that exists in the configuration cannot be read now (server down, no access)."""
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What reading a ledger raises when the database is not there or not answering."""
+    import duckdb
+    import psycopg
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    return (
+        duckdb.Error,
+        psycopg.Error,
+        sqlite3.Error,
+        OSError,
+        DatabaseConfigError,
+        AirflowNotFoundException,
+    )
+
+
+@contextmanager
+def _reading_ledgers() -> Iterator[None]:
+    """Turn a database that cannot be read into :class:`LedgerUnavailable` (a 503 page), logged with its
+    cause; a page never shows the database's own message (it may name hosts and users)."""
+    try:
+        yield
+    except _database_errors() as err:
+        log.warning("SF1630 views: a ledger cannot be read: %s: %s", type(err).__name__, err)
+        raise LedgerUnavailable(type(err).__name__) from err
 
 
 class AirflowTasks:
@@ -120,7 +201,7 @@ def _links(request: Request) -> Links:
     return Links(ui=ui, app=root or URL_PREFIX)
 
 
-Params = Annotated[str, Query(max_length=200)]
+Params = Annotated[str, Query(max_length=200), AfterValidator(_plain)]
 
 
 def _filters(
@@ -158,14 +239,25 @@ def _receivers() -> tuple[Receiver, ...]:
     return load_receivers() if has_receivers() else ()
 
 
-def _sender_ledgers(codes: Sequence[str] | None = None) -> list[tuple[str, Any]]:
-    """The sender ledgers of this deployment's own senders (none on a LIS-only deployment)."""
+def _visible_receivers(dags: frozenset[str]) -> tuple[Receiver, ...]:
+    """This deployment's LIS systems whose receiver DAG the user may read."""
+    return tuple(r for r in _receivers() if r.dag_id in dags)
+
+
+def _visible_registry(dags: frozenset[str]) -> Registry:
+    """This deployment's registry with only the senders whose sender DAG the user may read."""
+    registry = load_registry()
+    return dataclasses.replace(registry, senders=tuple(s for s in registry.senders if s.dag_id in dags))
+
+
+def _sender_ledgers(dags: frozenset[str], codes: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """The sender ledgers of this deployment's own senders the user may read (none on a LIS-only
+    deployment)."""
     if not has_senders():
         return []
-    registry = load_registry()
     return [
         (s.code, connections.database(s.ledger_conn_id))
-        for s in registry.senders
+        for s in _visible_registry(dags).senders
         if not codes or s.code in codes
     ]
 
@@ -176,17 +268,82 @@ def _airflow_home() -> Path:
     return Path(AIRFLOW_HOME)
 
 
-def _read(folder: ReportFolder, name: str) -> bytes | None:
-    """One file of a report folder through ObjectStoragePath (``file://`` for the quarantine)."""
-    from airflow.sdk import ObjectStoragePath
-
-    path = ObjectStoragePath(folder.uri) / name
-    try:
-        if not path.is_file():
+def _read(receiver: Receiver, folder: ReportFolder, name: str) -> bytes | None:
+    """One file of a report folder, from the receiver's configured store (never from where a ledger value
+    points): on a local disk without following any link below the store's base, elsewhere through
+    ObjectStoragePath with the store's own connection. None when it is not there (or too large to serve)."""
+    base = storage(receiver).base
+    parts = (*folder.parts, name)
+    if is_local(base):
+        data = _read_local(Path(os_path(base)), parts)
+    else:
+        path = base
+        for part in parts:
+            path = path / part
+        try:
+            with path.open("rb") as stream:
+                data = stream.read(MAX_REPORT_BYTES + 1)
+        except OSError:  # not there, a folder, no access: no such report file
             return None
-        return path.read_bytes()
-    except FileNotFoundError:
+    if data is not None and len(data) > MAX_REPORT_BYTES:
+        log.warning(
+            "SF1630 views: %s in %s is over %d bytes: not served", name, folder.parts, MAX_REPORT_BYTES
+        )
         return None
+    return data
+
+
+def _read_local(root: Path, parts: Sequence[str]) -> bytes | None:
+    """``root/parts…`` read one folder at a time with ``O_NOFOLLOW``: a link anywhere below ``root`` (a
+    quarantine folder or report file replaced by a symlink) is refused, not followed out of the store; only
+    a regular file is read (a FIFO would block the api-server)."""
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, nofollow | os.O_DIRECTORY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        fd = os.open(parts[-1], nofollow | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        return None
+    finally:
+        os.close(folder)
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        return stream.read(MAX_REPORT_BYTES + 1)
+
+
+def _store_url(receiver: Receiver) -> str:
+    return str(storage(receiver).base).rstrip("/")
+
+
+def _locate(receiver: Receiver, row: LoadRow) -> ReportFolder | None:
+    return locate_report(row, _store_url(receiver), local_quarantine(receiver), receiver.sftp_user)
+
+
+async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """``no-store`` on every answer; pages framed by Airflow only (report files set their own policy)."""
+    response = await call_next(request)
+    response.headers.update(NO_STORE)
+    if "content-security-policy" not in response.headers and response.headers.get(
+        "content-type", ""
+    ).startswith("text/html"):
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+    return response
+
+
+def _unavailable(request: Request, err: Exception) -> Response:
+    page = message_page(
+        "Ledger not readable yet",
+        f"A ledger or warehouse of this deployment cannot be read right now ({err}); the api-server's log"
+        " says why. Nothing is lost: try again in a minute.",
+    )
+    return HTMLResponse(page, status_code=503, headers={"Retry-After": "60"})
 
 
 def create_app() -> FastAPI:
@@ -198,6 +355,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.middleware("http")(_headers)
+    app.add_exception_handler(LedgerUnavailable, _unavailable)
     tasks = AirflowTasks()
 
     @app.get("/")
@@ -205,27 +364,37 @@ def create_app() -> FastAPI:
         return RedirectResponse(_links(request).app + "/loads")
 
     @app.get("/loads", response_class=HTMLResponse)
-    def loads(request: Request, filters: Annotated[Filters, Depends(_filters)]) -> str:
-        return render_loads(_receivers(), filters, tasks, _links(request), datetime.now(UTC))
+    def loads(request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable) -> str:
+        with _reading_ledgers():
+            return render_loads(_receivers(), filters, tasks, _links(request), datetime.now(UTC), dags)
 
     @app.get("/deliveries", response_class=HTMLResponse)
-    def deliveries(request: Request, filters: Annotated[Filters, Depends(_filters)]) -> str:
+    def deliveries(request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable) -> str:
         if not has_senders():
             return message_page("No senders here", "This deployment has no sender side (senders.yaml).")
-        registry = load_registry()
-        sent = read_sent_rows(_sender_ledgers([filters.sender] if filters.sender else None), filters.months)
+        registry = _visible_registry(dags)
+        with _reading_ledgers():
+            codes = [filters.sender] if filters.sender else None
+            sent = read_sent_rows(_sender_ledgers(dags, codes), filters.months)
         rows = build_deliveries(registry, filters, sent, tasks)
-        return deliveries_page(rows, filters, _links(request), _receivers(), _sender_codes())
+        return deliveries_page(rows, filters, _links(request), _visible_receivers(dags), _sender_codes())
 
     @app.get("/report", response_class=HTMLResponse)
-    def report(request: Request, lis: Params, uuid: Params) -> str:
-        receiver, row = _ledger_row(lis, uuid)
+    def report(request: Request, lis: Params, uuid: Params, dags: Readable) -> str:
+        receiver, row = _ledger_row(_receiver(lis, dags), uuid)
         return _report_html(request, receiver, row)
 
     @app.get("/report/ti", response_class=HTMLResponse)
     def report_for_task(
-        request: Request, dag_id: Params, run_id: Params, task_id: Params, map_index: int = -1
+        request: Request,
+        dag_id: Params,
+        run_id: Params,
+        task_id: Params,
+        dags: Readable,
+        map_index: Annotated[int, Query(ge=-1, le=2**31 - 1)] = -1,
     ) -> str:
+        if dag_id not in dags:
+            raise HTTPException(status_code=403, detail=f"you may not read DAG {dag_id!r}")
         found = _delivery_of_task(dag_id, run_id, task_id, map_index)
         if found is None:
             return message_page("No SF1630 delivery", "This task instance did not handle an SF1630 delivery.")
@@ -233,38 +402,52 @@ def create_app() -> FastAPI:
         return _report_html(request, receiver, row)
 
     @app.get("/report/file")
-    def report_file(lis: Params, uuid: Params, name: Params) -> Response:
+    def report_file(lis: Params, uuid: Params, name: Params, dags: Readable) -> Response:
         if name not in REPORT_FILES:
-            raise HTTPException(status_code=404, detail="no such report file")
-        receiver, row = _ledger_row(lis, uuid)
-        folder = locate_report(row, local_quarantine(receiver))
-        content = _read(folder, name) if folder else None
+            raise HTTPException(status_code=404, detail=f"no report file {name!r}: one of {REPORT_FILES}")
+        receiver, row = _ledger_row(_receiver(lis, dags), uuid)
+        folder = _locate(receiver, row)
+        content = _read(receiver, folder, name) if folder else None
         if content is None:
-            raise HTTPException(status_code=404, detail="no such report file")
+            raise HTTPException(status_code=404, detail="this delivery has no such report file in its store")
         media = mimetypes.guess_type(name)[0] or "application/octet-stream"
         # The Data Docs page runs in a sandbox: no script, no same-origin access to Airflow.
-        headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
-        return Response(content, media_type=media, headers=headers)
+        return Response(content, media_type=media, headers={"Content-Security-Policy": FILE_POLICY})
 
     @app.get("/act")
     def act(
-        request: Request, do: Params, lis: Params, sender: Params, period: Params, file: Params = ""
+        request: Request,
+        do: Params,
+        lis: Params,
+        sender: Params,
+        period: Params,
+        dags: Readable,
+        file: Params = "",
     ) -> Any:
-        receiver = _receiver(lis)
+        receiver = _receiver(lis, dags)
         try:
+            Period.parse(period)
             dag_id, conf = action_target(receiver, do, sender, period, file, RELOAD_DAG_ID)
         except ValueError as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
         return RedirectResponse(_links(request).trigger(dag_id, conf))
 
     @app.get("/trigger", response_class=HTMLResponse)
-    def trigger(request: Request, dag_id: Params, conf: Annotated[str, Query(max_length=4000)] = "{}") -> str:
+    def trigger(
+        request: Request,
+        dag_id: Params,
+        dags: Readable,
+        conf: Annotated[str, Query(max_length=4000)] = "{}",
+    ) -> str:
         try:
             values = json.loads(conf)
-        except json.JSONDecodeError:
+            json.dumps(values)  # the form shows every value as JSON again
+        except (ValueError, RecursionError):
             raise HTTPException(status_code=400, detail="conf is not JSON") from None
         if not isinstance(values, dict):
             raise HTTPException(status_code=400, detail="conf must be a JSON object")
+        if dag_id not in dags:
+            raise HTTPException(status_code=403, detail=f"you may not read DAG {dag_id!r}")
         params = _dag_params(dag_id)
         links = _links(request)
         return trigger_page(dag_id, values, params, links, api=f"{links.ui}/api/v2")
@@ -273,30 +456,41 @@ def create_app() -> FastAPI:
 
 
 def render_loads(
-    receivers: Sequence[Receiver], filters: Filters, tasks: Any, links: Links, now: datetime
+    receivers: Sequence[Receiver],
+    filters: Filters,
+    tasks: Any,
+    links: Links,
+    now: datetime,
+    dags: frozenset[str],
 ) -> str:
-    """The Loads page for ``filters`` over the configured connections."""
-    chosen = chosen_receivers(receivers, filters)
-    ledgers = _sender_ledgers([filters.sender] if filters.sender else None)
+    """The Loads page for ``filters`` over the configured connections: the LIS systems whose receiver DAG
+    the user may read (``dags``), with what the ledgers of the senders whose DAG they may read add."""
+    visible = [r for r in receivers if r.dag_id in dags]
+    chosen = chosen_receivers(visible, filters)
+    ledgers = _sender_ledgers(dags, [filters.sender] if filters.sender else None)
     return loads_html(
-        receivers, filters, _warehouse_targets(chosen), ledgers, tasks, links, _sender_codes(), now
+        visible, filters, _warehouse_targets(chosen), ledgers, tasks, links, _sender_codes(), now
     )
 
 
-def _receiver(lis: str) -> Receiver:
+def _receiver(lis: str, dags: frozenset[str]) -> Receiver:
+    """The LIS system ``lis`` if the user may read its receiver DAG; else 404, or 403 that says why."""
     for receiver in _receivers():
         if receiver.sftp_user == lis:
+            if receiver.dag_id not in dags:
+                raise HTTPException(status_code=403, detail=f"you may not read DAG {receiver.dag_id!r}")
             return receiver
-    raise HTTPException(status_code=404, detail="no such LIS system")
+    raise HTTPException(status_code=404, detail=f"no LIS system {lis!r} in this deployment")
 
 
-def _ledger_row(lis: str, uuid: str) -> tuple[Receiver, LoadRow]:
-    receiver = _receiver(lis)
+def _ledger_row(receiver: Receiver, uuid: str) -> tuple[Receiver, LoadRow]:
     months = [Period(1900, 1), Period(9999, 12)]
-    for row in read_load_rows(_warehouse_targets([receiver]), months):
+    with _reading_ledgers():
+        rows = read_load_rows(_warehouse_targets([receiver]), months)
+    for row in rows:
         if row.file_transfer_uuid == uuid:
             return receiver, row
-    raise HTTPException(status_code=404, detail="no such delivery in the ledger")
+    raise HTTPException(status_code=404, detail=f"no delivery {uuid!r} in this LIS system's ledger")
 
 
 def _delivery_of_task(
@@ -310,7 +504,8 @@ def _delivery_of_task(
     if not label:
         return None
     months = [Period(1900, 1), Period(9999, 12)]
-    rows = read_load_rows(_warehouse_targets([receiver]), months)
+    with _reading_ledgers():
+        rows = read_load_rows(_warehouse_targets([receiver]), months)
     for (_, sender, _, period), (row, _) in current_rows(rows).items():
         if delivery_label(sender, receiver.kommune, receiver.lis, period) == label:
             newest = [r for r in rows if r.sender == sender and r.period == period]
@@ -319,14 +514,21 @@ def _delivery_of_task(
 
 
 def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:
-    folder = locate_report(row, local_quarantine(receiver))
-    files = [name for name in REPORT_FILES if folder and _read(folder, name) is not None]
+    folder = _locate(receiver, row)
+    found = {name: _read(receiver, folder, name) for name in REPORT_FILES} if folder else {}
+    files = [name for name, content in found.items() if content is not None]
     summary = None
-    if folder and "validation.json" in files:
+    if "validation.json" in files:
         try:
-            summary = summarize_validation(_read(folder, "validation.json") or b"")
+            summary = summarize_validation(found["validation.json"] or b"")
         except ValueError:
             summary = None
+    if folder:
+        where = f"{folder.source}: {folder.shown(_store_url(receiver))}"
+    elif row.report:
+        where = "none: the ledger's report location is not in this LIS system's store"
+    else:
+        where = "none"
     facts = [
         ("LIS system", f"{receiver.kommune.name} {receiver.lis.name} ({receiver.sftp_user})"),
         ("sender", row.sender),
@@ -337,7 +539,7 @@ def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:
         ("rows", str(row.rows)),
         ("finished", str(row.finished_at or "")),
         ("reason", row.detail.splitlines()[0] if row.detail else ""),
-        ("report from", f"{folder.source}: {folder.uri}" if folder else "none"),
+        ("report from", where),
     ]
     if row.superseded_by:
         facts.append(("superseded by", row.superseded_by))

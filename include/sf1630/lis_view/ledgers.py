@@ -103,6 +103,12 @@ def _columns(con: Any, db: Database, table: str, schemas: Sequence[str]) -> dict
     return found
 
 
+def _present(db: Database) -> bool:
+    """Whether there is a database to read: a DuckDB or SQLite file that does not exist yet (the first
+    minute of a deployment) holds no rows, and opening it would fail (DuckDB) or create it (SQLite)."""
+    return db.path is None or db.path.exists()
+
+
 def _months_between(months: Sequence[Period]) -> tuple[str, str]:
     ordered = sorted(months)
     return str(ordered[0]), str(ordered[-1])
@@ -114,6 +120,7 @@ def read_load_rows(targets: Sequence[tuple[str, str, Database]], months: Sequenc
     The CVR narrows each LIS system's part to its own kommune, so LIS systems that share one ledger table
     (one warehouse schema for several) still see only their own rows.
     """
+    targets = [t for t in targets if _present(t[2])]
     if not targets or not months:
         return []
     first, last = _months_between(months)
@@ -174,6 +181,7 @@ def _load_row(r: Sequence[Any]) -> LoadRow:
 
 def read_sent_rows(ledgers: Sequence[tuple[str, Database]], months: Sequence[Period]) -> list[SentRow]:
     """The sender ledger rows of the months shown, for every (sender code, ledger database) pair."""
+    ledgers = [(code, db) for code, db in ledgers if _present(db)]
     if not ledgers or not months:
         return []
     first, last = _months_between(months)
@@ -199,7 +207,7 @@ def read_sent_rows(ledgers: Sequence[tuple[str, Database]], months: Sequence[Per
             )
             fetched = con.execute(sql, [first, last, *codes]).fetchall()
         for r in fetched:
-            errors = tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(r[7] or "[]"))
+            errors = _receipt_errors(r[7])
             sender, name, recipient, kode, period, status, transfer = (str(v) for v in r[:7])
             rows.append(
                 SentRow(
@@ -216,3 +224,40 @@ def read_sent_rows(ledgers: Sequence[tuple[str, Database]], months: Sequence[Per
                 )
             )
     return rows
+
+
+def _receipt_errors(raw: object) -> tuple[ReceiptError, ...]:
+    """The receipt's errors as the ledger stored them (JSON ``[[code, code text, text], ...]``); a value of
+    another shape is shown as it is rather than failing the page."""
+    try:
+        return tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(str(raw or "[]")))
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return (ReceiptError(0, "unreadable in the ledger", str(raw)[:200]),)
+
+
+def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str, str]:
+    """LIS SFTP user → the period of its first delivery in its warehouse ledger (any outcome), over all time.
+
+    Months before it are not late: the LIS system had not started. One ``UNION ALL`` query per database.
+    """
+    groups: dict[tuple[str, str, str], list[tuple[str, str, Database]]] = {}
+    for user, cvr, db in targets:
+        if _present(db):
+            groups.setdefault(_group_key(db), []).append((user, cvr, db))
+    first: dict[str, str] = {}
+    for members in groups.values():
+        db = members[0][2]
+        p = db.placeholder
+        with _connect(db) as con:
+            present = _columns(con, db, WAREHOUSE_LEDGER, sorted({m[2].schema for m in members}))
+            parts, params = [], []
+            for user, cvr, member in members:
+                if member.schema in present:
+                    table = f"{check_identifier(member.schema)}.{WAREHOUSE_LEDGER}"
+                    parts.append(f"SELECT {p}, MIN(period) FROM {table} WHERE kommune = {p}")
+                    params.extend([user, cvr])
+            if parts:
+                for user, period in con.execute(" UNION ALL ".join(parts), params).fetchall():
+                    if period is not None:
+                        first[str(user)] = str(period)
+    return first

@@ -3,8 +3,11 @@
 One cell per (LIS system, sender, month). Its state comes from the warehouse ledger's CURRENT row of that
 kommune, sender and month (the newest delivery not superseded by a later one), then from the sender
 ledger (the platform accepted a file that the warehouse has not loaded yet: received), then from the
-calendar (nothing and the receiver's deadline day has passed: late; else missing). Each cell links to the
-receiver's task instance that handled the file, when Airflow still knows it.
+calendar (nothing and the receiver's deadline day has passed: late; else missing). A month is late only
+once the LIS system has started: not before its ``start_date`` month, and not before the month of its
+first delivery (its first warehouse ledger row, or a file the platform accepted for it), so a LIS system
+that starts this month does not open on a year of late cells. Each cell links to the receiver's task
+instance that handled the file, when Airflow still knows it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sf1630.lis_view.ledgers import LoadRow, SentRow
@@ -20,9 +22,6 @@ from sf1630.lis_view.model import Filters, State, TaskIndex, TaskRef
 from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver
 from sf1630.registry import delivery_label
-
-if TYPE_CHECKING:
-    pass
 
 #: The receiver's mapped task that loads one delivery; its rendered map index is the delivery label.
 LOAD_TASK = "load"
@@ -84,6 +83,33 @@ def deadline(receiver: Receiver, period: Period) -> datetime:
     return (day + timedelta(days=1)).replace(tzinfo=zone)
 
 
+def is_late(receiver: Receiver, period: Period, first: str | None, now: datetime) -> bool:
+    """Whether a month with nothing in it is late at ``now``: the LIS system had started by then (its
+    ``start_date`` month, and ``first``: the period of its first delivery, None while it has had none) and
+    the month's deadline day has passed.
+
+    A month not yet over has its deadline in a month to come, so the deadline is only computed for the
+    months before ``now``'s (which also keeps the calendar's last month, 9999-12, out of the arithmetic).
+    """
+    start = receiver.settings.start_date
+    if period >= Period.of(now) or period < Period(start.year, start.month):
+        return False
+    if first is None or str(period) < first:
+        return False
+    return now >= deadline(receiver, period)
+
+
+def first_periods(load_rows: Sequence[LoadRow], sent_rows: Sequence[SentRow]) -> dict[str, str]:
+    """LIS SFTP user → the first period among these rows (warehouse rows, files the platform accepted)."""
+    first: dict[str, str] = {}
+    seen = [(r.lis_user, r.period) for r in load_rows]
+    seen += [(r.recipient, r.period) for r in sent_rows if r.status == "accepted"]
+    for user, period in seen:
+        if user not in first or period < first[user]:
+            first[user] = period
+    return first
+
+
 def current_rows(rows: Sequence[LoadRow]) -> dict[tuple[str, str, str, str], tuple[LoadRow, int]]:
     """(LIS user, sender, kommune CVR, period) → the current ledger row and how many it superseded.
 
@@ -116,11 +142,20 @@ def build_matrix(
     sent_rows: Sequence[SentRow],
     tasks: TaskIndex,
     now: datetime,
+    starts: Mapping[str, str] | None = None,
 ) -> Matrix:
-    """The matrix of the receivers the filters choose, for the filters' months."""
+    """The matrix of the receivers the filters choose, for the filters' months.
+
+    ``starts``: LIS SFTP user → the period of its first delivery over all time (see
+    :func:`~sf1630.lis_view.ledgers.read_first_periods`); the rows given are merged in, and without it they
+    alone say when each LIS system started.
+    """
     chosen = chosen_receivers(receivers, filters)
     months = filters.months
     current = current_rows(load_rows)
+    first = first_periods(load_rows, sent_rows)
+    for user, started in (starts or {}).items():
+        first[user] = min(started, first.get(user, started))
     accepted = {(r.recipient, r.sender, r.period) for r in sent_rows if r.status == "accepted"}
     index = tasks.lookup(LOAD_TASK, sorted({r.dag_id for r in chosen}))
     rows: list[MatrixRow] = []
@@ -131,7 +166,7 @@ def build_matrix(
                 continue
             cells = []
             for period in months:
-                cell = _cell(receiver, sender.code, period, current, accepted, index, now)
+                cell = _cell(receiver, sender.code, period, current, accepted, index, now, first)
                 counts[cell.state] += 1
                 cells.append(cell)
             rows.append(MatrixRow(receiver, sender.code, tuple(cells)))
@@ -146,6 +181,7 @@ def _cell(
     accepted: set[tuple[str, str, str]],
     index: Mapping[tuple[str, str], TaskRef],
     now: datetime,
+    first: Mapping[str, str],
 ) -> Cell:
     month = str(period)
     label = delivery_label(sender, receiver.kommune, receiver.lis, month)
@@ -167,5 +203,6 @@ def _cell(
         )
     if (receiver.sftp_user, sender, month) in accepted:
         return Cell(State.RECEIVED, month, task=task)
-    state = State.LATE if now >= deadline(receiver, period) else State.MISSING
+    late = is_late(receiver, period, first.get(receiver.sftp_user), now)
+    state = State.LATE if late else State.MISSING
     return Cell(state, month, task=task)

@@ -241,11 +241,18 @@ def loads_page(
         f"<span class='{s.value}' style='background:inherit'>{s.value}: {matrix.counts.get(s, 0)}</span>"
         for s in State
     )
+    if not matrix.rows:
+        note = "No LIS system to show: none matches the filters, or you may not read its receiver DAG."
+    elif not any(matrix.counts.get(s) for s in (State.LOADED, State.QUARANTINED, State.RECEIVED)):
+        note = "Nothing has been loaded yet for these LIS systems and months."
+    else:
+        note = ""
     html_body = (
         f"<h1>SF1630 loads</h1>{_filters_form(links.app + '/loads', matrix.filters, receivers, senders)}"
         f"<p class='legend'>{legend} · "
         f"{_a(links.page('deliveries', matrix.filters), 'deliveries', 'nav', top=False)}</p>"
-        f"<table id='loads'><thead><tr><th>kommune / LIS system</th><th>sender</th>{head}</tr></thead>"
+        + (f"<p id='note'>{escape(note)}</p>" if note else "")
+        + f"<table id='loads'><thead><tr><th>kommune / LIS system</th><th>sender</th>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
     )
     return _page("SF1630 loads", html_body)
@@ -317,7 +324,8 @@ def report_page(
         )
         if summary.failed:
             items = "".join(
-                f"<tr><td>{escape(f.expectation)}</td><td>{escape(f.column)}</td><td>{f.unexpected}</td><td>{escape(f.detail[:300])}</td></tr>"
+                f"<tr><td>{escape(f.expectation)}</td><td>{escape(f.column)}</td>"
+                f"<td>{f.unexpected if f.unexpected >= 0 else '?'}</td><td>{escape(f.detail[:300])}</td></tr>"
                 for f in summary.failed
             )
             parts.append(
@@ -408,10 +416,15 @@ def loads_html(
     """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what
     ``bench/bench_ui.py`` times). ``warehouses`` holds (LIS SFTP user, kommune CVR, warehouse) of the
     receivers the filters choose."""
-    from sf1630.lis_view.ledgers import read_load_rows, read_sent_rows
+    from sf1630.lis_view.ledgers import read_first_periods, read_load_rows, read_sent_rows
 
     chosen = chosen_receivers(receivers, filters)
     load_rows = read_load_rows(warehouses, filters.months)
     sent_rows = read_sent_rows(sender_ledgers, filters.months)
-    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now)
+    # When each LIS system started matters only for those with nothing in the first month shown (a year of
+    # the whole country needs no query for it).
+    shown_first = str(min(filters.months)) if filters.months else ""
+    settled = {r.lis_user for r in load_rows if r.period == shown_first}
+    starts = read_first_periods([t for t in warehouses if t[0] not in settled])
+    matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now, starts)
     return loads_page(matrix, links, receivers, senders)

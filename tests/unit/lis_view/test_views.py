@@ -3,7 +3,9 @@ rows, the report's home and summary, and pages that escape what they show."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +14,17 @@ import duckdb
 import pytest
 from sf1630.database import Database
 from sf1630.lis_view.deliveries import build_deliveries
-from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
-from sf1630.lis_view.loads import build_matrix, current_rows, deadline
+from sf1630.lis_view.ledgers import LoadRow, read_first_periods, read_load_rows, read_sent_rows
+from sf1630.lis_view.loads import build_matrix, current_rows, deadline, is_late
 from sf1630.lis_view.model import Filters, NoTasks, Receipt, State, TaskRef
 from sf1630.lis_view.pages import Links, action_target, loads_page, report_page
-from sf1630.lis_view.report import locate_report, summarize_validation
+from sf1630.lis_view.report import (
+    ReportFolder,
+    Summary,
+    locate_report,
+    quarantine_folder_of,
+    summarize_validation,
+)
 from sf1630.protocol import Period, ReceiptError
 from sf1630.receiver.config import Receiver, load_receivers
 from sf1630.registry import load_registry
@@ -100,6 +108,48 @@ def test_the_matrix_has_every_state(warehouse: Database, tmp_path: Path) -> None
 def test_deadline_is_the_end_of_the_deadline_day_in_local_time() -> None:
     receiver = _receiver(KBH)
     assert deadline(receiver, OCT).isoformat() == "2026-11-11T00:00:00+01:00"
+
+
+def test_late_at_the_edges_of_the_calendar_and_of_the_systems_life() -> None:
+    receiver = _receiver(KBH)  # start_date 2026-01-01, deadline day 10
+    assert is_late(receiver, OCT, "2026-10", NOW)
+    assert not is_late(receiver, Period(9999, 12), "2026-10", NOW)  # no deadline arithmetic past 9999
+    assert not is_late(receiver, Period(9999, 12), "2026-10", datetime(9999, 12, 31, 23, tzinfo=UTC))
+    assert is_late(receiver, Period(9999, 11), "2026-10", datetime(9999, 12, 31, 23, tzinfo=UTC))
+    assert not is_late(receiver, Period(2026, 11), "2026-10", NOW)  # before its deadline day
+    assert not is_late(receiver, Period(2026, 9), "2026-10", NOW)  # before its first delivery
+    assert not is_late(receiver, OCT, None, NOW)  # nothing delivered yet: not started
+    assert not is_late(receiver, Period(2025, 12), "2025-06", NOW)  # before its start_date
+
+
+def test_the_matrix_starts_with_the_first_delivery(warehouse: Database, tmp_path: Path) -> None:
+    receiver = _receiver(KBH)
+    missing = Database.duckdb(tmp_path / "none.duckdb")  # the first minute of a deployment
+    targets = [(KBH, receiver.kommune.cvr, warehouse), ("X", "1", missing)]
+    assert read_first_periods(targets) == {KBH: "2026-10"}
+    assert read_load_rows(targets[1:], [OCT]) == []
+    assert not (tmp_path / "none.duckdb").exists()
+    filters = Filters.parse(now=NOW, lis=KBH)  # December 2025 to November 2026
+    matrix = build_matrix([receiver], filters, [], [], NoTasks(), NOW, {KBH: "2026-10"})
+    states = {c.period: c.state for r in matrix.rows if r.sender == "AULA" for c in r.cells}
+    assert {states[str(p)] for p in filters.months if p < OCT} == {State.MISSING}
+    assert states["2026-10"] is State.LATE
+    never = build_matrix([receiver], filters, [], [], NoTasks(), NOW)
+    assert never.counts[State.LATE] == 0
+
+
+def test_a_receipt_the_ledger_holds_in_another_shape_is_shown(tmp_path: Path) -> None:
+    registry = load_registry()
+    ledger = Ledger(Database.sqlite(tmp_path / "sender.sqlite"))
+    [ky] = plan_deliveries(registry.sender("KY"), [_receiver(KBH).kommune], OCT)
+    ledger.record(ky, REJECTED, "t1", (ReceiptError(401, "Ingen rute", "x"),))
+    for stored in ('[["x", 1]]', "[[1e400, {}, null]]", "[" * 5000, "{}x"):
+        with sqlite3.connect(tmp_path / "sender.sqlite") as conn:
+            conn.execute("UPDATE sf1630_sender_ledger SET errors = ?", (stored,))
+        [row] = read_sent_rows([("KY", ledger.database)], [OCT])
+        assert row.errors == (ReceiptError(0, "unreadable in the ledger", stored[:200]),)
+    assert read_sent_rows([("KY", Database.sqlite(tmp_path / "not-yet.sqlite"))], [OCT]) == []
+    assert not (tmp_path / "not-yet.sqlite").exists()
 
 
 def test_a_newer_load_is_current_and_counts_what_it_replaced() -> None:
@@ -191,15 +241,55 @@ def test_the_report_comes_from_the_ledger_uri_or_the_quarantine(tmp_path: Path) 
         NOW,
         NOW,
     )
-    assert locate_report(row, tmp_path) is None
+    store = "s3://bucket/sf1630"
+    assert locate_report(row, store, tmp_path, KBH) is None
     (tmp_path / row.file_name).mkdir()
     (tmp_path / f"{row.file_name}.2").mkdir()
-    found = locate_report(row, tmp_path)
-    assert found is not None and found.source == "quarantine" and found.uri.endswith(".csv.2")
-    stored = LoadRow(*[*row.__dict__.values()][:11], report="s3://reports/u/")
-    assert locate_report(stored, tmp_path).uri == "s3://reports/u"  # type: ignore[union-attr]
-    hostile = LoadRow(KBH, "u", "../etc", "KSD", "10100000", "2026-10", 0, "quarantined", "", "", "")
-    assert locate_report(hostile, tmp_path) is None
+    (tmp_path / f"{row.file_name}.10").symlink_to(tmp_path / row.file_name)  # a link is not a folder of it
+    found = locate_report(row, store, tmp_path, KBH)
+    assert found == ReportFolder(("quarantine", KBH, f"{row.file_name}.2"), "quarantine")
+    stored = dataclasses.replace(row, report=f"{store}/reports/{KBH}/{row.file_name}/")
+    assert locate_report(stored, store, tmp_path, KBH) == ReportFolder(
+        ("reports", KBH, row.file_name), "object storage"
+    )
+    for elsewhere in (
+        f"s3://bucket/other/reports/{KBH}/x",  # another prefix of the same bucket
+        f"s3://bucket/sf1630/reports/OTHER_LIS/{row.file_name}",  # another LIS system's share
+        f"s3://bucket/sf1630/reports/{KBH}/../../x",
+        f"s3://bucket/sf1630/reports/{KBH}/a/b",
+        f"file:///bucket/sf1630/reports/{KBH}/x",  # a scheme the store does not use
+        f"http://bucket/sf1630/reports/{KBH}/x",
+        f"s3://bucket/sf1630/staging/{KBH}/x",
+    ):
+        assert locate_report(dataclasses.replace(row, report=elsewhere), store, tmp_path, KBH) is None
+    hostile = dataclasses.replace(row, file_name="../etc")
+    assert locate_report(hostile, store, tmp_path, KBH) is None
+
+
+@pytest.mark.parametrize("name", ["**", "KSD_*.csv", "KSD_[x.csv", "a?b", "KSD_LIS_**_M10_x.csv"])
+def test_quarantine_folders_are_found_by_name_not_by_glob(tmp_path: Path, name: str) -> None:
+    """A file name is compared with the folder names; ``*`` in it matches no other delivery's folder."""
+    (tmp_path / "KSD_LIS_10100000_M10_20261101000000.csv.2").mkdir()
+    assert quarantine_folder_of(tmp_path, name) is None
+    (tmp_path / f"{name}.3").mkdir()
+    assert quarantine_folder_of(tmp_path, name) == f"{name}.3"
+
+
+def test_odd_values_in_a_validation_json_are_shown_as_unknown() -> None:
+    def summary(count: object, **result: object) -> Summary:
+        body = {"results": [{"success": False, "unexpected_count": count, **result}]}
+        return summarize_validation(json.dumps(body).replace("Infinity", "1e400").encode())
+
+    assert summary(3).failed[0].unexpected == 3
+    for count in (float("inf"), 1.5, "many", [1], {"n": 1}, -1, True, 10**13):
+        assert summary(count).failed[0].unexpected == -1
+    assert summary(None).failed[0].unexpected == 0
+    gx = {"success": False, "expectation_config": {"type": ["t"], "kwargs": [1]}, "result": "x"}
+    assert summarize_validation(json.dumps({"results": [gx]}).encode()).failed[0].column == ""
+    with pytest.raises(ValueError):
+        summarize_validation(b"[" * 100_000)
+    with pytest.raises(ValueError):
+        summarize_validation(b"1" * 5000)  # an integer longer than Python converts
 
 
 def test_summaries_of_both_validation_shapes() -> None:
