@@ -6,7 +6,8 @@ which would shadow the package), and ``sf1630.env`` with the ``AIRFLOW_CONN_*`` 
 ``SF1630_CONFIG_DIR``. Every value to replace is marked ``FILL IN``; the shipped values are the demo's,
 so the files load as they are and ``sf1630 preflight`` says what is still missing.
 
-The templates are package data (``templates/<side>/``), copied byte for byte. Nothing that exists is ever
+The templates are package data (``templates/<side>/``), copied byte for byte; a template's ``.tmpl`` suffix
+is dropped (the DAG files are Python only in the project they are written to, not in this package). Nothing that exists is ever
 overwritten: when any target file exists, nothing at all is written.
 """
 
@@ -20,6 +21,8 @@ from typing import Literal
 Side = Literal["sender", "receiver"]
 SIDES: tuple[Side, ...] = ("sender", "receiver")
 
+#: Marks a template that is code in the project but must not be code in this package.
+TEMPLATE_SUFFIX = ".tmpl"
 #: The configuration folder inside the Airflow project.
 CONFIG_FOLDER = Path("include") / "sf1630-config"
 
@@ -42,7 +45,7 @@ def _walk(folder: Traversable, parts: tuple[str, ...] = ()) -> list[tuple[Path, 
         if entry.is_dir():
             found += _walk(entry, (*parts, entry.name))
         else:
-            found.append((Path(*parts, entry.name), entry))
+            found.append((Path(*parts, entry.name.removesuffix(TEMPLATE_SUFFIX)), entry))
     return found
 
 

@@ -14,6 +14,7 @@ from sf1630.lis_view.ledgers import SentRow
 from sf1630.lis_view.model import Filters, Receipt, TaskIndex, TaskRef
 from sf1630.protocol import Period, ReceiptError
 from sf1630.registry import Kommune, LisSystem, Registry, delivery_label
+from sf1630.sender.ledger import ACCEPTED, WITHDRAWN
 
 #: The sender's mapped task that sends one delivery; its rendered map index is the delivery label.
 DELIVER_TASK = "deliver"
@@ -61,6 +62,10 @@ def build_deliveries(
     return out
 
 
+#: The sender ledger's statuses as the Deliveries view shows them (anything else is a rejection).
+_RECEIPTS = {ACCEPTED: Receipt.ACCEPTED, WITHDRAWN: Receipt.WITHDRAWN}
+
+
 def _row(
     sender: str,
     kommune: Kommune,
@@ -80,7 +85,7 @@ def _row(
         )
     superseded = {r.supersedes for r in rows if r.supersedes}
     newest = max(rows, key=lambda r: r.file_name)
-    receipt = Receipt.ACCEPTED if newest.status == "accepted" else Receipt.REJECTED
+    receipt = _RECEIPTS.get(newest.status, Receipt.REJECTED)
     return DeliveryRow(
         sender,
         kommune,

@@ -26,6 +26,7 @@ class Receipt(StrEnum):
 
     ACCEPTED = "accepted"  # receipt SUCCESS
     REJECTED = "rejected"  # receipt with error codes
+    WITHDRAWN = "withdrawn"  # no receipt in time: the sender took its files back out of OUT/
     WAITING = "waiting"  # sent, the receipt has not come (the deliver task instance is deferred or running)
     NOT_SENT = "not sent"
 

@@ -34,7 +34,7 @@ th{background:#f7fafc;position:sticky;top:0}
 td.cell{min-width:64px;font-size:11px}
 td.loaded{background:#c6f6d5}td.quarantined{background:#feb2b2}td.received{background:#bee3f8}
 td.late{background:#fbd38d}td.missing{background:#edf2f7;color:#718096}
-td.accepted{background:#c6f6d5}td.rejected{background:#feb2b2}td.waiting{background:#bee3f8}
+td.accepted{background:#c6f6d5}td.rejected{background:#feb2b2}td.withdrawn{background:#fefcbf}td.waiting{background:#bee3f8}
 td.not-sent{background:#edf2f7;color:#718096}
 .legend span{padding:1px 6px;margin-right:4px}
 a{color:#2b6cb0}.act{display:block;font-weight:600}
