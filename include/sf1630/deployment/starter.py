@@ -7,8 +7,8 @@ which would shadow the package), and ``sf1630.env`` with the ``AIRFLOW_CONN_*`` 
 so the files load as they are and ``sf1630 preflight`` says what is still missing.
 
 The templates are package data (``templates/<side>/``), copied byte for byte; a template's ``.tmpl`` suffix
-is dropped (the DAG files are Python only in the project they are written to, not in this package). Nothing that exists is ever
-overwritten: when any target file exists, nothing at all is written.
+is dropped (the DAG files are Python only in the project they are written to, not in this package).
+Nothing that exists is ever overwritten: when any target file exists, nothing at all is written.
 """
 
 from __future__ import annotations
