@@ -1,7 +1,8 @@
 """The ``sf1630`` command: one entry point whose sub-commands live beside the domain they drive.
 
-Each domain package (``protocol``, ``platform``, ``dataspec``) exposes ``register(subparsers)`` in its own
-``cli`` module, so this file only assembles them and never imports heavy libraries itself.
+Each domain package (``protocol``, ``platform``, ``dataspec``, ``demo``; ``sender`` from the Airflow
+face) exposes ``register(subparsers)`` in its own ``cli`` module, so this file only assembles them and
+never imports heavy libraries itself.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ GROUPS: dict[str, str] = {
     "platform": "sf1630.platform.cli",
     "dataspec": "sf1630.dataspec.cli",
     "demo": "sf1630.demo.cli",
+    "sender": "sf1630.airflow.cli",  # resolves Airflow connections, so it lives in the Airflow face
 }
 
 

@@ -136,8 +136,9 @@ def read_typed(path: Path, spec: DataSpec) -> pl.DataFrame:
     return typed_frame(pl.read_csv(path, **read_options(spec)), spec)
 
 
-def csv_text(frame: pl.DataFrame, spec: DataSpec) -> str:
-    """The frame as CSV text in the spec's dialect (columns in file order)."""
+def csv_text(frame: pl.DataFrame, spec: DataSpec, *, header: bool | None = None) -> str:
+    """The frame as CSV text in the spec's dialect (columns in file order); ``header=False`` leaves the
+    header line out (a batch after the first), ``None`` writes it if the dialect has one."""
     d = spec.dialect
     out = frame.select(spec.column_names).with_columns(
         pl.col(c.name).replace_strict({True: d.true_value, False: d.false_value}, return_dtype=pl.String)
@@ -149,7 +150,7 @@ def csv_text(frame: pl.DataFrame, spec: DataSpec) -> str:
         buffer,
         separator=d.separator,
         quote_char=d.quote,
-        include_header=d.header,
+        include_header=d.header if header is None else header,
         null_value=d.null,
         date_format=d.date_format,
         datetime_format=d.timestamp_format,

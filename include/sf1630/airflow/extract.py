@@ -1,0 +1,55 @@
+"""The sender's extract through an Airflow SQL connection: one export for the DAG, the CLI and preflight.
+
+The source is whatever Airflow connection ``source_conn_id`` names, as long as its hook is a common.sql
+``DbApiHook`` (PostgreSQL, MS SQL Server, Oracle, MySQL, SQLite, ... wherever their provider is
+installed). The hook's SQLAlchemy engine is used for its dialect (named parameters, server-side cursors),
+with the hook's own ``get_conn`` as the connection factory so that every extra the provider honours
+(libpq ``options``, SSL, IAM tokens) applies exactly as in any other task on that connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow.sdk import BaseHook
+
+from sf1630.protocol import Period
+from sf1630.registry import Kommune, SenderSystem
+from sf1630.sender.export import ExportError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def source_engine(conn_id: str) -> Engine:
+    """A SQLAlchemy engine over the connection's hook; ExportError when it is no SQL connection."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    connection = BaseHook.get_connection(conn_id)
+    hook = connection.get_hook()  # type: ignore[no-untyped-call]
+    if not isinstance(hook, DbApiHook):
+        raise ExportError(
+            f"connection {conn_id}: conn_type {connection.conn_type!r} has no SQL hook (common.sql DbApiHook)"
+        )
+    engine: Engine = hook.get_sqlalchemy_engine(engine_kwargs={"creator": hook.get_conn})
+    return engine
+
+
+def export_for(sender: SenderSystem, kommune: Kommune, period: Period, path: Path) -> Path:
+    """Write ``kommune``'s extract of ``sender`` for ``period`` to ``path`` in the spec's dialect.
+
+    Raises :class:`~sf1630.sender.export.ExportError` when the result does not fit the data spec (then no
+    file is left at ``path``), Airflow's not-found error for a missing connection, and SQLAlchemy's
+    errors for SQL the source refuses.
+    """
+    from sf1630.dataspec import load_spec
+    from sf1630.sender.export import export_month, extract_sql, parameters
+
+    spec = load_spec(sender.dataspec)
+    engine = source_engine(sender.source_conn_id)
+    try:
+        sql = extract_sql(sender, spec)
+        return export_month(engine, sql, parameters(kommune, period), spec, path, kommune.name)
+    finally:
+        engine.dispose()
