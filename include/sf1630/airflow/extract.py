@@ -43,13 +43,10 @@ def export_for(sender: SenderSystem, kommune: Kommune, period: Period, path: Pat
     file is left at ``path``), Airflow's not-found error for a missing connection, and SQLAlchemy's
     errors for SQL the source refuses.
     """
-    from sf1630.dataspec import load_spec
-    from sf1630.sender.export import export_month, extract_sql, parameters
+    from sf1630.sender.export import export_extract
 
-    spec = load_spec(sender.dataspec)
     engine = source_engine(sender.source_conn_id)
     try:
-        sql = extract_sql(sender, spec)
-        return export_month(engine, sql, parameters(kommune, period), spec, path, kommune.name)
+        return export_extract(engine, sender, kommune, period, path)
     finally:
         engine.dispose()

@@ -78,6 +78,17 @@ def extract_sql(sender: SenderSystem, spec: DataSpec) -> str:
     return sender.extract_sql.read_text(encoding="utf-8")
 
 
+def export_extract(
+    engine: Engine, sender: SenderSystem, kommune: Kommune, period: Period, path: Path
+) -> Path:
+    """Write ``kommune``'s month of ``sender``'s extract (its SQL file or the generated query) to ``path``."""
+    from sf1630.dataspec import load_spec
+
+    spec = load_spec(sender.dataspec)
+    sql = extract_sql(sender, spec)
+    return export_month(engine, sql, parameters(kommune, period), spec, path, kommune.name)
+
+
 def export_month(
     engine: Engine,
     sql: str,

@@ -82,7 +82,7 @@ def test_month_delivered_and_rerun_sends_nothing(
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(Database.duckdb(paths["source"]))
+    _seed(Database.sqlite(paths["source"]))
     stale = emulator.folder(SENDER_USER, "OUT") / "KY_LIS_10100000_M08_20260901000000.csv"
     stale.write_text("left behind by a crashed run\n", encoding="utf-8")
     three_days_ago = time.time() - 3 * 86400
@@ -118,7 +118,7 @@ def test_rejected_delivery_is_cleaned_up_and_reported(
 ) -> None:
     emulator = emulator_factory(omit_routes={("KY", "BROENDBY_LIS02_SIMPEL")})
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(Database.duckdb(paths["source"]))
+    _seed(Database.sqlite(paths["source"]))
 
     run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     states = task_states(run)
@@ -144,7 +144,7 @@ def test_connection_cut_mid_upload_is_retried_once(
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(Database.duckdb(paths["source"]))
+    _seed(Database.sqlite(paths["source"]))
     # Past the SSH handshake (~4 KB), inside the first (compressed) data file.
     proxy = CuttingProxy(emulator.port, after=12_000, direction="up")
     try:
