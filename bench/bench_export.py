@@ -65,14 +65,15 @@ def child(kind: str, schema: str, kode: str, out: Path) -> dict[str, float]:
         statement = text(query).bindparams(**used)
         sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
         started = time.perf_counter()
+        copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER, DELIMITER ';')"
         with (
             psycopg.connect(_dsn(), options=options) as conn,
             conn.cursor() as cursor,
             out.open("wb") as file,
+            cursor.copy(copy_sql) as copy,
         ):
-            with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER, DELIMITER ';')") as copy:
-                for chunk in copy:
-                    file.write(chunk)
+            for chunk in copy:
+                file.write(chunk)
     else:
         from sf1630.sender.export import export_extract
         from sqlalchemy import create_engine
