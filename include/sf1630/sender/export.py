@@ -17,7 +17,12 @@ file is removed: nothing that does not fit the spec can reach the upload.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import io
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +32,7 @@ from sf1630.registry import Kommune, SenderSystem
 
 if TYPE_CHECKING:
     import polars as pl
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
 
     from sf1630.dataspec import DataSpec
 
@@ -103,30 +108,134 @@ def export_month(
 
     ``kommune`` names the kommune in error messages. The rows go to ``<path>.part`` first, renamed when
     complete and removed on any error, so nobody finds half a month under the delivery's name (nor loses an
-    earlier file of that name).
+    earlier file of that name). One thread parses, checks and writes a batch while this one reads the next
+    from the source: polars releases the GIL, so the two overlap on a second core; never more than one
+    batch waits, so memory stays flat.
     """
     import polars as pl
-    from sqlalchemy import text
 
     from sf1630.dataspec.schema import csv_text, polars_schema
 
+    query = one_statement(sql)
     part = path.with_name(path.name + ".part")
     try:
         with (
             engine.connect() as connection,
+            _batches(connection, query, params, batch_rows) as (found, batches),
             part.open("w", encoding=spec.dialect.encoding, newline="") as out,
         ):
-            streaming = connection.execution_options(stream_results=True, max_row_buffer=batch_rows)
-            result = streaming.execute(text(sql), dict(params))
-            names = source_columns(list(result.keys()), spec, kommune)
+            names = source_columns(found, spec, kommune)
             out.write(csv_text(pl.DataFrame(schema=polars_schema(spec)), spec))  # the header, if any
-            for rows in result.partitions(batch_rows):
-                out.write(csv_text(typed_batch(rows, names, spec, kommune), spec, header=False))
+            spec_names = dict(zip(found, names, strict=True))
+
+            def write(batch: Callable[[], pl.DataFrame]) -> None:
+                out.write(
+                    csv_text(typed_frame(batch().rename(spec_names), spec, kommune), spec, header=False)
+                )
+
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sf1630-export") as writer:
+                written: Future[None] | None = None
+                for batch in batches:
+                    if written is not None:
+                        written.result()
+                    written = writer.submit(write, batch)
+                if written is not None:
+                    written.result()
         part.replace(path)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     return path
+
+
+def one_statement(sql: str) -> str:
+    """``sql`` as one statement without comments or a closing semicolon: what every driver and PostgreSQL's
+    ``COPY ( … )`` accept (optimizer hints ``/*+ … */`` are kept). ExportError when it holds several."""
+    import sqlparse
+
+    statements = sqlparse.split(sqlparse.format(sql, strip_comments=True))
+    if len(statements) != 1:
+        raise ExportError(f"the extract must be one SELECT statement, found {len(statements)} statements")
+    return statements[0].strip().rstrip(";").rstrip()
+
+
+@contextmanager
+def _batches(
+    connection: Connection, sql: str, params: Mapping[str, Any], batch_rows: int
+) -> Iterator[tuple[list[str], Iterator[Callable[[], pl.DataFrame]]]]:
+    """The result's column names and its rows in batches of up to ``batch_rows``, each read into a frame
+    (with the types the source gives) when called.
+
+    On PostgreSQL over psycopg 3 the rows come as ``COPY (…) TO STDOUT`` CSV text, parsed by polars: several
+    times faster than building a Python object per value, which is what any other driver gives.
+    """
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql" and _is_psycopg(raw):
+        with _copy_batches(raw, connection.dialect, sql, params, batch_rows) as copied:
+            yield copied
+        return
+    from sqlalchemy import text
+
+    streaming = connection.execution_options(yield_per=batch_rows)
+    result = streaming.execute(text(sql), dict(params))
+    names = list(result.keys())
+    yield names, (partial(_row_frame, rows, names) for rows in result.partitions(batch_rows))
+
+
+def _is_psycopg(raw: Any) -> bool:
+    """Whether ``raw`` is a psycopg 3 connection (PostgresHook's with SQLAlchemy 2; psycopg2 has no COPY
+    iterator)."""
+    import psycopg
+
+    return isinstance(raw, psycopg.Connection)
+
+
+def _row_frame(rows: Sequence[Any], names: list[str]) -> pl.DataFrame:
+    """DB-API rows as a frame with the driver's types (each batch inferred on its own)."""
+    import polars as pl
+
+    try:
+        return pl.DataFrame(
+            [tuple(row) for row in rows], schema=names, orient="row", infer_schema_length=None
+        )
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
+        raise ExportError(f"the extract's values cannot be read: {exc}") from None
+
+
+@contextmanager
+def _copy_batches(
+    raw: Any, dialect: Dialect, sql: str, params: Mapping[str, Any], batch_rows: int
+) -> Iterator[tuple[list[str], Iterator[Callable[[], pl.DataFrame]]]]:
+    """PostgreSQL's CSV of the query, a frame of text columns per ``batch_rows`` rows.
+
+    COPY takes no bind parameters, so psycopg itself renders them as literals (``ClientCursor.mogrify``)
+    into the statement SQLAlchemy compiled from the ``:name`` form. Each COPY message is one row, so a
+    batch ends on a row boundary even when a value holds a line break.
+    """
+    import psycopg
+    from sqlalchemy import text
+
+    compiled = text(sql).compile(dialect=dialect)
+    query = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.construct_params(dict(params)))
+    statement = f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        rows = iter(copy)
+        names = list(_csv_text_frame([next(rows)], None).row(0))
+
+        def chunks() -> Iterator[Callable[[], pl.DataFrame]]:
+            while chunk := list(itertools.islice(rows, batch_rows)):
+                yield partial(_csv_text_frame, chunk, names)
+
+        yield names, chunks()
+
+
+def _csv_text_frame(lines: list[Any], names: list[str] | None) -> pl.DataFrame:
+    import polars as pl
+
+    data = io.BytesIO(b"".join(lines))
+    if names is None:
+        return pl.read_csv(data, has_header=False, infer_schema=False)
+    return pl.read_csv(data, has_header=False, new_columns=names, schema=dict.fromkeys(names, pl.String()))
 
 
 def source_columns(found: Sequence[str], spec: DataSpec, kommune: str) -> list[str]:
@@ -148,18 +257,13 @@ def source_columns(found: Sequence[str], spec: DataSpec, kommune: str) -> list[s
     return names
 
 
-def typed_batch(rows: Sequence[Any], names: Sequence[str], spec: DataSpec, kommune: str) -> pl.DataFrame:
-    """One batch of result rows as the spec's typed frame, in file order; ExportError on a refused value."""
+def typed_frame(raw: pl.DataFrame, spec: DataSpec, kommune: str) -> pl.DataFrame:
+    """A batch of the result (columns named as the spec's) as the spec's typed frame, in file order;
+    ExportError naming the column and the kommune for a value its type refuses."""
     import polars as pl
 
     from sf1630.dataspec.schema import polars_dtype
 
-    try:
-        raw = pl.DataFrame(
-            [tuple(row) for row in rows], schema=list(names), orient="row", infer_schema_length=None
-        )
-    except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
-        raise ExportError(f"{kommune}: the extract's values cannot be read: {exc}") from None
     return pl.DataFrame([_strict(raw[c.name], polars_dtype(c), c.type, kommune) for c in spec.columns])
 
 
@@ -172,6 +276,9 @@ def _strict(values: pl.Series, dtype: pl.DataType, kind: str, kommune: str) -> p
         typed = values.str.to_date("%Y-%m-%d", strict=False)
     elif values.dtype == pl.String and isinstance(dtype, pl.Datetime):
         typed = values.str.to_datetime(time_unit="us", strict=False)
+    elif values.dtype == pl.String and isinstance(dtype, pl.Boolean):  # PostgreSQL's text is t/f
+        truth = {"t": True, "true": True, "f": False, "false": False}
+        typed = values.str.to_lowercase().replace_strict(truth, default=None, return_dtype=pl.Boolean)
     else:
         try:
             typed = values.cast(dtype, strict=False)

@@ -20,12 +20,15 @@ from sf1630.sender.export import (
     export_extract,
     export_month,
     generated_sql,
+    one_statement,
     parameters,
 )
 from sf1630.sender.source import seed_source
 from sf1630.settings import config_dir
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+
+from tests.support.postgres import POSTGRES_DSN
 
 CVRS = ("10100000", "15300000")
 OCTOBER = Period(2026, 10)
@@ -197,3 +200,57 @@ def test_failed_export_keeps_an_earlier_file(tmp_path: Path) -> None:
         export_month(engine, _select({"status": ""}), {"cvr": "1"}, load_spec("ky"), earlier, "Brøndby")
     assert earlier.read_text(encoding="utf-8") == "earlier\n"
     assert pl.read_csv(earlier).columns == ["earlier"]
+
+
+def _postgres(pg_schema: str, tmp_path: Path, spec_name: str) -> tuple[Engine, Engine]:
+    """The same rows in PostgreSQL (read through COPY) and in SQLite (read row by row)."""
+    database = Database.postgres(f"{POSTGRES_DSN} options='-c search_path={pg_schema}'", pg_schema)
+    spec = load_spec(spec_name)
+    seed_source(database, spec, CVRS, OCTOBER, rows_per_kommune=40, seed=7)
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    return create_engine(url, connect_args={"options": f"-c search_path={pg_schema}"}), _source(
+        tmp_path, spec_name
+    )
+
+
+@pytest.mark.parametrize("spec_name", ["ky", "aula", "kp"])
+def test_postgres_copy_writes_the_same_bytes_as_rows(pg_schema: str, tmp_path: Path, spec_name: str) -> None:
+    postgres, sqlite = _postgres(pg_schema, tmp_path, spec_name)
+    spec, params = load_spec(spec_name), parameters(_kommune(), OCTOBER)
+    # A vendor's habits: a trailing comment and semicolon, which COPY ( … ) must survive.
+    sql = generated_sql(spec) + "; -- the month"
+    copied = export_month(postgres, sql, params, spec, tmp_path / "pg.csv", "Brøndby", batch_rows=7)
+    rows = export_month(sqlite, generated_sql(spec), params, spec, tmp_path / "lite.csv", "Brøndby")
+    assert copied.read_bytes() == rows.read_bytes()
+    assert read_typed(copied, spec).height == 40
+
+
+def test_postgres_copy_refuses_what_the_spec_refuses(pg_schema: str, tmp_path: Path) -> None:
+    postgres, _ = _postgres(pg_schema, tmp_path, "ky")
+    spec = load_spec("ky")
+    sql = _select({"beloeb": "beloeb::numeric(12,3) + 0.001 AS beloeb"})
+    with pytest.raises(ExportError, match=r"^Brøndby: column beloeb: 40 value\(s\) the spec's type decimal"):
+        export_month(postgres, sql, {"cvr": "15300000"}, spec, tmp_path / "out.csv", "Brøndby")
+    sql = _select({"tilbagebetaling": "'maybe' AS tilbagebetaling"})
+    with pytest.raises(
+        ExportError, match=r"column tilbagebetaling: 40 value\(s\) .* boolean refuses, e.g. 'maybe'"
+    ):
+        export_month(postgres, sql, {"cvr": "15300000"}, spec, tmp_path / "out.csv", "Brøndby")
+    assert list(tmp_path.glob("out.csv*")) == []
+
+
+def test_the_extract_is_one_statement(tmp_path: Path) -> None:
+    assert (
+        one_statement("-- KY\nSELECT /*+ FULL(t) */ a FROM t; -- the month\n")
+        == "SELECT /*+ FULL(t) */ a FROM t"
+    )
+    assert one_statement("SELECT ';' AS a;") == "SELECT ';' AS a"
+    with pytest.raises(ExportError, match="one SELECT statement, found 2"):
+        export_month(
+            _source(tmp_path, "ky"),
+            "SELECT 1; DELETE FROM ky_ydelser",
+            {},
+            load_spec("ky"),
+            tmp_path / "x",
+            "B",
+        )
