@@ -35,13 +35,12 @@ def _fail(message: str, status: int) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from airflow.sdk.exceptions import AirflowNotFoundException
-    from sqlalchemy.exc import SQLAlchemyError
 
     from sf1630.airflow.extract import export_for
     from sf1630.config import ConfigError
     from sf1630.protocol import Period
     from sf1630.registry import load_registry
-    from sf1630.sender.export import ExportError
+    from sf1630.sender.export import ExportError, SourceError
     from sf1630.sender.plan import plan_deliveries
 
     try:
@@ -61,8 +60,7 @@ def _export(args: argparse.Namespace) -> int:
         return _fail(str(exc), 1)
     except AirflowNotFoundException as exc:
         return _fail(str(exc), 1)
-    except SQLAlchemyError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _fail(f"the extract failed on {sender.source_conn_id}: {first}", 1)
+    except SourceError as exc:
+        return _fail(f"the extract failed on {sender.source_conn_id}: {exc}", 1)
     print(path)
     return 0

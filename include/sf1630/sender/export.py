@@ -8,11 +8,12 @@ same month gives the same bytes on a re-run). Both take the same named parameter
 written ``:name`` as in SQLAlchemy's ``text()``, which turns them into whatever the driver takes.
 
 The source is a SQLAlchemy engine (the Airflow face makes it from the connection's common.sql hook), so
-this module works with any database SQLAlchemy and a DB-API driver reach. Rows are read in batches with a
-server-side cursor where the driver has one and written batch by batch, so memory does not grow with the
-month. Each batch is cast strictly to the spec's polars schema; a missing, extra or misnamed column or a
-value the type refuses raises :class:`ExportError` naming the column and the kommune, and the partial
-file is removed: nothing that does not fit the spec can reach the upload.
+this module works with any database SQLAlchemy and a DB-API driver reach. Rows are read in batches (a
+server-side cursor where the driver has one; from PostgreSQL over psycopg 3, ``COPY … TO STDOUT``) and
+written batch by batch, so memory does not grow with the month. Each batch is cast strictly to the spec's
+polars schema; a missing, extra or misnamed column or a value the type refuses raises
+:class:`ExportError` naming the column and the kommune, and the partial file is removed: nothing that
+does not fit the spec can reach the upload.
 """
 
 from __future__ import annotations
@@ -38,12 +39,20 @@ if TYPE_CHECKING:
 
 #: Rows per batch: large enough that per-batch costs vanish, small enough to keep memory flat.
 BATCH_ROWS = 50_000
-#: The named parameters every extract can use (docs/sender.md).
-PARAMETERS = ("cvr", "kommunekode", "period", "period_start", "period_end")
 
 
 class ExportError(ValueError):
-    """The extract's result does not fit the data spec; the message names the kommune and the column."""
+    """The extract's result does not fit the data spec; the message names the kommune and the column.
+
+    Running it again gives the same result, so the DAG fails the delivery without retries.
+    """
+
+
+class SourceError(RuntimeError):
+    """The source refused the extract's SQL or broke off (the driver's first line of the message).
+
+    Unlike :class:`ExportError` this may be passing (a restart, a lost connection): the DAG retries it.
+    """
 
 
 def parameters(kommune: Kommune, period: Period) -> dict[str, Any]:
@@ -121,7 +130,7 @@ def export_month(
     try:
         with (
             engine.connect() as connection,
-            _batches(connection, query, params, batch_rows) as (found, batches),
+            _batches(connection, query, params, batch_rows, kommune) as (found, batches),
             part.open("w", encoding=spec.dialect.encoding, newline="") as out,
         ):
             names = source_columns(found, spec, kommune)
@@ -161,7 +170,7 @@ def one_statement(sql: str) -> str:
 
 @contextmanager
 def _batches(
-    connection: Connection, sql: str, params: Mapping[str, Any], batch_rows: int
+    connection: Connection, sql: str, params: Mapping[str, Any], batch_rows: int, kommune: str
 ) -> Iterator[tuple[list[str], Iterator[Callable[[], pl.DataFrame]]]]:
     """The result's column names and its rows in batches of up to ``batch_rows``, each read into a frame
     (with the types the source gives) when called.
@@ -169,17 +178,25 @@ def _batches(
     On PostgreSQL over psycopg 3 the rows come as ``COPY (…) TO STDOUT`` CSV text, parsed by polars: several
     times faster than building a Python object per value, which is what any other driver gives.
     """
-    raw = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql" and _is_psycopg(raw):
-        with _copy_batches(raw, connection.dialect, sql, params, batch_rows) as copied:
-            yield copied
-        return
     from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
 
-    streaming = connection.execution_options(yield_per=batch_rows)
-    result = streaming.execute(text(sql), dict(params))
-    names = list(result.keys())
-    yield names, (partial(_row_frame, rows, names) for rows in result.partitions(batch_rows))
+    raw = connection.connection.driver_connection
+    try:
+        if connection.dialect.name == "postgresql" and _is_psycopg(raw):
+            with _copy_batches(raw, connection.dialect, sql, params, batch_rows) as copied:
+                yield copied
+            return
+        streaming = connection.execution_options(yield_per=batch_rows)
+        result = streaming.execute(text(sql), dict(params))
+        names = list(result.keys())
+        yield names, (partial(_row_frame, rows, names, kommune) for rows in result.partitions(batch_rows))
+    except SQLAlchemyError as exc:
+        raise SourceError(_first_line(exc)) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _is_psycopg(raw: Any) -> bool:
@@ -190,7 +207,7 @@ def _is_psycopg(raw: Any) -> bool:
     return isinstance(raw, psycopg.Connection)
 
 
-def _row_frame(rows: Sequence[Any], names: list[str]) -> pl.DataFrame:
+def _row_frame(rows: Sequence[Any], names: list[str], kommune: str) -> pl.DataFrame:
     """DB-API rows as a frame with the driver's types (each batch inferred on its own)."""
     import polars as pl
 
@@ -199,7 +216,7 @@ def _row_frame(rows: Sequence[Any], names: list[str]) -> pl.DataFrame:
             [tuple(row) for row in rows], schema=names, orient="row", infer_schema_length=None
         )
     except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
-        raise ExportError(f"the extract's values cannot be read: {exc}") from None
+        raise ExportError(f"{kommune}: the extract's values cannot be read (mixed types?): {exc}") from None
 
 
 @contextmanager
@@ -218,15 +235,18 @@ def _copy_batches(
     compiled = text(sql).compile(dialect=dialect)
     query = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.construct_params(dict(params)))
     statement = f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        rows = iter(copy)
-        names = list(_csv_text_frame([next(rows)], None).row(0))
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            rows = iter(copy)
+            names = list(_csv_text_frame([next(rows)], None).row(0))
 
-        def chunks() -> Iterator[Callable[[], pl.DataFrame]]:
-            while chunk := list(itertools.islice(rows, batch_rows)):
-                yield partial(_csv_text_frame, chunk, names)
+            def chunks() -> Iterator[Callable[[], pl.DataFrame]]:
+                while chunk := list(itertools.islice(rows, batch_rows)):
+                    yield partial(_csv_text_frame, chunk, names)
 
-        yield names, chunks()
+            yield names, chunks()
+    except psycopg.Error as exc:
+        raise SourceError(_first_line(exc)) from exc
 
 
 def _csv_text_frame(lines: list[Any], names: list[str] | None) -> pl.DataFrame:

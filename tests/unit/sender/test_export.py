@@ -17,6 +17,7 @@ from sf1630.protocol import Period
 from sf1630.registry import Kommune, LisSystem, load_registry
 from sf1630.sender.export import (
     ExportError,
+    SourceError,
     export_extract,
     export_month,
     generated_sql,
@@ -254,3 +255,12 @@ def test_the_extract_is_one_statement(tmp_path: Path) -> None:
             tmp_path / "x",
             "B",
         )
+
+
+def test_sql_the_source_refuses_is_a_source_error(pg_schema: str, tmp_path: Path) -> None:
+    """Not an ExportError: a source that broke off may work on the DAG's retry."""
+    postgres, sqlite = _postgres(pg_schema, tmp_path, "ky")
+    for engine in (postgres, sqlite):
+        with pytest.raises(SourceError, match="no_such_table"):
+            export_month(engine, "SELECT * FROM no_such_table", {}, load_spec("ky"), tmp_path / "x.csv", "B")
+    assert list(tmp_path.glob("x.csv*")) == []
