@@ -192,3 +192,32 @@ def test_postgres_source_and_deferred_receipt_wait(
     run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     assert str(run.state) == "success", task_states(run)
     _assert_delivered(emulator, paths["ledger"])
+
+
+def test_extract_that_does_not_fit_the_spec_fails_before_upload(
+    emulator_factory: Callable[..., RunningEmulator],
+    sender_env: Callable[[int, str], dict[str, Path]],
+) -> None:
+    """Brøndby's rows hold an amount the spec's decimal refuses: both its deliveries fail at once (no
+    retry: the same rows would fail again), nothing of them reaches the platform; the others go on."""
+    import contextlib
+    import sqlite3
+
+    emulator = emulator_factory()
+    paths = sender_env(emulator.port, emulator.host_key)
+    _seed(Database.sqlite(paths["source"]))
+    brondby = load_registry().kommune("153").cvr
+    with contextlib.closing(sqlite3.connect(paths["source"])) as conn, conn:
+        conn.execute("UPDATE ky_ydelser SET beloeb = '12.345' WHERE myndighed_cvr = ?", (brondby,))
+
+    run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
+    delivers = {ti.map_index: ti for ti in run.get_task_instances() if ti.task_id == "deliver"}
+    assert str(run.state) == "failed"
+    assert [str(delivers[i].state) for i in range(4)] == ["success", "failed", "failed", "success"]
+    assert [delivers[i].try_number for i in (1, 2)] == [1, 1]  # AirflowFailException: no retries
+    # (the message, e.g. "… Brøndby: column beloeb: 45 value(s) the spec's type decimal refuses", is
+    # tests/unit/sender/test_export.py's; dag.test() keeps no task log to read it from)
+    for delivery in _deliveries()[1:3]:
+        assert emulator.files(delivery.lis.sftp_user, "IN") == []
+    assert emulator.files(SENDER_USER, "OUT") == []
+    assert len(_transfers(emulator)) == 2
