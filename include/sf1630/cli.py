@@ -18,7 +18,7 @@ GROUPS: dict[str, str] = {
     "platform": "sf1630.platform.cli",
     "dataspec": "sf1630.dataspec.cli",
     "demo": "sf1630.demo.cli",
-    "sender": "sf1630.airflow.cli",  # resolves Airflow connections, so it lives in the Airflow face
+    "sender": "sf1630.airflow.sender_cli",  # resolves Airflow connections: in the Airflow face
 }
 
 

@@ -36,17 +36,22 @@ def source_engine(conn_id: str) -> Engine:
     return engine
 
 
-def export_for(sender: SenderSystem, kommune: Kommune, period: Period, path: Path) -> Path:
-    """Write ``kommune``'s extract of ``sender`` for ``period`` to ``path`` in the spec's dialect.
+def export_for(
+    sender: SenderSystem, kommune: Kommune, period: Period, folder: Path, *, file_name: str | None = None
+) -> Path:
+    """Write ``kommune``'s extract of ``sender`` for ``period`` into ``folder``; returns the file's path.
 
-    Raises :class:`~sf1630.sender.export.ExportError` when the result does not fit the data spec (then no
-    file is left at ``path``), Airflow's not-found error for a missing connection, and SQLAlchemy's
-    errors for SQL the source refuses.
+    ``file_name`` defaults to the name the DAG gives the kommune's (first) delivery of the month. Raises
+    :class:`~sf1630.sender.export.ExportError` when the result does not fit the data spec (then no file is
+    left), :class:`~sf1630.sender.export.SourceError` for SQL the source refuses, and Airflow's not-found
+    error for a missing connection.
     """
     from sf1630.sender.export import export_extract
+    from sf1630.sender.plan import plan_deliveries
 
+    name = file_name or plan_deliveries(sender, [kommune], period)[0].file_name
     engine = source_engine(sender.source_conn_id)
     try:
-        return export_extract(engine, sender, kommune, period, path)
+        return export_extract(engine, sender, kommune, period, folder / name)
     finally:
         engine.dispose()

@@ -82,7 +82,7 @@ def _export_and_upload(sftp: Any, sender: SenderSystem, delivery: Delivery) -> i
     with tempfile.TemporaryDirectory(prefix="sf1630-export-") as folder:
         try:
             data_file = export_for(
-                sender, delivery.kommune, delivery.period, Path(folder) / delivery.file_name
+                sender, delivery.kommune, delivery.period, Path(folder), file_name=delivery.file_name
             )
         except ExportError as exc:
             raise AirflowFailException(f"{delivery.label}: {exc}") from None

@@ -18,8 +18,6 @@ does not fit the spec can reach the upload.
 
 from __future__ import annotations
 
-import io
-import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -123,7 +121,7 @@ def export_month(
     """
     import polars as pl
 
-    from sf1630.dataspec.schema import csv_text, polars_schema
+    from sf1630.dataspec.schema import csv_text, csv_utf8, polars_schema
 
     query = one_statement(sql)
     part = path.with_name(path.name + ".part")
@@ -131,16 +129,19 @@ def export_month(
         with (
             engine.connect() as connection,
             _batches(connection, query, params, batch_rows, kommune) as (found, batches),
-            part.open("w", encoding=spec.dialect.encoding, newline="") as out,
+            part.open("wb") as out,
         ):
             names = source_columns(found, spec, kommune)
-            out.write(csv_text(pl.DataFrame(schema=polars_schema(spec)), spec))  # the header, if any
+            encoding = spec.dialect.encoding
+            # The header, if any (and a BOM for utf-8-sig, once); then the batches in the same encoding.
+            out.write(csv_text(pl.DataFrame(schema=polars_schema(spec)), spec).encode(encoding))
+            encoding = "utf-8" if encoding == "utf-8-sig" else encoding
             spec_names = dict(zip(found, names, strict=True))
 
             def write(batch: Callable[[], pl.DataFrame]) -> None:
-                out.write(
-                    csv_text(typed_frame(batch().rename(spec_names), spec, kommune), spec, header=False)
-                )
+                typed = typed_frame(batch().rename(spec_names), spec, kommune)
+                data = csv_utf8(typed, spec, header=False)
+                out.write(data if encoding == "utf-8" else data.decode("utf-8").encode(encoding))
 
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sf1630-export") as writer:
                 written: Future[None] | None = None
@@ -238,21 +239,28 @@ def _copy_batches(
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             rows = iter(copy)
-            names = list(_csv_text_frame([next(rows)], None).row(0))
+            names = list(_csv_text_frame(bytes(next(rows)), None).row(0))
 
             def chunks() -> Iterator[Callable[[], pl.DataFrame]]:
-                while chunk := list(itertools.islice(rows, batch_rows)):
-                    yield partial(_csv_text_frame, chunk, names)
+                chunk, count = bytearray(), 0
+                for row in rows:
+                    chunk += row
+                    count += 1
+                    if count == batch_rows:
+                        yield partial(_csv_text_frame, bytes(chunk), names)
+                        chunk, count = bytearray(), 0
+                if count:
+                    yield partial(_csv_text_frame, bytes(chunk), names)
 
             yield names, chunks()
     except psycopg.Error as exc:
         raise SourceError(_first_line(exc)) from exc
 
 
-def _csv_text_frame(lines: list[Any], names: list[str] | None) -> pl.DataFrame:
+def _csv_text_frame(data: bytes, names: list[str] | None) -> pl.DataFrame:
+    """CSV rows as text columns (the header row itself when ``names`` is None)."""
     import polars as pl
 
-    data = io.BytesIO(b"".join(lines))
     if names is None:
         return pl.read_csv(data, has_header=False, infer_schema=False)
     return pl.read_csv(data, has_header=False, new_columns=names, schema=dict.fromkeys(names, pl.String()))

@@ -34,7 +34,7 @@ def test_sqlite_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv(
         "AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps({"conn_type": "sqlite", "host": str(source.path)})
     )
-    path = export_for(registry.sender("KY"), kommune, OCTOBER, tmp_path / "ky.csv")
+    path = export_for(registry.sender("KY"), kommune, OCTOBER, tmp_path, file_name="ky.csv")
     _check(path, kommune.cvr)
 
 
@@ -71,7 +71,7 @@ def test_postgres_connection_with_the_vendors_sql(
         "schema": "test",
     }
     monkeypatch.setenv("AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps({**connection, "extra": extra}))
-    _check(export_for(sender, kommune, OCTOBER, tmp_path / "ky.csv"), kommune.cvr)
+    _check(export_for(sender, kommune, OCTOBER, tmp_path), kommune.cvr)
 
 
 def test_connection_without_a_sql_hook_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,5 +80,5 @@ def test_connection_without_a_sql_hook_is_refused(tmp_path: Path, monkeypatch: p
         "AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps({"conn_type": "sftp", "host": "127.0.0.1"})
     )
     with pytest.raises(ExportError, match="connection sf1630_source_ky: conn_type 'sftp' has no SQL hook"):
-        export_for(registry.sender("KY"), registry.kommune("101"), OCTOBER, tmp_path / "ky.csv")
+        export_for(registry.sender("KY"), registry.kommune("101"), OCTOBER, tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -41,7 +41,6 @@ def _export(args: argparse.Namespace) -> int:
     from sf1630.protocol import Period
     from sf1630.registry import load_registry
     from sf1630.sender.export import ExportError, SourceError
-    from sf1630.sender.plan import plan_deliveries
 
     try:
         registry = load_registry()
@@ -52,10 +51,9 @@ def _export(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     except KeyError as exc:
         return _fail(str(exc.args[0]), 2)
-    delivery = plan_deliveries(sender, [kommune], period)[0]
-    path = args.out or Path(delivery.file_name)
+    folder, name = (args.out.parent, args.out.name) if args.out else (Path(), None)
     try:
-        export_for(sender, kommune, period, path)
+        path = export_for(sender, kommune, period, folder, file_name=name)
     except (ExportError, OSError) as exc:
         return _fail(str(exc), 1)
     except AirflowNotFoundException as exc:
