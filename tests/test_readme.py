@@ -13,7 +13,9 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -94,12 +96,22 @@ def _walkthrough_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
-def test_walkthrough_commands_succeed_in_order(scratch: Path) -> None:
+#: The walkthrough's delivery as the README's prose describes it: who puts the files, who gets them.
+WALKTHROUGH_SENDER, WALKTHROUGH_RECIPIENT = "KY_SFTPSIMPEL", "HERNING_LIS01_SIMPEL"
+
+
+def test_walkthrough_delivers_what_the_readme_says(scratch: Path) -> None:
+    """Run the "trying the pieces" commands in order, then do what the prose says with the ``sftp`` line
+    ``serve`` prints: the receipt must say SUCCESS and the data file arrive with its metadata file."""
+    prose = README.read_text(encoding="utf-8")
+    assert f"`OUT/` as `{WALKTHROUGH_SENDER}`" in prose and f"`{WALKTHROUGH_RECIPIENT}`'s `IN/`" in prose
     walkthrough = claimed("sf1630 ")
-    assert any("platform serve" in command for command in walkthrough)
+    [serve] = [command for command in walkthrough if "platform serve" in command]
+    [trigger_command] = [command for command in walkthrough if command.startswith("sf1630 protocol trigger ")]
+    data = scratch / shlex.split(trigger_command)[3]
+    trigger = scratch / shlex.split(trigger_command)[-1]
     for command in walkthrough:
-        if "platform serve" in command:
-            _serve_until_listening(command + " --port 0", scratch)
+        if command is serve:
             continue
         result = subprocess.run(
             ["bash", "-c", f"mkdir -p var/try && {command}"],
@@ -111,9 +123,50 @@ def test_walkthrough_commands_succeed_in_order(scratch: Path) -> None:
         )
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     assert (scratch / "var" / "try" / "reports").is_dir()
+    assert trigger.name == data.name + ".trigger" and data.is_file()
+
+    with _serving(serve + " --port 0", scratch) as (connect, home):
+        batch = scratch / "put.batch"
+        batch.write_text(f"put {data} OUT/\nput {trigger} OUT/\n", encoding="utf-8")
+        put = subprocess.run(
+            [
+                "bash",
+                "-c",
+                connect[WALKTHROUGH_SENDER].replace("sftp ", f"sftp -o BatchMode=yes -b {batch} ", 1),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert put.returncode == 0, put.stdout + put.stderr
+        receipt_file = home / "users" / WALKTHROUGH_SENDER / "IN" / (data.name + ".sftpreceipt")
+        inbox = home / "users" / WALKTHROUGH_RECIPIENT / "IN"
+        _wait_for(receipt_file)
+        _assert_delivered(receipt_file, inbox, data)
 
 
-def _serve_until_listening(command: str, cwd: Path) -> None:
+def _assert_delivered(receipt_file: Path, inbox: Path, data: Path) -> None:
+    from sf1630.protocol import SUCCESS, read_metadata, read_receipt
+
+    receipt = read_receipt(receipt_file.read_bytes())
+    assert receipt.message == SUCCESS, receipt.errors
+    assert sorted(path.name for path in inbox.iterdir()) == [data.name, data.name + ".metadata"]
+    assert (inbox / data.name).read_bytes() == data.read_bytes()
+    metadata = read_metadata((inbox / (data.name + ".metadata")).read_bytes())
+    assert metadata.file_transfer_uuid == receipt.file_transfer_uuid
+    assert (metadata.file.file_name, metadata.file.recipients) == (data.name, (WALKTHROUGH_RECIPIENT,))
+
+
+def _wait_for(path: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.05)
+
+
+@contextmanager
+def _serving(command: str, cwd: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """Run ``serve`` until it listens; yield the ``sftp`` command line it printed per user, and its home."""
     process = subprocess.Popen(
         ["bash", "-c", f"exec {command}"],
         cwd=cwd,
@@ -131,7 +184,14 @@ def _serve_until_listening(command: str, cwd: Path) -> None:
                 break
         else:
             pytest.fail(f"{command} ended without listening:\n{''.join(seen)}")
-        assert "sftp " in "".join(seen), "serve prints the sftp command line of each demo user"
+        connect = {
+            line.split()[-1].split("@")[0]: line.removeprefix("connect:").strip()
+            for line in seen
+            if line.startswith("connect:  sftp ")
+        }
+        assert connect, "serve prints the sftp command line of each demo user"
+        home = Path(seen[-1].rsplit("(home ", 1)[1].rstrip().rstrip(")"))
+        yield connect, home
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -18,6 +18,8 @@ GROUPS: dict[str, str] = {
     "platform": "sf1630.platform.cli",
     "dataspec": "sf1630.dataspec.cli",
     "demo": "sf1630.demo.cli",
+    "init": "sf1630.deployment.cli",
+    "preflight": "sf1630.airflow.cli",
     "sender": "sf1630.airflow.sender_cli",  # resolves Airflow connections: in the Airflow face
 }
 

@@ -1,11 +1,12 @@
-"""Who takes part: the kommuner, their LIS systems and the sender systems, as one model for every side.
+"""Who takes part on the sender side: the sender systems and the kommuner and LIS systems they deliver to.
 
-``kommuner.yaml`` (each kommune and the LIS systems it registered) and ``senders.yaml`` (each fagsystem
-and how it operates) are read here and nowhere else, strictly (:mod:`sf1630.config`), into frozen models
-that the sender, the receiver, the emulator's configuration and the demo all share. On the real
-Serviceplatform a route exists because a kommune registered its LIS system and each fagsystem for it; the
-emulator's configuration is derived from the same two files (:func:`platform_config`), so a kommune added
-here can be delivered to at once. Keys and passwords are inputs, never stored in these files.
+A vendor's deployment holds only its own party: ``senders.yaml`` lists its sender systems and, under
+``kommuner:``, its recipients (each kommune with the LIS systems its route orders with KOMBIT name). The
+demo plays every party from one registry of the whole country, ``kommuner.yaml``: when ``senders.yaml`` has
+no ``kommuner:``, the recipients are read from ``kommuner.yaml`` in the same folder. Both are read here and
+nowhere else, strictly (:mod:`sf1630.config`), into frozen models. The emulator's configuration is derived
+from the demo's registry (:func:`platform_config`), so a kommune added there can be delivered to at once.
+Keys and passwords are inputs, never stored in these files.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from sf1630.config import ConfigError, Duration, Model, load_model
-from sf1630.protocol import INF_REF_SF1630, Period, cvr_urn
+from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
+from sf1630.protocol import INF_REF_SF1630, FileContentForm, Period, cvr_urn
 from sf1630.settings import config_dir
 
 #: A short upper-case code: a sender system (``KY``) or a LIS system within its kommune (``LIS01``).
@@ -33,6 +34,8 @@ SftpUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]
 Cvr = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 Kommunekode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+#: Named where nobody is known to contact about an extract.
+UNKNOWN_CONTACT = "the platform operator (sender unknown)"
 #: How a sender names its recipients to the platform (SF1630 §2.1.3): ``simple`` puts the LIS system's SFTP
 #: user in ``Recipients``; ``dynamic`` writes ``ROUTING_V1_0_0`` and routing info the platform matches.
 Routing = Literal["simple", "dynamic"]
@@ -47,11 +50,35 @@ def _unique(values: Sequence[object], what: str) -> None:
 
 
 class LisSystem(Model):
-    """One LIS system a kommune has registered: it receives one file per sender per month."""
+    """One LIS system a kommune has registered: it receives one file per sender per month.
+
+    A sender on the simple pattern names the system by its SFTP user, one on dynamic routing by its
+    it-system UUID; a vendor's recipient list needs only what its senders use (:meth:`Registry.check`).
+    """
 
     name: Code
-    sftp_user: SftpUser
-    it_system: uuid.UUID
+    sftp_user: SftpUser | None = None
+    it_system: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _named_somehow(self) -> LisSystem:
+        if self.sftp_user is None and self.it_system is None:
+            raise ValueError(
+                "a LIS system needs its sftp_user (simple pattern) or it_system (dynamic routing)"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """What identifies the system in ledgers and filters: its SFTP user, else its it-system UUID."""
+        return self.sftp_user or str(self.it_system)
+
+    @property
+    def user(self) -> str:
+        """The SFTP user, where the code needs one (receivers, the emulator); ValueError names the system."""
+        if self.sftp_user is None:
+            raise ValueError(f"LIS system {self.name} ({self.it_system}) has no sftp_user")
+        return self.sftp_user
 
 
 class Kommune(Model):
@@ -93,7 +120,9 @@ class SenderSettings(Model):
     smtp_conn_id: ConnId | None = None
     slack_conn_id: ConnId | None = None
     on_call_email: Text | None = None
+    contact: Text | None = None  # whom on-call calls about this sender's extract (named in its alerts)
     max_active_deliveries: Annotated[int, Field(ge=1)]
+    file_content: FileContentForm = "namespaced"  # a simple-pattern trigger's FilType/SF (docs/sender.md)
 
 
 class SenderSystem(SenderSettings):
@@ -126,9 +155,23 @@ class SenderSystem(SenderSettings):
         return path
 
     @property
+    def contact_text(self) -> str:
+        """Whom this sender's alerts name to call about its extract."""
+        return self.contact or UNKNOWN_CONTACT
+
+    @property
     def dag_id(self) -> str:
         """The id of this sender's DAG."""
         return f"sf1630_sender_{self.code.lower()}"
+
+
+def check_distinct(kommuner: Sequence[Kommune]) -> None:
+    """No kommunekode, CVR, LIS SFTP user or LIS it-system twice; ValueError names the first repeat."""
+    _unique([k.kode for k in kommuner], "kommunekode")
+    _unique([k.cvr for k in kommuner], "CVR")
+    systems = [lis for k in kommuner for lis in k.lis_systems]
+    _unique([lis.sftp_user for lis in systems if lis.sftp_user], "LIS SFTP user")
+    _unique([lis.it_system for lis in systems if lis.it_system], "LIS it-system")
 
 
 class _KommunerFile(Model):
@@ -136,15 +179,20 @@ class _KommunerFile(Model):
 
     @model_validator(mode="after")
     def _distinct(self) -> _KommunerFile:
-        _unique([k.kode for k in self.kommuner], "kommunekode")
-        _unique([k.cvr for k in self.kommuner], "CVR")
-        _unique([lis.sftp_user for k in self.kommuner for lis in k.lis_systems], "LIS SFTP user")
+        check_distinct(self.kommuner)
         return self
 
 
 class _SendersFile(Model):
     defaults: dict[str, Any] = Field(default_factory=dict)
     senders: Annotated[tuple[SenderSystem, ...], Field(min_length=1)]
+    kommuner: Annotated[tuple[Kommune, ...], Field(min_length=1)] | None = None  # the vendor's recipients
+
+    @model_validator(mode="after")
+    def _distinct_recipients(self) -> _SendersFile:
+        if self.kommuner is not None:
+            check_distinct(self.kommuner)
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -217,19 +265,67 @@ def delivery_label(sender: str, kommune: Kommune, lis: LisSystem, period: Period
     return f"{sender} → {kommune.name} {lis.name} {period}"
 
 
+#: The sender side's configuration file; a folder holding it is a sender deployment.
+SENDERS_FILE = "senders.yaml"
+#: The demo's registry of the whole country, read where a side's own file lists no kommuner.
+COUNTRY_FILE = "kommuner.yaml"
+
+_NEEDS: dict[str, tuple[str, str]] = {
+    "simple": ("sftp_user", "an sftp_user (the simple pattern names it in Recipients)"),
+    "dynamic": ("it_system", "an it_system (dynamic routing names it in RecipientIt-system)"),
+}
+
+
+def read_kommuner(
+    folder: Path, own: Any, own_path: Path, own_where: Any
+) -> tuple[tuple[Kommune, ...], Path, Any]:
+    """A side's kommuner: its own ``kommuner:`` (already validated), else the demo's ``kommuner.yaml``.
+
+    Returns the kommuner with the file and positions they came from, so later checks can name the line.
+    """
+    if own is not None:
+        return own, own_path, own_where
+    path = folder / COUNTRY_FILE
+    raw, where = read_yaml(path)
+    return validate(_KommunerFile, raw, path, where).kommuner, path, where
+
+
+def _check_routing(
+    senders: Sequence[SenderSystem], kommuner: Sequence[Kommune], path: Path, where: Any
+) -> None:
+    """Every recipient LIS system carries what each sender's pattern names it by."""
+    for sender in senders:
+        field, what = _NEEDS[sender.routing]
+        for i, kommune in enumerate(kommuner):
+            for j, lis in enumerate(kommune.lis_systems):
+                if getattr(lis, field) is None:
+                    loc = ("kommuner", i, "lis_systems", j)
+                    problem = f"{kommune.name} {lis.name} needs {what} for sender {sender.code}"
+                    raise ConfigError(path, where.line(loc), entry_name(loc), problem)
+
+
 @cache
 def _load(folder: Path) -> Registry:
-    kommuner = load_model(folder / "kommuner.yaml", _KommunerFile).kommuner
-    senders = load_model(folder / "senders.yaml", _SendersFile).senders
-    return Registry(kommuner, senders)
+    path = folder / SENDERS_FILE
+    raw, where = read_yaml(path)
+    config = validate(_SendersFile, raw, path, where)
+    kommuner, source, positions = read_kommuner(folder, config.kommuner, path, where)
+    _check_routing(config.senders, kommuner, source, positions)
+    return Registry(kommuner, config.senders)
 
 
 def load_registry(folder: Path | None = None) -> Registry:
-    """The registry of ``<folder>/kommuner.yaml`` and ``senders.yaml`` (``config_dir()`` by default).
+    """The sender side of ``folder`` (``config_dir()`` by default): ``senders.yaml`` with its own
+    ``kommuner:``, or with the demo's ``kommuner.yaml`` beside it.
 
     Read once per process: DAG files build their DAGs from it at every parse.
     """
     return _load((folder or config_dir()).resolve())
+
+
+def has_senders(folder: Path | None = None) -> bool:
+    """Whether ``folder`` (``config_dir()`` by default) configures a sender side at all."""
+    return ((folder or config_dir()) / SENDERS_FILE).is_file()
 
 
 def _user(
@@ -277,10 +373,11 @@ def platform_config(
         kommune, lis = recipient.kommune, recipient.lis
         if kommune_codes and kommune.kode not in kommune_codes:
             continue
-        users.append(_user(lis.sftp_user, passwords, keys, f"{lis.sftp_user.lower()}@{email_domain}"))
-        systems.append(
-            {"uuid": str(lis.it_system), "name": f"{kommune.name} {lis.name}", "sftp_user": lis.sftp_user}
-        )
+        if lis.it_system is None:
+            raise ValueError(f"{kommune.name} {lis.name}: the emulator's registry needs its it_system")
+        user = lis.user
+        users.append(_user(user, passwords, keys, f"{user.lower()}@{email_domain}"))
+        systems.append({"uuid": str(lis.it_system), "name": f"{kommune.name} {lis.name}", "sftp_user": user})
         authority = cvr_urn(kommune.cvr)
         routes += [
             {
@@ -289,15 +386,15 @@ def platform_config(
                 "sender_it_system": str(sender.it_system),
                 "recipient_authority": authority,
                 "recipient_it_system": str(lis.it_system),
-                "sftp_username": lis.sftp_user,
+                "sftp_username": user,
             }
             for sender in senders
-            if sender.routing == "dynamic" and (sender.code, lis.sftp_user) not in omit_routes
+            if sender.routing == "dynamic" and (sender.code, user) not in omit_routes
         ]
         simple_routes += [
-            {"sender": sender.sftp_user, "recipient": lis.sftp_user}
+            {"sender": sender.sftp_user, "recipient": user}
             for sender in senders
-            if sender.routing == "simple" and (sender.code, lis.sftp_user) not in omit_routes
+            if sender.routing == "simple" and (sender.code, user) not in omit_routes
         ]
     return {
         "users": users,

@@ -209,3 +209,55 @@ def test_omitted_route() -> None:
 def test_unknown_kommune_code() -> None:
     with pytest.raises(ValueError, match="unknown kommunekode"):
         platform_config(kommune_codes={"000"})
+
+
+def _vendor_folder(tmp_path: Path, lis_systems: list[dict[str, str]]) -> Path:
+    """A vendor's own deployment: senders.yaml with its recipients under ``kommuner:``, nothing else."""
+    senders = yaml.safe_load((config_dir() / "senders.yaml").read_text(encoding="utf-8"))
+    senders["senders"] = [s for s in senders["senders"] if s["code"] in {"KY", "AULA"}]
+    senders["kommuner"] = [
+        {"name": "Herning", "kode": "657", "cvr": "29189854", "lis_systems": lis_systems},
+    ]
+    (tmp_path / "senders.yaml").write_text(yaml.safe_dump(senders, allow_unicode=True), encoding="utf-8")
+    return tmp_path
+
+
+def test_a_vendor_deployment_needs_only_its_own_file(tmp_path: Path) -> None:
+    lis = {
+        "name": "LIS01",
+        "sftp_user": "HERNING_LIS01_SIMPEL",
+        "it_system": "4e2d1295-ba5c-54bf-93cf-b3f734dae45f",
+    }
+    registry = load_registry(_vendor_folder(tmp_path, [lis]))
+    assert [k.name for k in registry.kommuner] == ["Herning"]
+    assert [s.code for s in registry.senders] == ["KY", "AULA"]
+    assert registry.sender("KY").contact_text == "KY drift <drift@ky.example>"
+    (recipient,) = registry.recipients()
+    assert recipient.lis.key == "HERNING_LIS01_SIMPEL"
+
+
+@pytest.mark.parametrize(
+    ("lis", "needs"),
+    [
+        (
+            {"name": "LIS01", "it_system": "4e2d1295-ba5c-54bf-93cf-b3f734dae45f"},
+            "sftp_user (the simple pattern",
+        ),
+        ({"name": "LIS01", "sftp_user": "HERNING_LIS01_SIMPEL"}, "it_system (dynamic routing"),
+    ],
+)
+def test_a_recipient_must_carry_what_each_pattern_names(
+    tmp_path: Path, lis: dict[str, str], needs: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_registry(_vendor_folder(tmp_path, [lis]))
+    assert err.value.file.name == "senders.yaml" and err.value.entry == "kommuner[0].lis_systems[0]"
+    assert needs in err.value.problem and "Herning LIS01" in err.value.problem
+    lines = (tmp_path / "senders.yaml").read_text(encoding="utf-8").splitlines()
+    assert "name: LIS01" in lines[err.value.line - 1] or "- " in lines[err.value.line - 1]
+
+
+def test_a_lis_system_needs_a_user_or_an_it_system(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs its sftp_user") as err:
+        load_registry(_vendor_folder(tmp_path, [{"name": "LIS01"}]))
+    assert err.value.entry == "kommuner[0].lis_systems[0]"

@@ -136,19 +136,19 @@ def _sender_summary(code: str, context: Mapping[str, Any], ledger_db: Database) 
 
 
 def _sender_failed(code: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.receiver.config import sender_contact
+    from sf1630.registry import load_registry
     from sf1630.sender.summary import failed_run_alert
 
-    return failed_run_alert(_sender_summary(code, context, db), run, sender_contact(code))
+    contact = load_registry().sender(code).contact_text
+    return failed_run_alert(_sender_summary(code, context, db), run, contact)
 
 
 def _sender_deadline(code: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.receiver.config import sender_contact
     from sf1630.registry import load_registry
     from sf1630.sender.summary import deadline_alert
 
     sender = load_registry().sender(code)
-    return deadline_alert(_sender_summary(code, context, db), run, sender.deadline, sender_contact(code))
+    return deadline_alert(_sender_summary(code, context, db), run, sender.deadline, sender.contact_text)
 
 
 def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:

@@ -61,8 +61,11 @@ Each month (the month of the run's logical date in {timezone}, or the `period` p
      for up to {timeout};
    - SUCCESS: recorded in the ledger, receipt deleted. Error: the data file is removed from `OUT/`, the
      receipt deleted, and this delivery fails with the platform's codes and texts; the others go on.
+   - no receipt within {timeout}: trigger and data file are taken back from `OUT/` (withdrawn, in the
+     ledger and the summary) and the delivery fails; what the platform has already taken stays, and a
+     retry waits for its receipt.
 3. **housekeeping**: data files in `OUT/` without a trigger for longer than {grace} are deleted.
-4. **summary** (always runs): delivered, failed with reasons, still waiting, from the ledger.
+4. **summary** (always runs): delivered, failed with reasons, withdrawn, still waiting, from the ledger.
 5. **all_delivered**: succeeds only when every delivery did, so a failed delivery fails the run.
 
 Re-runs reuse the same file names and skip accepted deliveries. Connections: SFTP `{sftp_conn}`,
@@ -165,12 +168,38 @@ class DeliveryOperator(BaseOperator):  # type: ignore[misc]
             raise AirflowFailException(
                 f"{delivery.label}: the platform cannot be trusted or reached: {reason}"
             )
-        if event.get("status") != FOUND:
-            raise AirflowFailException(
-                f"{delivery.label}: no receipt for {delivery.file_name} within {sender.receipt_timeout}"
-            )
         with connections.sftp(sender.sftp_conn_id) as sftp:
-            return settle(sftp, sender, delivery)
+            if event.get("status") == FOUND:
+                return settle(sftp, sender, delivery)
+            return overdue(sftp, sender, delivery)
+
+
+class ReceiptOverdue(Exception):
+    """The platform took a delivery just as its receipt wait ended: a retry waits for the receipt again."""
+
+
+def overdue(sftp: Any, sender: SenderSystem, delivery: Delivery) -> str:
+    """No receipt within ``receipt_timeout``: settle one that came just now, else take the delivery back.
+
+    The cleanup is the sender's (SF1630): the data file and trigger would otherwise lie in ``OUT/`` until
+    the platform's retention deletes them, and housekeeping skips files that have a trigger. What the
+    platform has already taken stays: its receipt will follow, and a retry of this task waits for it.
+    """
+    from sf1630.config import format_duration
+    from sf1630.sender.receipt import receipt_waiting, withdraw_delivery
+
+    if receipt_waiting(sftp, delivery):
+        return settle(sftp, sender, delivery)
+    timeout = format_duration(sender.receipt_timeout)
+    withdrawal = withdraw_delivery(sftp, delivery, _ledger(sender))
+    what = f"{delivery.label}: no receipt for {delivery.file_name} within {timeout}"
+    if withdrawal.withdrawn:
+        log.error("%s; withdrawn from OUT/: %s", what, withdrawal.describe())
+        raise AirflowFailException(f"{what}; withdrawn from OUT/: {withdrawal.describe()}")
+    if quick_look(lambda: receipt_waiting(sftp, delivery), sender.receipt_quick_look):
+        return settle(sftp, sender, delivery)  # the platform took it as the wait ended, and has answered
+    log.warning("%s; the platform has taken it: %s", what, withdrawal.describe())
+    raise ReceiptOverdue(f"{what}; the platform has taken it, so it stays: {withdrawal.describe()}")
 
 
 @task

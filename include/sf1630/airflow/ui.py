@@ -38,8 +38,8 @@ from sf1630.lis_view.pages import (
 )
 from sf1630.lis_view.report import REPORT_FILES, ReportFolder, locate_report, summarize_validation
 from sf1630.protocol import Period
-from sf1630.receiver.config import Receiver, load_receivers
-from sf1630.registry import delivery_label, load_registry
+from sf1630.receiver.config import Receiver, has_receivers, load_receivers
+from sf1630.registry import delivery_label, has_senders, load_registry
 
 URL_PREFIX = "/sf1630"
 
@@ -146,7 +146,22 @@ def _warehouse_targets(receivers: Sequence[Receiver]) -> list[tuple[str, str, An
     return targets
 
 
+def _sender_codes() -> list[str]:
+    """The senders the views know: this deployment's own, else those its LIS systems accept."""
+    if has_senders():
+        return [s.code for s in load_registry().senders]
+    return sorted({s.code for r in _receivers() for s in r.accepted})
+
+
+def _receivers() -> tuple[Receiver, ...]:
+    """This deployment's LIS systems; none on a sender-only deployment."""
+    return load_receivers() if has_receivers() else ()
+
+
 def _sender_ledgers(codes: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """The sender ledgers of this deployment's own senders (none on a LIS-only deployment)."""
+    if not has_senders():
+        return []
     registry = load_registry()
     return [
         (s.code, connections.database(s.ledger_conn_id))
@@ -191,15 +206,16 @@ def create_app() -> FastAPI:
 
     @app.get("/loads", response_class=HTMLResponse)
     def loads(request: Request, filters: Annotated[Filters, Depends(_filters)]) -> str:
-        receivers = load_receivers()
-        return render_loads(receivers, filters, tasks, _links(request), datetime.now(UTC))
+        return render_loads(_receivers(), filters, tasks, _links(request), datetime.now(UTC))
 
     @app.get("/deliveries", response_class=HTMLResponse)
     def deliveries(request: Request, filters: Annotated[Filters, Depends(_filters)]) -> str:
+        if not has_senders():
+            return message_page("No senders here", "This deployment has no sender side (senders.yaml).")
         registry = load_registry()
         sent = read_sent_rows(_sender_ledgers([filters.sender] if filters.sender else None), filters.months)
         rows = build_deliveries(registry, filters, sent, tasks)
-        return deliveries_page(rows, filters, _links(request), load_receivers(), registry.senders)
+        return deliveries_page(rows, filters, _links(request), _receivers(), _sender_codes())
 
     @app.get("/report", response_class=HTMLResponse)
     def report(request: Request, lis: Params, uuid: Params) -> str:
@@ -262,12 +278,13 @@ def render_loads(
     """The Loads page for ``filters`` over the configured connections."""
     chosen = chosen_receivers(receivers, filters)
     ledgers = _sender_ledgers([filters.sender] if filters.sender else None)
-    senders = load_registry().senders
-    return loads_html(receivers, filters, _warehouse_targets(chosen), ledgers, tasks, links, senders, now)
+    return loads_html(
+        receivers, filters, _warehouse_targets(chosen), ledgers, tasks, links, _sender_codes(), now
+    )
 
 
 def _receiver(lis: str) -> Receiver:
-    for receiver in load_receivers():
+    for receiver in _receivers():
         if receiver.sftp_user == lis:
             return receiver
     raise HTTPException(status_code=404, detail="no such LIS system")
@@ -286,7 +303,7 @@ def _delivery_of_task(
     dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> tuple[Receiver, LoadRow] | None:
     """The ledger row of the delivery a receiver's ``load`` task instance handled."""
-    receiver = next((r for r in load_receivers() if r.dag_id == dag_id), None)
+    receiver = next((r for r in _receivers() if r.dag_id == dag_id), None)
     if receiver is None or task_id != "load":
         return None
     label = AirflowTasks().label(dag_id, run_id, task_id, map_index)

@@ -162,7 +162,7 @@ def write_platform(home: DemoHome, registry: Registry) -> Path:
     from sf1630.platform.server import load_host_key
     from sf1630.registry import platform_config, write_platform_config
 
-    users = [s.sftp_user for s in registry.senders] + [r.lis.sftp_user for r in registry.recipients()]
+    users = [s.sftp_user for s in registry.senders] + [r.lis.user for r in registry.recipients()]
     keys = generate_keys(home.keys, users)
     config = platform_config(registry, authorized_keys=keys, extra={"router": {"rescan_interval": "1s"}})
     write_platform_config(home.platform_config, config)
@@ -269,7 +269,7 @@ def seed(
         month=str(period),
         kommuner=[k.kode for k in kommuner],
         senders=[s.code for s in senders],
-        lis_users=[lis.sftp_user for k in kommuner for lis in k.lis_systems],
+        lis_users=[lis.user for k in kommuner for lis in k.lis_systems],
         rows_per_kommune=rows,
         invalid_sender=INVALID_SENDER,
         invalid_kommune=invalid_kommune,

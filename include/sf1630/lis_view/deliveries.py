@@ -52,7 +52,7 @@ def build_deliveries(
                 continue
             for lis in kommune.lis_systems:
                 if filters.lis and filters.lis.casefold() not in {
-                    lis.sftp_user.casefold(),
+                    lis.key.casefold(),
                     lis.name.casefold(),
                 }:
                     continue
@@ -72,7 +72,7 @@ def _row(
     month = str(period)
     label = delivery_label(sender, kommune, lis, month)
     task = index.get((f"sf1630_sender_{sender.lower()}", label))
-    rows = by_delivery.get((sender, lis.sftp_user, month), [])
+    rows = by_delivery.get((sender, lis.key, month), [])
     if not rows:
         waiting = task is not None and task.state in _WAITING_STATES
         return DeliveryRow(

@@ -20,7 +20,6 @@ from sf1630.lis_view.loads import Cell, Matrix, MatrixRow, build_matrix, chosen_
 from sf1630.lis_view.model import Filters, Receipt, State, TaskIndex, TaskRef
 from sf1630.lis_view.report import REPORT_FILES, Summary
 from sf1630.receiver.config import Receiver
-from sf1630.registry import SenderSystem
 
 if TYPE_CHECKING:
     from sf1630.database import Database
@@ -107,12 +106,12 @@ def _options(values: Iterable[tuple[str, str]], chosen: str) -> str:
 
 
 def _filters_form(
-    action: str, filters: Filters, receivers: Sequence[Receiver], senders: Sequence[SenderSystem]
+    action: str, filters: Filters, receivers: Sequence[Receiver], senders: Sequence[str]
 ) -> str:
     lis = [("", "all LIS systems")] + [
         (r.sftp_user, f"{r.kommune.name} {r.lis.name} ({r.sftp_user})") for r in receivers
     ]
-    sender = [("", "all senders")] + [(s.code, s.code) for s in senders]
+    sender = [("", "all senders")] + [(code, code) for code in senders]
     month = str(filters.months[0]) if len(filters.months) == 1 else ""
     year = str(filters.months[0].year) if len(filters.months) == 12 and filters.months[0].month == 1 else ""
     return (
@@ -223,7 +222,7 @@ def loads_page(
     matrix: Matrix,
     links: Links,
     receivers: Sequence[Receiver],
-    senders: Sequence[SenderSystem],
+    senders: Sequence[str],
 ) -> str:
     """The Loads matrix page."""
     head = "".join(f"<th>{p}</th>" for p in matrix.months)
@@ -257,7 +256,7 @@ def deliveries_page(
     filters: Filters,
     links: Links,
     receivers: Sequence[Receiver],
-    senders: Sequence[SenderSystem],
+    senders: Sequence[str],
 ) -> str:
     """The Deliveries table page."""
     body: list[str] = []
@@ -282,7 +281,7 @@ def deliveries_page(
         body.append(
             f"<tr><td>{escape(row.sender)}</td>"
             f"<td>{escape(row.kommune.name)} <span class='small'>{row.kommune.kode}</span></td>"
-            f"<td>{escape(row.lis.name)} <span class='small'>{escape(row.lis.sftp_user)}</span></td>"
+            f"<td>{escape(row.lis.name)} <span class='small'>{escape(row.lis.key)}</span></td>"
             f"<td>{row.period}</td>"
             f"<td class='{css}'><b>{row.receipt.value}</b>{'<br>' + errors if errors else ''}</td>"
             f"<td>{escape(row.file_name)}{superseded}</td><td>{escape(row.recorded_at)}</td><td>{task}</td></tr>"
@@ -403,7 +402,7 @@ def loads_html(
     sender_ledgers: Sequence[tuple[str, Database]],
     tasks: TaskIndex,
     links: Links,
-    senders: Sequence[SenderSystem],
+    senders: Sequence[str],
     now: datetime,
 ) -> str:
     """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what

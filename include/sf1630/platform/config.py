@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from sf1630.protocol import ProtocolError, check_safe_name, cvr_urn
 
 #: SFTP user names become folder names; beyond check_safe_name they must match this conservative pattern.
 USER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: A route parameter's element name: a local name, or ``{namespace}local`` for a namespaced one.
+ROUTE_PARAMETER_NAME = re.compile(r"(\{[^{}\s]+\})?[A-Za-z_][A-Za-z0-9_.-]*")
 
 __all__ = ["ConfigError", "PlatformConfig", "load_config"]
 
@@ -48,7 +50,13 @@ class ItSystem:
 
 @dataclass(frozen=True)
 class Route:
-    """One route: six parameters, the last being the recipient SFTP user it delivers to."""
+    """One route: six parameters, the last being the recipient SFTP user it delivers to.
+
+    ``parameters`` are route parameter values (name, text) the route is keyed on besides the six: KOMBIT's
+    schema says a ``RouteParameter`` is used in routing where the route is configured for it, so a route
+    that names none matches whatever parameters a trigger carries, and one that names some matches only a
+    trigger that carries each of them (:func:`sf1630.platform.router.parameters_match`).
+    """
 
     inf_ref: str
     sender_authority: str
@@ -56,6 +64,7 @@ class Route:
     recipient_authority: str
     recipient_it_system: uuid.UUID
     sftp_username: str
+    parameters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,7 +268,7 @@ class _Reader:
             "recipient_it_system",
             "sftp_username",
         }
-        item = self.mapping(raw, entry, keys, set())
+        item = self.mapping(raw, entry, keys, {"route_parameters"})
         user = self.text(item["sftp_username"], entry, "sftp_username")
         if user not in users:
             raise self.fail(entry, f"sftp_username {user!r} is not a configured user")
@@ -275,7 +284,28 @@ class _Reader:
             recipient_authority=self.urn(item["recipient_authority"], entry, "recipient_authority"),
             recipient_it_system=recipient_system,
             sftp_username=user,
+            parameters=self.route_parameters(item.get("route_parameters"), entry),
         )
+
+    def route_parameters(self, raw: object, entry: str) -> tuple[tuple[str, str], ...]:
+        """``route_parameters: {RouteSelectionValueDate: 2026-10-31}``: element name → value, as text.
+
+        A YAML date (unquoted) is read as the ``xs:date`` text it stands for; other values must be strings.
+        """
+        if raw is None:
+            return ()
+        if not isinstance(raw, Mapping) or not raw:
+            raise self.fail(entry, "route_parameters must be a non-empty mapping of element name to value")
+        parameters = []
+        for name, value in raw.items():
+            if not isinstance(name, str) or not ROUTE_PARAMETER_NAME.fullmatch(name):
+                raise self.fail(entry, f"route parameter name {name!r} is not an element name")
+            if isinstance(value, date):
+                value = value.isoformat()
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(entry, f"route parameter {name} must have a non-empty text value")
+            parameters.append((name, value.strip()))
+        return tuple(parameters)
 
     def simple_route(self, raw: object, index: int, users: set[str]) -> SimpleRoute:
         entry = f"simple_routes[{index}]"

@@ -41,6 +41,7 @@ class ErrorCode(IntEnum):
     ROUTING_MARKER_MIXED = 405
     ROUTING_MARKER_WITHOUT_INFO = 406
     ROUTING_INFO_WITHOUT_MARKER = 407
+    NO_ROUTE_FOR_PARAMETERS = 408
     RECIPIENT_HOLDS_FILE = 500
     DELIVERY_FAILED = 501
     INTERNAL_ERROR = 502
@@ -156,6 +157,12 @@ ERROR_TABLE: tuple[ErrorCodeEntry, ...] = (
         "Routing information without ROUTING_V1_0_0",
         "FileContentDescriptor holds SFTPDynamicRoutingInfo but Recipients names SFTP users, not"
         " ROUTING_V1_0_0: it is unclear which pattern is meant.",
+    ),
+    ErrorCodeEntry(
+        ErrorCode.NO_ROUTE_FOR_PARAMETERS,
+        "Route parameters match no route",
+        "Routes match InfRef, authorities and it-systems, but each names route parameter values (e.g."
+        " RouteSelectionValueDate) that the trigger's RouteParameterList does not carry.",
     ),
     ErrorCodeEntry(
         ErrorCode.RECIPIENT_HOLDS_FILE,

@@ -45,6 +45,7 @@ from sf1630.platform.journal import CLEANED, DONE, Delivery, Journal, TransferRe
 from sf1630.protocol import (
     MAX_DOCUMENT_BYTES,
     METADATA_SUFFIX,
+    NAMESPACE,
     RECEIPT_SUFFIX,
     ROUTING_RECIPIENT,
     TRIGGER_SUFFIX,
@@ -83,8 +84,12 @@ def is_trigger_name(name: str) -> bool:
     return name.lower().endswith(TRIGGER_SUFFIX) and len(name) > len(TRIGGER_SUFFIX)
 
 
-def matching_routes(routes: Iterable[Route], routing: RoutingInfo) -> list[Route]:
-    """Routes matching the trigger's routing info; without RecipientIt-system every such route matches."""
+def matching_routes(routes: Iterable[Route], routing: RoutingInfo, *, parameters: bool = True) -> list[Route]:
+    """Routes matching the trigger's routing info; without RecipientIt-system every such route matches.
+
+    ``parameters=False`` leaves the route parameters out, to tell "no route" from "no route for these
+    parameters" in the receipt.
+    """
     return [
         route
         for route in routes
@@ -93,7 +98,20 @@ def matching_routes(routes: Iterable[Route], routing: RoutingInfo) -> list[Route
         and route.sender_it_system == routing.sender_it_system
         and route.recipient_authority == routing.recipient_authority
         and (routing.recipient_it_system is None or route.recipient_it_system == routing.recipient_it_system)
+        and (not parameters or parameters_match(route, routing))
     ]
+
+
+def _parameter_name(name: str) -> str:
+    """A parameter's name as routes compare it: in the contract namespace or in none is the same element
+    (the schema declares ``RouteSelectionValueDate`` both ways); any other namespace stays part of it."""
+    return name.removeprefix(f"{{{NAMESPACE}}}")
+
+
+def parameters_match(route: Route, routing: RoutingInfo) -> bool:
+    """Whether the trigger carries every parameter value the route names (a route naming none: always)."""
+    carried = {(_parameter_name(name), value.strip()) for name, value in routing.route_parameters}
+    return all((_parameter_name(name), value) in carried for name, value in route.parameters)
 
 
 @dataclass
@@ -140,8 +158,13 @@ class Router:
             return (user, name) in self._locked
 
     def claim(self, user: str, name: str) -> bool:
-        """Lock a trigger for processing; False when it is already being processed."""
-        with self._mutex:
+        """Lock a trigger for processing; False when it is already being processed.
+
+        Under the gate: a sender removing its trigger (a receipt wait that timed out) either removes it
+        before the claim, and the router then finds nothing to read, or is refused because it is claimed;
+        never a removal between the claim and the read, which would route a trigger its sender withdrew.
+        """
+        with self.gate, self._mutex:
             if (user, name) in self._locked:
                 return False
             self._locked.add((user, name))
@@ -397,14 +420,24 @@ class Router:
         if routing.inf_ref not in self._inf_refs:
             errors.append(receipt_error(ErrorCode.INF_REF_UNKNOWN, f"InfRef {routing.inf_ref!r} is unknown"))
             return []
-        routes = matching_routes(self.config.routes, routing)
-        if not routes:
+        candidates = matching_routes(self.config.routes, routing, parameters=False)
+        routes = [route for route in candidates if parameters_match(route, routing)]
+        if not candidates:
             wanted = routing.recipient_it_system or "any"
             errors.append(
                 receipt_error(
                     ErrorCode.NO_ROUTE,
                     f"no route for InfRef {routing.inf_ref!r} from {routing.sender_authority}"
                     f"/{routing.sender_it_system} to {routing.recipient_authority}/{wanted}",
+                )
+            )
+        elif not routes:
+            carried = ", ".join(f"{n}={v!r}" for n, v in routing.route_parameters) or "none"
+            errors.append(
+                receipt_error(
+                    ErrorCode.NO_ROUTE_FOR_PARAMETERS,
+                    f"{len(candidates)} route(s) match InfRef {routing.inf_ref!r}, authorities and"
+                    f" it-systems, but none the trigger's route parameters ({carried})",
                 )
             )
         return routes

@@ -16,10 +16,10 @@ import sys
 import uuid
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from sf1630.protocol.errors import DocumentTooLarge, ProtocolError
-from sf1630.protocol.models import MAX_DOCUMENT_BYTES
+from sf1630.protocol.models import MAX_DOCUMENT_BYTES, FileContentForm
 from sf1630.protocol.names import check_safe_name, cvr_urn
 
 if TYPE_CHECKING:
@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     trigger.add_argument("--sender-authority", type=_cvr, metavar="CVR", help="dynamic routing")
     trigger.add_argument("--recipient-it-system", type=_uuid, metavar="UUID", help="dynamic routing")
     trigger.add_argument("--recipient-authority", type=_cvr, metavar="CVR", help="dynamic routing")
+    trigger.add_argument(
+        "--file-content",
+        choices=get_args(FileContentForm),
+        help="simple pattern: FilType/SF unqualified (as the integration description shows them), namespaced"
+        " (urn:sf1630:file-content:1, the default) or empty",
+    )
     trigger.add_argument("--senders-file-id", metavar="ID", type=_senders_file_id)
     trigger.add_argument("--route-date", type=_route_date, metavar="YYYY-MM-DD", help=ROUTE_DATE_PARAMETER)
     trigger.set_defaults(handler=trigger_command)
@@ -107,6 +113,8 @@ def _pattern_problem(args: argparse.Namespace) -> str | None:
         if given or args.route_date is not None:
             return "--recipient-user (simple pattern) cannot be combined with dynamic-routing options"
         return None
+    if args.file_content is not None:
+        return "--file-content is for the simple pattern (--recipient-user)"
     missing = [name for name in _DYNAMIC_OPTIONS if name not in given]
     if missing:
         return f"give --recipient-user USER (simple pattern) or all of {flags} (dynamic routing)"
@@ -141,6 +149,7 @@ def trigger_command(args: argparse.Namespace) -> int:
             sender=args.sender,
             recipient=args.recipient_user,
             senders_file_id=args.senders_file_id,
+            content=args.file_content or "namespaced",
         )
     else:
         document = _routed(args, file_name, size)

@@ -393,7 +393,11 @@ def _content(node: Any) -> FileContentDescriptor:
     routing = _child(node, "SFTPDynamicRoutingInfo")
     if routing is not None:
         return FileContentDescriptor(routing=_routing(routing))
-    return FileContentDescriptor(other=_leaf_items([c for c in node if isinstance(c.tag, str)], "element"))
+    other = _leaf_items([c for c in node if isinstance(c.tag, str)], "element")
+    try:
+        return FileContentDescriptor(other=other)
+    except InvalidValue as exc:
+        raise _bad(node, exc.detail) from None
 
 
 def _trigger(root: Any) -> Trigger:
@@ -486,7 +490,9 @@ def _add_file(root: Any, file: FileDescriptor) -> None:
 
 
 def _add_content(root: Any, content: FileContentDescriptor) -> None:
-    foreign = dict.fromkeys(etree.QName(name).namespace for name, _text in content.other)
+    foreign = dict.fromkeys(
+        namespace for name, _text in content.other if (namespace := etree.QName(name).namespace)
+    )
     nsmap = {
         "fc" if namespace == FILE_CONTENT_NAMESPACE else f"ns{index}": namespace
         for index, namespace in enumerate(foreign)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from sf1630.protocol.errors import InvalidValue
 from sf1630.protocol.names import CVR_URN_PATTERN
@@ -23,6 +24,14 @@ ROUTING_RECIPIENT = "ROUTING_V1_0_0"
 #: (``docs/protocol.md``) and declares its elements in ``schema/sf1630-file-content.xsd``.
 FILE_CONTENT_NAMESPACE = "urn:sf1630:file-content:1"
 FILE_TYPE_LIS, SF_NUMBER = "LIS", "1630"
+#: The integration description's own form of that content: ``<FilType>LIS</FilType><SF>1630</SF>``,
+#: unqualified. KOMBIT's wildcard takes no unqualified element, but the real platform accepts its own
+#: documented form, so the project's schema declares exactly these two, in this order.
+UNQUALIFIED_CONTENT = ("FilType", "SF")
+#: What a simple-pattern trigger carries in ``FileContentDescriptor`` (a sender's ``file_content``):
+#: ``unqualified`` as the integration description shows it, ``namespaced`` in :data:`FILE_CONTENT_NAMESPACE`
+#: (valid for KOMBIT's schema with the project's declarations beside it), or ``empty`` (valid for both).
+FileContentForm = Literal["unqualified", "namespaced", "empty"]
 INF_REF_SF1630 = "KommunalLedelseInformationOverfør_1"
 SUCCESS = "SUCCESS"
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -102,9 +111,33 @@ class FileContentDescriptor:
         object.__setattr__(self, "other", tuple(tuple(item) for item in self.other))
         if self.routing is not None and self.other:
             raise InvalidValue("FileContentDescriptor holds either routing info or other elements, not both")
-        for name, _text in self.other:
+        names = tuple(name for name, _text in self.other)
+        if set(names) & set(UNQUALIFIED_CONTENT) and names != UNQUALIFIED_CONTENT:
+            # The schema says so too, but libxml2 admits foreign elements after the unqualified pair.
+            raise InvalidValue(
+                f"the unqualified form is exactly {' then '.join(UNQUALIFIED_CONTENT)}, nothing else: {names}"
+            )
+        for name in names:
+            if name in UNQUALIFIED_CONTENT:
+                continue
             if not name.startswith("{") or name.startswith(("{}", "{" + NAMESPACE + "}")):
-                raise InvalidValue(f"other element {name!r} must be a Clark name in a foreign namespace")
+                raise InvalidValue(
+                    f"other element {name!r} must be a Clark name in a foreign namespace"
+                    f" (or {' then '.join(UNQUALIFIED_CONTENT)} unqualified)"
+                )
+
+
+def _simple_content(form: FileContentForm) -> FileContentDescriptor:
+    """``FilType``/``SF`` in the given form, or nothing for ``empty``."""
+    values = (FILE_TYPE_LIS, SF_NUMBER)
+    if form == "empty":
+        return FileContentDescriptor()
+    if form == "unqualified":
+        return FileContentDescriptor(other=tuple(zip(UNQUALIFIED_CONTENT, values, strict=True)))
+    if form == "namespaced":
+        names = (f"{{{FILE_CONTENT_NAMESPACE}}}{name}" for name in UNQUALIFIED_CONTENT)
+        return FileContentDescriptor(other=tuple(zip(names, values, strict=True)))
+    raise InvalidValue(f"file content form {form!r} is not one of unqualified, namespaced, empty")
 
 
 @dataclass(frozen=True)
@@ -123,22 +156,17 @@ class Trigger:
         sender: str,
         recipient: str,
         senders_file_id: str | None = None,
+        content: FileContentForm = "namespaced",
     ) -> Trigger:
         """A simple-pattern trigger as SF1630 shows it: ``Recipients`` is the LIS system's SFTP user.
 
         One file goes to one LIS system, so one recipient; ``FileContentDescriptor`` carries
-        ``<FilType>LIS</FilType><SF>1630</SF>`` in :data:`FILE_CONTENT_NAMESPACE`.
+        ``<FilType>LIS</FilType><SF>1630</SF>`` in the ``content`` form (:data:`FileContentForm`).
         """
         if recipient == ROUTING_RECIPIENT:
             raise InvalidValue(f"{ROUTING_RECIPIENT} is the dynamic-routing marker, not an SFTP user")
-        content = FileContentDescriptor(
-            other=(
-                (f"{{{FILE_CONTENT_NAMESPACE}}}FilType", FILE_TYPE_LIS),
-                (f"{{{FILE_CONTENT_NAMESPACE}}}SF", SF_NUMBER),
-            )
-        )
         file = FileDescriptor(file_name, size_in_bytes, sender, (recipient,), senders_file_id)
-        return cls(file=file, content=content)
+        return cls(file=file, content=_simple_content(content))
 
     @classmethod
     def routed(

@@ -10,18 +10,31 @@ extract (``contacts``). Read once per process and strictly, like every configura
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from sf1630.config import ConfigError, Duration, Model, read_yaml, validate
-from sf1630.registry import Code, ConnId, Kommune, LisSystem, Registry, SenderSystem, Text, load_registry
+from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
+from sf1630.registry import (
+    UNKNOWN_CONTACT,
+    Code,
+    ConnId,
+    Kommune,
+    LisSystem,
+    SftpUser,
+    Text,
+    check_distinct,
+    load_registry,
+    read_kommuner,
+)
 from sf1630.settings import config_dir
+
+#: The LIS side's configuration file; a folder holding it is a receiver deployment.
+RECEIVERS_FILE = "receivers.yaml"
 
 
 def connection_slug(user: str) -> str:
@@ -60,16 +73,30 @@ class ReceiverSettings(Model):
     slack_conn_id: ConnId | None = None
 
 
+class AcceptedSender(Model):
+    """A sender system as a LIS sees it: whose files it takes, by which data spec, and whom to call."""
+
+    code: Code
+    name: Text
+    sftp_user: SftpUser
+    dataspec: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
+    contact: Text
+
+
 class _ReceiversFile(Model):
     defaults: ReceiverSettings
-    contacts: dict[Code, Text]
+    kommuner: Annotated[tuple[Kommune, ...], Field(min_length=1)] | None = None  # the LIS team's own
+    senders: Annotated[tuple[AcceptedSender, ...], Field(min_length=1)] | None = None
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _contact_for_every_sender(self) -> _ReceiversFile:
-        missing = sorted(set(self.defaults.accepts) - set(self.contacts))
-        if missing:
-            raise ValueError(f"contacts: no contact for accepted sender(s) {', '.join(missing)}")
+    def _consistent(self) -> _ReceiversFile:
+        if self.kommuner is not None:
+            check_distinct(self.kommuner)
+        for what in ("code", "sftp_user"):
+            seen = [getattr(s, what) for s in self.senders or ()]
+            if len(seen) != len(set(seen)):
+                raise ValueError(f"senders: a sender {what} appears twice")
         return self
 
 
@@ -80,13 +107,12 @@ class Receiver:
     kommune: Kommune
     lis: LisSystem
     settings: ReceiverSettings
-    accepted: tuple[SenderSystem, ...]
-    contacts: Mapping[str, str]
+    accepted: tuple[AcceptedSender, ...]
 
     @property
     def sftp_user(self) -> str:
         """The LIS system's SFTP user (its folders on the platform)."""
-        return self.lis.sftp_user
+        return self.lis.user
 
     @property
     def dag_id(self) -> str:
@@ -108,20 +134,55 @@ class Receiver:
         """The Airflow connection to this LIS system's warehouse."""
         return self.settings.warehouse_conn_id.format(user=connection_slug(self.sftp_user))
 
-    def sender(self, code: str) -> SenderSystem | None:
+    def sender(self, code: str) -> AcceptedSender | None:
         """The accepted sender with file-name code ``code``, or None when this LIS does not accept it."""
         return next((s for s in self.accepted if s.code == code), None)
 
     def contact(self, code: str) -> str:
         """Whom to contact about sender ``code``'s extract."""
-        return self.contacts.get(code, "the platform operator (sender unknown)")
+        sender = self.sender(code)
+        return sender.contact if sender is not None else UNKNOWN_CONTACT
 
 
-def build_receivers(raw: Any, where: Any, registry: Registry, path: Path) -> tuple[Receiver, ...]:
-    """One :class:`Receiver` per LIS system of ``registry``, from a parsed ``receivers.yaml``."""
+def _senders(config: _ReceiversFile, folder: Path) -> tuple[AcceptedSender, ...]:
+    """The senders a LIS may accept: its own list, else the demo's ``senders.yaml`` (with their contacts)."""
+    if config.senders is not None:
+        return config.senders
+    return tuple(
+        AcceptedSender(
+            code=s.code,
+            name=s.name,
+            sftp_user=s.sftp_user,
+            dataspec=s.dataspec,
+            contact=s.contact_text,
+        )
+        for s in load_registry(folder).senders
+    )
+
+
+def _lis_systems(
+    config: _ReceiversFile, folder: Path, path: Path, where: Any
+) -> list[tuple[Kommune, LisSystem]]:
+    """Every LIS system the deployment runs a receiver for; each needs its SFTP user (its login)."""
+    kommuner, source, positions = read_kommuner(folder, config.kommuner, path, where)
+    systems = []
+    for i, kommune in enumerate(kommuner):
+        for j, lis in enumerate(kommune.lis_systems):
+            if lis.sftp_user is None:
+                loc = ("kommuner", i, "lis_systems", j)
+                problem = f"{kommune.name} {lis.name}: a receiver needs the LIS system's sftp_user"
+                raise ConfigError(source, positions.line(loc), entry_name(loc), problem)
+            systems.append((kommune, lis))
+    return systems
+
+
+def build_receivers(raw: Any, where: Any, folder: Path, path: Path) -> tuple[Receiver, ...]:
+    """One :class:`Receiver` per LIS system, from a parsed ``receivers.yaml`` in ``folder``."""
     config = validate(_ReceiversFile, raw, path, where)
-    known_senders = {s.code for s in registry.senders}
-    users = {r.lis.sftp_user for r in registry.recipients()}
+    senders = _senders(config, folder)
+    known_senders = {s.code for s in senders}
+    systems = _lis_systems(config, folder, path, where)
+    users = {lis.user for _, lis in systems}
     for user in config.overrides:
         if user not in users:
             raise ConfigError(
@@ -129,8 +190,8 @@ def build_receivers(raw: Any, where: Any, registry: Registry, path: Path) -> tup
             )
     base = config.defaults.model_dump()
     receivers = []
-    for recipient in registry.recipients():
-        user = recipient.lis.sftp_user
+    for kommune, lis in systems:
+        user = lis.user
         override = config.overrides.get(user, {})
         settings = validate(ReceiverSettings, {**base, **override}, path, where, ("overrides", user))
         unknown = sorted(set(settings.accepts) - known_senders)
@@ -139,21 +200,26 @@ def build_receivers(raw: Any, where: Any, registry: Registry, path: Path) -> tup
             raise ConfigError(
                 path, where.line(tuple(entry.split("."))), entry, f"unknown sender(s) {unknown}"
             )
-        accepted = tuple(registry.sender(code) for code in settings.accepts)
-        receivers.append(Receiver(recipient.kommune, recipient.lis, settings, accepted, config.contacts))
+        accepted = tuple(s for code in settings.accepts for s in senders if s.code == code)
+        receivers.append(Receiver(kommune, lis, settings, accepted))
     return tuple(receivers)
 
 
 @cache
 def _receivers(folder: Path) -> tuple[Receiver, ...]:
-    path = folder / "receivers.yaml"
+    path = folder / RECEIVERS_FILE
     raw, where = read_yaml(path)
-    return build_receivers(raw, where, load_registry(folder), path)
+    return build_receivers(raw, where, folder, path)
 
 
 def load_receivers(folder: Path | None = None) -> tuple[Receiver, ...]:
     """Every LIS system's :class:`Receiver` from ``folder`` (``config_dir()`` by default), read once."""
     return _receivers((folder or config_dir()).resolve())
+
+
+def has_receivers(folder: Path | None = None) -> bool:
+    """Whether ``folder`` (``config_dir()`` by default) configures a LIS side at all."""
+    return ((folder or config_dir()) / RECEIVERS_FILE).is_file()
 
 
 def load_receiver(sftp_user: str, folder: Path | None = None) -> Receiver:
@@ -162,13 +228,3 @@ def load_receiver(sftp_user: str, folder: Path | None = None) -> Receiver:
         if receiver.sftp_user == sftp_user:
             return receiver
     raise KeyError(f"no LIS system with SFTP user {sftp_user!r}")
-
-
-def sender_contact(code: str, folder: Path | None = None) -> str:
-    """Whom to contact about sender ``code``'s deliveries: ``contacts`` in ``receivers.yaml``.
-
-    The one place the configuration names a person for a sender's extract; the sender's failure and
-    deadline messages quote it as the receivers' quarantine reports do.
-    """
-    receivers = load_receivers(folder)
-    return receivers[0].contact(code) if receivers else "the platform operator (sender unknown)"

@@ -45,12 +45,12 @@ from sf1630.protocol import (
     check_safe_name,
 )
 from sf1630.receiver import claims as claiming
-from sf1630.receiver.config import Receiver
+from sf1630.receiver.config import AcceptedSender, Receiver
 from sf1630.receiver.fetch import OpenSFTP, SizeMismatch, delete_remote, download_with_retries, read_small
 from sf1630.receiver.inbox import InboxItem
 from sf1630.receiver.quarantine import quarantine
 from sf1630.receiver.storage import Storage, StorePath, copy_tree, remove_tree, write_private
-from sf1630.registry import SenderSystem
+from sf1630.registry import UNKNOWN_CONTACT
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, record_outcome, recorded
 
 if TYPE_CHECKING:
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
     from sf1630.dataspec.validation import Validated, Validator
 
 log = logging.getLogger(__name__)
-
-_UNKNOWN_CONTACT = "the platform operator (sender unknown)"
 
 
 class ExtractSpec(Protocol):
@@ -164,7 +162,7 @@ class _Claims:
     """The metadata's claims once checked against the listing and the configuration."""
 
     metadata: FileMetadata
-    sender: SenderSystem
+    sender: AcceptedSender
     name: claiming.Claimed  # kommune (``authority``) and month, from the file name or from the data
     period: Period
 
@@ -172,7 +170,7 @@ class _Claims:
 class _Refusal(Exception):
     """Why a delivery is refused; ``sender`` once the file name has named an accepted one."""
 
-    def __init__(self, reason: str, detail: str, sender: SenderSystem | None = None) -> None:
+    def __init__(self, reason: str, detail: str, sender: AcceptedSender | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -367,7 +365,7 @@ def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes, head: Callabl
 
 def _claimed_sender(
     receiver: Receiver, metadata: FileMetadata, name: claiming.Claimed | None
-) -> SenderSystem:
+) -> AcceptedSender:
     """The accepted sender the name's code names (its SFTP user must match), else the metadata's user's."""
     user = metadata.file.sender
     if name is None:
@@ -441,7 +439,7 @@ def _reason(intake: Intake, item: InboxItem, refusal: _Refusal) -> dict[str, Any
 
 
 def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: StorePath) -> str:
-    contact = intake.receiver.contact(refusal.sender.code) if refusal.sender else _UNKNOWN_CONTACT
+    contact = intake.receiver.contact(refusal.sender.code) if refusal.sender else UNKNOWN_CONTACT
     first_lines = "\n".join(refusal.detail.splitlines()[:12])
     return (
         f"{item.data_name} refused for {intake.receiver.sftp_user} ({refusal.reason}); nothing loaded. "

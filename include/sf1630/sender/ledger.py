@@ -4,7 +4,8 @@ After a success receipt the receipt is deleted (the sender's ``IN/`` must not fi
 has removed data file and trigger from ``OUT/``: nothing on the SFTP server says any more that the month's
 file went out. The ledger does. Upload skips whatever it lists as accepted, the summary and the deadline
 callback read it to say what is missing. One row per (sender, file name), written before the receipt is
-deleted, so a crash between the two leaves a receipt that is read again, never a lost acceptance.
+deleted, so a crash between the two leaves a receipt that is read again, never a lost acceptance. A delivery
+the sender withdrew after its receipt wait timed out is recorded as ``withdrawn`` (no transfer, no errors).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sf1630.sender.plan import Delivery
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
+#: No receipt within ``receipt_timeout``: the sender took its data file and trigger back from ``OUT/``.
+WITHDRAWN = "withdrawn"
 TABLE = "sf1630_sender_ledger"
 
 _DDL = f"""
@@ -107,7 +110,7 @@ class Ledger:
         row = (
             delivery.sender,
             delivery.file_name,
-            delivery.lis.sftp_user,
+            delivery.lis.key,
             delivery.kommune.kode,
             str(delivery.period),
             status,

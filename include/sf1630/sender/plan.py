@@ -41,7 +41,7 @@ class Delivery:
     @property
     def transaction_id(self) -> uuid.UUID:
         """A stable TransactionId: every upload attempt of this file is the same transaction."""
-        return uuid.uuid5(uuid.NAMESPACE_URL, f"sf1630:{self.sender}:{self.file_name}:{self.lis.sftp_user}")
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"sf1630:{self.sender}:{self.file_name}:{self.lis.key}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON for XCom, with the label for ``map_index_template``."""
@@ -101,13 +101,11 @@ def force_deliveries(
     """
     forced = []
     for delivery in deliveries:
-        accepted = current.get((delivery.lis.sftp_user, str(delivery.period)))
+        accepted = current.get((delivery.lis.key, str(delivery.period)))
         if accepted is None or accepted == delivery.supersedes:
             forced.append(delivery)
             continue
-        index = next(
-            i for i, lis in enumerate(delivery.kommune.lis_systems) if lis.sftp_user == delivery.lis.sftp_user
-        )
+        index = next(i for i, lis in enumerate(delivery.kommune.lis_systems) if lis.key == delivery.lis.key)
         forced.append(superseding(delivery, accepted, created, index))
     return forced
 
@@ -117,7 +115,7 @@ def _wanted(kommune: Kommune, keys: Sequence[str]) -> bool:
 
 
 def _addressed(lis: LisSystem, recipients: set[str]) -> bool:
-    return not recipients or bool(recipients & {lis.name.casefold(), lis.sftp_user.casefold()})
+    return not recipients or bool(recipients & {lis.name.casefold(), lis.key.casefold()})
 
 
 def plan_deliveries(

@@ -5,6 +5,9 @@ An error receipt leaves the transfer with the sender, whose duty it is to remove
 ``OUT/`` (the platform only removes what it accepted); the errors are recorded, the receipt deleted, and
 the caller fails that one delivery with the codes and texts. The ledger is written before the receipt is
 deleted, so a crash in between means the receipt is read again next time, not that the outcome is lost.
+
+No receipt within ``receipt_timeout`` leaves the transfer with the sender too (SF1630): it withdraws its
+trigger and data file from ``OUT/`` (:func:`withdraw_delivery`), unless the platform has taken them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sf1630.protocol import MAX_DOCUMENT_BYTES, RECEIPT_SUFFIX, ReceiptError
-from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, Ledger
 from sf1630.sender.plan import Delivery
 from sf1630.sender.upload import RemoteFiles, exists, in_path, out_path, trigger_path
 
@@ -88,3 +91,61 @@ def settle_receipt(sftp: RemoteFiles, delivery: Delivery, ledger: Ledger) -> Rec
 def receipt_waiting(sftp: RemoteFiles, delivery: Delivery) -> bool:
     """Whether the receipt of ``delivery`` is in ``IN/``."""
     return exists(sftp, receipt_path(delivery))
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What the sender took back from ``OUT/`` after its receipt wait timed out, and what it left there.
+
+    ``kept`` pairs a path with why it stayed: the platform holds it (locked while processing, or moved) or
+    the server refused. ``withdrawn`` is true when the sender removed its trigger and no data file is left
+    with the platform: then the transfer is over, and no receipt will come.
+    """
+
+    removed: tuple[str, ...]
+    kept: tuple[tuple[str, str], ...]
+    withdrawn: bool
+
+    def describe(self) -> str:
+        """``removed OUT/a, OUT/a.trigger`` or what was left in place and why, one line."""
+        parts = [f"removed {', '.join(self.removed)}"] if self.removed else ["removed nothing"]
+        parts += [f"left {path} ({why})" for path, why in self.kept]
+        return "; ".join(parts)
+
+
+_GONE = "no longer there: the platform has taken it"
+
+
+def _take_back(sftp: RemoteFiles, path: str) -> str | None:
+    """Remove ``path``; None when removed, else why it stays (gone already, or the server said no)."""
+    try:
+        sftp.remove(path)
+    except FileNotFoundError:
+        return _GONE
+    except PermissionError:
+        return "refused: the platform is processing it"
+    except OSError as exc:  # a platform that moves or locks files may answer with a plain failure
+        return f"refused: {exc}"
+    return None
+
+
+def withdraw_delivery(sftp: RemoteFiles, delivery: Delivery, ledger: Ledger) -> Withdrawal:
+    """Take an unanswered delivery back from ``OUT/``: the trigger first, then the data file.
+
+    The trigger goes first so the platform cannot start on the delivery while the sender removes its data
+    file. The platform locks (the emulator) or moves (possibly the real platform) what it processes, so a
+    removal that is refused or finds nothing means the platform has the transfer and its receipt will
+    follow: then nothing more is removed, and nothing is recorded. Only a delivery whose trigger the sender
+    removed itself is recorded as withdrawn.
+    """
+    trigger = trigger_path(delivery.file_name)
+    why = _take_back(sftp, trigger)
+    if why is not None:
+        return Withdrawal((), ((trigger, why),), withdrawn=False)
+    data = out_path(delivery.file_name)
+    why = _take_back(sftp, data)
+    if why not in (None, _GONE):
+        return Withdrawal((trigger,), ((data, why),), withdrawn=False)
+    removed = (data, trigger) if why is None else (trigger,)
+    ledger.record(delivery, WITHDRAWN, "")
+    return Withdrawal(removed, (), withdrawn=True)

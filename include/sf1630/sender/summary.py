@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
 from sf1630.config import format_duration
-from sf1630.protocol import Period
-from sf1630.sender.ledger import ACCEPTED, REJECTED, ReceiptEntry
+from sf1630.protocol import TRIGGER_SUFFIX, Period
+from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, ReceiptEntry
 from sf1630.sender.plan import Delivery
 from sf1630.sender.receipt import describe_errors
 
@@ -33,16 +33,18 @@ class MonthSummary:
     housekeeping: tuple[str, ...] = field(default=())
     #: (kommunekode, LIS system name) of every delivery not accepted, for the re-send command.
     missing_keys: tuple[tuple[str, str], ...] = field(default=())
+    #: (label, what was removed from OUT/) of every delivery taken back after its receipt wait timed out.
+    withdrawn: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def complete(self) -> bool:
         """Every planned delivery was accepted."""
-        return not self.failed and not self.waiting
+        return not self.failed and not self.waiting and not self.withdrawn
 
     @property
     def missing(self) -> int:
-        """How many planned deliveries the platform has not accepted (failed or still waiting)."""
-        return len(self.failed) + len(self.waiting)
+        """How many planned deliveries the platform has not accepted (failed, withdrawn or still waiting)."""
+        return len(self.failed) + len(self.waiting) + len(self.withdrawn)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-able form for XCom and mails."""
@@ -52,6 +54,7 @@ class MonthSummary:
             "delivered": len(self.delivered),
             "failed": [{"delivery": label, "reason": reason} for label, reason in self.failed],
             "waiting": list(self.waiting),
+            "withdrawn": [{"delivery": label, "removed": removed} for label, removed in self.withdrawn],
             "housekeeping_removed": list(self.housekeeping),
         }
 
@@ -61,8 +64,10 @@ class MonthSummary:
         lines = [
             f"{self.sender} {self.period}: {len(self.delivered)} of {total} delivered, "
             f"{len(self.failed)} failed, {len(self.waiting)} still waiting"
+            + (f", {len(self.withdrawn)} withdrawn without a receipt" if self.withdrawn else "")
         ]
         lines += [f"  FAILED  {label}: {reason}" for label, reason in self.failed]
+        lines += [f"  WITHDRAWN {label}: no receipt; removed {removed}" for label, removed in self.withdrawn]
         lines += [f"  WAITING {label}" for label in self.waiting]
         lines += [f"  REMOVED from OUT/ (no trigger): {name}" for name in self.housekeeping]
         return "\n".join(lines)
@@ -76,7 +81,7 @@ def summarize(
     housekeeping: Sequence[str] = (),
 ) -> MonthSummary:
     """Sort the planned deliveries by what the ledger says about them."""
-    delivered, failed, waiting, keys = [], [], [], []
+    delivered, failed, waiting, keys, withdrawn = [], [], [], [], []
     for delivery in deliveries:
         entry = entries.get(delivery.file_name)
         label = f"{delivery.label} ({delivery.file_name})"
@@ -85,6 +90,9 @@ def summarize(
             continue
         if entry is not None and entry.status == REJECTED:
             failed.append((label, describe_errors(entry.errors)))
+        elif entry is not None and entry.status == WITHDRAWN:
+            name = f"OUT/{delivery.file_name}"
+            withdrawn.append((label, f"{name}, {name}{TRIGGER_SUFFIX}"))
         else:
             waiting.append(label)
         keys.append((delivery.kommune.kode, delivery.lis.name))
@@ -96,6 +104,7 @@ def summarize(
         tuple(waiting),
         tuple(housekeeping),
         tuple(keys),
+        tuple(withdrawn),
     )
 
 
@@ -116,6 +125,9 @@ def _account_lines(summary: MonthSummary) -> list[str]:
     if summary.failed:
         lines += ["", "Rejected by the platform (sender → kommune LIS system period (file): error codes):"]
         lines += [f"  - {label}: {reason}" for label, reason in summary.failed]
+    if summary.withdrawn:
+        lines += ["", "No receipt within the timeout; the sender removed them from OUT/ (re-send them):"]
+        lines += [f"  - {label}: removed {removed}" for label, removed in summary.withdrawn]
     if summary.waiting:
         lines += ["", "No receipt recorded (not sent, not answered, or the platform was unreachable):"]
         lines += [f"  - {label}" for label in summary.waiting]

@@ -93,7 +93,8 @@ def remote_state(sftp: RemoteFiles, file_name: str) -> RemoteState:
 def build_trigger(sender: SenderSystem, delivery: Delivery, size: int, timestamp: datetime) -> Trigger:
     """The trigger of ``delivery`` in the sender's pattern (``routing`` in ``senders.yaml``).
 
-    Simple: ``Recipients`` is the LIS system's SFTP user (one file per LIS system, so one recipient).
+    Simple: ``Recipients`` is the LIS system's SFTP user (one file per LIS system, so one recipient), and
+    ``FileContentDescriptor`` carries FilType/SF in the sender's ``file_content`` form.
     Dynamic: ``ROUTING_V1_0_0`` with routing info; the kommune is both sender and recipient authority.
     ``timestamp`` (SenderTimestamp) is written only by the dynamic pattern.
     """
@@ -102,8 +103,9 @@ def build_trigger(sender: SenderSystem, delivery: Delivery, size: int, timestamp
             delivery.file_name,
             size,
             sender=sender.sftp_user,
-            recipient=delivery.lis.sftp_user,
+            recipient=delivery.lis.user,
             senders_file_id=delivery.file_name,
+            content=sender.file_content,
         )
     return Trigger.routed(
         delivery.file_name,

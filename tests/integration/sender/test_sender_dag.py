@@ -21,7 +21,7 @@ from sf1630.dataspec import load_spec
 from sf1630.platform.process import RunningEmulator
 from sf1630.protocol import Period
 from sf1630.registry import load_registry
-from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, Ledger
 from sf1630.sender.plan import plan_deliveries
 from sf1630.sender.source import seed_source
 
@@ -218,6 +218,82 @@ def test_extract_that_does_not_fit_the_spec_fails_before_upload(
     # (the message, e.g. "… Brøndby: column beloeb: 45 value(s) the spec's type decimal refuses", is
     # tests/unit/sender/test_export.py's; dag.test() keeps no task log to read it from)
     for delivery in _deliveries()[1:3]:
-        assert emulator.files(delivery.lis.sftp_user, "IN") == []
+        assert emulator.files(delivery.lis.user, "IN") == []
     assert emulator.files(SENDER_USER, "OUT") == []
     assert len(_transfers(emulator)) == 2
+
+
+def _timeout_config(fast_config_dir: Path, **settings: str) -> None:
+    """A receipt wait of one second, handed straight to the deferred trigger."""
+    senders = yaml.safe_load((fast_config_dir / "senders.yaml").read_text(encoding="utf-8"))
+    senders["defaults"].update({"receipt_timeout": "1s", "receipt_quick_look": "0s", **settings})
+    (fast_config_dir / "senders.yaml").write_text(
+        yaml.safe_dump(senders, allow_unicode=True), encoding="utf-8"
+    )
+
+
+def test_receipt_timeout_withdraws_the_delivery_from_out(
+    tmp_path: Path, sender_env: Callable[[int, str], dict[str, Path]], fast_config_dir: Path
+) -> None:
+    """No receipt in time and the platform never took the trigger: the sender removes both files itself."""
+    from tests.support import emulator as emulators
+    from tests.support.sender import ky_platform
+
+    _timeout_config(fast_config_dir)
+    config = ky_platform()
+    config["router"] = {"rescan_interval": "1h"}  # a platform that is behind: triggers lie unclaimed
+    running = emulators.start(config, tmp_path / "behind")
+    try:
+        paths = sender_env(running.port, running.host_key)
+        _seed(Database.sqlite(paths["source"]))
+        time.sleep(1)  # past the start's first rescan
+        delivery = _deliveries()[0]
+        out = running.folder(SENDER_USER, "OUT")
+        # An earlier attempt put both up (no SFTP event, so the platform has not seen the trigger).
+        (out / delivery.file_name).write_bytes(b"sag_id;status\r\n")
+        (out / f"{delivery.file_name}.trigger").write_bytes(b"<earlier attempt's trigger/>")
+
+        run = sender_dag().test(logical_date=OCTOBER_START, run_conf={"kommune": ["101"]})
+        states = task_states(run)
+        assert str(run.state) == "failed" and states[("deliver", 0)] == "failed", states
+        assert running.files(SENDER_USER, "OUT") == [], "the sender took its data file and trigger back"
+        assert running.files(delivery.lis.user, "IN") == []
+        entry = Ledger(Database.sqlite(paths["ledger"])).entries("KY", [delivery.file_name])
+        assert entry[delivery.file_name].status == WITHDRAWN
+        [summary] = [ti for ti in run.get_task_instances() if ti.task_id == "summary"]
+        account = summary.xcom_pull(task_ids="summary")
+        removed = f"OUT/{delivery.file_name}, OUT/{delivery.file_name}.trigger"
+        assert account["withdrawn"] == [
+            {"delivery": f"{delivery.label} ({delivery.file_name})", "removed": removed}
+        ]
+    finally:
+        running.stop()
+
+
+def test_receipt_timeout_leaves_what_the_platform_has_taken(
+    tmp_path: Path, sender_env: Callable[[int, str], dict[str, Path]], fast_config_dir: Path
+) -> None:
+    """The platform locked the trigger as the wait ended (it takes 4 s per trigger): nothing is removed, and
+    a retry waits for the receipt, which says SUCCESS."""
+    from tests.support import emulator as emulators
+    from tests.support.sender import ky_platform
+
+    _timeout_config(fast_config_dir)
+    running = emulators.start(ky_platform(), tmp_path / "slow", extra_args=["--processing-delay", "4s"])
+    try:
+        paths = sender_env(running.port, running.host_key)
+        _seed(Database.sqlite(paths["source"]))
+        run = sender_dag().test(logical_date=OCTOBER_START, run_conf={"kommune": ["101"]})
+        assert str(run.state) == "success", task_states(run)
+        [deliver] = [ti for ti in run.get_task_instances() if ti.task_id == "deliver"]
+        assert deliver.try_number >= 2, "the first wait timed out"
+        delivery = _deliveries()[0]
+        assert running.files(delivery.lis.user, "IN") == [
+            delivery.file_name,
+            delivery.file_name + ".metadata",
+        ]
+        assert running.files(SENDER_USER, "OUT") == [] and running.files(SENDER_USER, "IN") == []
+        entry = Ledger(Database.sqlite(paths["ledger"])).entries("KY", [delivery.file_name])
+        assert entry[delivery.file_name].status == ACCEPTED
+    finally:
+        running.stop()

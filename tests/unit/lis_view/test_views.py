@@ -156,7 +156,9 @@ def test_the_page_escapes_and_links(warehouse: Database) -> None:
     task = TaskRef(receiver.dag_id, "manual__2026-12-01T10:00:00+00:00", "load", 2, "failed")
     tasks = FakeTasks({(receiver.dag_id, "KSD → København LIS01 2026-10"): task})
     matrix = build_matrix([receiver], filters, rows, [], tasks, NOW)
-    page = loads_page(matrix, Links(ui="", app="/sf1630"), [receiver], load_registry().senders)
+    page = loads_page(
+        matrix, Links(ui="", app="/sf1630"), [receiver], [s.code for s in load_registry().senders]
+    )
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert "/runs/manual__2026-12-01T10%3A00%3A00%2B00%3A00/tasks/load/mapped/2" in page
     assert "København" in page

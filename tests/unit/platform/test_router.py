@@ -13,7 +13,16 @@ from sf1630.platform.config import PlatformConfig
 from sf1630.platform.folders import IN, OUT, PlatformHome
 from sf1630.platform.journal import Journal
 from sf1630.platform.router import Router, is_trigger_name, matching_routes
-from sf1630.protocol import INF_REF_SF1630, RECEIPT_SUFFIX, RoutingInfo, read_metadata, read_receipt
+from sf1630.protocol import (
+    INF_REF_SF1630,
+    NAMESPACE,
+    RECEIPT_SUFFIX,
+    RoutingInfo,
+    Trigger,
+    read_metadata,
+    read_receipt,
+    to_xml,
+)
 
 from tests.support.platform import (
     HERNING,
@@ -24,6 +33,7 @@ from tests.support.platform import (
     KY_SYSTEM,
     LIS_SYSTEMS,
     SENDER,
+    load_test_config,
     make_trigger,
 )
 
@@ -134,3 +144,94 @@ def test_an_unexpected_reader_failure_still_answers_the_sender(
     receipt = read_receipt((home.folder(SENDER, IN) / (NAME + RECEIPT_SUFFIX)).read_bytes())
     assert [e.code for e in receipt.errors] == [502]
     assert os.listdir(home.folder(SENDER, OUT)) == [NAME]
+
+
+DATE = "RouteSelectionValueDate"
+
+
+def parameter_config(tmp_path: Path) -> PlatformConfig:
+    """The cast with Herning's and Ikast-Brande LIS02's routes keyed on a RouteSelectionValueDate."""
+    from tests.support.platform import platform_config
+
+    routes = platform_config()["routes"]
+    for route in routes:
+        if route["sftp_username"] in (HERNING, IKAST2):
+            route["route_parameters"] = {DATE: datetime(2026, 10, 31).date()}  # YAML: an unquoted date
+    return load_test_config(tmp_path, routes=routes)
+
+
+def send(r: Router, home: PlatformHome, authority: str, parameters: tuple[tuple[str, str], ...]) -> list[int]:
+    """Route one trigger with ``parameters``; the receipt's error codes ([] on success)."""
+    name = f"KY_LIS_{authority[-8:]}_M10_2026110100000{len(os.listdir(home.folder(SENDER, IN)))}.csv"
+    (home.folder(SENDER, OUT) / name).write_bytes(DATA)
+    trigger = Trigger.routed(
+        name,
+        len(DATA),
+        sender=SENDER,
+        sender_it_system=KY_SYSTEM,
+        authority=authority,
+        timestamp=datetime.now(UTC),
+        route_parameters=parameters,
+    )
+    (home.folder(SENDER, OUT) / f"{name}.trigger").write_bytes(to_xml(trigger))
+    assert r.claim(SENDER, f"{name}.trigger")
+    r.process(SENDER, f"{name}.trigger")
+    receipt = read_receipt((home.folder(SENDER, IN) / (name + RECEIPT_SUFFIX)).read_bytes())
+    return [e.code for e in receipt.errors]
+
+
+def test_routes_keyed_on_route_parameters(tmp_path: Path) -> None:
+    config = parameter_config(tmp_path)
+    home = PlatformHome(tmp_path / "home")
+    home.prepare(config)
+    r = router(config, home)
+    contract_date = (f"{{{NAMESPACE}}}{DATE}", "2026-10-31")
+
+    assert send(r, home, HERNING_CVR, ()) == [408]  # Herning's only route wants a date
+    assert send(r, home, HERNING_CVR, ((DATE, "2026-09-30"),)) == [408]  # not this one
+    assert os.listdir(home.folder(HERNING, IN)) == []
+    assert send(r, home, HERNING_CVR, ((DATE, "2026-10-31"),)) == []
+    assert send(r, home, HERNING_CVR, (contract_date,)) == []  # the contract-namespace spelling is the same
+    assert len(os.listdir(home.folder(HERNING, IN))) == 4
+    # Ikast-Brande: LIS01's route names no parameter (matches any), LIS02's wants the date.
+    assert send(r, home, IKAST_CVR, ((DATE, "2026-09-30"),)) == []
+    assert len(os.listdir(home.folder(IKAST, IN))) == 2 and os.listdir(home.folder(IKAST2, IN)) == []
+    assert send(r, home, IKAST_CVR, ((DATE, "2026-10-31"),)) == []
+    assert len(os.listdir(home.folder(IKAST, IN))) == 4 and len(os.listdir(home.folder(IKAST2, IN))) == 2
+    assert send(r, home, "urn:oio:cvr-nr:74000000", ((DATE, "2026-10-31"),)) == [401]  # no route at all
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([1], "must have a non-empty text value"),
+        ({}, "non-empty mapping"),
+        ({"a b": "x"}, "not an element name"),
+    ],
+)
+def test_route_parameters_in_the_configuration_are_checked(
+    tmp_path: Path, value: object, problem: str
+) -> None:
+    from sf1630.config import ConfigError
+
+    from tests.support.platform import platform_config
+
+    routes = platform_config()["routes"]
+    routes[0]["route_parameters"] = value if isinstance(value, dict) else {DATE: value}
+    with pytest.raises(ConfigError, match=problem):
+        load_test_config(tmp_path, routes=routes)
+
+
+def test_a_trigger_is_claimed_only_between_sftp_requests(config: PlatformConfig, home: PlatformHome) -> None:
+    """A sender removing its trigger holds the gate from its lock check to the unlink; the router's claim
+    waits for it, so it never claims (and then reads) a trigger whose removal was already allowed."""
+    import threading
+
+    r = router(config, home)
+    claimed = threading.Event()
+    worker = threading.Thread(target=lambda: r.claim(SENDER, f"{NAME}.trigger") and claimed.set())
+    with r.gate:
+        worker.start()
+        assert not claimed.wait(0.3), "claimed while an SFTP request was between its check and its action"
+    assert claimed.wait(5)
+    worker.join(5)

@@ -199,3 +199,56 @@ def test_bad_simple_routes_stop_the_start_with_the_entry_named(
 def test_duplicate_simple_route_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="duplicate simple route"):
         load_test_config(tmp_path, simple_routes=[{"sender": SENDER, "recipient": IKAST}] * 2)
+
+
+def _vendor_trigger(content: str) -> bytes:
+    """A simple trigger as a vendor following the integration description to the letter writes it."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<ns:Trigger xmlns:ns="http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types">
+  <FileDescriptor>
+    <FileName>{NAME}</FileName>
+    <SizeInBytes>{len(DATA)}</SizeInBytes>
+    <Sender>{SENDER}</Sender>
+    <Recipients>{HERNING}</Recipients>
+  </FileDescriptor>
+  <FileContentDescriptor>{content}</FileContentDescriptor>
+</ns:Trigger>
+""".encode()
+
+
+def _run_raw(config: PlatformConfig, home: PlatformHome, trigger: bytes) -> list[int]:
+    (home.folder(SENDER, OUT) / NAME).write_bytes(DATA)
+    (home.folder(SENDER, OUT) / f"{NAME}.trigger").write_bytes(trigger)
+    router = Router(config, home, Journal(home.journal), AuditLog(home.audit_log))
+    assert router.claim(SENDER, f"{NAME}.trigger")
+    router.process(SENDER, f"{NAME}.trigger")
+    return _receipt_codes(home)
+
+
+def test_the_integration_descriptions_unqualified_content_is_delivered(
+    simple_config: PlatformConfig, simple_home: PlatformHome
+) -> None:
+    codes = _run_raw(simple_config, simple_home, _vendor_trigger("<FilType>LIS</FilType><SF>1630</SF>"))
+    assert codes == []
+    metadata_file = simple_home.folder(HERNING, IN) / f"{NAME}.metadata"
+    assert sorted(os.listdir(simple_home.folder(HERNING, IN))) == [NAME, metadata_file.name]
+    assert read_metadata(metadata_file.read_bytes()).content.other == (("FilType", "LIS"), ("SF", "1630"))
+    assert b"<FilType>LIS</FilType>" in metadata_file.read_bytes(), "carried unchanged, unqualified"
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        ("<SF>1630</SF><FilType>LIS</FilType>", 102),
+        ("<FilType>LIS</FilType>", 102),
+        ("<FilType/><SF>1630</SF>", 102),
+        ("<FilType>LIS</FilType><SF>1630</SF><Kommune>101</Kommune>", 102),
+        ('<FilType>LIS</FilType><SF>1630</SF><o:X xmlns:o="urn:x">1</o:X>', 106),
+        ("<ns:FilType>LIS</ns:FilType>", 102),
+    ],
+)
+def test_malformed_unqualified_content_is_still_refused(
+    simple_config: PlatformConfig, simple_home: PlatformHome, content: str, code: int
+) -> None:
+    assert _run_raw(simple_config, simple_home, _vendor_trigger(content)) == [code]
+    _nothing_delivered(simple_home)

@@ -249,6 +249,12 @@ def test_trigger_recipient_user_writes_the_simple_pattern(
         (f"{{{FILE_CONTENT_NAMESPACE}}}SF", "1630"),
     )
     assert "<fc:FilType>LIS</fc:FilType>" in out and "SFTPDynamicRoutingInfo" not in out
+    assert sf1630.cli.main([*args, "--recipient-user", "LIS01", "--file-content", "unqualified"]) == 0
+    unqualified = capsys.readouterr().out
+    assert "<FilType>LIS</FilType>" in unqualified
+    assert read_trigger(unqualified.encode()).content.other == (("FilType", "LIS"), ("SF", "1630"))
+    assert sf1630.cli.main([*args, "--recipient-user", "LIS01", "--file-content", "empty"]) == 0
+    assert "<FileContentDescriptor/>" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -258,6 +264,21 @@ def test_trigger_recipient_user_writes_the_simple_pattern(
         (["--sender-it-system", SENDER_IT], "or all of --sender-it-system"),
         (["--recipient-user", "LIS01", "--sender-it-system", SENDER_IT], "cannot be combined"),
         (["--recipient-user", "LIS01", "--route-date", "2026-10-31"], "cannot be combined"),
+        (
+            [
+                "--file-content",
+                "empty",
+                "--sender-it-system",
+                SENDER_IT,
+                "--sender-authority",
+                "12345678",
+                "--recipient-it-system",
+                SENDER_IT,
+                "--recipient-authority",
+                "12345678",
+            ],
+            "--file-content is for the simple pattern",
+        ),
     ],
 )
 def test_trigger_must_name_exactly_one_pattern(

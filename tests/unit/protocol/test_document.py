@@ -460,10 +460,18 @@ def test_content_holds_routing_or_other_not_both(make_routing: Callable[..., Rou
         FileContentDescriptor(routing=make_routing(), other=(("{urn:x}A", "1"),))
 
 
-@pytest.mark.parametrize("name", ["FilType", "{}FilType", f"{{{NAMESPACE}}}FilType"])
+@pytest.mark.parametrize("name", ["Kommune", "{}FilType", f"{{{NAMESPACE}}}FilType"])
 def test_other_elements_must_be_in_a_foreign_namespace(name: str) -> None:
     with pytest.raises(InvalidValue, match="foreign namespace"):
         FileContentDescriptor(other=((name, "LIS"),))
+
+
+@pytest.mark.parametrize(
+    "names", [("FilType",), ("SF", "FilType"), ("FilType", "SF", "{urn:x}A"), ("{urn:x}A", "FilType", "SF")]
+)
+def test_the_unqualified_form_is_exactly_filtype_then_sf(names: tuple[str, ...]) -> None:
+    with pytest.raises(InvalidValue, match="exactly FilType then SF"):
+        FileContentDescriptor(other=tuple((name, "x") for name in names))
 
 
 @pytest.mark.parametrize(
@@ -571,9 +579,44 @@ def test_simple_trigger_names_one_user_and_carries_filtype_and_sf() -> None:
         Trigger.simple("a.csv", 1, sender="KY", recipient=ROUTING_RECIPIENT)
 
 
-def test_unqualified_filtype_is_invalid_in_both_schemas(kombit_schema_with_file_content: Any) -> None:
-    """Why the namespace: ``##other`` excludes no namespace, so a bare <FilType> is refused by both."""
-    xml = to_xml(Trigger.simple("a.csv", 1, sender="KY", recipient="LIS_A"))
-    bare = xml.replace(b' xmlns:fc="urn:sf1630:file-content:1"', b"").replace(b"fc:", b"")
-    assert not xml_schema().validate(etree.fromstring(bare))
-    assert not kombit_schema_with_file_content.validate(etree.fromstring(bare))
+DESCRIPTION_FORM = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ns:Trigger xmlns:ns="http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types">
+  <FileDescriptor>
+    <FileName>KY_LIS_75600000_M10_20261101000000.csv</FileName>
+    <SizeInBytes>1024</SizeInBytes>
+    <Sender>KY_SFTPSIMPEL</Sender>
+    <Recipients>IKAST-BRANDE_LIS01_SIMPEL</Recipients>
+  </FileDescriptor>
+  <FileContentDescriptor><FilType>LIS</FilType><SF>1630</SF></FileContentDescriptor>
+</ns:Trigger>
+"""
+
+
+def test_the_integration_descriptions_own_form_is_read(kombit_schema_with_file_content: Any) -> None:
+    """SF1630 prescribes unqualified ``<FilType>LIS</FilType><SF>1630</SF>``; the real platform accepts it,
+    so the project does, although KOMBIT's ``##other`` wildcard excludes no namespace (XSD 1.0)."""
+    trigger = read_trigger(DESCRIPTION_FORM)
+    assert trigger.content.other == (("FilType", "LIS"), ("SF", "1630"))
+    assert trigger.content.routing is None
+    assert read_trigger(to_xml(trigger)) == trigger
+    assert not kombit_schema_with_file_content.validate(etree.fromstring(DESCRIPTION_FORM))
+
+
+@pytest.mark.parametrize(
+    ("form", "content"),
+    [
+        ("unqualified", b"<FileContentDescriptor>\n    <FilType>LIS</FilType>\n    <SF>1630</SF>"),
+        ("namespaced", b'<FileContentDescriptor xmlns:fc="urn:sf1630:file-content:1">\n    <fc:FilType>'),
+        ("empty", b"<FileContentDescriptor/>"),
+    ],
+)
+def test_simple_trigger_content_forms(
+    form: Any, content: bytes, kombit_schema_with_file_content: Any
+) -> None:
+    trigger = Trigger.simple("a.csv", 1, sender="KY", recipient="LIS_A", content=form)
+    xml = to_xml(trigger)
+    assert content in xml and read_trigger(xml) == trigger
+    kombit_valid = kombit_schema_with_file_content.validate(etree.fromstring(xml))
+    assert kombit_valid == (form != "unqualified")  # the description's form is outside KOMBIT's XSD
+    with pytest.raises(InvalidValue, match="not one of"):
+        Trigger.simple("a.csv", 1, sender="KY", recipient="LIS_A", content="qualified")  # type: ignore[arg-type]

@@ -52,6 +52,7 @@ PARAMETER = ROUTING + "/RouteParameterList/RouteParameter"
 #: Expected (line, element path) of the rejection of every corpus file.
 EXPECTED: dict[str, tuple[int | None, str | None]] = {
     "bad-value--foreign-element-content.xml": (10, "/Trigger/FileContentDescriptor/Filter"),
+    "bad-value--unqualified-and-namespaced-content.xml": (9, "/Trigger/FileContentDescriptor"),
     "bad-value--route-parameter-element-content.xml": (
         20,
         "/Trigger/FileContentDescriptor/SFTPDynamicRoutingInfo/RouteParameterList/RouteParameter/Window",
@@ -123,7 +124,11 @@ EXPECTED: dict[str, tuple[int | None, str | None]] = {
         "/Trigger/FileContentDescriptor/SFTPDynamicRoutingInfo/SenderTimestamp",
     ),
     "schema--unknown-attribute.xml": (5, "/Trigger/FileDescriptor/SizeInBytes"),
-    "schema--unqualified-foreign-element.xml": (10, "/Trigger/FileContentDescriptor/FilType"),
+    "schema--unqualified-foreign-element.xml": (10, "/Trigger/FileContentDescriptor/Kommune"),
+    "schema--unqualified-content-element-value.xml": (10, "/Trigger/FileContentDescriptor/FilType"),
+    "schema--unqualified-content-empty-value.xml": (10, "/Trigger/FileContentDescriptor/FilType"),
+    "schema--unqualified-content-reversed.xml": (10, "/Trigger/FileContentDescriptor/SF"),
+    "schema--unqualified-content-without-sf.xml": (9, "/Trigger/FileContentDescriptor"),
     "schema--uppercase-uuid.xml": (
         12,
         "/Trigger/FileContentDescriptor/SFTPDynamicRoutingInfo/SenderIt-system",

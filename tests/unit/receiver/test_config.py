@@ -72,20 +72,9 @@ def test_override_for_an_unknown_lis_system_is_refused(tmp_path: Path) -> None:
     [
         ("  owner: lis-drift", "  owner: lis-drift\n  colour: blue", "defaults.colour", "unknown key"),
         ("    grace: 1d", "    grace: 1d\n    accepts: [KY, NOPE]", OVERRIDE + ".accepts", "['NOPE']"),
-        (
-            "accepts: [KY, KSD, DUBU, AULA, KP]",
-            "accepts: [KY, NOPE]",
-            "document",
-            "no contact for accepted sender(s) NOPE",
-        ),
+        ("accepts: [KY, KSD, DUBU, AULA, KP]", "accepts: [KY, NOPE]", "defaults.accepts", "['NOPE']"),
         ("deadline_day: 10", "deadline_day: 31", "defaults.deadline_day", "less than or equal to 28"),
         ("quarantine_keep: 30d", "quarantine_keep: soon", "defaults.quarantine_keep", "duration"),
-        (
-            '  KY: "KY drift <drift@ky.example>"\n',
-            "",
-            "document",
-            "contacts: no contact for accepted sender(s) KY",
-        ),
         ("    grace: 1d", "    grace: 1d\n    grace: 3d", "document", "duplicate key 'grace'"),
     ],
 )
@@ -95,4 +84,71 @@ def test_inconsistent_configuration_is_refused_with_the_entry_named(
     folder, _ = _config_with(tmp_path, old, new)
     with pytest.raises(ConfigError, match=r"receivers\.yaml:\d+: ") as err:
         load_receivers(folder)
+    assert err.value.entry == entry and problem in err.value.problem, err.value
+
+
+LIS_TEAM = """
+defaults:
+  sftp_conn_id: "sf1630_sftp_{user}"
+  warehouse_conn_id: sf1630_warehouse
+  inbox: IN
+  schedule: "0 * * * *"
+  timezone: Europe/Copenhagen
+  start_date: "2026-01-01"
+  wait_timeout: 55m
+  poke_interval: 30s
+  grace: 2d
+  quarantine_keep: 30d
+  deadline_day: 10
+  run_deadline: 12h
+  owner: lis-team
+  retries: 1
+  retry_delay: 1m
+  max_retry_delay: 5m
+  accepts: [KY]
+kommuner:
+  - name: Herning
+    kode: "657"
+    cvr: "29189854"
+    lis_systems:
+      - {name: LIS01, sftp_user: HERNING_LIS01_SIMPEL}
+senders:
+  - {code: KY, name: KY, sftp_user: KY_SFTPSIMPEL, dataspec: ky, contact: "KY drift <drift@ky.example>"}
+"""
+
+
+def test_a_lis_team_deployment_needs_only_its_own_file(tmp_path: Path) -> None:
+    (tmp_path / "receivers.yaml").write_text(LIS_TEAM, encoding="utf-8")
+    (receiver,) = load_receivers(tmp_path)
+    assert (receiver.sftp_user, receiver.kommune.cvr, receiver.lis.it_system) == (
+        "HERNING_LIS01_SIMPEL",
+        "29189854",
+        None,
+    )
+    assert [s.code for s in receiver.accepted] == ["KY"] and receiver.sender("KY") is not None
+    assert receiver.contact("KY") == "KY drift <drift@ky.example>"
+    assert receiver.contact("KSD") == "the platform operator (sender unknown)"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "entry", "problem"),
+    [
+        (
+            "{name: LIS01, sftp_user: HERNING_LIS01_SIMPEL}",
+            "{name: LIS01, it_system: 7b1f2188-4e9d-5700-938e-312b38e9fddd}",
+            "kommuner[0].lis_systems[0]",
+            "a receiver needs the LIS system's sftp_user",
+        ),
+        ("accepts: [KY]", "accepts: [KY, KSD]", "defaults.accepts", "['KSD']"),
+        ("dataspec: ky,", "dataspec: ky, routing: simple,", "senders[0].routing", "unknown key"),
+        ('kode: "657"', 'kode: "6570"', "kommuner[0].kode", "should match pattern"),
+    ],
+)
+def test_a_lis_team_file_is_checked_like_every_other(
+    tmp_path: Path, old: str, new: str, entry: str, problem: str
+) -> None:
+    assert old in LIS_TEAM
+    (tmp_path / "receivers.yaml").write_text(LIS_TEAM.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"receivers\.yaml:\d+: ") as err:
+        load_receivers(tmp_path)
     assert err.value.entry == entry and problem in err.value.problem, err.value

@@ -9,9 +9,17 @@ import pytest
 from sf1630.database import Database
 from sf1630.protocol import Period, ProtocolError, ReceiptError, TechnicalReceipt, to_xml
 from sf1630.registry import Kommune, SenderSystem
-from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, Ledger
 from sf1630.sender.plan import Delivery, plan_deliveries
-from sf1630.sender.receipt import DeliveryRejected, describe_errors, receipt_waiting, settle_receipt
+from sf1630.sender.receipt import (
+    DeliveryRejected,
+    describe_errors,
+    receipt_waiting,
+    settle_receipt,
+    withdraw_delivery,
+)
+
+from tests.unit.sender.conftest import FolderFiles
 
 
 @pytest.fixture
@@ -89,3 +97,57 @@ def test_missing_receipt(folder: Any, ledger: Ledger, delivery: Delivery) -> Non
     assert not receipt_waiting(folder, delivery)
     with pytest.raises(FileNotFoundError):
         settle_receipt(folder, delivery, ledger)
+
+
+def test_overdue_delivery_is_withdrawn_trigger_first(folder: Any, ledger: Ledger, delivery: Delivery) -> None:
+    """No receipt in time: the sender takes its trigger and data file back from OUT/ and records it."""
+    data = _put(folder, "OUT", delivery.file_name, b"a;b\r\n")
+    trigger = _put(folder, "OUT", delivery.file_name + ".trigger", b"<trigger/>")
+    other = _put(folder, "OUT", "KY_LIS_85100000_M10_20261101000000.csv", b"another delivery")
+    withdrawal = withdraw_delivery(folder, delivery, ledger)
+    assert withdrawal.withdrawn and withdrawal.kept == ()
+    assert withdrawal.removed == (f"OUT/{delivery.file_name}", f"OUT/{delivery.file_name}.trigger")
+    assert withdrawal.describe() == f"removed OUT/{delivery.file_name}, OUT/{delivery.file_name}.trigger"
+    assert not data.exists() and not trigger.exists() and other.exists()
+    entry = ledger.entries("KY", [delivery.file_name])[delivery.file_name]
+    assert (entry.status, entry.transfer_uuid, entry.errors) == (WITHDRAWN, "", ())
+    assert ledger.accepted("KY", [delivery.file_name]) == set()  # a re-run sends it again
+
+
+class PlatformHolds(FolderFiles):
+    """OUT/ of a platform that has taken ``held``: removing it is refused, as the emulator does while it
+    processes a transfer (the real server is exercised in tests/integration/sender/test_sender_dag.py)."""
+
+    def __init__(self, root: Path, held: str) -> None:
+        super().__init__(root)
+        self.held = held
+
+    def remove(self, path: str) -> None:
+        if path == self.held:
+            raise PermissionError(13, f"{path} belongs to a transfer in progress")
+        super().remove(path)
+
+
+@pytest.mark.parametrize("held", ["trigger", "data"])
+def test_what_the_platform_has_taken_is_never_removed(
+    tmp_path: Path, ledger: Ledger, delivery: Delivery, held: str
+) -> None:
+    name = f"OUT/{delivery.file_name}"
+    files = PlatformHolds(tmp_path / "home", name + ".trigger" if held == "trigger" else name)
+    data = _put(files, "OUT", delivery.file_name, b"a;b\r\n")
+    trigger = _put(files, "OUT", delivery.file_name + ".trigger", b"<trigger/>")
+    withdrawal = withdraw_delivery(files, delivery, ledger)
+    assert not withdrawal.withdrawn
+    assert data.exists(), "the platform's data file stays"
+    assert trigger.exists() == (held == "trigger")  # a trigger removed before the data was held stays removed
+    assert "refused: the platform is processing it" in withdrawal.describe()
+    assert ledger.entries("KY", [delivery.file_name]) == {}  # its receipt will follow
+
+
+def test_a_trigger_already_gone_means_the_platform_has_it(
+    folder: Any, ledger: Ledger, delivery: Delivery
+) -> None:
+    data = _put(folder, "OUT", delivery.file_name, b"a;b\r\n")
+    withdrawal = withdraw_delivery(folder, delivery, ledger)
+    assert not withdrawal.withdrawn and withdrawal.removed == () and data.exists()
+    assert withdrawal.describe().startswith("removed nothing; left OUT/")

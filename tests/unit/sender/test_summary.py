@@ -5,7 +5,7 @@ from __future__ import annotations
 from sf1630.alert import Kind, RunRef
 from sf1630.protocol import Period, ReceiptError
 from sf1630.registry import Kommune, SenderSystem
-from sf1630.sender.ledger import ACCEPTED, REJECTED, ReceiptEntry
+from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, ReceiptEntry
 from sf1630.sender.plan import plan_deliveries
 from sf1630.sender.summary import deadline_alert, failed_run_alert, resend_command, summarize
 
@@ -29,6 +29,28 @@ def test_summary(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
     as_dict = summary.as_dict()
     assert as_dict["delivered"] == 2 and as_dict["housekeeping_removed"] == ["stale.csv"]
     assert as_dict["period"] == "2026-10" and summary.missing == 2
+
+
+def test_withdrawn_deliveries_are_reported_with_what_was_removed(
+    ky: SenderSystem, kommuner: tuple[Kommune, ...]
+) -> None:
+    a, b, c, d = plan_deliveries(ky, kommuner, Period(2026, 10))
+    entries = {
+        a.file_name: ReceiptEntry(a.file_name, ACCEPTED, "t1", (), "x"),
+        b.file_name: ReceiptEntry(b.file_name, WITHDRAWN, "", (), "x"),
+    }
+    summary = summarize("KY", Period(2026, 10), [a, b, c, d], entries)
+    removed = f"OUT/{b.file_name}, OUT/{b.file_name}.trigger"
+    assert summary.withdrawn == ((f"{b.label} ({b.file_name})", removed),)
+    assert not summary.complete and summary.missing == 3
+    assert ("153", "LIS01") in summary.missing_keys
+    text = summary.render()
+    assert text.splitlines()[0].endswith(", 1 withdrawn without a receipt")
+    assert f"WITHDRAWN {b.label} ({b.file_name}): no receipt; removed {removed}" in text
+    assert summary.as_dict()["withdrawn"] == [{"delivery": f"{b.label} ({b.file_name})", "removed": removed}]
+    alert = failed_run_alert(summary, RUN, CONTACT)
+    assert f"{b.label} ({b.file_name}): removed {removed}" in alert.body
+    assert '"recipient": ["LIS01", "LIS02"]' in alert.body  # re-send includes the withdrawn one
 
 
 RUN = RunRef(

@@ -51,6 +51,32 @@ def test_simple_trigger_names_the_lis_systems_user(ky: SenderSystem, delivery: D
     )
 
 
+@pytest.mark.parametrize(
+    ("form", "content"),
+    [
+        ("unqualified", (("FilType", "LIS"), ("SF", "1630"))),
+        (
+            "namespaced",
+            ((f"{{{FILE_CONTENT_NAMESPACE}}}FilType", "LIS"), (f"{{{FILE_CONTENT_NAMESPACE}}}SF", "1630")),
+        ),
+        ("empty", ()),
+    ],
+)
+def test_simple_trigger_content_is_the_senders_setting(
+    tmp_path: Path, kommuner: tuple[Kommune, ...], form: str, content: tuple[tuple[str, str], ...]
+) -> None:
+    """``file_content`` in senders.yaml: the integration description's form, the namespaced one, or none."""
+    from sf1630.registry import load_registry
+
+    from tests.support.config import write_config
+
+    ky = load_registry(write_config(tmp_path, senders={"file_content": form})).sender("KY")
+    assert ky.file_content == form
+    delivery = plan_deliveries(ky, kommuner, Period(2026, 10))[0]
+    trigger = read_trigger(to_xml(build_trigger(ky, delivery, 1, datetime(2026, 11, 1, tzinfo=UTC))))
+    assert trigger.content.other == content and trigger.content.routing is None
+
+
 def test_dynamic_trigger_routes_to_the_lis_system(ky: SenderSystem, delivery: Delivery) -> None:
     ky = ky.model_copy(update={"routing": "dynamic"})
     stamp = datetime(2026, 11, 1, 6, 0, 5, tzinfo=UTC)
