@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sf1630.dataspec import DataSpec
 
 #: Rows per batch: large enough that per-batch costs vanish, small enough to keep memory flat.
-BATCH_ROWS = 50_000
+BATCH_ROWS = 20_000
 
 
 class ExportError(ValueError):
