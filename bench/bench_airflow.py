@@ -271,11 +271,12 @@ def run_plain(work: Path) -> dict[str, Any]:
     from sf1630.platform.process import start_emulator
     from sf1630.protocol import Period, to_xml
     from sf1630.registry import load_registry
-    from sf1630.sender.export import export_delivery
+    from sf1630.sender.export import export_extract
     from sf1630.sender.ledger import Ledger
     from sf1630.sender.plan import plan_deliveries
     from sf1630.sender.receipt import receipt_waiting, settle_receipt
     from sf1630.sender.upload import build_trigger, upload_delivery
+    from sqlalchemy import create_engine
 
     home = DemoHome.at(work / "plain")
     home.reset()
@@ -288,7 +289,7 @@ def run_plain(work: Path) -> dict[str, Any]:
     senders: dict[str, float] = {}
     receivers: list[float] = []
     try:
-        source = Database.duckdb(home.source_db)
+        source = create_engine(f"sqlite:///{home.source_db}")
         ledger = Ledger(Database.sqlite(home.sender_ledger))
         for sender in registry.senders:
             began = time.perf_counter()
@@ -297,7 +298,9 @@ def run_plain(work: Path) -> dict[str, Any]:
             sftp = client.open_sftp()
             folder = Path(tempfile.mkdtemp(dir=work))
             for delivery in deliveries:
-                data = export_delivery(sender, delivery, source, folder)
+                data = export_extract(
+                    source, sender, delivery.kommune, delivery.period, folder / delivery.file_name
+                )
                 trigger = build_trigger(sender, delivery, data.stat().st_size, datetime.now(UTC))
                 upload_delivery(sftp, data, to_xml(trigger), delivery)
             for delivery in deliveries:

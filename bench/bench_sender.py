@@ -81,11 +81,12 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
     from sf1630.database import Database
     from sf1630.protocol import Period, to_xml
     from sf1630.registry import load_registry
-    from sf1630.sender.export import export_delivery
+    from sf1630.sender.export import export_extract
     from sf1630.sender.ledger import Ledger
     from sf1630.sender.plan import plan_deliveries
     from sf1630.sender.receipt import receipt_waiting, settle_receipt
     from sf1630.sender.upload import build_trigger, upload_delivery
+    from sqlalchemy import create_engine
 
     from tests.support.sender import SENDER_PASSWORD, SENDER_USER
 
@@ -93,14 +94,16 @@ def floor_script(port: int, host_key: str, source: Path, ledger: Path, *, batche
     registry = load_registry()
     sender = registry.sender("KY")
     deliveries = plan_deliveries(sender, _kommuner(), Period.parse(PERIOD))
-    database = Database.duckdb(source)
+    database = create_engine(f"sqlite:///{source}")
     book = Ledger(Database.sqlite(ledger))
     folder = Path(tempfile.mkdtemp(dir=WORK))
     client, sftp = _connect(port, host_key, SENDER_USER, SENDER_PASSWORD)
     accepted = 0
 
     def send(delivery):  # type: ignore[no-untyped-def]
-        data = export_delivery(sender, delivery, database, folder)
+        data = export_extract(
+            database, sender, delivery.kommune, delivery.period, folder / delivery.file_name
+        )
         trigger = build_trigger(sender, delivery, data.stat().st_size, datetime.now(UTC))
         upload_delivery(sftp, data, to_xml(trigger), delivery)
 
@@ -129,7 +132,7 @@ def dag_run(port: int, host_key: str, source: Path, ledger: Path) -> tuple[float
     from tests.support.sender import OCTOBER_START, sender_dag, sftp_connection
 
     os.environ["AIRFLOW_CONN_SF1630_SFTP_KY"] = sftp_connection(port, host_key)
-    os.environ["AIRFLOW_CONN_SF1630_SOURCE_KY"] = json.dumps({"conn_type": "duckdb", "host": str(source)})
+    os.environ["AIRFLOW_CONN_SF1630_SOURCE_KY"] = json.dumps({"conn_type": "sqlite", "host": str(source)})
     os.environ["AIRFLOW_CONN_SF1630_SENDER_LEDGER"] = json.dumps({"conn_type": "sqlite", "host": str(ledger)})
     started = time.perf_counter()
     conf = {"kommune": [k.kode for k in _kommuner()]} if KOMMUNE_COUNT < 98 else None
@@ -157,10 +160,10 @@ def main() -> int:
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], check=True, capture_output=True
     )
-    source = WORK / "source-ky.duckdb"
+    source = WORK / "source-ky.sqlite"
     kommuner = _kommuner()
     seed_source(
-        Database.duckdb(source),
+        Database.sqlite(source),
         load_spec("ky"),
         [k.cvr for k in kommuner],
         Period.parse(PERIOD),

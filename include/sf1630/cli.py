@@ -1,7 +1,8 @@
 """The ``sf1630`` command: one entry point whose sub-commands live beside the domain they drive.
 
-Each domain package (``protocol``, ``platform``, ``dataspec``) exposes ``register(subparsers)`` in its own
-``cli`` module, so this file only assembles them and never imports heavy libraries itself.
+Each domain package (``protocol``, ``platform``, ``dataspec``, ``demo``; ``sender`` from the Airflow
+face) exposes ``register(subparsers)`` in its own ``cli`` module, so this file only assembles them and
+never imports heavy libraries itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ GROUPS: dict[str, str] = {
     "demo": "sf1630.demo.cli",
     "init": "sf1630.deployment.cli",
     "preflight": "sf1630.airflow.cli",
+    "sender": "sf1630.airflow.sender_cli",  # resolves Airflow connections: in the Airflow face
 }
 
 

@@ -183,9 +183,13 @@ M = TypeVar("M", bound=BaseModel)
 def validate(
     model: type[M], raw: Any, path: Path, where: _Located | None = None, prefix: tuple[Hashable, ...] = ()
 ) -> M:
-    """``raw`` (found at ``prefix`` in the document) validated as ``model``; ConfigError with its line."""
+    """``raw`` (found at ``prefix`` in the document) validated as ``model``; ConfigError with its line.
+
+    Validators get the file's folder as ``info.context["folder"]``: a path a file names (such as a sender's
+    ``extract_sql``) is relative to the folder the file is in, whichever folder that is.
+    """
     try:
-        return model.model_validate(raw)
+        return model.model_validate(raw, context={"folder": Path(path).parent})
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = (*prefix, *(part for part in first["loc"] if not str(part).startswith("function-")))

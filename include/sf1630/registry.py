@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
 from sf1630.protocol import INF_REF_SF1630, FileContentForm, Period, cvr_urn
@@ -136,6 +136,23 @@ class SenderSystem(SenderSettings):
     source_conn_id: ConnId
     dataspec: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
     routing: Routing
+    #: The vendor's own extract (a SQL file relative to the configuration folder; docs/sender.md), instead of
+    #: the SELECT generated from the data spec. Read as the absolute path of a file inside that folder.
+    extract_sql: Path | None = None
+
+    @field_validator("extract_sql")
+    @classmethod
+    def _extract_sql_in_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """A file inside the configuration folder, checked now rather than at the first month's export."""
+        if value is None:
+            return None
+        folder = Path((info.context or {}).get("folder") or config_dir()).resolve()
+        path = (folder / value).resolve()
+        if value.is_absolute() or not path.is_relative_to(folder):
+            raise ValueError(f"{value} is not a path inside the configuration folder {folder}")
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        return path
 
     @property
     def contact_text(self) -> str:

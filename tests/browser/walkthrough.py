@@ -38,8 +38,8 @@ SENDER = "sf1630_sender_ksd"
 MONTH = "2026-10"
 #: The README's correction: the demo broke one person_noegle (pattern [0-9a-f]{32}) of København's KSD rows.
 FIX = (
-    "UPDATE ksd_sager SET person_noegle = md5(sag_id)"
-    " WHERE NOT regexp_full_match(person_noegle, '[0-9a-f]{32}')"
+    "UPDATE ksd_sager SET person_noegle = lower(hex(randomblob(16)))"
+    " WHERE length(person_noegle) <> 32 OR person_noegle GLOB '*[^0-9a-f]*'"
 )
 
 
@@ -80,7 +80,8 @@ def _start_ui(home: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def main() -> int:
-    import duckdb
+    import contextlib
+    import sqlite3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
@@ -97,7 +98,7 @@ def main() -> int:
             before = _cell_state(driver, url)
             driver.save_screenshot(str(args.out / "ui-before.png"))
             print(f"1. Loads view: KSD for København {MONTH} is {before}")
-            with duckdb.connect(str(args.home / "source.duckdb")) as con:
+            with contextlib.closing(sqlite3.connect(args.home / "source.sqlite")) as con, con:
                 [(fixed,)] = con.execute(FIX + " RETURNING 1").fetchall() or [(0,)]
             print(f"2. source corrected: {fixed} row(s) of ksd_sager")
             driver.find_element("css selector", f"{CELL} a.resend").click()

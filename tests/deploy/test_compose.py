@@ -206,7 +206,7 @@ def test_entry_point_exports_pinned_connections(compose: dict[str, Any], tmp_pat
         elif conn["conn_type"] == "smtp":
             assert conn["host"] == "mailpit", name
         else:
-            assert conn["conn_type"] == "duckdb" and Path(conn["host"]).is_file(), name
+            assert conn["conn_type"] == "sqlite" and Path(conn["host"]).is_file(), name
 
 
 def test_notifiers_mail_goes_to_mailpit(compose: dict[str, Any]) -> None:

@@ -62,18 +62,38 @@ _FIX_WAREHOUSE = (
     "check the warehouse connection (host, port, login, password, database, extra.schema); its role needs to "
     "create the schema and tables in it"
 )
+_FIX_EXTRACT = (
+    "correct extract_sql (or the source) so the result has the data spec's columns and types; "
+    "`sf1630 sender export` writes the file to look at"
+)
 _FIX_STORE = "check storage and storage_conn_id in receivers.yaml and the store's permissions"
 
 
 def check_extract(sender: SenderSystem, kommune: Kommune, period: Period) -> Check | None:
-    """HOOK, wired at merge: the sender's query for a sample kommune and month, checked against its spec.
+    """The sender's query for a sample kommune and month, checked against its spec.
 
-    To run the sender export's ``export_for(sender, kommune, period, folder)`` into a temporary folder (the
-    same code path as the DAG, no upload) and report the file's rows as ``ok``, or its error (a missing,
-    extra or misnamed column, a value the spec's type refuses) as ``FAIL``. Until then it returns None and
-    the checklist has no extract line: nothing claims the query was checked.
+    Runs the sender export's :func:`~sf1630.airflow.extract.export_for` (the DAG's own code path) into a
+    temporary folder, uploads nothing, and reports the file's rows as ``ok`` or the export's error (a
+    missing, extra or misnamed column, a value the spec's type refuses, SQL the source refuses) as ``FAIL``.
     """
-    return None
+    import tempfile
+
+    from sf1630.airflow.extract import export_for
+    from sf1630.dataspec import load_spec
+    from sf1630.sender.export import ExportError
+
+    def probe() -> str:
+        with tempfile.TemporaryDirectory(prefix="sf1630-preflight-") as folder:
+            try:
+                path = export_for(sender, kommune, period, Path(folder))
+            except ExportError as exc:
+                raise CheckFailed(str(exc), _FIX_EXTRACT) from None
+            with path.open("rb") as lines:
+                rows = sum(1 for _ in lines) - int(load_spec(sender.dataspec).dialect.header)
+            return f"{rows} row(s), {path.stat().st_size} bytes, as the data spec {sender.dataspec} says"
+
+    what = f"sender {sender.code}: extract for {kommune.name} {period}"
+    return run_check(what, probe, _FIX_EXTRACT)
 
 
 def _connection(conn_id: str) -> Any:

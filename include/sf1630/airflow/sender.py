@@ -53,7 +53,8 @@ Each month (the month of the run's logical date in {timezone}, or the `period` p
 1. **plan** one delivery per kommune × LIS system ({count} in all); the params `kommune`, `recipient` and
    `period` narrow a manual run, e.g. to re-send one delivery.
 2. **deliver** (one mapped instance per delivery, labelled "sender → kommune LIS period"):
-   - export the spec's SQL for the kommune and month from `{source}` into a CSV in the spec's dialect;
+   - export the kommune's month from `{source}` (the vendor's SQL file or the spec's query) into a CSV in
+     the spec's dialect; a result that does not fit the spec fails the delivery before any upload;
    - upload it to `OUT/` under a temporary name and rename it, then the dynamic-routing trigger the same way
      (skipped for what the ledger lists as accepted, or what an earlier attempt already put up);
    - wait for `IN/<file>.sftpreceipt`: a first look of {quick}, then **deferred** (no worker slot held)
@@ -74,13 +75,20 @@ accepted; a run not done {deadline} after it was queued sends a missed-deadline 
 
 
 def _export_and_upload(sftp: Any, sender: SenderSystem, delivery: Delivery) -> int:
+    """Export first, upload after: an extract that does not fit the spec fails before anything is sent
+    (and without retries: the same rows would fail again)."""
+    from sf1630.airflow.extract import export_for
     from sf1630.protocol import to_xml
-    from sf1630.sender.export import export_delivery
+    from sf1630.sender.export import ExportError
     from sf1630.sender.upload import build_trigger, upload_delivery
 
     with tempfile.TemporaryDirectory(prefix="sf1630-export-") as folder:
-        source = connections.database(sender.source_conn_id)
-        data_file = export_delivery(sender, delivery, source, Path(folder))
+        try:
+            data_file = export_for(
+                sender, delivery.kommune, delivery.period, Path(folder), file_name=delivery.file_name
+            )
+        except ExportError as exc:
+            raise AirflowFailException(f"{delivery.label}: {exc}") from None
         size: int = data_file.stat().st_size
         trigger = build_trigger(sender, delivery, size, datetime.now(UTC))
         upload_delivery(sftp, data_file, to_xml(trigger), delivery)

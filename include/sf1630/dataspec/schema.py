@@ -138,18 +138,25 @@ def read_typed(path: Path, spec: DataSpec) -> pl.DataFrame:
 
 def csv_text(frame: pl.DataFrame, spec: DataSpec) -> str:
     """The frame as CSV text in the spec's dialect (columns in file order)."""
+    return csv_utf8(frame, spec).decode("utf-8")
+
+
+def csv_utf8(frame: pl.DataFrame, spec: DataSpec, *, header: bool | None = None) -> bytes:
+    """The frame as CSV in the spec's dialect, UTF-8 encoded as polars writes it (no text round trip for a
+    month of rows); ``header=False`` leaves the header line out (a batch after the first), ``None``
+    writes it if the dialect has one."""
     d = spec.dialect
     out = frame.select(spec.column_names).with_columns(
         pl.col(c.name).replace_strict({True: d.true_value, False: d.false_value}, return_dtype=pl.String)
         for c in spec.columns
         if c.type == "boolean"
     )
-    buffer = io.StringIO()
+    buffer = io.BytesIO()
     out.write_csv(
         buffer,
         separator=d.separator,
         quote_char=d.quote,
-        include_header=d.header,
+        include_header=d.header if header is None else header,
         null_value=d.null,
         date_format=d.date_format,
         datetime_format=d.timestamp_format,

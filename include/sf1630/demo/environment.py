@@ -53,7 +53,7 @@ def connections(
     for code, user in senders.items():
         slug = code.lower()
         conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)
-        conns[f"sf1630_source_{slug}"] = {"conn_type": "duckdb", "host": str(home.source_db)}
+        conns[f"sf1630_source_{slug}"] = {"conn_type": "sqlite", "host": str(home.source_db)}
     for user in lis_users:
         slug = connection_slug(user)
         conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)

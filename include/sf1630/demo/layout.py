@@ -48,8 +48,8 @@ class DemoHome:
 
     @property
     def source_db(self) -> Path:
-        """The fagsystemer's source tables (DuckDB, one table per data spec)."""
-        return self.root / "source.duckdb"
+        """The fagsystemer's source tables (SQLite, one table per data spec)."""
+        return self.root / "source.sqlite"
 
     @property
     def sender_ledger(self) -> Path:

@@ -3,7 +3,7 @@
 It writes (1) the configuration the DAGs read, narrowed to the chosen kommuner and tuned for a run that
 finishes in minutes, (2) one SSH key pair per SFTP user and the emulator's registry derived from
 ``senders.yaml`` × ``kommuner.yaml`` by :mod:`sf1630.registry`, (3) the emulator's host key, so connections
-can pin it before the server first starts, and (4) a DuckDB source database with synthetic rows for every
+can pin it before the server first starts, and (4) a SQLite source database with synthetic rows for every
 sender and kommune, one kommune's KSD rows broken on purpose so that its LIS must quarantine the file.
 The docker-compose seeding service runs exactly this command.
 """
@@ -188,9 +188,9 @@ def seed_sources(
     """Fill one source table per sender; ``invalid`` = (sender code, kommune CVR, corruption class)."""
     from sf1630.database import Database
     from sf1630.dataspec import load_spec
-    from sf1630.sender.source import seed_source
+    from sf1630.sender.source import seed_source, write_rows
 
-    source = Database.duckdb(home.source_db)
+    source = Database.sqlite(home.source_db)
     counts: dict[str, int] = {}
     for sender in senders:
         spec = load_spec(sender.dataspec)
@@ -200,7 +200,7 @@ def seed_sources(
         counts[sender.code] = seed_source(source, spec, valid, period, rows_per_kommune=rows) if valid else 0
         if broken is not None and invalid is not None:
             month, kind = str(period), invalid[2]
-            counts[sender.code] += _seed_corrupted(home.source_db, spec, broken, month, rows, kind)
+            counts[sender.code] += write_rows(source, spec, corrupted_rows(spec, broken, month, rows, kind))
     return counts
 
 
@@ -229,21 +229,6 @@ def corrupted_rows(spec: Any, cvr: str, month: str, rows: int, kind: str) -> Any
     if broken.equals(valid):
         raise ValueError(f"corruption {kind!r} changed nothing")
     return broken
-
-
-def _seed_corrupted(path: Path, spec: Any, cvr: str, month: str, rows: int, kind: str) -> int:
-    import duckdb
-
-    from sf1630.database import quoted
-
-    frame = corrupted_rows(spec, cvr, month, rows, kind)
-    table = quoted(spec.source_table)
-    with duckdb.connect(str(path)) as conn:
-        conn.register("sf1630_corrupted_rows", frame)
-        # Only the spec's table name is formatted in, checked and quoted by quoted().
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM sf1630_corrupted_rows WHERE false")  # noqa: S608
-        conn.execute(f"INSERT INTO {table} SELECT * FROM sf1630_corrupted_rows")  # noqa: S608
-    return int(frame.height)
 
 
 def seed(

@@ -1,8 +1,9 @@
 """A fagsystem's source table for the demo, tests and benchmark, filled by the data spec's generator.
 
-The real source is the fagsystem's own database; the sender only reads the spec's ``source`` table through
-its connection. To run a month end to end without one, this module creates that table (DuckDB or
-PostgreSQL, typed from the spec) and fills it with valid synthetic rows per kommune and month.
+The real source is the fagsystem's own database, read through its Airflow connection with its own SQL or
+the query generated from the spec. To run a month end to end without one, this module creates the spec's
+``source`` table (SQLite, PostgreSQL or DuckDB, typed from the spec) and fills it with valid synthetic rows
+per kommune and month. SQLite has no date or decimal type: those are stored as ISO text, exactly.
 """
 
 from __future__ import annotations
@@ -56,6 +57,32 @@ def _write_duckdb(database: Database, spec: DataSpec, frame: pl.DataFrame) -> No
         conn.close()
 
 
+def _write_sqlite(database: Database, spec: DataSpec, frame: pl.DataFrame) -> None:
+    import contextlib
+
+    import polars as pl
+
+    table = quoted(spec.source_table)
+    affinity = {pl.Int64: "INTEGER", pl.Boolean: "INTEGER"}
+    definition = ", ".join(f"{quoted(n)} {affinity.get(type(t), 'TEXT')}" for n, t in frame.schema.items())
+    stored = frame.with_columns(
+        pl.col(n).cast(pl.Int8 if isinstance(t, pl.Boolean) else pl.String)
+        for n, t in frame.schema.items()
+        if not isinstance(t, (pl.Int64, pl.String))
+    )
+    marks = ", ".join("?" for _ in frame.columns)
+    with contextlib.closing(database.connect()) as conn, conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+        conn.executemany(f"INSERT INTO {table} VALUES ({marks})", stored.iter_rows())  # noqa: S608
+
+
+def write_rows(database: Database, spec: DataSpec, frame: pl.DataFrame) -> int:
+    """Add ``frame`` (the spec's typed rows) to the spec's source table, created if missing."""
+    writers = {"duckdb": _write_duckdb, "postgres": _write_postgres, "sqlite": _write_sqlite}
+    writers[database.kind](database, spec, frame)
+    return frame.height
+
+
 def seed_source(
     database: Database,
     spec: DataSpec,
@@ -75,12 +102,4 @@ def seed_source(
         for index, cvr in enumerate(sorted(set(cvrs)))
     ]
     frame = pl.concat(frames) if frames else pl.DataFrame()
-    if frame.is_empty():
-        return 0
-    if database.kind == "duckdb":
-        _write_duckdb(database, spec, frame)
-    elif database.kind == "postgres":
-        _write_postgres(database, spec, frame)
-    else:
-        raise ValueError(f"cannot seed a {database.kind} source")
-    return frame.height
+    return 0 if frame.is_empty() else write_rows(database, spec, frame)

@@ -128,14 +128,14 @@ def deployment(
 ) -> Deployment:
     """Everything set up right: both SFTP users with the pinned host key, a seeded source, a ledger, the
     PostgreSQL warehouse, a local store and the SMTP server."""
-    source = tmp_path / "source.duckdb"
+    source = tmp_path / "source.sqlite"
     spec = load_spec("ky")
-    seed_source(Database.duckdb(source), spec, ["65700000"], Period.parse(PERIOD), rows_per_kommune=5)
+    seed_source(Database.sqlite(source), spec, ["65700000"], Period.parse(PERIOD), rows_per_kommune=5)
     port, mailbox = smtp_server
     connections = {
         "sf1630_sftp_ky": _sftp(emulator, SENDER),
         "sf1630_sftp_herning_lis01_simpel": _sftp(emulator, LIS),
-        "sf1630_source_ky": {"conn_type": "duckdb", "host": str(source)},
+        "sf1630_source_ky": {"conn_type": "sqlite", "host": str(source)},
         "sf1630_sender_ledger": {"conn_type": "sqlite", "host": str(tmp_path / "ledger.sqlite")},
         "sf1630_warehouse": {
             "conn_type": "postgres",
@@ -245,6 +245,26 @@ def test_missing_connection_fails_and_skips_what_needs_it(
     assert "not found (no AIRFLOW_CONN_SF1630_SFTP_HERNING_LIS01_SIMPEL" in resolved
     assert line(lines, f"LIS {LIS}: SFTP login").startswith("skip  ")
     assert line(lines, "object store writable").startswith("ok    ")
+
+
+def test_extract_that_misses_the_spec_fails_naming_column_and_kommune(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import contextlib
+    import sqlite3
+
+    source = Path(deployment.connections["sf1630_source_ky"]["host"])
+    with contextlib.closing(sqlite3.connect(source)) as conn, conn:
+        conn.execute("ALTER TABLE ky_ydelser RENAME COLUMN status TO state")
+    status, lines = deployment.run(monkeypatch, capsys)
+    assert status == 1
+    extract = line(lines, f"sender KY: extract for Herning {PERIOD}")
+    # SQLite reads the generated query's "status", no longer a column, as a text: the check names both.
+    assert extract.startswith(
+        f"FAIL  sender KY: extract for Herning {PERIOD}: Herning: the extract does not fit data spec ky: "
+        'missing column(s) status; column(s) not in the spec: "status". Fix: correct extract_sql'
+    ), extract
+    assert line(lines, "sender KY: SFTP login").startswith("ok    ")  # the other checks still run
 
 
 def test_wrong_password_is_a_refused_login(
@@ -379,15 +399,16 @@ VENDOR_COLUMNS = {  # the starter's sql/ky.sql reads these vendor columns and re
 
 
 def _vendor_source(path: Path) -> Path:
-    """A DuckDB source in the vendor's own shape (table ``ydelse_linje``, its own column names)."""
-    import duckdb
+    """A SQLite source in the vendor's own shape (table ``ydelse_linje``, its own column names)."""
+    import contextlib
+    import sqlite3
 
     seed_source(
-        Database.duckdb(path), load_spec("ky"), ["65700000"], Period.parse(PERIOD), rows_per_kommune=5
+        Database.sqlite(path), load_spec("ky"), ["65700000"], Period.parse(PERIOD), rows_per_kommune=5
     )
     renamed = ", ".join(f'"{spec}" AS "{vendor}"' for vendor, spec in VENDOR_COLUMNS.items())
-    with duckdb.connect(str(path)) as conn:
-        dated = f"SELECT {renamed}, DATE '2026-10-15' AS udbetalt_dato FROM ky_ydelser"  # noqa: S608
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        dated = f"SELECT {renamed}, '2026-10-15' AS udbetalt_dato FROM ky_ydelser"  # noqa: S608
         conn.execute(f"CREATE TABLE ydelse_linje AS {dated}")
         conn.execute("DROP TABLE ky_ydelser")
     return path
@@ -410,7 +431,7 @@ def test_the_starters_filled_in_pass_preflight(
     mail = json.loads(smtp_connection(port))
     vendor = {
         "sf1630_sftp_ky": _sftp(emulator, SENDER),
-        "sf1630_source_ky": {"conn_type": "duckdb", "host": str(_vendor_source(tmp_path / "vendor.duckdb"))},
+        "sf1630_source_ky": {"conn_type": "sqlite", "host": str(_vendor_source(tmp_path / "vendor.sqlite"))},
         "sf1630_sender_ledger": {"conn_type": "sqlite", "host": str(tmp_path / "ledger.sqlite")},
         "sf1630_smtp": mail,
     }

@@ -25,6 +25,7 @@ emulator and a real SMTP server (aiosmtpd), and runs five DAG runs side by side:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -151,11 +152,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     registry = load_registry(config)
     ky = registry.sender("KY")
     lis_users = [lis.sftp_user for k in registry.kommuner for lis in k.lis_systems]
-    source = Database.duckdb(work / "source.duckdb")
+    source = Database.sqlite(work / "source.sqlite")
     spec = load_spec(ky.dataspec)
     seed_source(source, spec, [k.cvr for k in registry.kommuner], Period.parse(PERIOD), rows_per_kommune=20)
-    with source.connect() as conn:  # København's KY extract breaks the sag_id pattern: its LIS refuses it
-        conn.execute(f"UPDATE {spec.source_table} SET sag_id = 'BROKEN-ID' WHERE myndighed_cvr = '10100000'")  # noqa: S608
+    broken = f"UPDATE {spec.source_table} SET sag_id = 'BROKEN-ID' WHERE myndighed_cvr = '10100000'"  # noqa: S608
+    with contextlib.closing(source.connect()) as conn, conn:  # København's KY extract breaks its pattern
+        conn.execute(broken)
     platform = platform_config(
         registry,
         sender_codes={"KY"},
@@ -179,7 +181,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             env = {
                 f"AIRFLOW_CONN_{ky.sftp_conn_id.upper()}": sftp(ky.sftp_user),
                 f"AIRFLOW_CONN_{ky.source_conn_id.upper()}": json.dumps(
-                    {"conn_type": "duckdb", "host": str(source.path)}
+                    {"conn_type": "sqlite", "host": str(source.path)}
                 ),
                 f"AIRFLOW_CONN_{ky.ledger_conn_id.upper()}": json.dumps(
                     {"conn_type": "sqlite", "host": str(work / "ledger.sqlite")}

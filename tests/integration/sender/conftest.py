@@ -45,17 +45,17 @@ def emulator_factory(tmp_path: Path) -> Iterator[Callable[..., RunningEmulator]]
 def sender_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_config_dir: Path
 ) -> Callable[[int, str], dict[str, Path]]:
-    """Point the KY connections at an SFTP port, a fresh ledger and a DuckDB source; returns the paths."""
+    """Point the KY connections at an SFTP port, a fresh ledger and a SQLite source; returns the paths."""
 
     def configure(port: int, host_key: str) -> dict[str, Path]:
         ledger = tmp_path / f"ledger-{uuid.uuid4().hex[:8]}.sqlite"
-        source = tmp_path / "source-ky.duckdb"
+        source = tmp_path / "source-ky.sqlite"
         monkeypatch.setenv("AIRFLOW_CONN_SF1630_SFTP_KY", sftp_connection(port, host_key))
         monkeypatch.setenv(
             "AIRFLOW_CONN_SF1630_SENDER_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)})
         )
         monkeypatch.setenv(
-            "AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps({"conn_type": "duckdb", "host": str(source)})
+            "AIRFLOW_CONN_SF1630_SOURCE_KY", json.dumps({"conn_type": "sqlite", "host": str(source)})
         )
         return {"ledger": ledger, "source": source}
 

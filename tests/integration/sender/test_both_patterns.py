@@ -83,10 +83,10 @@ def _configure(
     cvr = registry.kommune(KOMMUNE).cvr
     for code in ("KY", "AULA"):
         sender = registry.sender(code)
-        source = Database.duckdb(tmp_path / f"source-{code.lower()}.duckdb")
+        source = Database.sqlite(tmp_path / f"source-{code.lower()}.sqlite")
         seed_source(source, load_spec(sender.dataspec), {cvr}, OCTOBER, rows_per_kommune=ROWS)
         monkeypatch.setenv(f"AIRFLOW_CONN_{sender.sftp_conn_id.upper()}", _sftp(emulator, sender.sftp_user))
-        source_connection = {"conn_type": "duckdb", "host": str(source.path)}
+        source_connection = {"conn_type": "sqlite", "host": str(source.path)}
         monkeypatch.setenv(f"AIRFLOW_CONN_{sender.source_conn_id.upper()}", json.dumps(source_connection))
     receiver = load_receiver(LIS_USER, config_dir)
     warehouse = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")

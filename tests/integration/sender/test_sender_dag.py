@@ -82,7 +82,7 @@ def test_month_delivered_and_rerun_sends_nothing(
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(Database.duckdb(paths["source"]))
+    _seed(Database.sqlite(paths["source"]))
     stale = emulator.folder(SENDER_USER, "OUT") / "KY_LIS_10100000_M08_20260901000000.csv"
     stale.write_text("left behind by a crashed run\n", encoding="utf-8")
     three_days_ago = time.time() - 3 * 86400
@@ -118,7 +118,7 @@ def test_rejected_delivery_is_cleaned_up_and_reported(
 ) -> None:
     emulator = emulator_factory(omit_routes={("KY", "BROENDBY_LIS02_SIMPEL")})
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(Database.duckdb(paths["source"]))
+    _seed(Database.sqlite(paths["source"]))
 
     run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
     states = task_states(run)
@@ -144,7 +144,7 @@ def test_connection_cut_mid_upload_is_retried_once(
 ) -> None:
     emulator = emulator_factory()
     paths = sender_env(emulator.port, emulator.host_key)
-    _seed(Database.duckdb(paths["source"]))
+    _seed(Database.sqlite(paths["source"]))
     # Past the SSH handshake (~4 KB), inside the first (compressed) data file.
     proxy = CuttingProxy(emulator.port, after=12_000, direction="up")
     try:
@@ -194,6 +194,35 @@ def test_postgres_source_and_deferred_receipt_wait(
     _assert_delivered(emulator, paths["ledger"])
 
 
+def test_extract_that_does_not_fit_the_spec_fails_before_upload(
+    emulator_factory: Callable[..., RunningEmulator],
+    sender_env: Callable[[int, str], dict[str, Path]],
+) -> None:
+    """Brøndby's rows hold an amount the spec's decimal refuses: both its deliveries fail at once (no
+    retry: the same rows would fail again), nothing of them reaches the platform; the others go on."""
+    import contextlib
+    import sqlite3
+
+    emulator = emulator_factory()
+    paths = sender_env(emulator.port, emulator.host_key)
+    _seed(Database.sqlite(paths["source"]))
+    brondby = load_registry().kommune("153").cvr
+    with contextlib.closing(sqlite3.connect(paths["source"])) as conn, conn:
+        conn.execute("UPDATE ky_ydelser SET beloeb = '12.345' WHERE myndighed_cvr = ?", (brondby,))
+
+    run = sender_dag().test(logical_date=OCTOBER_START, run_conf=RUN_CONF)
+    delivers = {ti.map_index: ti for ti in run.get_task_instances() if ti.task_id == "deliver"}
+    assert str(run.state) == "failed"
+    assert [str(delivers[i].state) for i in range(4)] == ["success", "failed", "failed", "success"]
+    assert [delivers[i].try_number for i in (1, 2)] == [1, 1]  # AirflowFailException: no retries
+    # (the message, e.g. "… Brøndby: column beloeb: 45 value(s) the spec's type decimal refuses", is
+    # tests/unit/sender/test_export.py's; dag.test() keeps no task log to read it from)
+    for delivery in _deliveries()[1:3]:
+        assert emulator.files(delivery.lis.user, "IN") == []
+    assert emulator.files(SENDER_USER, "OUT") == []
+    assert len(_transfers(emulator)) == 2
+
+
 def _timeout_config(fast_config_dir: Path, **settings: str) -> None:
     """A receipt wait of one second, handed straight to the deferred trigger."""
     senders = yaml.safe_load((fast_config_dir / "senders.yaml").read_text(encoding="utf-8"))
@@ -216,7 +245,7 @@ def test_receipt_timeout_withdraws_the_delivery_from_out(
     running = emulators.start(config, tmp_path / "behind")
     try:
         paths = sender_env(running.port, running.host_key)
-        _seed(Database.duckdb(paths["source"]))
+        _seed(Database.sqlite(paths["source"]))
         time.sleep(1)  # past the start's first rescan
         delivery = _deliveries()[0]
         out = running.folder(SENDER_USER, "OUT")
@@ -253,7 +282,7 @@ def test_receipt_timeout_leaves_what_the_platform_has_taken(
     running = emulators.start(ky_platform(), tmp_path / "slow", extra_args=["--processing-delay", "4s"])
     try:
         paths = sender_env(running.port, running.host_key)
-        _seed(Database.duckdb(paths["source"]))
+        _seed(Database.sqlite(paths["source"]))
         run = sender_dag().test(logical_date=OCTOBER_START, run_conf={"kommune": ["101"]})
         assert str(run.state) == "success", task_states(run)
         [deliver] = [ti for ti in run.get_task_instances() if ti.task_id == "deliver"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
-from sf1630.database import Database
 from sf1630.dataspec import load_spec
 from sf1630.dataspec.validation import validate_file
 from sf1630.demo import DEMO_MONTH, INVALID_KOMMUNE
@@ -17,8 +17,9 @@ from sf1630.demo.seed import SeedInfo, corrupted_rows, host_key_line, seed
 from sf1630.platform.config import load_config
 from sf1630.protocol import Period
 from sf1630.registry import load_registry
-from sf1630.sender.export import export_delivery
+from sf1630.sender.export import export_extract
 from sf1630.sender.plan import plan_deliveries
+from sqlalchemy import create_engine
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_platform_registry_has_a_key_per_user_and_a_host_key(seeded: tuple[DemoH
 def test_source_rows_per_sender_and_kommune(seeded: tuple[DemoHome, SeedInfo]) -> None:
     home, info = seeded
     assert info.source_rows == {"KY": 48, "KSD": 48, "DUBU": 48, "AULA": 48, "KP": 48}
-    with duckdb.connect(str(home.source_db), read_only=True) as con:
+    with contextlib.closing(sqlite3.connect(home.source_db)) as con:
         per_kommune = con.execute(
             "SELECT myndighed_cvr, count(*) FROM ksd_sager GROUP BY 1 ORDER BY 1"
         ).fetchall()
@@ -72,13 +73,15 @@ def test_source_rows_per_sender_and_kommune(seeded: tuple[DemoHome, SeedInfo]) -
 
 def test_exactly_the_chosen_ksd_extract_is_invalid(seeded: tuple[DemoHome, SeedInfo], tmp_path: Path) -> None:
     home, info = seeded
-    source = Database.duckdb(home.source_db)
+    source = create_engine(f"sqlite:///{home.source_db}")
     registry = load_registry(home.config_dir)
     verdicts = {}
     for code in info.senders:
         sender = registry.sender(code)
         for delivery in plan_deliveries(sender, registry.kommuner, Period.parse(info.month)):
-            path = export_delivery(sender, delivery, source, tmp_path)
+            path = export_extract(
+                source, sender, delivery.kommune, delivery.period, tmp_path / delivery.file_name
+            )
             verdicts[delivery.file_name] = validate_file(path, load_spec(sender.dataspec)).success
     assert [name for name, ok in verdicts.items() if not ok] == info.invalid_files
     assert len(verdicts) == 5 * 5
@@ -100,7 +103,7 @@ def test_seeding_twice_does_not_double_rows(tmp_path: Path) -> None:
     first = seed(home, kommune_count=1, rows=5)
     second = seed(home, kommune_count=1, rows=5)
     assert first == second
-    with duckdb.connect(str(home.source_db), read_only=True) as con:
+    with contextlib.closing(sqlite3.connect(home.source_db)) as con:
         assert con.execute("SELECT count(*) FROM ky_ydelser").fetchone() == (5,)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from sf1630.database import Database
 from sf1630.demo.environment import warehouse_schema
@@ -116,7 +117,7 @@ def test_missing_loads_make_the_summary_incomplete(tmp_path: Path) -> None:
     summary = collect(home)
     assert not summary.complete
     assert "INCOMPLETE" in render(summary, home)
-    with duckdb.connect(str(home.source_db), read_only=True) as con:
+    with contextlib.closing(sqlite3.connect(home.source_db)) as con:
         assert con.execute("SELECT count(*) FROM aula_fravaer").fetchone() == (3,)
 
 
