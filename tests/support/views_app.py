@@ -79,9 +79,10 @@ def _connection(conn_id: str, value: dict[str, Any], monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
 
 
-def _register_dags(receivers: tuple[Receiver, ...], own: str) -> list[str]:
+def _register_dags(receivers: tuple[Receiver, ...], own: str) -> dict[str, str | None]:
     """DAG rows in the metadata DB: ``own``'s receiver DAG in team kbh's bundle, every other DAG in the
-    bundle of team others."""
+    bundle of team others. Returns each DAG's bundle before (None: no row), for :func:`_forget_dags`:
+    other tests of this worker share the metadata DB and may hold runs of the same DAGs."""
     from airflow.models.dag import DagModel
     from airflow.models.dagbundle import DagBundleModel
     from airflow.models.team import Team, dag_bundle_team_association_table
@@ -89,6 +90,9 @@ def _register_dags(receivers: tuple[Receiver, ...], own: str) -> list[str]:
 
     dag_ids = [r.dag_id for r in receivers] + [s.dag_id for s in load_registry().senders]
     with create_session() as session:
+        existing = session.query(DagModel.dag_id, DagModel.bundle_name).filter(DagModel.dag_id.in_(dag_ids))
+        before: dict[str, str | None] = {dag_id: None for dag_id in dag_ids}
+        before.update({dag_id: bundle for dag_id, bundle in existing})
         for team in ("kbh", "others"):
             session.merge(Team(name=team))
             session.merge(DagBundleModel(name=f"sf1630_{team}"))
@@ -104,18 +108,23 @@ def _register_dags(receivers: tuple[Receiver, ...], own: str) -> list[str]:
         for dag_id in dag_ids:
             bundle = "sf1630_kbh" if dag_id == f"sf1630_receiver_{own.lower()}" else "sf1630_others"
             session.merge(DagModel(dag_id=dag_id, bundle_name=bundle, fileloc=f"/dags/{dag_id}.py"))
-    return dag_ids
+    return before
 
 
-def _forget_dags(dag_ids: list[str]) -> None:
+def _forget_dags(before: dict[str, str | None]) -> None:
+    """Put the DAG rows back as they were: new ones deleted, those that existed in their own bundle."""
     from airflow.models.dag import DagModel
     from airflow.models.dagbundle import DagBundleModel
     from airflow.models.team import Team, dag_bundle_team_association_table
     from airflow.utils.session import create_session
-    from sqlalchemy import delete
+    from sqlalchemy import delete, update
 
     with create_session() as session:
-        session.execute(delete(DagModel).where(DagModel.dag_id.in_(dag_ids)))
+        new = [dag_id for dag_id, bundle in before.items() if bundle is None]
+        session.execute(delete(DagModel).where(DagModel.dag_id.in_(new)))
+        for dag_id, bundle in before.items():
+            if bundle is not None:
+                session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(bundle_name=bundle))
         session.execute(dag_bundle_team_association_table.delete())
         session.execute(delete(DagBundleModel).where(DagBundleModel.name.like("sf1630_%")))
         session.execute(delete(Team).where(Team.name.in_(["kbh", "others"])))
@@ -169,13 +178,13 @@ def views_app(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         _connection(receiver.warehouse_conn_id, {**value, "schema": "test", "extra": extra}, monkeypatch)
     ledger = root / "sender-ledger.sqlite"
     _connection("sf1630_sender_ledger", {"conn_type": "sqlite", "host": str(ledger)}, monkeypatch)
-    dag_ids = _register_dags(receivers, KBH)
+    dags_before = _register_dags(receivers, KBH)
     try:
         tokens = _tokens(monkeypatch)
         with TestClient(create_app(), raise_server_exceptions=False) as client:
             yield ViewsApp(client, root, store, outside, receivers, schemas, ledger, tokens)
     finally:
-        _forget_dags(dag_ids)
+        _forget_dags(dags_before)
         purge_cached_app()
         _drop_schemas(schemas.values())
 
