@@ -263,19 +263,39 @@ def check_result(r: Any) -> CheckResult:
     cfg = r.expectation_config
     res = r.result or {}
     detail = ""
-    if r.exception_info and r.exception_info.get("raised_exception"):
-        detail = first_line(Exception(str(r.exception_info.get("exception_message", ""))))
+    raised = raised_exceptions(r.exception_info)
+    if raised:
+        detail = "raised " + "; ".join(dict.fromkeys(first_line(Exception(m)) for m in raised))
     elif "observed_value" in res and not r.success:
         detail = f"observed {res['observed_value']!s:.200}"
     return CheckResult(
         expectation=cfg.type,
-        success=bool(r.success),
-        column=cfg.kwargs.get("column"),
-        unexpected_count=int(res.get("unexpected_count") or 0),
+        success=bool(r.success) and not raised,
+        column=cfg.kwargs.get("column") or (cfg.meta or {}).get("column"),
+        unexpected_count=int(res.get("unexpected_count") or _unexpected_rows(cfg.type, res)),
         sample=tuple("∅" if v is None else str(v) for v in (res.get("partial_unexpected_list") or [])),
         detail=detail,
         kwargs={k: v for k, v in cfg.kwargs.items() if k not in ("column", "batch_id")},
     )
+
+
+def _unexpected_rows(kind: str, result: dict[str, Any]) -> int:
+    """An ``unexpected_rows_expectation`` reports its count of rows as the observed value."""
+    observed = result.get("observed_value")
+    return observed if kind == "unexpected_rows_expectation" and isinstance(observed, int) else 0
+
+
+def raised_exceptions(info: Any) -> list[str]:
+    """The messages of the exceptions GX caught while it ran one expectation (empty when none).
+
+    GX 1.24 puts ``raised_exception`` at the top of ``exception_info`` when the expectation itself raised,
+    but keys it by metric (``{"MetricConfigurationID(...)": {"raised_exception": True, ...}}``) when a
+    metric did, e.g. a range check on a text column; both shapes are read.
+    """
+    if not isinstance(info, dict):
+        return []
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    return [str(e.get("exception_message") or "an exception") for e in entries if e.get("raised_exception")]
 
 
 _DEFAULT: Validator | None = None
