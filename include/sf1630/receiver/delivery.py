@@ -76,7 +76,7 @@ class ExtractSpec(Protocol):
         self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
     ) -> Validated: ...
     def rows(self, data: bytes) -> pa.Table: ...
-    def create_sql(self, kind: str, schema: str) -> list[str]: ...
+    def create_sql(self, schema: str) -> list[str]: ...
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]: ...
@@ -278,7 +278,7 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     )
     request = LoadRequest(
         table=spec.table,
-        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
+        create_sql=spec.create_sql(intake.database.schema),
         data=rows,
         entry=_entry(record, rows.num_rows, checksum, Outcome.LOADED, loaded_at),
         replace_where=replace_where,

@@ -22,7 +22,6 @@ from sf1630.dataspec.ddl import (
     LINEAGE_LOADED_AT,
     LINEAGE_PERIOD,
     create_table,
-    table_key,
 )
 from sf1630.settings import dataspec_dir
 
@@ -100,28 +99,9 @@ class SpecExtract:
         frame = typed_frame(pl.read_csv(data, **read_options(self.spec)), self.spec)
         return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
-    def create_sql(self, kind: str, schema: str) -> list[str]:
-        """The spec's DDL; in DuckDB without the index upkeep a load cannot need.
-
-        DuckDB maintains every index (ART) row by row during a bulk insert, several times the insert's own
-        cost. The lineage index is dropped (DuckDB's per-block min/max serves lineage lookups). A snapshot
-        spec's table also goes without the PRIMARY KEY constraint in DuckDB, because a load cannot violate
-        it: the key is (kommune, period, spec key), the load deletes that kommune's period and inserts only
-        rows carrying it in the same transaction, and validation has proved the spec key unique within the
-        file (``expect_column_values_to_be_unique`` / ``expect_compound_columns_to_be_unique``). Append
-        specs keep it (a key may repeat across files); PostgreSQL keeps both (only DuckDB is benchmarked).
-        """
-        if kind != "duckdb":
-            return create_table(self.spec, "postgres", schema)
-        statements = [
-            s for s in create_table(self.spec, "duckdb", schema) if not s.startswith("CREATE INDEX")
-        ]
-        if not self.snapshot:
-            return statements
-        key_clause = f",\n    PRIMARY KEY ({', '.join(table_key(self.spec))})"
-        if key_clause not in statements[0]:
-            raise AssertionError(f"{self.spec.name}: DDL changed shape, key clause not found")
-        return [statements[0].replace(key_clause, ""), *statements[1:]]
+    def create_sql(self, schema: str) -> list[str]:
+        """The spec's warehouse DDL (PostgreSQL) in ``schema``."""
+        return create_table(self.spec, "postgres", schema)
 
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime

@@ -1,9 +1,17 @@
-"""Bulk loading of one delivery plus its ledger row in a single transaction, for DuckDB and PostgreSQL.
+"""Bulk loading of one delivery plus its ledger row in a single transaction, in PostgreSQL.
 
 The whole point is "exactly once or not at all": the ledger insert, the snapshot delete and the bulk insert
-commit together, and a FileTransferUUID already in the ledger makes the call a no-op. Rows travel as Arrow:
-DuckDB scans the Arrow table directly, PostgreSQL receives it through ``COPY ... FROM STDIN`` as CSV written
-by pyarrow in record batches (never row-by-row inserts, which are orders of magnitude slower).
+commit together, and a FileTransferUUID already in the ledger makes the call a no-op. Rows arrive as Arrow
+and travel through ``COPY ... FROM STDIN`` as CSV written by pyarrow in record batches (never row-by-row
+inserts, which are orders of magnitude slower).
+
+The warehouse is PostgreSQL only. DuckDB was the demo's warehouse until it failed the contract the receiver
+needs: one process at a time may open a DuckDB file for writing, so concurrent load tasks had to retry on
+lock errors (keyed on the error message's text) and the Loads view could not read the file while a load
+held it, or at all before it existed; and GX 1.24 has no DuckDB dialect (GX #10738, #11579), so a file
+could only be validated by reading it into a pandas frame in the task's memory (about 8× the file's size)
+instead of in the database. PostgreSQL loads concurrently under MVCC, its readers never wait for writers,
+and GX's SQL datasource validates a staged file where it lies.
 """
 
 # Identifiers in SQL text are checked by check_identifier (schema, table, columns) or are constants;
@@ -13,7 +21,6 @@ by pyarrow in record batches (never row-by-row inserts, which are orders of magn
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +43,6 @@ from sf1630.warehouse.ledger import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-_LOCK_WAIT_SECONDS = 120.0
 _COPY_BATCH_ROWS = 100_000
 
 
@@ -71,11 +77,11 @@ class LoadRequest:
         return next((column for column, value in self.constants if value == uuid), None)
 
 
-def _warehouse_kind(db: Database) -> str:
-    """``db.kind`` if it can be a warehouse: DuckDB or PostgreSQL (SQLite serves only the sender's ledger)."""
-    if db.kind not in ("duckdb", "postgres"):
-        raise ValueError(f"a warehouse is DuckDB or PostgreSQL, not {db.describe()}")
-    return db.kind
+def check_warehouse(db: Database) -> Database:
+    """``db`` if it can be a warehouse: PostgreSQL only (see the module docstring for why not DuckDB)."""
+    if db.kind != "postgres":
+        raise ValueError(f"a warehouse is a PostgreSQL database, not {db.describe()}")
+    return db
 
 
 def load_delivery(db: Database, request: LoadRequest) -> bool:
@@ -83,28 +89,18 @@ def load_delivery(db: Database, request: LoadRequest) -> bool:
     check_identifier(request.table)
     for column, _ in (*request.replace_where, *request.constants):
         check_identifier(column)
-    if _warehouse_kind(db) == "duckdb":
-        return _duckdb_load(db, request)
+    check_warehouse(db)
     return _postgres_load(db, request)
 
 
 def record_outcome(db: Database, entry: LoadEntry) -> bool:
     """Record a delivery that loads no rows (quarantined); False when its UUID is already recorded."""
-    if _warehouse_kind(db) == "duckdb":
-        with _duckdb(db) as con:
-            con.begin()
-            inserted = _duckdb_ledger_insert(con, db.schema, entry)
-            con.commit()
-            return inserted
     with _postgres(db) as conn, conn.transaction():
         return _postgres_ledger_insert(conn, db.schema, entry)
 
 
 def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
     """Rows of one parameterised query; ``sql`` ends where the engine's placeholder goes."""
-    if _warehouse_kind(db) == "duckdb":
-        with _duckdb(db) as con:
-            return list(con.execute(sql + db.placeholder, list(params)).fetchall())
     with _postgres(db) as conn:
         return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
 
@@ -196,96 +192,13 @@ def _superseded_rows_sql(request: LoadRequest, qualified: str, mark: str, uuids:
     return f"DELETE FROM {qualified} WHERE {column} IN ({', '.join(mark for _ in uuids)})"
 
 
-# --- DuckDB -----------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _duckdb(db: Database) -> Iterator[Any]:
-    """Open the DuckDB file, waiting while another process holds its write lock (DuckDB has one writer)."""
-    import duckdb
-
-    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-    while True:
-        try:
-            con = db.connect()
-            break
-        except duckdb.IOException as err:
-            if "lock" not in str(err).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
-        con.execute(ledger_ddl(db.schema))
-        for statement in ledger_migrations(db.schema):
-            con.execute(statement)
-        if not con.execute(REPORT_COLUMN_QUERY.format(p="?"), [db.schema, LEDGER_TABLE]).fetchall():
-            con.execute(ledger_upgrade(db.schema))
-        yield con
-    finally:
-        con.close()
-
-
-def _duckdb_ledger_insert(con: Any, schema: str, entry: LoadEntry) -> bool:
-    placeholders = ", ".join("?" for _ in LEDGER_COLUMNS)
-    inserted = con.execute(
-        f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
-        "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
-        list(entry.values()),
-    ).fetchall()  # DuckDB 2 keeps a half-read result open and refuses further work on the connection
-    return bool(inserted)
-
-
-def _duckdb_table_exists(con: Any, schema: str, table: str) -> bool:
-    row = con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-    ).fetchall()
-    return bool(row)
-
-
-def _duckdb_load(db: Database, request: LoadRequest) -> bool:
-    with _duckdb(db) as con:
-        con.execute(f"SET schema = '{db.schema}'")
-        con.begin()
-        try:
-            claim, insert = _claim_sql(db.schema, "?", request.reload)
-            if not con.execute(claim, _claim_params(request.entry, insert)).fetchall():
-                con.rollback()
-                return False
-            superseded = con.execute(
-                _supersede_sql(db.schema, "?"), _supersede_params(request.entry)
-            ).fetchall()
-            if not _duckdb_table_exists(con, db.schema, request.table):
-                for statement in request.create_sql:
-                    con.execute(statement)
-            qualified = f"{db.schema}.{request.table}"
-            earlier = [str(u) for u, outcome in superseded if outcome == Outcome.LOADED]
-            drop = _superseded_rows_sql(request, qualified, "?", earlier)
-            if drop is not None:
-                con.execute(drop, earlier)
-            if request.replace_where:
-                where = " AND ".join(f"{column} = ?" for column, _ in request.replace_where)
-                con.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
-            con.register("sf1630_incoming", request.data)
-            targets = ", ".join([*request.data.column_names, *(c for c, _ in request.constants)])
-            values = ", ".join([*request.data.column_names, *("?" for _ in request.constants)])
-            con.execute(
-                f"INSERT INTO {qualified} ({targets}) SELECT {values} FROM sf1630_incoming",
-                [v for _, v in request.constants],
-            )
-            con.unregister("sf1630_incoming")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        return True
-
-
 # --- PostgreSQL -------------------------------------------------------------------------------------------
 
 
 @contextmanager
 def _postgres(db: Database) -> Iterator[Any]:
-    with db.connect(autocommit=True) as conn:
+    """A connection with the ledger in place (created or brought up to date: each statement idempotent)."""
+    with check_warehouse(db).connect(autocommit=True) as conn:
         with conn.transaction():
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
             conn.execute(ledger_ddl(db.schema))
