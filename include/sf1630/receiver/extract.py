@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sf1630.database import Database, quoted
 from sf1630.dataspec import DataSpec, load_spec
 from sf1630.dataspec.ddl import (
     LINEAGE_FILE_TRANSFER_UUID,
@@ -22,6 +23,7 @@ from sf1630.dataspec.ddl import (
     LINEAGE_LOADED_AT,
     LINEAGE_PERIOD,
     create_table,
+    typed_value,
 )
 from sf1630.settings import dataspec_dir
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
     from sf1630.dataspec.suite import Expectation
     from sf1630.dataspec.validation import Validated, Validator
+    from sf1630.warehouse.staging import StagedFile
 
 
 def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
@@ -48,6 +51,19 @@ def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[
         in_period = {"column": spec.period_column, "value_set": [period]}
         expectations.append(("expect_column_values_to_be_in_set", in_period))
     return expectations
+
+
+def staging_delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
+    """:func:`delivery_expectations` for a file staged as text: a date period compares typed values."""
+    from sf1630.dataspec.suite import range_check
+
+    expectations = delivery_expectations(spec, kommune=kommune, period=period)
+    column = spec.column(spec.period_column)
+    if column.type != "date":
+        return expectations
+    bounds = expectations[-1][1]
+    low, high = bounds["min_value"].isoformat(), bounds["max_value"].isoformat()
+    return [*expectations[:-1], range_check(column, spec, low, high)]
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,27 @@ class SpecExtract:
         """GX's verdict on file content ``data``: the spec's suite plus :func:`delivery_expectations`."""
         extra = delivery_expectations(self.spec, kommune=kommune, period=period)
         return validator.validate_bytes(data, self.spec, name=name, extra=extra)
+
+    def validate_staged(
+        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
+    ) -> Validated:
+        """GX's verdict on a file staged in the warehouse (:mod:`sf1630.warehouse.staging`): the spec's
+        staging suite plus :func:`staging_delivery_expectations`, run in PostgreSQL; the parse verdict
+        alone when staging refused the file."""
+        from sf1630.dataspec.report import ValidationReport
+        from sf1630.dataspec.validation import Validated
+
+        if not staged.ok:
+            return Validated(ValidationReport(self.name, name, None, staged.parse))
+        extra = staging_delivery_expectations(self.spec, kommune=kommune, period=period)
+        return validator.validate_staged(
+            db, staged.table, self.spec, name=name, rows=staged.rows, parse_results=staged.parse, extra=extra
+        )
+
+    def staged_columns(self) -> tuple[tuple[str, str], ...]:
+        """(warehouse column, SQL over the staging table's text) for every spec column: the promotion."""
+        dialect = self.spec.dialect
+        return tuple((c.name, typed_value(c, dialect, quoted(c.name))) for c in self.spec.columns)
 
     def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
         """Validate the file at ``path`` with this process's validator; its typed rows when valid."""

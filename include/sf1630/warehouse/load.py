@@ -39,11 +39,23 @@ from sf1630.warehouse.ledger import (
     ledger_migrations,
     ledger_upgrade,
 )
+from sf1630.warehouse.staging import StagingLost
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 _COPY_BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class StagedRows:
+    """A delivery's rows waiting in staging ``table`` of the warehouse (:mod:`sf1630.warehouse.staging`):
+    ``columns`` pairs each warehouse column with its SQL over the staging table's text; ``rows`` is what
+    staging counted (a shorter table was emptied by a server crash: :class:`StagingLost`)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,7 @@ class LoadRequest:
 
     table: str
     create_sql: Sequence[str]
-    data: pa.Table
+    data: pa.Table | StagedRows
     entry: LoadEntry
     replace_where: tuple[tuple[str, object], ...] = field(default=())
     constants: tuple[tuple[str, object], ...] = field(default=())
@@ -280,5 +292,27 @@ def _postgres_load(db: Database, request: LoadRequest) -> bool:
         if request.replace_where:
             where = " AND ".join(f"{column} = %s" for column, _ in request.replace_where)
             conn.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
-        _copy_csv(conn, qualified, _with_constants(request.data, request.constants))
+        if isinstance(request.data, StagedRows):
+            _promote(conn, db.schema, qualified, request.data, request.constants)
+        else:
+            _copy_csv(conn, qualified, _with_constants(request.data, request.constants))
     return True
+
+
+def _promote(
+    conn: Any, schema: str, qualified: str, staged: StagedRows, constants: tuple[tuple[str, object], ...]
+) -> None:
+    """Insert the staged rows, typed, and drop the staging table: both commit with the ledger row."""
+    staging = f"{schema}.{check_identifier(staged.table)}"
+    found = conn.execute("SELECT to_regclass(%s)", [staging]).fetchone()
+    if found is None or found[0] is None:
+        raise StagingLost(f"{staging} is gone")
+    targets = ", ".join([*(check_identifier(c) for c, _ in staged.columns), *(c for c, _ in constants)])
+    # The expressions are SQL of their own (``year % 4``): doubled, psycopg's placeholders are the values'.
+    values = ", ".join([*(sql.replace("%", "%%") for _, sql in staged.columns), *("%s" for _ in constants)])
+    inserted = conn.execute(
+        f"INSERT INTO {qualified} ({targets}) SELECT {values} FROM {staging}", [v for _, v in constants]
+    ).rowcount
+    if inserted != staged.rows:
+        raise StagingLost(f"{staging} holds {inserted} rows, staging counted {staged.rows}")
+    conn.execute(f"DROP TABLE {staging}")
