@@ -137,27 +137,6 @@ def _parts(fmt: str, ref: str) -> dict[str, str]:
     return parts
 
 
-def calendar_valid(column: Column, dialect: Dialect, ref: str) -> str:
-    """SQL that is true when a date or timestamp text of the right lexical form names a real moment.
-
-    Pure arithmetic on the digits, so it works the same on PostgreSQL 15 (the machine's server; no
-    ``pg_input_is_valid`` before 16) and 18 (the demo's), and evaluates only behind :func:`lexical_match`
-    (in a CASE, which PostgreSQL evaluates in order). A leap second (``23:59:60``) is not valid: what is
-    stored must be what the file says.
-    """
-    fmt = dialect.date_format if column.type == "date" else dialect.timestamp_format
-    p = _parts(fmt, ref)
-    year, month, day = p.get("%Y", "1"), p.get("%m", "1"), p.get("%d", "1")
-    leap = f"(({year}) % 4 = 0 AND ({year}) % 100 <> 0 OR ({year}) % 400 = 0)"
-    last_day = (
-        f"CASE WHEN {month} IN (4, 6, 9, 11) THEN 30 WHEN {month} = 2 THEN"
-        f" CASE WHEN {leap} THEN 29 ELSE 28 END ELSE 31 END"
-    )
-    checks = [f"{month} BETWEEN 1 AND 12", f"{day} BETWEEN 1 AND {last_day}"]
-    checks += [f"{p[d]} < {limit}" for d, limit in (("%H", 24), ("%M", 60), ("%S", 60)) if d in p]
-    return " AND ".join(checks)
-
-
 def typed_value(column: Column, dialect: Dialect, ref: str) -> str:
     """SQL turning the text ``ref`` into the column's typed value; NULL where the text is not of the type."""
     if column.type == "string":
@@ -180,6 +159,6 @@ def typed_value(column: Column, dialect: Dialect, ref: str) -> str:
         else:
             seconds = p.get("%S", "0") + (f" + {p['%f']} / 1000000.0" if "%f" in p else "")
             value = f"make_timestamp({ymd}, {p.get('%H', '0')}, {p.get('%M', '0')}, {seconds})"
-        valid = calendar_valid(column, dialect, ref)
-        return f"(CASE WHEN {match} THEN CASE WHEN {valid} THEN {value} END END)"
+        # The lexical pattern is the calendar itself (schema.calendar_pattern): a match casts without error.
+        return f"(CASE WHEN {match} THEN {value} END)"
     return f"(CASE WHEN {match} THEN {value} END)"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sf1630.database import quoted
-from sf1630.dataspec.ddl import calendar_valid, lexical_match, sql_literal, typed_value
+from sf1630.dataspec.ddl import sql_literal, typed_value
 from sf1630.dataspec.schema import lexical_pattern
 from sf1630.dataspec.spec import Column, DataSpec
 
@@ -160,8 +160,8 @@ def staging_configs(spec: DataSpec) -> list[Expectation]:
     """The spec's suite for a file staged as text in PostgreSQL, which is what the receiver runs.
 
     GX's SQL engine checks a column's declared type only, and a staging column is TEXT, so: a type check
-    is the type's lexical pattern (:func:`~sf1630.dataspec.schema.lexical_pattern`) plus, for dates and
-    timestamps, a calendar check; a range, a numeric value set and a column-pair rule compare typed values
+    is the type's lexical pattern (:func:`~sf1630.dataspec.schema.lexical_pattern`; for dates and
+    timestamps the calendar itself); a range, a numeric value set and a column-pair rule compare typed values
     (:func:`~sf1630.dataspec.ddl.typed_value`) in an ``UnexpectedRowsExpectation``. Each such check names
     the expectation it stands for in its ``meta`` (``stands_for``), so the report reads as for the typed
     suite. Everything else (columns, row count, nulls, uniqueness, patterns, string sets, lengths) is the
@@ -215,15 +215,6 @@ def _staging_column_configs(column: Column, spec: DataSpec) -> list[Expectation]
                 {"column": name, "regex": regex, "meta": {STANDS_FOR: OF_TYPE}},
             )
         )
-        if column.type in ("date", "timestamp"):
-            match = lexical_match(column, dialect, ref)
-            valid = calendar_valid(column, dialect, ref)
-            where = f"CASE WHEN {match} THEN NOT ({valid}) ELSE FALSE END"
-            out.append(
-                rows_check(
-                    where, f"{name} is a calendar-valid {column.type}", {STANDS_FOR: OF_TYPE, "column": name}
-                )
-            )
     for kind, kwargs in _column_configs(column):
         if kind in (OF_TYPE, "expect_column_values_to_be_between"):
             continue

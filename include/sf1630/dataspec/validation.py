@@ -1,5 +1,12 @@
 """Validating a file against its data spec with GX: the suite runs in GX Core, and the results are GX's.
 
+Two engines, one report shape. The receiver validates a file where it lies after staging
+(:meth:`Validator.validate_staged`): the file is a text table in PostgreSQL
+(:mod:`sf1630.warehouse.staging`) and GX's SQL engine runs the spec's staging suite there
+(:func:`~sf1630.dataspec.suite.staging_configs`), so no row enters the task's memory. Without a warehouse
+(``sf1630 dataspec check``, the reload of a quarantined file) the file is read into a pandas frame and
+GX's pandas engine runs the typed suite, as described below; memory is then about 8× the file.
+
 The file is read into a text frame first (:mod:`sf1630.dataspec.parsing`: only what stops a frame from being
 built); every value check is then an expectation of the spec's suite
 (:func:`sf1630.dataspec.suite.build_suite`) run by GX over an ephemeral context, through a
@@ -97,7 +104,8 @@ _STORED: dict[tuple[int, str], tuple[str, Any]] = {}
 
 @dataclass
 class Validator:
-    """GX validation of many files in one process: one context, one import, one datasource per spec."""
+    """GX validation of many files in one process: one context, one import; a pandas datasource (an asset
+    per spec) and a PostgreSQL datasource per warehouse schema (an asset per staging table)."""
 
     context: Any = field(default_factory=gx_context)
     _sites: int = 0
@@ -322,9 +330,13 @@ class _TableBatch:
         return {}
 
 
+GX_WORK_MEM = "64MB"
+
+
 def sqlalchemy_url(db: Database) -> str:
-    """The SQLAlchemy URL (psycopg 3) of a PostgreSQL database given by libpq's connection string; a unix
-    socket folder goes in the query, and the schema in the search path."""
+    """The SQLAlchemy URL (psycopg 3) of a PostgreSQL database given by libpq's connection string, for GX's
+    connection: a unix socket folder goes in the query, the schema in the search path (unless the
+    connection has options of its own)."""
     from urllib.parse import quote, urlencode
 
     from psycopg.conninfo import conninfo_to_dict
@@ -336,7 +348,8 @@ def sqlalchemy_url(db: Database) -> str:
     dbname = quote(parts.pop("dbname", "postgres"), safe="")
     host = parts.pop("host", "127.0.0.1")
     port = parts.pop("port", "5432")
-    query = {**parts, "options": db.options or f"-csearch_path={db.schema}"}
+    # work_mem: GX's uniqueness checks group a whole table; the default 4 MB spills them to disk.
+    query = {**parts, "options": db.options or f"-csearch_path={db.schema} -cwork_mem={GX_WORK_MEM}"}
     if host.startswith("/"):
         query["host"], query["port"] = host, port
         return f"postgresql+psycopg://{auth}@/{dbname}?{urlencode(query)}"
