@@ -114,9 +114,12 @@ class SpecExtract:
         )
 
     def staged_columns(self) -> tuple[tuple[str, str], ...]:
-        """(warehouse column, SQL over the staging table's text) for every spec column: the promotion."""
+        """(warehouse column, SQL over the staging table's text) for every spec column: the promotion of a
+        staging table the suite passed (unguarded casts)."""
         dialect = self.spec.dialect
-        return tuple((c.name, typed_value(c, dialect, quoted(c.name))) for c in self.spec.columns)
+        return tuple(
+            (c.name, typed_value(c, dialect, quoted(c.name), validated=True)) for c in self.spec.columns
+        )
 
     def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
         """Validate the file at ``path`` with this process's validator; its typed rows when valid."""
