@@ -16,11 +16,11 @@ import codecs
 import csv
 import hashlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
-from sf1630.dataspec.parsing import _OTHER_SEPARATORS, _fields_per_line, first_line
+from sf1630.dataspec.parsing import OTHER_SEPARATORS, fields_per_line, first_line
 from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult
 from sf1630.dataspec.spec import DataSpec
 
@@ -147,7 +147,7 @@ class FileScan:
             self._fail(CheckResult("parse.read", False, detail=f"header: {first_line(exc)}"))
             return
         if len(header) == 1 and len(self.spec.columns) > 1:
-            other = [s for s in _OTHER_SEPARATORS if s != d.separator and s in first]
+            other = [s for s in OTHER_SEPARATORS if s != d.separator and s in first]
             hint = f"; it looks separated by {other[0]!r}" if other else ""
             detail = f"the header has no {d.separator!r} separator{hint}"
             self._fail(CheckResult("parse.separator", False, sample=(first[:80],), detail=detail))
@@ -168,7 +168,7 @@ class FileScan:
         if self._csv_mode:
             self._count_csv(block, width)
             return
-        fields = _fields_per_line(block, d.separator.encode())
+        fields = fields_per_line(block, d.separator.encode())
         bad = np.flatnonzero(fields != width)
         for index in bad[: SAMPLE_SIZE - len(self._ragged_sample)]:
             self._ragged_sample.append(f"line {self._lines + int(index) + 1}: {int(fields[index])} fields")
@@ -211,8 +211,3 @@ class FileScan:
             self._fail(
                 CheckResult("parse.rows", False, unexpected_count=self._ragged, sample=lines, detail=detail)
             )
-
-
-def scan_summary(scan: FileScan) -> dict[str, Any]:
-    """What a log line says about a scan."""
-    return {"bytes": scan.size, "records": scan.records, "failure": scan.failure and scan.failure.expectation}

@@ -1,9 +1,11 @@
 """Bulk loading of one delivery plus its ledger row in a single transaction, in PostgreSQL.
 
 The whole point is "exactly once or not at all": the ledger insert, the snapshot delete and the bulk insert
-commit together, and a FileTransferUUID already in the ledger makes the call a no-op. Rows arrive as Arrow
-and travel through ``COPY ... FROM STDIN`` as CSV written by pyarrow in record batches (never row-by-row
-inserts, which are orders of magnitude slower).
+commit together, and a FileTransferUUID already in the ledger makes the call a no-op. The receiver's rows
+wait in a staging table of the warehouse (:class:`StagedRows`): the insert is ``INSERT ... SELECT`` with
+the typed values, and the staging table is dropped in the same transaction. Rows given as Arrow (the
+reload of a quarantined file) travel through ``COPY ... FROM STDIN`` as CSV written by pyarrow in record
+batches (never row-by-row inserts, which are orders of magnitude slower).
 
 The warehouse is PostgreSQL only. DuckDB was the demo's warehouse until it failed the contract the receiver
 needs: one process at a time may open a DuckDB file for writing, so concurrent load tasks had to retry on
