@@ -351,8 +351,10 @@ def sqlalchemy_url(db: Database) -> str:
     # work_mem: GX's uniqueness checks group a whole table; the default 4 MB spills them to disk.
     query = {**parts, "options": db.options or f"-csearch_path={db.schema} -cwork_mem={GX_WORK_MEM}"}
     if host.startswith("/"):
+        # GX's PostgresDsn wants a host name in the URL; libpq takes the socket folder from the query,
+        # which SQLAlchemy hands to psycopg after the URL's own host, so the query's wins.
         query["host"], query["port"] = host, port
-        return f"postgresql+psycopg://{auth}@/{dbname}?{urlencode(query)}"
+        return f"postgresql+psycopg://{auth}@localhost/{dbname}?{urlencode(query)}"
     return f"postgresql+psycopg://{auth}@{host}:{port}/{dbname}?{urlencode(query)}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -126,3 +127,20 @@ def test_a_lost_staging_table_fails_the_load_instead_of_loading_nothing(
     with warehouse.connect() as conn:
         [(count, days)] = conn.execute(f"SELECT count(*), sum(antal_dage) FROM {extract.table}").fetchall()
     assert (count, days) == (40, frame["antal_dage"].sum())
+
+
+def test_gx_reaches_a_warehouse_on_a_unix_socket(
+    tmp_path: Path, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+) -> None:
+    """The demo's warehouse listens on a unix socket only (embedded PostgreSQL 18): GX's PostgreSQL data
+    source must reach it (its URL check wants a host name; the socket folder goes in the query)."""
+    from sf1630.demo.environment import warehouse_dsn
+    from sf1630.demo.metadb import SQLITE, start_metadata_db
+
+    server = start_metadata_db(SQLITE, tmp_path / "airflow", warehouse=tmp_path / "pg")
+    try:
+        db = Database.postgres(warehouse_dsn(*server.warehouse_server()), schema="lis")
+        done, failed = check(db, csv_text(frame, ky).encode(), ky, validator)
+        assert done.ok and failed == set()
+    finally:
+        server.stop()
