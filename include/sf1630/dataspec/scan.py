@@ -93,13 +93,15 @@ class FileScan:
         decoder = codecs.getincrementaldecoder(codec)(errors="strict")
         first = True
         offset = 0
-        for block in self._raw_blocks():
+        raw = self._raw_blocks()
+        for block in raw:
             if first:
                 first = False
                 if block.startswith(codecs.BOM_UTF8):
                     if encoding != "utf-8-sig":
                         detail = f"the file starts with a UTF-8 byte-order mark; spec says {encoding}"
                         self._fail(CheckResult("parse.bom", False, detail=detail))
+                        _drain(raw)  # the checksum is of the whole file
                         return
                     block = block[len(codecs.BOM_UTF8) :]
                     offset += len(codecs.BOM_UTF8)
@@ -110,6 +112,7 @@ class FileScan:
                 detail = f"line {line}, byte {offset + exc.start}: not valid {encoding} ({exc.reason})"
                 sample = (repr(block[exc.start : exc.start + 4]),)
                 self._fail(CheckResult("parse.encoding", False, sample=sample, detail=detail))
+                _drain(raw)
                 return
             nul = block.count(b"\x00")
             if nul:
@@ -211,3 +214,9 @@ class FileScan:
             self._fail(
                 CheckResult("parse.rows", False, unexpected_count=self._ragged, sample=lines, detail=detail)
             )
+
+
+def _drain(blocks: Iterator[bytes]) -> None:
+    """Read the rest of the file (it counts towards size and checksum), checking nothing more."""
+    for _ in blocks:
+        pass

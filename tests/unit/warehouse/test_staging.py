@@ -74,6 +74,8 @@ def test_corruption_is_caught_by_its_check_in_postgresql(
     assert caught_by(ky, kind) in failed, failed
     if kind.startswith(("wrong_separator", "windows", "ragged", "empty", "byte_order")):
         assert staged_rows(warehouse, done.table) is None  # a file-level fault leaves no table
+    data = corrupt(frame, ky, kind)
+    assert (done.size, done.checksum) == (len(data), hashlib.sha256(data).hexdigest())  # the whole file
 
 
 def test_ragged_records_and_nul_bytes_are_counted_to_the_end(
