@@ -312,10 +312,27 @@ def run_plain(work: Path) -> dict[str, Any]:
         receivers = _plain_receivers(home, emulator.port, host_key, info.lis_users)
     finally:
         emulator.stop()
+        _drop_plain_schemas()
     return {
         "sender_seconds": senders,
         "receiver_mean_seconds": round(sum(receivers) / max(1, len(receivers)), 2),
     }
+
+
+#: The plain receivers' warehouse: the machine's PostgreSQL, one schema per LIS system under a run prefix.
+PLAIN_WAREHOUSE = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PLAIN_PREFIX = f"b{os.getpid()}_"
+
+
+def _drop_plain_schemas() -> None:
+    import psycopg
+
+    with psycopg.connect(PLAIN_WAREHOUSE, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [PLAIN_PREFIX]
+        ).fetchall()
+        for (name,) in found:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def _plain_receivers(home: Any, port: int, host_key: str, users: list[str]) -> list[float]:
@@ -355,7 +372,9 @@ def _plain_receivers(home: Any, port: int, host_key: str, users: list[str]) -> l
 
         intake = Intake(
             receiver=receiver,
-            database=Database.duckdb(home.warehouse, schema=warehouse_schema(user)),
+            database=Database.postgres(
+                PLAIN_WAREHOUSE, schema=f"{PLAIN_PREFIX}{warehouse_schema(user)}"[:63]
+            ),
             open_sftp=open_sftp,
             spec_for=spec_for,
             storage=Storage(UPath(f"file://{home.root / 'store'}"), user),

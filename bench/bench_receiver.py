@@ -1,26 +1,27 @@
-"""Benchmark: receiver runs through the DAG's steps with GX, beside the plain way and the floor.
+"""Benchmark: a receiver run through the DAG's steps (PostgreSQL staging + GX SQL), beside the plain way and
+the floor.
 
-Three ways over the same deliveries, each in fresh processes that pay their own imports (the clock starts
-before a process's first import, as a task process on a worker does):
+Three ways over the same deliveries into the same PostgreSQL server (the machine's, database ``test``, a
+schema of the run's own), each in fresh processes that pay their own imports (the clock starts before a
+process's first import, as a task process on a worker does):
 
 - ours:  the receiver's steps as the DAG runs them, each step its own process: ``fetch`` (metadata over SFTP
          from the emulator, checked claims, download with size check into the store), ``validate`` (every
-         staged file through GX Core in one process: one GX import per run; ValidationResult and Data Docs
-         written), ``load`` (one process per delivery, as the mapped task: polars read, DuckDB insert of the
-         Arrow table with the ledger row in one transaction), ``delete`` (both files from the server);
-- plain: per file a fresh process: SFTP download (paramiko ``getfo`` with prefetch, what
-         ``SFTPHook.retrieve_file`` does), ``pandas.read_csv``, GX on the pandas frame with the same suite and
-         GX's defaults, ``DataFrame.to_sql`` (SQLite: pandas' only driver-free SQL target here);
-- floor: polars read of the local files with the spec's schema, DuckDB insert of the Arrow tables into the
-         same warehouse table with the same lineage values (one process).
+         staged file streamed into an UNLOGGED text table with COPY and checked there by GX's SQL engine,
+         one process: one GX import per run; ValidationResult and Data Docs written), ``load`` (one process
+         per delivery, as the mapped task: typed ``INSERT ... SELECT`` from the staging table with the
+         ledger row, staging dropped, one transaction), ``delete`` (both files from the server);
+- plain: per file a fresh process: SFTP download (paramiko ``getfo`` with prefetch), ``pandas.read_csv``,
+         GX on the pandas frame with the spec's suite and GX's defaults, ``DataFrame.to_sql`` into the same
+         PostgreSQL (SQLAlchemy, psycopg 3);
+- floor: the raw files streamed into ``COPY`` of a text table (one process).
 
-Workloads: a run of 4 deliveries of 100,000 rows, and one delivery of 1,000,000 rows (both shrunk by
-``SF1630_BENCH_SCALE``). Also measured: ``gx_validation``, GX's validation of the large file alone in a fresh
-process (import included), and, with ``--polars-evaluator FILE`` (the project's former polars evaluator of
-the suite, removed in issue 12: ``git show bab3b99:include/sf1630/dataspec/validation.py > FILE``), that
-evaluator on the same file in the same run. Peak RSS is each process's own ``VmHWM`` (a step's peak for
-ours). Targets (2 cores): ours ≤ 0.4× plain on the 4-delivery run; ours ≤ 5× floor on the large file; GX's
-validation ≤ 4× the polars evaluator; ours' peak RSS ≤ 6× the file. The last line is one JSON object.
+Workloads: 4 deliveries of 100,000 rows, one of 1,000,000 and one of 5,000,000 rows (shrunk by
+``SF1630_BENCH_SCALE``). Plain is not run on the 5M-row file (GX's pandas frame of it does not fit the
+machine's memory: about 1.4 GB per million rows). Peak RSS is each process's own ``VmHWM`` (a step's peak
+for ours). Targets (2 cores): ours ≤ 0.5× plain on the 4-delivery run and on the 1M-row file; every ours
+process's peak RSS on the 5M-row file ≤ 1.2× its peak on the 1M-row file and ≤ 600 MB; the validate step
+on the 1M-row file (GX import included) ≤ 12 s. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -47,15 +48,21 @@ from rss import peak_rss_bytes  # bench/ is on sys.path when a benchmark runs
 REPO = Path(__file__).resolve().parent.parent
 #: SF1630_BENCH_SCALE shrinks the workload (tests/bench runs every benchmark at 1 % to keep it working).
 SCALE = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
-WORKLOADS = {"run4": (4, max(1000, int(100_000 * SCALE))), "one1m": (1, max(1000, int(1_000_000 * SCALE)))}
+WORKLOADS = {
+    "run4": (4, max(1000, int(100_000 * SCALE))),
+    "one1m": (1, max(1000, int(1_000_000 * SCALE))),
+    "one5m": (1, max(5000, int(5_000_000 * SCALE))),
+}
+POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 LIS_USER = "HERNING_LIS01_SIMPEL"
 SENDER = "KY_SFTPSIMPEL"
 PASSWORD = "bench-only-password"  # noqa: S105 - the throwaway emulator's test user
 TARGETS = {
-    "run4_ours_over_plain": 0.4,
-    "one1m_ours_over_floor": 5.0,
-    "gx_over_polars": 4.0,
-    "rss_over_file": 6.0,
+    "run4_ours_over_plain": 0.5,
+    "one1m_ours_over_plain": 0.5,
+    "one5m_rss_over_one1m": 1.2,
+    "one5m_peak_rss_mb": 600,
+    "one1m_validate_seconds": 12.0,
 }
 
 
@@ -201,8 +208,17 @@ def deliver(home: Path, port: int, data: Path) -> bytes:
 # --- the variants, each in its own process ---------------------------------------------------------------
 
 
-def _intake(home: Path, port: int, work: Path) -> Any:
+def _schema(work: Path) -> str:
+    return "bench_" + work.name.rsplit("-", 1)[-1].replace("_", "").lower()[:20]
+
+
+def _database(work: Path) -> Any:
     from sf1630.database import Database
+
+    return Database.postgres(POSTGRES, schema=_schema(work))
+
+
+def _intake(home: Path, port: int, work: Path) -> Any:
     from sf1630.receiver.config import load_receiver
     from sf1630.receiver.delivery import Intake
     from sf1630.receiver.extract import spec_for
@@ -211,7 +227,7 @@ def _intake(home: Path, port: int, work: Path) -> Any:
 
     return Intake(
         receiver=load_receiver(LIS_USER),
-        database=Database.duckdb(work / "ours.duckdb", schema="lis"),
+        database=_database(work),
         open_sftp=lambda: sftp_session(home, port, LIS_USER),
         spec_for=spec_for,
         storage=Storage(UPath(f"file://{work / 'store'}"), LIS_USER),
@@ -266,38 +282,33 @@ def step_delete(home: Path, port: int, work: Path) -> None:
 
 
 def run_floor(work: Path, count: int) -> None:
-    """polars read with the spec's schema, then the insert into the same warehouse table ours loads."""
-    import duckdb
-    import polars as pl
-    from sf1630.receiver.extract import spec_for
+    """Each raw file streamed into COPY of a text table: the least any load into PostgreSQL costs."""
+    import psycopg
+    from sf1630.dataspec import load_spec
 
-    spec = spec_for("ky")
-    with duckdb.connect(str(work / "floor.duckdb")) as con:
-        for statement in spec.create_sql("duckdb", "main"):
-            con.execute(statement)
+    spec = load_spec("ky")
+    d = spec.dialect
+    schema = _schema(work)
+    columns = ", ".join(f"{c.name} text" for c in spec.columns)
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for n in range(count):
-            arrow = spec.read(work / "data" / data_name(n)).to_arrow(compat_level=pl.CompatLevel.newest())
-            constants, _ = spec.lineage(
-                file_transfer_uuid=str(uuid.uuid4()),
-                kommune="65700000",
-                period="2026-10",
-                loaded_at=datetime.now(UTC),
+            table = f"{schema}.floor_{n}"
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"CREATE UNLOGGED TABLE {table} ({columns})")
+            copy_sql = (
+                f"COPY {table} FROM STDIN (FORMAT csv, DELIMITER '{d.separator}', HEADER true, NULL '')"
             )
-            columns = ", ".join(arrow.column_names)
-            lineage = ", ".join(c for c, _ in constants)
-            con.register("incoming", arrow)
-            con.execute(
-                f"INSERT INTO {spec.table} ({columns}, {lineage}) SELECT {columns}, ?, ?, ?, ? FROM incoming",  # noqa: S608
-                [v for _, v in constants],
-            )
-            con.unregister("incoming")
+            source = (work / "data" / data_name(n)).open("rb")
+            with source, conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                while block := source.read(1 << 20):
+                    copy.write(block)
 
 
 def run_plain(home: Path, port: int, work: Path, index: int) -> None:
-    import sqlite3
-
     import great_expectations as gx
     import pandas as pd
+    import sqlalchemy
     from sf1630.dataspec import load_spec
     from sf1630.dataspec.suite import build_suite
 
@@ -315,29 +326,10 @@ def run_plain(home: Path, port: int, work: Path, index: int) -> None:
         .add_batch_definition_whole_dataframe("w")
     )
     batch.get_batch(batch_parameters={"dataframe": frame}).validate(build_suite(spec))
-    with sqlite3.connect(work / "plain.sqlite") as con:
-        frame.to_sql("ky", con, index=False, chunksize=50_000, if_exists="append")
-
-
-def run_gx_validation(path: Path) -> None:
-    from sf1630.dataspec import load_spec
-    from sf1630.dataspec.validation import Validator
-
-    assert Validator().validate_file(path, load_spec("ky")).success
-
-
-def run_polars_evaluator(path: Path, module_file: Path) -> None:
-    import importlib.util
-
-    from sf1630.dataspec import load_spec
-
-    loader = importlib.util.spec_from_file_location("sf1630_polars_evaluator", module_file)
-    assert loader is not None and loader.loader is not None
-    module = importlib.util.module_from_spec(loader)
-    sys.modules[loader.name] = module  # its dataclasses look their module up
-    loader.loader.exec_module(module)
-    report = module.validate_file(path, load_spec("ky"))
-    assert report.success and "great_expectations" not in sys.modules
+    engine = sqlalchemy.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with engine.begin() as con:
+        con.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_schema(work)}")
+        frame.to_sql("plain_ky", con, schema=_schema(work), index=False, chunksize=50_000, if_exists="append")
 
 
 def child(args: argparse.Namespace) -> None:
@@ -354,25 +346,19 @@ def child(args: argparse.Namespace) -> None:
         step_delete(home, args.port, work)
     elif args.variant == "floor":
         run_floor(work, args.index)
-    elif args.variant == "plain":
-        run_plain(home, args.port, work, args.index)
-    elif args.variant == "gx_validation":
-        run_gx_validation(work / "data" / data_name(0))
     else:
-        run_polars_evaluator(work / "data" / data_name(0), Path(args.module))
+        run_plain(home, args.port, work, args.index)
     print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss": peak_rss_bytes()}))
 
 
-def measure(
-    variant: str, home: Path, port: int, work: Path, index: int = 0, module: str = ""
-) -> dict[str, Any]:
+def measure(variant: str, home: Path, port: int, work: Path, index: int = 0) -> dict[str, Any]:
     command = [sys.executable, __file__, "--variant", variant, "--home", str(home), "--port", str(port)]
-    command += ["--work", str(work), "--index", str(index), "--module", module]
+    command += ["--work", str(work), "--index", str(index)]
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{variant} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {"step": variant, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
 def total(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -380,7 +366,9 @@ def total(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": round(sum(p["seconds"] for p in parts), 3),
         "peak_rss": max(p["peak_rss"] for p in parts),
         "processes": len(parts),
-        "parts_s": [round(p["seconds"], 2) for p in parts],
+        "parts": [
+            {"step": p["step"], "s": round(p["seconds"], 2), "rss_mb": p["peak_rss"] >> 20} for p in parts
+        ],
     }
 
 
@@ -392,48 +380,51 @@ def restore_inbox(home: Path, work: Path, count: int, metadata: dict[str, bytes]
 
 
 def fresh(work: Path) -> None:
-    for name in ("ours.duckdb", "ours.duckdb.wal", "floor.duckdb", "floor.duckdb.wal", "plain.sqlite"):
-        (work / name).unlink(missing_ok=True)
+    import psycopg
+
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {_schema(work)} CASCADE")
     shutil.rmtree(work / "store", ignore_errors=True)
     for plain in work.glob("plain-*"):
         plain.unlink()
 
 
 def workload(
-    home: Path, port: int, work: Path, count: int, metadata: dict[str, bytes], module: str
+    home: Path, port: int, work: Path, count: int, metadata: dict[str, bytes], with_plain: bool
 ) -> dict[str, Any]:
-    """plain, floor and ours once each on a fresh warehouse and a full IN/; GX and the evaluator alone."""
-    fresh(work)
-    restore_inbox(home, work, count, metadata)
-    plain = total([measure("plain", home, port, work, n) for n in range(count)])
-    floor = total([measure("floor", home, port, work, count)])
-    steps = [measure("fetch", home, port, work), measure("validate", home, port, work)]
-    steps += [measure("load", home, port, work, n) for n in range(count)]
-    steps.append(measure("delete", home, port, work))
-    ours = total(steps)
-    ours["inbox_after"] = sorted(p.name for p in (home / "users" / LIS_USER / "IN").iterdir())
-    figures: dict[str, Any] = {"plain": plain, "floor": floor, "ours": ours}
-    if count == 1:
-        figures["gx_validation"] = total([measure("gx_validation", home, port, work)])
-        if module:
-            figures["polars_evaluator"] = total([measure("polars_evaluator", home, port, work, 0, module)])
+    """plain (unless told not to), floor and ours once each on a fresh schema and a full IN/."""
+    figures: dict[str, Any] = {}
+    try:
+        if with_plain:
+            fresh(work)
+            restore_inbox(home, work, count, metadata)
+            figures["plain"] = total([measure("plain", home, port, work, n) for n in range(count)])
+        fresh(work)
+        figures["floor"] = total([measure("floor", home, port, work, count)])
+        fresh(work)
+        restore_inbox(home, work, count, metadata)
+        steps = [measure("fetch", home, port, work), measure("validate", home, port, work)]
+        steps += [measure("load", home, port, work, n) for n in range(count)]
+        steps.append(measure("delete", home, port, work))
+        figures["ours"] = total(steps)
+        figures["ours"]["inbox_after"] = sorted(p.name for p in (home / "users" / LIS_USER / "IN").iterdir())
+    finally:
+        fresh(work)
     return figures
 
 
-def summarise(name: str, figures: dict[str, Any], file_bytes: int) -> dict[str, Any]:
-    ours, floor, plain = (figures[k]["seconds"] for k in ("ours", "floor", "plain"))
+def summarise(figures: dict[str, Any], file_bytes: int) -> dict[str, Any]:
+    ours, floor = figures["ours"]["seconds"], figures["floor"]["seconds"]
     out: dict[str, Any] = {
         **figures,
         "file_bytes": file_bytes,
-        "ours_over_plain": round(ours / plain, 3),
         "ours_over_floor": round(ours / floor, 2),
         "ours_rss_over_file": round(figures["ours"]["peak_rss"] / file_bytes, 2),
-        "plain_rss_over_file": round(figures["plain"]["peak_rss"] / file_bytes, 2),
+        "validate_seconds": next(p["s"] for p in figures["ours"]["parts"] if p["step"] == "validate"),
     }
-    if "polars_evaluator" in figures:
-        out["gx_over_polars"] = round(
-            figures["gx_validation"]["seconds"] / figures["polars_evaluator"]["seconds"], 2
-        )
+    if "plain" in figures:
+        out["ours_over_plain"] = round(ours / figures["plain"]["seconds"], 3)
+        out["plain_rss_over_file"] = round(figures["plain"]["peak_rss"] / file_bytes, 2)
     return out
 
 
@@ -444,9 +435,7 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--work")
     parser.add_argument("--index", type=int, default=0)
-    parser.add_argument("--module", default="")
-    parser.add_argument("--polars-evaluator", default="", help="source file of the former polars evaluator")
-    parser.add_argument("--only", choices=sorted(WORKLOADS), default=None)
+    parser.add_argument("--only", choices=sorted(WORKLOADS), action="append", default=None)
     args = parser.parse_args()
     if args.variant:
         child(args)
@@ -456,42 +445,51 @@ def main() -> None:
     from sf1630.dataspec.schema import write_csv
     from sf1630.dataspec.synth import synthesize
 
-    module = str(Path(args.polars_evaluator).resolve()) if args.polars_evaluator else ""
-    summary: dict[str, Any] = {"benchmark": "receiver", "scale": SCALE}
+    summary: dict[str, Any] = {"benchmark": "receiver", "scale": SCALE, "warehouse": "postgresql"}
     spec = load_spec("ky")
     for name, (count, rows) in WORKLOADS.items():
-        if args.only not in (None, name):
+        if args.only is not None and name not in args.only:
             continue
         work = Path(tempfile.mkdtemp(prefix=f"bench-receiver-{name}-"))
         try:
             (work / "data").mkdir()
             for n in range(count):
-                write_csv(
-                    synthesize(spec, rows, "65700000", "2026-10", 1630 + n),
-                    spec,
-                    work / "data" / data_name(n),
-                )
+                frame = synthesize(spec, rows, "65700000", "2026-10", 1630 + n)
+                write_csv(frame, spec, work / "data" / data_name(n))
+                del frame
             with emulator(work) as (home, port):
                 metadata = {
                     data_name(n): deliver(home, port, work / "data" / data_name(n)) for n in range(count)
                 }
-                figures = workload(home, port, work, count, metadata, module)
+                figures = workload(home, port, work, count, metadata, with_plain=name != "one5m")
             largest = max((work / "data" / data_name(n)).stat().st_size for n in range(count))
-            summary[name] = {"deliveries": count, "rows": rows, **summarise(name, figures, largest)}
+            summary[name] = {"deliveries": count, "rows": rows, **summarise(figures, largest)}
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    met = {}
-    if "run4" in summary:
-        met["run4_ours_over_plain"] = summary["run4"]["ours_over_plain"] <= TARGETS["run4_ours_over_plain"]
-    if "one1m" in summary:
-        one = summary["one1m"]
-        met["one1m_ours_over_floor"] = one["ours_over_floor"] <= TARGETS["one1m_ours_over_floor"]
-        met["rss_over_file"] = one["ours_rss_over_file"] <= TARGETS["rss_over_file"]
-        if "gx_over_polars" in one:
-            met["gx_over_polars"] = one["gx_over_polars"] <= TARGETS["gx_over_polars"]
     summary["targets"] = TARGETS
-    summary["targets_met"] = met
+    summary["targets_met"] = targets_met(summary)
     print(json.dumps(summary))
+
+
+def targets_met(summary: dict[str, Any]) -> dict[str, bool]:
+    met: dict[str, bool] = {}
+    for name in ("run4", "one1m"):
+        if "ours_over_plain" in summary.get(name, {}):
+            met[f"{name}_ours_over_plain"] = (
+                summary[name]["ours_over_plain"] <= TARGETS[f"{name}_ours_over_plain"]
+            )
+    if "one1m" in summary:
+        met["one1m_validate_seconds"] = (
+            summary["one1m"]["validate_seconds"] <= TARGETS["one1m_validate_seconds"]
+        )
+    if "one1m" in summary and "one5m" in summary:
+        small = {p["step"]: p["rss_mb"] for p in summary["one1m"]["ours"]["parts"]}
+        large = {p["step"]: p["rss_mb"] for p in summary["one5m"]["ours"]["parts"]}
+        met["one5m_rss_over_one1m"] = all(
+            large[s] <= TARGETS["one5m_rss_over_one1m"] * small[s] for s in large if s in small
+        )
+        met["one5m_peak_rss_mb"] = max(large.values()) <= TARGETS["one5m_peak_rss_mb"]
+    return met
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """How fast the Loads page answers on a year of the whole country, beside a plain query of the same rows.
 
-A DuckDB warehouse with one schema per LIS system (122, as the demo has them) and a ledger row per LIS
+A PostgreSQL warehouse (the machine's server, a database of the run's own) with one schema per LIS system
+(122, as the demo has them) and a ledger row per LIS
 system × sender (5: the four of senders.yaml and KP) × month (12 of 2026); a SQLite sender ledger with the
 matching receipts; 7,320 task instances known to the task index. Timed in the same run, best of N:
 - ``plain_query``: one ``UNION ALL`` over the 122 ledgers for the year, fetched (the floor: the rows must
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,16 +55,17 @@ class Tasks:
         return self.known
 
 
-def _seed(folder: Path, scale: float) -> tuple[list[tuple[str, str, Database]], Database, Tasks, int]:
+def _seed(
+    folder: Path, dsn: str, scale: float
+) -> tuple[list[tuple[str, str, Database]], Database, Tasks, int]:
+    import psycopg
+
     receivers = load_receivers()
     count = max(1, round(len(receivers) * scale))
     chosen = receivers[:count]
-    path = folder / "warehouse.duckdb"
-    import duckdb
-
     rows = 0
     known: dict[tuple[str, str], TaskRef] = {}
-    with duckdb.connect(str(path)) as con:
+    with psycopg.connect(dsn) as con, con.cursor() as cur:
         for receiver in chosen:
             schema = connection_slug(receiver.sftp_user)
             con.execute(f"CREATE SCHEMA {schema}")
@@ -93,10 +97,10 @@ def _seed(folder: Path, scale: float) -> tuple[list[tuple[str, str, Database]], 
                     known[(receiver.dag_id, label)] = TaskRef(
                         receiver.dag_id, f"scheduled__{period}", "load_one", 0, "success"
                     )
-            con.executemany(
+            cur.executemany(
                 f"INSERT INTO {schema}.sf1630_ledger (file_transfer_uuid, file_name, sender, kommune, period,"
                 " rows, checksum, outcome, detail, received_at, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 batch,
             )
             rows += len(batch)
@@ -122,9 +126,25 @@ def _seed(folder: Path, scale: float) -> tuple[list[tuple[str, str, Database]], 
             ],
         )
     targets = [
-        (r.sftp_user, r.kommune.cvr, Database.duckdb(path, connection_slug(r.sftp_user))) for r in chosen
+        (r.sftp_user, r.kommune.cvr, Database.postgres(dsn, connection_slug(r.sftp_user))) for r in chosen
     ]
     return targets, Database.sqlite(sender_db), Tasks(known), rows
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    """A database of the run's own on the machine's server (trust authentication), dropped afterwards."""
+    import psycopg
+
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    name = f"bench_ui_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield admin.replace("dbname=test", f"dbname={name}")
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _best(work: object) -> tuple[float, object]:
@@ -140,21 +160,20 @@ def main() -> int:
     scale = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
     registry = load_registry()
     receivers = load_receivers()
-    with tempfile.TemporaryDirectory() as folder:
-        targets, sender_db, tasks, rows = _seed(Path(folder), scale)
+    with tempfile.TemporaryDirectory() as folder, _database() as dsn:
+        targets, sender_db, tasks, rows = _seed(Path(folder), dsn, scale)
         chosen_users = {user for user, _, _ in targets}
         chosen = [r for r in receivers if r.sftp_user in chosen_users]
         filters = Filters.parse(year=str(YEAR), now=NOW)
-        path = targets[0][2].path
 
         def plain() -> int:
-            import duckdb
+            import psycopg
 
             sql = " UNION ALL ".join(
                 f"SELECT * FROM {db.schema}.sf1630_ledger WHERE period BETWEEN '{YEAR}-01' AND '{YEAR}-12'"
                 for _, _, db in targets
             )
-            with duckdb.connect(str(path), read_only=True) as con:
+            with psycopg.connect(dsn) as con:
                 return len(con.execute(sql).fetchall())
 
         ledgers = [(s.code, sender_db) for s in registry.senders]

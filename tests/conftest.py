@@ -57,15 +57,13 @@ _SERVICE_FOLDERS = frozenset({"integration", "distributed", "deploy", "bench", "
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a service ``integration``, so ``-m "not integration"`` needs none.
 
-    By folder, and elsewhere by the fixtures it uses: PostgreSQL (``pg_schema``, the ``postgres`` warehouse)
-    or a migrated Airflow metadata database (``airflow_db``).
+    By folder, and elsewhere by the fixtures it uses: PostgreSQL (``pg_schema``, ``warehouse``) or a
+    migrated Airflow metadata database (``airflow_db``).
     """
     from tests.support.fixtures import SERVICE_FIXTURES
 
     for item in items:
         folder = item.path.relative_to(REPO_ROOT / "tests").parts[0]
-        callspec = getattr(item, "callspec", None)
-        uses_postgres = callspec is not None and callspec.params.get("warehouse") == "postgres"
         fixtures = set(getattr(item, "fixturenames", ()))
-        if folder in _SERVICE_FOLDERS or uses_postgres or fixtures & (SERVICE_FIXTURES | {"airflow_db"}):
+        if folder in _SERVICE_FOLDERS or fixtures & (SERVICE_FIXTURES | {"airflow_db"}):
             item.add_marker(pytest.mark.integration)

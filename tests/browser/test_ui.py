@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-import duckdb
+import psycopg
 import pytest
-from sf1630.demo.environment import read_env_file
+from psycopg.conninfo import conninfo_to_dict
+from sf1630.demo.environment import read_env_file, warehouse_dsn
 from sf1630.demo.layout import DemoHome
-from sf1630.demo.metadb import SQLITE
+from sf1630.demo.metadb import SQLITE, start_metadata_db
 from sf1630.demo.progress import Progress
 from sf1630.demo.run import run_demo
 from sf1630.demo.stack import free_port
@@ -67,9 +68,9 @@ def _seed(root: Path) -> DemoHome:
         (home.root / "demo.env").write_text(env.replace(old, str(home.root)), encoding="utf-8")
     else:
         quiet = Progress(io.StringIO(), every=0)
-        # SQLite: the browser tests' own api-server reads the state after the demo (and its embedded
-        # PostgreSQL) has stopped. A platform that answers within the senders' quick look: the views,
-        # not the deferred waits, are under test here.
+        # SQLite: the browser tests' own api-server reads Airflow's state after the demo has stopped (the
+        # warehouse's embedded PostgreSQL is started again by the ``warehouse`` fixture). A platform
+        # that answers within the senders' quick look: the views, not the deferred waits, are tested.
         run_demo(
             home,
             kommune_count=1,
@@ -79,9 +80,6 @@ def _seed(root: Path) -> DemoHome:
             metadata_db=SQLITE,
             processing_delay=timedelta(seconds=1),
         )
-    with duckdb.connect(str(home.warehouse)) as con:
-        # DUBU: accepted by the platform, not loaded yet; AULA: never delivered.
-        con.execute(f"DELETE FROM {SCHEMA}.sf1630_ledger WHERE sender IN ('DUBU', 'AULA')")
     with sqlite3.connect(home.sender_ledger) as conn:
         conn.execute("DELETE FROM sf1630_sender_ledger WHERE sender = 'AULA'")
     return home
@@ -93,8 +91,28 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> DemoHome:
 
 
 @pytest.fixture(scope="module")
-def server(seeded: DemoHome) -> Iterator[ApiServer]:
-    with api_server(read_env_file(seeded), seeded.root.parent / "api-server.log") as running:
+def warehouse(seeded: DemoHome) -> Iterator[str]:
+    """The demo's warehouse (its embedded PostgreSQL, started again); its libpq connection string."""
+    database = start_metadata_db(SQLITE, seeded.airflow_home, warehouse=seeded.postgres)
+    try:
+        dsn = warehouse_dsn(*database.warehouse_server())
+        with psycopg.connect(dsn) as con:
+            # DUBU: accepted by the platform, not loaded yet; AULA: never delivered.
+            con.execute(f"DELETE FROM {SCHEMA}.sf1630_ledger WHERE sender IN ('DUBU', 'AULA')")
+        yield dsn
+    finally:
+        database.stop()
+
+
+@pytest.fixture(scope="module")
+def server(seeded: DemoHome, warehouse: str) -> Iterator[ApiServer]:
+    env = read_env_file(seeded)
+    socket_folder, port = (conninfo_to_dict(warehouse)[k] for k in ("host", "port"))
+    for name, value in env.items():  # the server's socket folder may have moved since the demo
+        conn = json.loads(value) if name.startswith("AIRFLOW_CONN_SF1630_WAREHOUSE_") else None
+        if conn is not None:
+            env[name] = json.dumps({**conn, "host": socket_folder, "port": int(str(port))})
+    with api_server(env, seeded.root.parent / "api-server.log") as running:
         yield running
 
 
@@ -254,8 +272,8 @@ def test_a_browser_without_login_sees_no_data(server: ApiServer, tmp_path: Path)
     assert "Not authenticated" in text and "quarantined" not in text
 
 
-def test_report_files_need_login_too(server: ApiServer, seeded: DemoHome) -> None:
-    with duckdb.connect(str(seeded.warehouse), read_only=True) as con:
+def test_report_files_need_login_too(server: ApiServer, warehouse: str) -> None:
+    with psycopg.connect(warehouse) as con:
         [(uuid,)] = con.execute(
             f"SELECT file_transfer_uuid FROM {SCHEMA}.sf1630_ledger WHERE sender = 'KSD'"
         ).fetchall()

@@ -61,6 +61,15 @@ def test_stack_has_every_part(compose: dict[str, Any]) -> None:
     assert _services(compose)["seed"]["restart"] == "no"
 
 
+def test_every_worker_and_the_api_server_share_the_receivers_store(compose: dict[str, Any]) -> None:
+    """A receiver run's steps may land on different workers and the views read the reports the workers
+    wrote: the store's default place ($AIRFLOW_HOME/sf1630) is one named volume in all of them."""
+    for name in ("celery-worker", "api-server", "scheduler", "triggerer"):
+        volumes = _services(compose)[name]["volumes"]
+        assert "sf1630-store:/opt/airflow/sf1630" in volumes, name
+    assert "sf1630-store" in compose["volumes"]
+
+
 def test_commands_are_real_entry_points(compose: dict[str, Any]) -> None:
     """``sf1630 …`` parsed by ``sf1630.cli.build_parser()``, ``airflow …`` by Airflow's own CLI parser."""
     airflow_argvs = []

@@ -4,9 +4,12 @@
 triggerer, an API server (the workers reach the metadata database only through its Task Execution API)
 and Celery workers that may sit on other machines. This test starts exactly those as separate process
 groups against the machine's PostgreSQL (a fresh database, dropped afterwards) and Redis (a dedicated
-database number and a queue of its own), triggers the KY sender DAG and the receiver DAG of every LIS
-system through the scheduler with the ``airflow`` command line, and checks the end state: every delivery
-is in the PostgreSQL warehouse exactly once and every SFTP folder on the emulator is empty.
+database number and a queue of its own), with TWO Celery workers (one task at a time each, distinct
+names) sharing one object store (staging, reports, quarantine under ``$AIRFLOW_HOME/sf1630``, as
+docker-compose mounts one volume into every worker), triggers the KY sender DAG and the receiver DAG of
+every LIS system through the scheduler with the ``airflow`` command line, and checks the end state: every
+delivery is in the PostgreSQL warehouse exactly once, every SFTP folder on the emulator is empty, both
+workers ran tasks, and a receiver run's steps ran on both workers (what one step staged, the next read).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ REDIS_DB = 11  # a database number no other test uses
 RUN_TIMEOUT = 420.0
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PROCESSING_DELAY = "8s"  # longer than the sender's 5 s quick look
+WORKERS = ("worker-a", "worker-b")  # two Celery workers on one shared store
 
 
 @dataclass
@@ -181,8 +185,14 @@ def world(tmp_path: Path) -> Iterator[World]:
             database_url=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
         ) as stack:
             queue = stack.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
-            worker = ["celery", "worker", "--queues", queue, "--concurrency", "2"]
-            stack.run("celery-worker", [*worker, "--celery-hostname", f"{database}@%h"])
+            worker = ["celery", "worker", "--queues", queue, "--concurrency", "1"]
+            for name in WORKERS:
+                named = {
+                    "SF1630_WORKER_NAME": name,
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.support.worker_name.hostname",
+                    "PYTHONPATH": str(REPO),
+                }
+                stack.run(f"celery-{name}", [*worker, "--celery-hostname", f"{name}-{database}@%h"], named)
             yield World(stack, tmp_path / "platform-home", lis_users)
     finally:
         if emulator is not None:
@@ -220,7 +230,14 @@ def test_month_through_celery_workers(world: World, capsys: pytest.CaptureFixtur
     workers = stack.query(
         "SELECT DISTINCT hostname FROM task_instance WHERE run_id = ? AND hostname <> ''", run_id
     )
-    assert workers, "no task instance names the Celery worker that ran it"
+    assert {w for (w,) in workers} == set(WORKERS), workers
+    spread = stack.query(
+        "SELECT dag_id, count(DISTINCT hostname) FROM task_instance WHERE run_id = ? AND hostname <> ''"
+        " AND task_id IN ('fetch', 'validate', 'load', 'delete') GROUP BY dag_id",
+        run_id,
+    )
+    steps_on_both = [dag for dag, hosts in spread if dag.startswith("sf1630_receiver_") and hosts > 1]
+    assert steps_on_both, f"every receiver run's steps ran on one worker: {spread}"
     with capsys.disabled():
         print(f"\ncelery run: {len(dag_ids)} DAG runs in {time.monotonic() - started:.1f} s after start-up")
 

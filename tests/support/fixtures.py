@@ -7,7 +7,6 @@ Fixtures that need a running service carry the ``integration`` marker automatica
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sf1630.database import Database
@@ -16,7 +15,7 @@ from tests.support.mail import MailBox, smtp_sink
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
 
 #: Fixtures that need PostgreSQL; a test using one is an integration test.
-SERVICE_FIXTURES = frozenset({"pg_schema"})
+SERVICE_FIXTURES = frozenset({"pg_schema", "warehouse"})
 
 
 @pytest.fixture
@@ -26,12 +25,9 @@ def pg_schema() -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """Each warehouse for real: a DuckDB file in tmp_path, or a unique PostgreSQL schema dropped after."""
-    if request.param == "duckdb":
-        yield Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
-        return
+@pytest.fixture
+def warehouse() -> Iterator[Database]:
+    """The warehouse for real: a unique PostgreSQL schema in database ``test``, dropped after."""
     with fresh_schema("t") as schema:
         yield Database.postgres(POSTGRES_DSN, schema=schema)
 

@@ -137,8 +137,6 @@ class Emulator:
 
 def warehouse_connection(db: Database) -> dict[str, Any]:
     """The Airflow connection of a test warehouse."""
-    if db.kind == "duckdb":
-        return {"conn_type": "duckdb", "host": str(db.path), "extra": {"schema": db.schema}}
     return {
         "conn_type": "postgres",
         "host": "127.0.0.1",

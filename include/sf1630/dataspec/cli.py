@@ -1,9 +1,11 @@
 """``sf1630 dataspec``: list and show specs, write a GX suite, make synthetic files, check a file with GX.
 
 Heavy libraries (polars, Great Expectations) are imported inside the handlers so ``sf1630 --help`` stays fast.
-``check`` runs the spec's suite through GX Core, as the receiver does; with ``--report-dir`` it writes the
-same reports the receiver keeps (``validation.json``, GX's ValidationResult; ``validation.html``;
-``summary.txt``; ``datadocs/``, GX Data Docs).
+``suite`` writes the suite the receiver runs, in PostgreSQL, on a file staged as text
+(:func:`~sf1630.dataspec.suite.staging_configs`). ``check`` needs no warehouse: it runs the spec's typed
+suite through GX Core's pandas engine on the file read into memory (polars, then pandas; peak memory about
+8× the file), and with ``--report-dir`` writes the reports the receiver keeps (``validation.json``, GX's
+ValidationResult; ``validation.html``; ``summary.txt``; ``datadocs/``, GX Data Docs).
 Exit codes: 0 valid / done, 1 the file is invalid, 2 usage error or a file that cannot be read.
 """
 
@@ -35,7 +37,9 @@ def register(subparsers: Any) -> None:
     show.add_argument("name")
     show.set_defaults(handler=_show)
 
-    suite = commands.add_parser("suite", help="write a spec's Great Expectations suite as GX JSON")
+    suite = commands.add_parser(
+        "suite", help="write the GX suite the receiver runs on a staged file (PostgreSQL) as GX JSON"
+    )
     suite.add_argument("name")
     suite.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
     suite.set_defaults(handler=_suite)
@@ -87,13 +91,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _suite(args: argparse.Namespace) -> int:
-    from sf1630.dataspec.suite import suite_json
+    from sf1630.dataspec.suite import staging_suite_json
 
     try:
         spec = load_spec(args.name, args.spec_dir)
     except ConfigError as exc:
         return _usage(str(exc))
-    text = suite_json(spec) + "\n"
+    text = staging_suite_json(spec) + "\n"
     if args.out is None:
         sys.stdout.write(text)
     else:

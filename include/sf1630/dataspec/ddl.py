@@ -7,9 +7,10 @@ key the table on (kommune, period, primary key): a new month's file replaces onl
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from sf1630.dataspec.spec import Column, DataSpec
+from sf1630.dataspec.spec import Column, DataSpec, Dialect
 
 Engine = Literal["duckdb", "postgres"]
 
@@ -101,3 +102,68 @@ def source_table_ddl(spec: DataSpec, engine: Engine) -> str:
     """DDL for a sender-side source table with the spec's columns (demo and test databases)."""
     lines = [f"    {c.name} {sql_type(c, engine)}{' NOT NULL' if c.required else ''}" for c in spec.columns]
     return f"CREATE TABLE IF NOT EXISTS {spec.source_table} (\n" + ",\n".join(lines) + "\n)"
+
+
+# --- text staging → typed values (PostgreSQL) ------------------------------------------------------------
+
+#: Width of each strftime directive's digits in the spec's formats (the lexical patterns are fixed-width).
+_DIRECTIVE_WIDTH = {"%Y": 4, "%m": 2, "%d": 2, "%H": 2, "%M": 2, "%S": 2, "%f": 6}
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (standard_conforming_strings: only the quote is doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def lexical_match(column: Column, dialect: Dialect, ref: str) -> str | None:
+    """SQL that is true when the text ``ref`` has the column's lexical form (None for plain strings)."""
+    from sf1630.dataspec.schema import lexical_pattern
+
+    pattern = lexical_pattern(column, dialect)
+    return None if pattern is None else f"{ref} ~ {sql_literal(f'^(?:{pattern})$')}"
+
+
+def _parts(fmt: str, ref: str) -> dict[str, str]:
+    """Directive → SQL integer taken from its fixed position in the text ``ref``."""
+    parts: dict[str, str] = {}
+    position = 1
+    for piece in re.split(r"(%[A-Za-z])", fmt):
+        width = _DIRECTIVE_WIDTH.get(piece)
+        if width is None:
+            position += len(piece)
+            continue
+        parts[piece] = f"substr({ref}, {position}, {width})::int"
+        position += width
+    return parts
+
+
+def typed_value(column: Column, dialect: Dialect, ref: str, *, validated: bool = False) -> str:
+    """SQL turning the text ``ref`` into the column's typed value; NULL where the text is not of the type.
+
+    ``validated``: every text is known to be of the type (the suite passed), so the cast goes unguarded;
+    the pattern match per value is most of a promotion's cost, and an unexpected text fails the
+    transaction instead of becoming NULL.
+    """
+    if column.type == "string":
+        return ref
+    match = "TRUE" if validated else lexical_match(column, dialect, ref)
+    if column.type == "boolean":
+        true, false = sql_literal(dialect.true_value), sql_literal(dialect.false_value)
+        return f"(CASE {ref} WHEN {true} THEN TRUE WHEN {false} THEN FALSE END)"
+    if column.type == "integer":
+        value = f"{ref}::bigint"
+    elif column.type == "decimal":
+        text = ref if dialect.decimal == "." else f"replace({ref}, {sql_literal(dialect.decimal)}, '.')"
+        value = f"{text}::numeric({column.precision}, {column.scale or 0})"
+    else:
+        fmt = dialect.date_format if column.type == "date" else dialect.timestamp_format
+        p = _parts(fmt, ref)
+        ymd = ", ".join(p.get(d, "1") for d in ("%Y", "%m", "%d"))
+        if column.type == "date":
+            value = f"make_date({ymd})"
+        else:
+            seconds = p.get("%S", "0") + (f" + {p['%f']} / 1000000.0" if "%f" in p else "")
+            value = f"make_timestamp({ymd}, {p.get('%H', '0')}, {p.get('%M', '0')}, {seconds})"
+    # For dates and times the lexical pattern is the calendar itself (schema.calendar_pattern): a text that
+    # matches casts without an error.
+    return value if validated else f"(CASE WHEN {match} THEN {value} END)"

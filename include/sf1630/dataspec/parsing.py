@@ -28,7 +28,7 @@ from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult
 from sf1630.dataspec.schema import read_options
 from sf1630.dataspec.spec import DataSpec
 
-_OTHER_SEPARATORS = (",", ";", "\t", "|")
+OTHER_SEPARATORS = (",", ";", "\t", "|")
 
 
 class ParseFailure(Exception):
@@ -162,7 +162,7 @@ def _header(data: bytes, text: str | None, spec: DataSpec) -> list[str]:
     except csv.Error as exc:
         raise _csv_failure(exc, "header") from exc
     if len(header) == 1 and len(spec.columns) > 1:
-        other = [s for s in _OTHER_SEPARATORS if s != d.separator and s in first]
+        other = [s for s in OTHER_SEPARATORS if s != d.separator and s in first]
         hint = f"; it looks separated by {other[0]!r}" if other else ""
         raise ParseFailure(
             CheckResult(
@@ -192,7 +192,7 @@ def _check_rows(data: bytes, text: str | None, spec: DataSpec, width: int) -> No
         bad = [(i + 1, n) for i, n in enumerate(counts) if n != width]
         total = len(bad)
     else:
-        fields = _fields_per_line(data, d.separator.encode())
+        fields = fields_per_line(data, d.separator.encode())
         index = np.flatnonzero(fields != width)
         total = len(index)
         bad = [(int(i) + 1, int(fields[i])) for i in index[:SAMPLE_SIZE]]
@@ -208,7 +208,7 @@ def _check_rows(data: bytes, text: str | None, spec: DataSpec, width: int) -> No
         )
 
 
-def _fields_per_line(data: bytes, separator: bytes, chunk: int = 1 << 24) -> np.ndarray[Any, Any]:
+def fields_per_line(data: bytes, separator: bytes, chunk: int = 1 << 24) -> np.ndarray[Any, Any]:
     """Fields on each line of unquoted CSV, counted in chunks so memory stays small beside the file."""
     view = np.frombuffer(data, dtype=np.uint8)
     sep, newline = separator[0], ord("\n")

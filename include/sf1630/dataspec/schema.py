@@ -17,16 +17,19 @@ import polars as pl
 
 from sf1630.dataspec.spec import Column, DataSpec, Dialect
 
-_STRFTIME_LEXICON = {
+_YEAR = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+#: Years divisible by 4 and not by 100, or by 400 (0400, 0800, ..., 2000).
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+#: (year, month, day) patterns whose union is exactly the calendar: a date's text is valid iff one matches.
+_CALENDAR = (
     # Years 0001-9999: PostgreSQL has no year 0, so "0000" could not be stored as the file says it.
-    "%Y": "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})",
-    "%m": "[0-9]{2}",
-    "%d": "[0-9]{2}",
-    "%H": "[0-9]{2}",
-    "%M": "[0-9]{2}",
-    "%S": "[0-9]{2}",
-    "%f": "[0-9]{6}",
-}
+    (_YEAR, "(?:0[13578]|1[02])", "(?:0[1-9]|[12][0-9]|3[01])"),
+    (_YEAR, "(?:0[469]|11)", "(?:0[1-9]|[12][0-9]|30)"),
+    (_YEAR, "02", "(?:0[1-9]|1[0-9]|2[0-8])"),
+    (_LEAP_YEAR, "02", "29"),
+)
+#: The time of day; no leap second (23:59:60 would be stored as the next minute, not as the file says).
+_CLOCK = {"%H": "(?:[01][0-9]|2[0-3])", "%M": "[0-5][0-9]", "%S": "[0-5][0-9]", "%f": "[0-9]{6}"}
 
 
 def polars_dtype(column: Column) -> pl.DataType:
@@ -81,10 +84,27 @@ def lexical_pattern(column: Column, dialect: Dialect) -> str | None:
         )
     if column.type in ("date", "timestamp"):
         fmt = dialect.date_format if column.type == "date" else dialect.timestamp_format
-        return "".join(_STRFTIME_LEXICON.get(part, re.escape(part)) for part in re.split(r"(%[A-Za-z])", fmt))
+        return calendar_pattern(fmt)
     if column.type == "boolean":
         return f"{re.escape(dialect.true_value)}|{re.escape(dialect.false_value)}"
     return None
+
+
+def calendar_pattern(fmt: str) -> str:
+    """Regular expression matching exactly the real dates (and times) written in strftime format ``fmt``.
+
+    A calendar in a pattern: the months of 31 and 30 days, February's 28 and the 29th in leap years, hours
+    below 24 and minutes and seconds below 60. So a type check is one pattern match in any engine (GX's
+    SQL engine bundles it with the other column checks; PostgreSQL 15 has no ``pg_input_is_valid``), and a
+    text that matches can be cast without an error.
+    """
+    pieces = re.split(r"(%[A-Za-z])", fmt)
+
+    def render(year: str, month: str, day: str) -> str:
+        fields = {"%Y": year, "%m": month, "%d": day, **_CLOCK}
+        return "".join(fields.get(piece) or re.escape(piece) for piece in pieces)
+
+    return "|".join(f"(?:{render(*case)})" for case in _CALENDAR)
 
 
 def parse_expression(column: Column, dialect: Dialect, name: str | None = None) -> pl.Expr:

@@ -4,7 +4,9 @@ The suite is the contract: every check the project makes on a value is a GX expe
 them (:mod:`sf1630.dataspec.validation`). Type checks are ``expect_column_values_to_be_of_type`` on the frame
 :func:`~sf1630.dataspec.validation.gx_frame` builds, in which a column holds typed values only when every text
 parsed; otherwise its unparsed texts are the expectation's unexpected values. ``sf1630 dataspec suite NAME``
-writes the suite as GX's JSON (:func:`suite_json`).
+writes the suite the receiver runs as GX's JSON (:func:`staging_suite_json`): the same checks for a file
+staged as text in PostgreSQL (:func:`staging_configs`), where a type check is a pattern and a range
+compares typed values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sf1630.database import quoted
+from sf1630.dataspec.ddl import sql_literal, typed_value
+from sf1630.dataspec.schema import lexical_pattern
 from sf1630.dataspec.spec import Column, DataSpec
 
 if TYPE_CHECKING:
@@ -142,8 +147,102 @@ def gx_suite(name: str, configs: Sequence[Expectation]) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
-def suite_json(spec: DataSpec) -> str:
-    """The spec's suite as GX writes an ExpectationSuite to JSON (what a GX user opens or imports)."""
+# --- the suite on a text staging table (PostgreSQL) ------------------------------------------------------
+
+#: The expectation a staging check stands for, in its ``meta``: the report names the check as the typed
+#: suite does (a type check on text is a pattern; a range needs a cast, so it is a GX SQL expectation).
+STANDS_FOR = "stands_for"
+OF_TYPE = "expect_column_values_to_be_of_type"
+UNEXPECTED_ROWS = "unexpected_rows_expectation"
+
+
+def staging_configs(spec: DataSpec) -> list[Expectation]:
+    """The spec's suite for a file staged as text in PostgreSQL, which is what the receiver runs.
+
+    GX's SQL engine checks a column's declared type only, and a staging column is TEXT, so: a type check
+    is the type's lexical pattern (:func:`~sf1630.dataspec.schema.lexical_pattern`; for dates and
+    timestamps the calendar itself); a range, a numeric value set and a column-pair rule compare typed values
+    (:func:`~sf1630.dataspec.ddl.typed_value`) in an ``UnexpectedRowsExpectation``. Each such check names
+    the expectation it stands for in its ``meta`` (``stands_for``), so the report reads as for the typed
+    suite. Everything else (columns, row count, nulls, uniqueness, patterns, string sets, lengths) is the
+    same GX expectation on the text.
+    """
+    configs = [c for c in expectation_configs(spec) if c[0].startswith("expect_table_")]
+    for column in spec.columns:
+        configs.extend(_staging_column_configs(column, spec))
+    if len(spec.primary_key) == 1:
+        if not spec.column(spec.primary_key[0]).unique:
+            configs.append(("expect_column_values_to_be_unique", {"column": spec.primary_key[0]}))
+    else:
+        configs.append(("expect_compound_columns_to_be_unique", {"column_list": list(spec.primary_key)}))
+    for rule in spec.rules:
+        column, other = spec.column(rule.column), spec.column(rule.other)
+        a, b = (typed_value(c, spec.dialect, quoted(c.name)) for c in (column, other))
+        where = f"{a} {'<' if rule.op == 'ge' else '<='} {b}"
+        description = f"{rule.column} {'>=' if rule.op == 'ge' else '>'} {rule.other}"
+        meta = {STANDS_FOR: "expect_column_pair_values_a_to_be_greater_than_b", "column": rule.column}
+        configs.append(rows_check(where, description, meta))
+    return configs
+
+
+def rows_check(where: str, description: str, meta: dict[str, Any]) -> Expectation:
+    """An ``UnexpectedRowsExpectation``: the rows of the batch for which ``where`` (SQL) is true fail it.
+
+    Braces are doubled (GX substitutes ``{batch}`` with Python's formatter, and patterns hold ``{8}``), and
+    colons escaped (GX runs the query as SQLAlchemy ``text()``, where ``(?:000`` would be a bind parameter).
+    """
+    condition = where.replace("{", "{{").replace("}", "}}").replace(":", "\\:")
+    query = f"SELECT * FROM {{batch}} WHERE {condition}"  # noqa: S608 -- checked names, quoted values
+    return (UNEXPECTED_ROWS, {"unexpected_rows_query": query, "description": description, "meta": meta})
+
+
+def _sql_value(column: Column, value: object) -> str:
+    if column.type in ("integer", "decimal"):
+        return str(value)
+    return sql_literal(str(value))
+
+
+def _staging_column_configs(column: Column, spec: DataSpec) -> list[Expectation]:
+    name, dialect = column.name, spec.dialect
+    ref = quoted(name)
+    out: list[Expectation] = []
+    lexical = lexical_pattern(column, dialect)
+    if lexical is not None:
+        regex = f"^(?:{_non_capturing(lexical)})$"
+        out.append(
+            (
+                "expect_column_values_to_match_regex",
+                {"column": name, "regex": regex, "meta": {STANDS_FOR: OF_TYPE}},
+            )
+        )
+    for kind, kwargs in _column_configs(column):
+        if kind in (OF_TYPE, "expect_column_values_to_be_between"):
+            continue
+        if kind == "expect_column_values_to_be_in_set" and column.type != "string":
+            values = ", ".join(_sql_value(column, v) for v in column.allowed or ())
+            where = f"{typed_value(column, dialect, ref)} NOT IN ({values})"
+            out.append(rows_check(where, f"{name} in {{{values}}}", {STANDS_FOR: kind, "column": name}))
+            continue
+        out.append((kind, kwargs))
+    if column.min is not None or column.max is not None:
+        out.append(range_check(column, spec, column.min, column.max))
+    return out
+
+
+def range_check(column: Column, spec: DataSpec, low: object, high: object) -> Expectation:
+    """``expect_column_values_to_be_between`` on the column's typed values (a text that is not of the type
+    is the type check's business, not this one's)."""
+    typed = typed_value(column, spec.dialect, quoted(column.name))
+    bounds = [f"{typed} < {_sql_value(column, low)}"] if low is not None else []
+    bounds += [f"{typed} > {_sql_value(column, high)}"] if high is not None else []
+    description = f"{column.name} between {low} and {high}"
+    meta = {STANDS_FOR: "expect_column_values_to_be_between", "column": column.name}
+    return rows_check(" OR ".join(bounds), description, meta)
+
+
+def staging_suite_json(spec: DataSpec) -> str:
+    """The staging suite as GX writes an ExpectationSuite to JSON (``sf1630 dataspec suite``)."""
     import json
 
-    return json.dumps(build_suite(spec).to_json_dict(), ensure_ascii=False, indent=2, default=str)
+    suite = gx_suite(f"sf1630.{spec.name}", staging_configs(spec))
+    return json.dumps(suite.to_json_dict(), ensure_ascii=False, indent=2, default=str)

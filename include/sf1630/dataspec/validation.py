@@ -1,5 +1,12 @@
 """Validating a file against its data spec with GX: the suite runs in GX Core, and the results are GX's.
 
+Two engines, one report shape. The receiver validates a file where it lies after staging
+(:meth:`Validator.validate_staged`): the file is a text table in PostgreSQL
+(:mod:`sf1630.warehouse.staging`) and GX's SQL engine runs the spec's staging suite there
+(:func:`~sf1630.dataspec.suite.staging_configs`), so no row enters the task's memory. Without a warehouse
+(``sf1630 dataspec check``, the reload of a quarantined file) the file is read into a pandas frame and
+GX's pandas engine runs the typed suite, as described below; memory is then about 8× the file.
+
 The file is read into a text frame first (:mod:`sf1630.dataspec.parsing`: only what stops a frame from being
 built); every value check is then an expectation of the spec's suite
 (:func:`sf1630.dataspec.suite.build_suite`) run by GX over an ephemeral context, through a
@@ -25,6 +32,7 @@ second pass pays it again, and only for a file that failed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -33,15 +41,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
+from sf1630.database import Database
 from sf1630.dataspec.parsing import ParseFailure, first_line, read_regular_file, read_text_frame
 from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult, ValidationReport
 from sf1630.dataspec.schema import lexical_pattern, parse_expression
 from sf1630.dataspec.spec import DataSpec
-from sf1630.dataspec.suite import Expectation, expectation_configs, gx_context, gx_suite
+from sf1630.dataspec.suite import (
+    STANDS_FOR,
+    UNEXPECTED_ROWS,
+    Expectation,
+    expectation_configs,
+    gx_context,
+    gx_suite,
+    staging_configs,
+)
 
 #: What the cheap first pass asks GX for, and what the second pass asks for the failed expectations.
 CHEAP_RESULT_FORMAT = "BOOLEAN_ONLY"
@@ -87,7 +104,8 @@ _STORED: dict[tuple[int, str], tuple[str, Any]] = {}
 
 @dataclass
 class Validator:
-    """GX validation of many files in one process: one context, one import, one datasource per spec."""
+    """GX validation of many files in one process: one context, one import; a pandas datasource (an asset
+    per spec) and a PostgreSQL datasource per warehouse schema (an asset per staging table)."""
 
     context: Any = field(default_factory=gx_context)
     _sites: int = 0
@@ -115,13 +133,41 @@ class Validator:
     def _run(
         self, frame: Any, spec: DataSpec, name: str, extra: Sequence[Expectation]
     ) -> tuple[Any, Any, str]:
+        suite_name = f"sf1630.{spec.name}" + (".delivery" if extra else "")
+        configs = [*expectation_configs(spec), *extra]
+        return self._two_passes(suite_name, configs, name, _FrameBatch(self, spec, frame))
+
+    def validate_staged(
+        self,
+        db: Database,
+        table: str,
+        spec: DataSpec,
+        *,
+        name: str,
+        rows: int,
+        parse_results: Sequence[CheckResult],
+        extra: Sequence[Expectation] = (),
+    ) -> Validated:
+        """Validate a file staged as text in ``db``'s ``table`` (:mod:`sf1630.warehouse.staging`) with the
+        spec's staging suite (:func:`~sf1630.dataspec.suite.staging_configs`) plus ``extra``, run by GX's
+        SQL engine in PostgreSQL: no row enters this process."""
+        suite_name = f"sf1630.{spec.name}.{table}"
+        configs = [*staging_configs(spec), *extra]
+        result, key, suite = self._two_passes(suite_name, configs, name, _TableBatch(self, db, table))
+        results = tuple(parse_results) + tuple(check_result(r) for r in result.results)
+        return Validated(ValidationReport(spec.name, name, rows, results), result, key, suite)
+
+    def _two_passes(
+        self, suite_name: str, configs: list[Expectation], name: str, batch: _Batch
+    ) -> tuple[Any, Any, str]:
+        """BOOLEAN_ONLY over everything, then details for what failed (see the module docstring)."""
         from great_expectations.core.run_identifier import RunIdentifier
 
-        suite_name = f"sf1630.{spec.name}" + (".delivery" if extra else "")
-        definition = self._definition(suite_name, spec, [*expectation_configs(spec), *extra])
+        definition = self._definition(suite_name, batch.definition(), configs)
         run_id = RunIdentifier(run_name=name, run_time=datetime.now(UTC))
-        batch = {"dataframe": frame}
-        result = definition.run(batch_parameters=batch, result_format=CHEAP_RESULT_FORMAT, run_id=run_id)
+        result = definition.run(
+            batch_parameters=batch.parameters(), result_format=CHEAP_RESULT_FORMAT, run_id=run_id
+        )
         key = self._key(run_id)
         failed = [r.expectation_config for r in result.results if not r.success]
         # Data Docs render a page from the observed column list, which BOOLEAN_ONLY leaves out: the column
@@ -131,28 +177,45 @@ class Validator:
             for r in result.results
             if r.success and r.expectation_config.type in _COLUMN_LIST_EXPECTATIONS
         ]
-        target = frame if failed else frame.iloc[:0]
-        detailed = self._details(target, spec, suite_name, [*failed, *columns])
+        detailed = self._details(batch, suite_name, failed, columns)
         result.results = [detailed.get(_identity(r.expectation_config), r) for r in result.results]
         if key is not None:
             self.context.validation_results_store.set(key, result)
         return result, key, suite_name
 
-    def _details(self, frame: Any, spec: DataSpec, suite_name: str, failed: list[Any]) -> dict[str, Any]:
-        """Run only the failed expectations again, asking for counts and samples."""
-        configs = [(c.type, _kwargs(c)) for c in failed]
-        definition = self._definition(f"{suite_name}.failed", spec, configs)
-        detailed = definition.run(batch_parameters={"dataframe": frame}, result_format=DETAIL_RESULT_FORMAT)
-        return {_identity(r.expectation_config): r for r in detailed.results}
+    def _details(
+        self, batch: _Batch, suite_name: str, failed: list[Any], columns: list[Any]
+    ) -> dict[str, Any]:
+        """Run only the failed expectations again, asking for counts and samples (an unexpected-rows check
+        for its first rows, which only GX's COMPLETE format returns; GX caps them)."""
+        rows = [c for c in failed if c.type == UNEXPECTED_ROWS]
+        found: dict[str, Any] = {}
+        passes = (
+            ("failed", [c for c in failed if c.type != UNEXPECTED_ROWS] + columns, DETAIL_RESULT_FORMAT),
+            ("rows", rows, {"result_format": "COMPLETE"}),
+        )
+        for suffix, chosen, result_format in passes:
+            if not chosen:
+                continue
+            configs = [(c.type, _kwargs(c, with_meta=True)) for c in chosen]
+            head = not failed  # nothing failed: the column lists need only the header
+            definition = self._definition(f"{suite_name}.{suffix}", batch.definition(), configs)
+            detailed = definition.run(
+                batch_parameters=batch.parameters(head=head), result_format=result_format
+            )
+            found.update({_identity(r.expectation_config): r for r in detailed.results})
+        return found
 
-    def _definition(self, name: str, spec: DataSpec, configs: list[Expectation]) -> Any:
+    def _definition(self, name: str, data: Any, configs: list[Expectation]) -> Any:
         """The context's ValidationDefinition ``name`` over these expectations, stored anew only when they
         changed: GX's ``add_or_update`` compares every stored expectation with every new one (seconds per
         file on a spec's suite), while a delete and an add cost a few milliseconds."""
         import great_expectations as gx
         from great_expectations.exceptions.exceptions import DataContextError
 
-        fingerprint = json.dumps(configs, sort_keys=True, default=str)
+        fingerprint = json.dumps(
+            [configs, getattr(data, "id", None) or id(data)], sort_keys=True, default=str
+        )
         stored = (id(self.context), name)
         known = _STORED.get(stored)
         if known is not None and known[0] == fingerprint:
@@ -163,10 +226,29 @@ class Validator:
             self.context.suites.delete(name)
         suite = self.context.suites.add(gx_suite(name, configs))
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=self._batch_definition(spec), suite=suite)
+            gx.ValidationDefinition(name=name, data=data, suite=suite)
         )
         _STORED[stored] = (fingerprint, definition)
         return definition
+
+    def _table_definition(self, db: Database, table: str) -> Any:
+        """The whole-table batch of staging ``table`` in ``db``, through GX's PostgreSQL data source (one
+        per database; one table asset per staging table)."""
+        where = f"{db.dsn}\n{db.options}\n{db.schema}"  # the schema is the connection's search path too
+        source_name = "sf1630_pg_" + hashlib.sha256(where.encode()).hexdigest()[:12]
+        try:
+            source = self.context.data_sources.get(source_name)
+        except KeyError:
+            source = self.context.data_sources.add_postgres(source_name, connection_string=sqlalchemy_url(db))
+        names = {asset.name for asset in source.assets}
+        if table in names:
+            asset = source.get_asset(table)
+        else:
+            asset = source.add_table_asset(table, table_name=table, schema_name=db.schema)
+        try:
+            return asset.get_batch_definition("whole")
+        except KeyError:
+            return asset.add_batch_definition_whole_table("whole")
 
     def _batch_definition(self, spec: DataSpec) -> Any:
         """The whole-frame batch of the spec's asset; the data source is made once (replacing it would
@@ -215,14 +297,79 @@ class Validator:
         return folder / "index.html"
 
 
+class _Batch(Protocol):
+    """What a validation runs on: a batch definition and its parameters (the frame, for pandas)."""
+
+    def definition(self) -> Any: ...
+    def parameters(self, *, head: bool = False) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _FrameBatch:
+    validator: Validator
+    spec: DataSpec
+    frame: Any
+
+    def definition(self) -> Any:
+        return self.validator._batch_definition(self.spec)
+
+    def parameters(self, *, head: bool = False) -> dict[str, Any]:
+        return {"dataframe": self.frame.iloc[:0] if head else self.frame}
+
+
+@dataclass(frozen=True)
+class _TableBatch:
+    validator: Validator
+    db: Database
+    table: str
+
+    def definition(self) -> Any:
+        return self.validator._table_definition(self.db, self.table)
+
+    def parameters(self, *, head: bool = False) -> dict[str, Any]:
+        return {}
+
+
+GX_WORK_MEM = "64MB"
+
+
+def sqlalchemy_url(db: Database) -> str:
+    """The SQLAlchemy URL (psycopg 3) of a PostgreSQL database given by libpq's connection string, for GX's
+    connection: a unix socket folder goes in the query, the schema in the search path (unless the
+    connection has options of its own)."""
+    from urllib.parse import quote, urlencode
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = {k: str(v) for k, v in conninfo_to_dict(db.dsn).items() if v is not None}
+    user = quote(parts.pop("user", "postgres"), safe="")
+    password = parts.pop("password", "")
+    auth = user + (f":{quote(password, safe='')}" if password else "")
+    dbname = quote(parts.pop("dbname", "postgres"), safe="")
+    host = parts.pop("host", "127.0.0.1")
+    port = parts.pop("port", "5432")
+    # work_mem: GX's uniqueness checks group a whole table; the default 4 MB spills them to disk.
+    query = {**parts, "options": db.options or f"-csearch_path={db.schema} -cwork_mem={GX_WORK_MEM}"}
+    if host.startswith("/"):
+        # GX's PostgresDsn wants a host name in the URL; libpq takes the socket folder from the query,
+        # which SQLAlchemy hands to psycopg after the URL's own host, so the query's wins.
+        query["host"], query["port"] = host, port
+        return f"postgresql+psycopg://{auth}@localhost/{dbname}?{urlencode(query)}"
+    return f"postgresql+psycopg://{auth}@{host}:{port}/{dbname}?{urlencode(query)}"
+
+
 _COLUMN_LIST_EXPECTATIONS = frozenset(
     {"expect_table_columns_to_match_ordered_list", "expect_table_columns_to_match_set"}
 )
 
 
-def _kwargs(config: Any) -> dict[str, Any]:
-    """An expectation configuration's own kwargs (GX adds the batch's id to them when it runs)."""
-    return {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+def _kwargs(config: Any, *, with_meta: bool = False) -> dict[str, Any]:
+    """An expectation configuration's own kwargs (GX adds the batch's id to them when it runs); with its
+    ``meta`` and ``description`` when it is to be made again."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    if with_meta:
+        kwargs.update({k: v for k, v in (("meta", config.meta), ("description", config.description)) if v})
+    return kwargs
 
 
 def _identity(config: Any) -> str:
@@ -263,19 +410,50 @@ def check_result(r: Any) -> CheckResult:
     cfg = r.expectation_config
     res = r.result or {}
     detail = ""
-    if r.exception_info and r.exception_info.get("raised_exception"):
-        detail = first_line(Exception(str(r.exception_info.get("exception_message", ""))))
-    elif "observed_value" in res and not r.success:
+    raised = raised_exceptions(r.exception_info)
+    if raised:
+        detail = "raised " + "; ".join(dict.fromkeys(first_line(Exception(m)) for m in raised))
+    elif "observed_value" in res and not r.success and cfg.type != UNEXPECTED_ROWS:
         detail = f"observed {res['observed_value']!s:.200}"
+    meta = cfg.meta or {}
+    column = cfg.kwargs.get("column") or meta.get("column")
+    sample = res.get("partial_unexpected_list") or _row_sample(res, column)
     return CheckResult(
-        expectation=cfg.type,
-        success=bool(r.success),
-        column=cfg.kwargs.get("column"),
-        unexpected_count=int(res.get("unexpected_count") or 0),
-        sample=tuple("∅" if v is None else str(v) for v in (res.get("partial_unexpected_list") or [])),
+        expectation=str(meta.get(STANDS_FOR) or cfg.type),
+        success=bool(r.success) and not raised,
+        column=column,
+        unexpected_count=int(res.get("unexpected_count") or _unexpected_rows(cfg.type, res)),
+        sample=tuple("∅" if v is None else str(v) for v in sample[:SAMPLE_SIZE]),
         detail=detail,
         kwargs={k: v for k, v in cfg.kwargs.items() if k not in ("column", "batch_id")},
     )
+
+
+def _row_sample(result: dict[str, Any], column: str | None) -> list[Any]:
+    """The column's values in the first rows an unexpected-rows check returned (COMPLETE format only)."""
+    rows = (result.get("details") or {}).get("unexpected_rows") or []
+    if column is None:
+        return []
+    return [row.get(column) if isinstance(row, dict) else row for row in rows]
+
+
+def _unexpected_rows(kind: str, result: dict[str, Any]) -> int:
+    """An ``unexpected_rows_expectation`` reports its count of rows as the observed value."""
+    observed = result.get("observed_value")
+    return observed if kind == "unexpected_rows_expectation" and isinstance(observed, int) else 0
+
+
+def raised_exceptions(info: Any) -> list[str]:
+    """The messages of the exceptions GX caught while it ran one expectation (empty when none).
+
+    GX 1.24 puts ``raised_exception`` at the top of ``exception_info`` when the expectation itself raised,
+    but keys it by metric (``{"MetricConfigurationID(...)": {"raised_exception": True, ...}}``) when a
+    metric did, e.g. a range check on a text column; both shapes are read.
+    """
+    if not isinstance(info, dict):
+        return []
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    return [str(e.get("exception_message") or "an exception") for e in entries if e.get("raised_exception")]
 
 
 _DEFAULT: Validator | None = None

@@ -1,4 +1,4 @@
-"""The environment every Airflow process of the demo runs with: SQLite home, folders, connections.
+"""The environment every Airflow process of the demo runs with: home, folders, connections.
 
 Connections are ``AIRFLOW_CONN_*`` variables (nothing stored in the metadata DB), each SFTP one logging in
 with its user's key and pinning the emulator's host key. The same mapping is written to ``demo.env`` so the
@@ -39,14 +39,41 @@ def warehouse_schema(user: str) -> str:
     return connection_slug(user)
 
 
-def warehouse_connection(home: DemoHome, user: str) -> dict[str, Any]:
-    return {"conn_type": "duckdb", "host": str(home.warehouse), "extra": {"schema": warehouse_schema(user)}}
+def warehouse_connection(server: tuple[str, int], user: str) -> dict[str, Any]:
+    """The LIS system's schema in database ``sf1630`` of the demo's embedded server (unix socket)."""
+    from sf1630.demo.metadb import WAREHOUSE
+
+    socket_folder, port = server
+    extra = {"schema": warehouse_schema(user)}
+    return {
+        "conn_type": "postgres",
+        "host": socket_folder,
+        "port": port,
+        "login": "postgres",
+        "schema": WAREHOUSE,
+        "extra": extra,
+    }
+
+
+def warehouse_dsn(socket_folder: str, port: int) -> str:
+    """libpq's connection string for the demo's warehouse database."""
+    from psycopg.conninfo import make_conninfo
+
+    from sf1630.demo.metadb import WAREHOUSE
+
+    return make_conninfo("", host=socket_folder, port=port, user="postgres", dbname=WAREHOUSE)
 
 
 def connections(
-    home: DemoHome, port: int, host_key: str, senders: Mapping[str, str], lis_users: list[str]
+    home: DemoHome,
+    port: int,
+    host_key: str,
+    senders: Mapping[str, str],
+    lis_users: list[str],
+    warehouse: tuple[str, int],
 ) -> dict[str, dict[str, Any]]:
-    """Connection id → connection; ``senders`` maps sender code to SFTP user."""
+    """Connection id → connection; ``senders`` maps sender code to SFTP user; ``warehouse`` is the
+    embedded PostgreSQL server's (socket folder, port)."""
     conns: dict[str, dict[str, Any]] = {
         "sf1630_sender_ledger": {"conn_type": "sqlite", "host": str(home.sender_ledger)},
     }
@@ -57,7 +84,7 @@ def connections(
     for user in lis_users:
         slug = connection_slug(user)
         conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)
-        conns[f"sf1630_warehouse_{slug}"] = warehouse_connection(home, user)
+        conns[f"sf1630_warehouse_{slug}"] = warehouse_connection(warehouse, user)
     return conns
 
 

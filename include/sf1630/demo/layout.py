@@ -56,11 +56,6 @@ class DemoHome:
         return self.root / "sender-ledger.sqlite"
 
     @property
-    def warehouse(self) -> Path:
-        """The LIS warehouse (DuckDB, schema ``lis``)."""
-        return self.root / "warehouse.duckdb"
-
-    @property
     def airflow_home(self) -> Path:
         return self.root / "airflow"
 
@@ -70,7 +65,8 @@ class DemoHome:
 
     @property
     def postgres(self) -> Path:
-        """The embedded PostgreSQL server's files (Airflow's metadata DB with ``--metadata-db postgres``)."""
+        """The embedded PostgreSQL server's files: the warehouse (database ``sf1630``) and Airflow's metadata
+        DB with ``--metadata-db postgres``."""
         return self.root / "postgres"
 
     @property

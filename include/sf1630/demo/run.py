@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.demo import DEMO_MONTH, REPO_ROOT
-from sf1630.demo.environment import airflow_environment, connections, write_env_file
+from sf1630.demo.environment import airflow_environment, connections, warehouse_dsn, write_env_file
 from sf1630.demo.layout import DemoHome
 from sf1630.demo.mailsink import MailSink, start_mail_sink
 from sf1630.demo.metadb import POSTGRES, SQLITE, MetadataDatabase, start_metadata_db
@@ -115,7 +115,11 @@ def start_everything(
     from sf1630.registry import load_registry
 
     stage = progress.stage("services")
-    database = start_metadata_db(metadata_db, home.postgres if metadata_db == POSTGRES else home.airflow_home)
+    database = start_metadata_db(
+        metadata_db,
+        home.postgres if metadata_db == POSTGRES else home.airflow_home,
+        warehouse=home.postgres,
+    )
     services.add("metadata database", database.stop)
     mail = start_mail_sink(home.mail)
     services.add("mail sink", mail.stop)
@@ -131,7 +135,9 @@ def start_everything(
 
     registry = load_registry(home.config_dir)
     senders = {s.code: s.sftp_user for s in registry.senders}
-    conns = connections(home, emulator.port, host_key_line(home), senders, info.lis_users)
+    conns = connections(
+        home, emulator.port, host_key_line(home), senders, info.lis_users, database.warehouse_server()
+    )
     port = _port(api_port)
     stack_env = stack_environment(
         home.airflow_home,
@@ -425,7 +431,7 @@ def run_demo(
         client.set_paused("sf1630_receiver_%", paused=True)  # the month is in: no new waiting runs
         wait_for_alerts(client, started.mail, [*started.senders, *started.receivers], progress)
         waits = deferred_waits(client, [*started.senders, *started.receivers])
-        summary = collect(home)
+        summary = collect(home, warehouse_dsn(*started.database.warehouse_server()))
         summary.deferred_waits = waits.deferred
         summary.still_waiting = waits.still_waiting
         summary.state_mismatches = waits.state_mismatches
@@ -468,7 +474,9 @@ def reopened(home: DemoHome, progress: Progress, api_port: int | None = None) ->
     services = Services()
     try:
         kind = str(saved["metadata_db"])
-        database = start_metadata_db(kind, home.postgres if kind == POSTGRES else home.airflow_home)
+        database = start_metadata_db(
+            kind, home.postgres if kind == POSTGRES else home.airflow_home, warehouse=home.postgres
+        )
         services.add("metadata database", database.stop)
         mail = start_mail_sink(home.mail)
         services.add("mail sink", mail.stop)
@@ -487,7 +495,7 @@ def reopened(home: DemoHome, progress: Progress, api_port: int | None = None) ->
         )
         env.update(stack_env)
         env["AIRFLOW_CONN_SF1630_SMTP"] = mail.connection_json()
-        env = _repoint(env, emulator.port)
+        env = _repoint(env, emulator.port, database.warehouse_server())
         write_env_file(home, env)
         stack = AirflowStack(env, home.logs, cwd=REPO_ROOT)
         services.add("airflow", stack.stop)
@@ -499,14 +507,21 @@ def reopened(home: DemoHome, progress: Progress, api_port: int | None = None) ->
         progress.stage("stop").done(f"stopped {', '.join(stopped) or 'nothing'}")
 
 
-def _repoint(env: Mapping[str, str], port: int) -> dict[str, str]:
-    """The SFTP connections of ``env`` with the emulator's new port (the host key stays the same)."""
+def _repoint(env: Mapping[str, str], port: int, warehouse: tuple[str, int]) -> dict[str, str]:
+    """The SFTP connections of ``env`` with the emulator's new port (the host key stays the same), the
+    warehouse connections with the embedded server's socket folder and port (a scratch folder may move)."""
     out = dict(env)
     for name, value in env.items():
-        if name.startswith("AIRFLOW_CONN_") and '"conn_type":"sftp"' in value:
-            conn = json.loads(value)
+        if not name.startswith("AIRFLOW_CONN_"):
+            continue
+        conn = json.loads(value)
+        if conn.get("conn_type") == "sftp":
             conn["port"] = port
-            out[name] = json.dumps(conn, separators=(",", ":"))
+        elif conn.get("conn_type") == "postgres":
+            conn["host"], conn["port"] = warehouse
+        else:
+            continue
+        out[name] = json.dumps(conn, separators=(",", ":"))
     return out
 
 

@@ -232,8 +232,11 @@ class AirflowStack:
         for name in components:
             self.run(name, [name, "--workers", "1"] if name == "api-server" else [name])
 
-    def run(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
-        """Start ``airflow <args>`` as the long-running process ``name`` (output to its log)."""
+    def run(
+        self, name: str, args: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``airflow <args>`` as the long-running process ``name`` (output to its log); ``env`` is
+        added to the stack's environment for this process only (e.g. one of several workers)."""
         self.logs.mkdir(parents=True, exist_ok=True)
         with self.log(name).open("ab") as out:
             process = subprocess.Popen(
@@ -241,7 +244,7 @@ class AirflowStack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=self.environment,
+                env={**self.environment, **(env or {})},
                 cwd=self.cwd,
                 start_new_session=True,
             )

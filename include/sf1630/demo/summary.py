@@ -91,17 +91,17 @@ def _transfers(audit_log: Path, users: dict[str, str]) -> Counter[str]:
     return counts
 
 
-def _warehouse(path: Path) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[str, int]]:
+def _warehouse(dsn: str) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[str, int]]:
     """(sender, outcome) → (files, rows) over every LIS schema's load ledger, and rows per table name."""
-    import duckdb
+    import psycopg
 
-    if not path.exists():
-        return {}, {}
     loads: Counter[tuple[str, str, str]] = Counter()
     counts: Counter[str] = Counter()
-    with duckdb.connect(str(path), read_only=True) as con:
+    with psycopg.connect(dsn) as con:
         tables = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
+            " AND table_name NOT LIKE 'sf1630_stage_%%' ORDER BY 1, 2"
         ).fetchall()
         for schema, table in tables:
             if table == "sf1630_ledger":
@@ -136,8 +136,9 @@ def _quarantined(root: Path) -> list[QuarantinedFile]:
     return found
 
 
-def collect(home: DemoHome) -> Summary:
-    """Read the summary from the emulator's audit log, the sender ledger, the warehouse and the quarantine."""
+def collect(home: DemoHome, warehouse: str) -> Summary:
+    """Read the summary from the emulator's audit log, the sender ledger, the warehouse (``warehouse`` is
+    its libpq connection string) and the quarantine."""
     from sf1630.database import Database
     from sf1630.dataspec import load_spec
     from sf1630.protocol import Period
@@ -149,7 +150,7 @@ def collect(home: DemoHome) -> Summary:
     registry = load_registry(home.config_dir)
     senders, kommuner = registry.senders, registry.kommuner
     transfers = _transfers(home.platform_home / "audit.log", {s.sftp_user: s.code for s in senders})
-    loads, table_rows = _warehouse(home.warehouse)
+    loads, table_rows = _warehouse(warehouse)
     ledger = Ledger(Database.sqlite(home.sender_ledger)) if home.sender_ledger.exists() else None
     lines = []
     for sender in senders:
@@ -243,7 +244,7 @@ def render(
         out.append("quarantined: nothing")
     out += [
         "",
-        f"warehouse:  {home.warehouse} (DuckDB, one schema per LIS system, e.g."
+        f"warehouse:  PostgreSQL database sf1630 in {home.postgres} (one schema per LIS system, e.g."
         f" {_example_schema(summary)}.lis_ky_ydelser; load ledger <schema>.sf1630_ledger)",
         f"quarantine: {home.quarantine}",
         f"task logs:  in the Airflow UI (files under {home.airflow_home / 'logs'});"

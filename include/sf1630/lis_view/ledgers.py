@@ -1,9 +1,9 @@
 """Reading the ledgers for the views: every LIS system's warehouse ledger and every sender ledger.
 
-A country has 122 LIS systems, usually in few databases (the demo has one DuckDB file with a schema per
-LIS system), so the rows of all ledgers in one database come back in ONE ``UNION ALL`` query over one
-connection, restricted to the months shown; that is what keeps the Loads page near the cost of a plain
-query. Timestamps come back as text: turning 7,000 time-zoned timestamps into Python objects costs more
+A country has 122 LIS systems, usually in few databases (the demo has one PostgreSQL database with a
+schema per LIS system), so the rows of all ledgers in one database come back in ONE ``UNION ALL`` query
+over one connection, restricted to the months shown; that is what keeps the Loads page near the cost of a
+plain query. Timestamps come back as text: turning 7,000 time-zoned timestamps into Python objects costs more
 than the rest of the query. Columns added by later versions (``superseded_by`` here, ``report`` from the
 object-storage reports) are read when the table has them and are empty otherwise.
 """
@@ -14,7 +14,6 @@ object-storage reports) are read when the table has them and are empty otherwise
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from sf1630.protocol import Period, ReceiptError
 WAREHOUSE_LEDGER = "sf1630_ledger"
 SENDER_LEDGER = "sf1630_sender_ledger"
 _OPTIONAL = ("superseded_by", "report")
-_LOCK_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,16 +68,8 @@ def _group_key(db: Database) -> tuple[str, str, str]:
 
 @contextmanager
 def _connect(db: Database) -> Iterator[Any]:
-    """A read connection; DuckDB's file lock (one writing process) is waited out for a while."""
-    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-    while True:
-        try:
-            con = db.connect(read_only=True) if db.kind == "duckdb" else db.connect()
-            break
-        except Exception as err:
-            if "lock" not in str(err).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    """A read connection: PostgreSQL readers never wait for a load, SQLite (a sender ledger) for a moment."""
+    con = db.connect()
     try:
         yield con
     finally:

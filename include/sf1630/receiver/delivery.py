@@ -15,17 +15,18 @@ from IN/ only what the ledger (or the quarantine) holds.
 
 - :func:`fetch_item`: metadata read (size-capped, hardened reader) and claims checked; already in the ledger
   → nothing to do but delete; else the data file is downloaded into staging with its size checked.
-- :func:`validate_items`: every staged file of the run through GX in one process (one GX import per run),
-  reports written to the store.
-- :func:`load_item`: a valid file and its ledger row in one transaction; an invalid one quarantined with
-  its reports and recorded as quarantined (raises :class:`Quarantined`).
+- :func:`validate_items`: every staged file of the run streamed into its staging table of the warehouse
+  (:mod:`sf1630.warehouse.staging`: COPY in blocks, the file-level checks on the way) and validated there by
+  GX's SQL engine, in one process (one GX import per run); reports written to the store.
+- :func:`load_item`: a valid delivery promoted from its staging table into the warehouse table with its
+  ledger row, the staging table dropped, in one transaction; an invalid one quarantined with its reports
+  and recorded as quarantined (raises :class:`Quarantined`), its staging table dropped.
 - :func:`delete_items`: both files removed from IN/ for every item the ledger or the quarantine holds; the
-  staged files removed.
+  staged files and any staging table left removed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -52,10 +53,13 @@ from sf1630.receiver.quarantine import quarantine
 from sf1630.receiver.storage import Storage, StorePath, copy_tree, remove_tree, write_private
 from sf1630.registry import UNKNOWN_CONTACT
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, record_outcome, recorded
+from sf1630.warehouse.load import StagedRows
+from sf1630.warehouse.staging import StagedFile, StagingLost, drop_staging, stage, staging_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from sf1630.dataspec.spec import DataSpec
     from sf1630.dataspec.validation import Validated, Validator
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,8 @@ class ExtractSpec(Protocol):
     """What the receiver needs from a data spec (see ``sf1630.receiver.extract``)."""
 
     @property
+    def spec(self) -> DataSpec: ...
+    @property
     def name(self) -> str: ...
     @property
     def table(self) -> str: ...
@@ -73,8 +79,12 @@ class ExtractSpec(Protocol):
     def validate(
         self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
     ) -> Validated: ...
+    def validate_staged(
+        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
+    ) -> Validated: ...
+    def staged_columns(self) -> tuple[tuple[str, str], ...]: ...
     def rows(self, data: bytes) -> pa.Table: ...
-    def create_sql(self, kind: str, schema: str) -> list[str]: ...
+    def create_sql(self, schema: str) -> list[str]: ...
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]: ...
@@ -95,9 +105,10 @@ class Status(StrEnum):
 class ItemRecord:
     """What the steps know about one inbox item; plain values only (it travels as XCom between tasks).
 
-    ``label`` is the delivery's label in the UI (:func:`~sf1630.registry.delivery_label`); ``staged`` and
-    ``report`` are URIs in the receiver's store; ``metadata_trusted`` is false when the metadata could not
-    be trusted (then nothing of it was used to build a path or a ledger row).
+    ``label`` is the delivery's label in the UI (:func:`~sf1630.registry.delivery_label`); ``report`` is a
+    URI in the receiver's store; ``rows`` and ``checksum`` (SHA-256 of the file) are what validation
+    staged; ``metadata_trusted`` is false when the metadata could not be trusted (then nothing of it was
+    used to build a path or a ledger row).
     """
 
     data_name: str
@@ -111,6 +122,7 @@ class ItemRecord:
     period: str = ""
     spec: str = ""
     rows: int = 0
+    checksum: str = ""
     received_at: str = ""
     summary: str = ""
     report: str = ""
@@ -232,11 +244,15 @@ def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemR
     from sf1630.dataspec.validation import write_reports
 
     spec = intake.spec_for(record.spec)
-    data = intake.storage.staged(record.data_name).read_bytes()
-    validated = spec.validate(
-        validator, data, name=record.data_name, kommune=record.kommune, period=record.period
+    staged = _stage(intake, record, spec)
+    validated = spec.validate_staged(
+        validator,
+        intake.database,
+        staged,
+        name=record.data_name,
+        kommune=record.kommune,
+        period=record.period,
     )
-    del data
     destination = intake.storage.report_folder(record.data_name)
     with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
         write_reports(validator, validated, Path(tmp))
@@ -246,8 +262,20 @@ def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemR
     log.info("%s\n%s\nreports: %s", record.label, summary, destination)
     status = Status.VALID if validated.success else Status.INVALID
     return replace(
-        record, status=status, rows=validated.report.rows or 0, summary=summary, report=str(destination)
+        record,
+        status=status,
+        rows=staged.rows,
+        checksum=staged.checksum,
+        summary=summary,
+        report=str(destination),
     )
+
+
+def _stage(intake: Intake, record: ItemRecord, spec: ExtractSpec) -> StagedFile:
+    """Stream the staged file from the store into the delivery's staging table of the warehouse."""
+    table = staging_table(record.file_transfer_uuid)
+    with intake.storage.staged(record.data_name).open("rb") as source:
+        return stage(intake.database, table, source, spec.spec)
 
 
 # --- load -------------------------------------------------------------------------------------------------
@@ -262,11 +290,6 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     if record.status is not Status.VALID:
         return record
     spec = intake.spec_for(record.spec)
-    staged = intake.storage.staged(record.data_name)
-    data = staged.read_bytes()
-    checksum = hashlib.sha256(data).hexdigest()
-    rows = spec.rows(data)
-    del data
     loaded_at = intake.clock()
     constants, replace_where = spec.lineage(
         file_transfer_uuid=record.file_transfer_uuid,
@@ -274,24 +297,39 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
         period=record.period,
         loaded_at=loaded_at,
     )
+    table = staging_table(record.file_transfer_uuid)
     request = LoadRequest(
         table=spec.table,
-        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
-        data=rows,
-        entry=_entry(record, rows.num_rows, checksum, Outcome.LOADED, loaded_at),
+        create_sql=spec.create_sql(intake.database.schema),
+        data=StagedRows(table, spec.staged_columns(), record.rows),
+        entry=_entry(record, record.rows, record.checksum, Outcome.LOADED, loaded_at),
         replace_where=replace_where,
         constants=constants,
     )
-    if not load_delivery(intake.database, request):
+    try:
+        done = load_delivery(intake.database, request)
+    except StagingLost as lost:
+        log.warning("%s: %s; staging it again from the store", record.label, lost)
+        _restage(intake, record, spec)
+        done = load_delivery(intake.database, request)
+    if not done:
+        drop_staging(intake.database, table)
         return replace(record, status=Status.ALREADY_LOADED, summary="already in the ledger")
-    return replace(
-        record, status=Status.LOADED, rows=rows.num_rows, summary=f"{rows.num_rows} rows into {spec.table}"
-    )
+    return replace(record, status=Status.LOADED, summary=f"{record.rows} rows into {spec.table}")
+
+
+def _restage(intake: Intake, record: ItemRecord, spec: ExtractSpec) -> None:
+    """Stage the validated file again (the server lost the UNLOGGED table): the same bytes or nothing."""
+    staged = _stage(intake, record, spec)
+    if (staged.checksum, staged.rows) != (record.checksum, record.rows) or not staged.ok:
+        drop_staging(intake.database, staged.table)
+        raise RuntimeError(f"{record.data_name} in the store is not the file validated; not loaded")
 
 
 def _quarantine_invalid(intake: Intake, record: ItemRecord) -> ItemRecord:
     outcome = recorded(intake.database, record.file_transfer_uuid)
     if outcome is Outcome.QUARANTINED:  # a retry after the quarantine was recorded
+        drop_staging(intake.database, staging_table(record.file_transfer_uuid))
         raise Quarantined(replace(record, status=Status.QUARANTINED))
     sender = intake.receiver.sender(record.sender)
     refusal = _Refusal("invalid extract", record.summary, sender)
@@ -299,10 +337,11 @@ def _quarantine_invalid(intake: Intake, record: ItemRecord) -> ItemRecord:
     metadata = intake.storage.staged(record.data_name + METADATA_SUFFIX).read_bytes()
     files: dict[str, bytes | StorePath] = {record.data_name: staged}
     trees = {"": intake.storage.report_folder(record.data_name)}
-    checksum = hashlib.sha256(staged.read_bytes()).hexdigest()
-    raise Quarantined(
-        _refuse_read(intake, record, metadata, refusal, files=files, trees=trees, checksum=checksum)
+    refused = _refuse_read(
+        intake, record, metadata, refusal, files=files, trees=trees, checksum=record.checksum
     )
+    drop_staging(intake.database, staging_table(record.file_transfer_uuid))
+    raise Quarantined(refused)
 
 
 # --- delete -----------------------------------------------------------------------------------------------
@@ -326,6 +365,7 @@ def delete_items(intake: Intake, records: Iterable[ItemRecord]) -> list[str]:
             if record.metadata_trusted:
                 for name in (record.data_name, record.data_name + METADATA_SUFFIX):
                     remove_tree(intake.storage.staged(name))
+                drop_staging(intake.database, staging_table(record.file_transfer_uuid))
     return deleted
 
 

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sf1630.database import Database, quoted
 from sf1630.dataspec import DataSpec, load_spec
 from sf1630.dataspec.ddl import (
     LINEAGE_FILE_TRANSFER_UUID,
@@ -22,7 +23,7 @@ from sf1630.dataspec.ddl import (
     LINEAGE_LOADED_AT,
     LINEAGE_PERIOD,
     create_table,
-    table_key,
+    typed_value,
 )
 from sf1630.settings import dataspec_dir
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
     from sf1630.dataspec.suite import Expectation
     from sf1630.dataspec.validation import Validated, Validator
+    from sf1630.warehouse.staging import StagedFile
 
 
 def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
@@ -49,6 +51,19 @@ def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[
         in_period = {"column": spec.period_column, "value_set": [period]}
         expectations.append(("expect_column_values_to_be_in_set", in_period))
     return expectations
+
+
+def staging_delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
+    """:func:`delivery_expectations` for a file staged as text: a date period compares typed values."""
+    from sf1630.dataspec.suite import range_check
+
+    expectations = delivery_expectations(spec, kommune=kommune, period=period)
+    column = spec.column(spec.period_column)
+    if column.type != "date":
+        return expectations
+    bounds = expectations[-1][1]
+    low, high = bounds["min_value"].isoformat(), bounds["max_value"].isoformat()
+    return [*expectations[:-1], range_check(column, spec, low, high)]
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,30 @@ class SpecExtract:
         extra = delivery_expectations(self.spec, kommune=kommune, period=period)
         return validator.validate_bytes(data, self.spec, name=name, extra=extra)
 
+    def validate_staged(
+        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
+    ) -> Validated:
+        """GX's verdict on a file staged in the warehouse (:mod:`sf1630.warehouse.staging`): the spec's
+        staging suite plus :func:`staging_delivery_expectations`, run in PostgreSQL; the parse verdict
+        alone when staging refused the file."""
+        from sf1630.dataspec.report import ValidationReport
+        from sf1630.dataspec.validation import Validated
+
+        if not staged.ok:
+            return Validated(ValidationReport(self.name, name, None, staged.parse))
+        extra = staging_delivery_expectations(self.spec, kommune=kommune, period=period)
+        return validator.validate_staged(
+            db, staged.table, self.spec, name=name, rows=staged.rows, parse_results=staged.parse, extra=extra
+        )
+
+    def staged_columns(self) -> tuple[tuple[str, str], ...]:
+        """(warehouse column, SQL over the staging table's text) for every spec column: the promotion of a
+        staging table the suite passed (unguarded casts)."""
+        dialect = self.spec.dialect
+        return tuple(
+            (c.name, typed_value(c, dialect, quoted(c.name), validated=True)) for c in self.spec.columns
+        )
+
     def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
         """Validate the file at ``path`` with this process's validator; its typed rows when valid."""
         from sf1630.dataspec.parsing import read_regular_file
@@ -100,28 +139,9 @@ class SpecExtract:
         frame = typed_frame(pl.read_csv(data, **read_options(self.spec)), self.spec)
         return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
-    def create_sql(self, kind: str, schema: str) -> list[str]:
-        """The spec's DDL; in DuckDB without the index upkeep a load cannot need.
-
-        DuckDB maintains every index (ART) row by row during a bulk insert, several times the insert's own
-        cost. The lineage index is dropped (DuckDB's per-block min/max serves lineage lookups). A snapshot
-        spec's table also goes without the PRIMARY KEY constraint in DuckDB, because a load cannot violate
-        it: the key is (kommune, period, spec key), the load deletes that kommune's period and inserts only
-        rows carrying it in the same transaction, and validation has proved the spec key unique within the
-        file (``expect_column_values_to_be_unique`` / ``expect_compound_columns_to_be_unique``). Append
-        specs keep it (a key may repeat across files); PostgreSQL keeps both (only DuckDB is benchmarked).
-        """
-        if kind != "duckdb":
-            return create_table(self.spec, "postgres", schema)
-        statements = [
-            s for s in create_table(self.spec, "duckdb", schema) if not s.startswith("CREATE INDEX")
-        ]
-        if not self.snapshot:
-            return statements
-        key_clause = f",\n    PRIMARY KEY ({', '.join(table_key(self.spec))})"
-        if key_clause not in statements[0]:
-            raise AssertionError(f"{self.spec.name}: DDL changed shape, key clause not found")
-        return [statements[0].replace(key_clause, ""), *statements[1:]]
+    def create_sql(self, schema: str) -> list[str]:
+        """The spec's warehouse DDL (PostgreSQL) in ``schema``."""
+        return create_table(self.spec, "postgres", schema)
 
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime

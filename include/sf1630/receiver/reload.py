@@ -148,7 +148,7 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
     )
     request = LoadRequest(
         table=spec.table,
-        create_sql=spec.create_sql(intake.database.kind, intake.database.schema),
+        create_sql=spec.create_sql(intake.database.schema),
         data=rows,
         entry=entry,
         replace_where=replace_where,

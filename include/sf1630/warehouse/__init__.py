@@ -1,8 +1,9 @@
 """The LIS warehouse: where validated extracts land, with a ledger so every delivery loads at most once.
 
-DuckDB (a file) is the default and PostgreSQL the production option; both are reached through one
-:class:`~sf1630.database.Database`, so the receiver's code path does not branch on the engine. Plain Python:
-the Airflow face (:mod:`sf1630.airflow.connections`) turns a connection id into the ``Database``.
+PostgreSQL (:mod:`sf1630.warehouse.load` says why not DuckDB), reached through a
+:class:`~sf1630.database.Database`; a delivered file is staged in it (:mod:`sf1630.warehouse.staging`),
+validated there and promoted. Plain Python: the Airflow face (:mod:`sf1630.airflow.connections`) turns a
+connection id into the ``Database``.
 """
 
 from sf1630.warehouse.ledger import LoadEntry, Outcome

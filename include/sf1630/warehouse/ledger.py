@@ -83,12 +83,12 @@ SUPERSEDED_BY = "superseded_by"
 
 
 def ledger_migrations(schema: str) -> list[str]:
-    """Statements that bring an older ledger table up to date (each idempotent, DuckDB and PostgreSQL)."""
+    """Statements that bring an older ledger table up to date (each idempotent)."""
     return [f"ALTER TABLE {schema}.{LEDGER_TABLE} ADD COLUMN IF NOT EXISTS {SUPERSEDED_BY} VARCHAR(255)"]
 
 
 def ledger_ddl(schema: str) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for the ledger; the same text works in DuckDB and PostgreSQL."""
+    """``CREATE TABLE IF NOT EXISTS`` for the ledger."""
     return f"""
         CREATE TABLE IF NOT EXISTS {schema}.{LEDGER_TABLE} (
             file_transfer_uuid VARCHAR(255) PRIMARY KEY,
@@ -107,7 +107,7 @@ def ledger_ddl(schema: str) -> str:
 
 
 def ledger_upgrade(schema: str) -> str:
-    """Add ``report`` to a ledger created before that column existed (DuckDB and PostgreSQL alike)."""
+    """Add ``report`` to a ledger created before that column existed."""
     return (
         f"ALTER TABLE {schema}.{LEDGER_TABLE} ADD COLUMN report TEXT DEFAULT ''"  # DuckDB: no NOT NULL here
     )

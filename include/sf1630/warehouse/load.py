@@ -1,9 +1,19 @@
-"""Bulk loading of one delivery plus its ledger row in a single transaction, for DuckDB and PostgreSQL.
+"""Bulk loading of one delivery plus its ledger row in a single transaction, in PostgreSQL.
 
 The whole point is "exactly once or not at all": the ledger insert, the snapshot delete and the bulk insert
-commit together, and a FileTransferUUID already in the ledger makes the call a no-op. Rows travel as Arrow:
-DuckDB scans the Arrow table directly, PostgreSQL receives it through ``COPY ... FROM STDIN`` as CSV written
-by pyarrow in record batches (never row-by-row inserts, which are orders of magnitude slower).
+commit together, and a FileTransferUUID already in the ledger makes the call a no-op. The receiver's rows
+wait in a staging table of the warehouse (:class:`StagedRows`): the insert is ``INSERT ... SELECT`` with
+the typed values, and the staging table is dropped in the same transaction. Rows given as Arrow (the
+reload of a quarantined file) travel through ``COPY ... FROM STDIN`` as CSV written by pyarrow in record
+batches (never row-by-row inserts, which are orders of magnitude slower).
+
+The warehouse is PostgreSQL only. DuckDB was the demo's warehouse until it failed the contract the receiver
+needs: one process at a time may open a DuckDB file for writing, so concurrent load tasks had to retry on
+lock errors (keyed on the error message's text) and the Loads view could not read the file while a load
+held it, or at all before it existed; and GX 1.24 has no DuckDB dialect (GX #10738, #11579), so a file
+could only be validated by reading it into a pandas frame in the task's memory (about 8× the file's size)
+instead of in the database. PostgreSQL loads concurrently under MVCC, its readers never wait for writers,
+and GX's SQL datasource validates a staged file where it lies.
 """
 
 # Identifiers in SQL text are checked by check_identifier (schema, table, columns) or are constants;
@@ -13,7 +23,6 @@ by pyarrow in record batches (never row-by-row inserts, which are orders of magn
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,12 +41,23 @@ from sf1630.warehouse.ledger import (
     ledger_migrations,
     ledger_upgrade,
 )
+from sf1630.warehouse.staging import StagingLost
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-_LOCK_WAIT_SECONDS = 120.0
 _COPY_BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class StagedRows:
+    """A delivery's rows waiting in staging ``table`` of the warehouse (:mod:`sf1630.warehouse.staging`):
+    ``columns`` pairs each warehouse column with its SQL over the staging table's text; ``rows`` is what
+    staging counted (a shorter table was emptied by a server crash: :class:`StagingLost`)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class LoadRequest:
 
     table: str
     create_sql: Sequence[str]
-    data: pa.Table
+    data: pa.Table | StagedRows
     entry: LoadEntry
     replace_where: tuple[tuple[str, object], ...] = field(default=())
     constants: tuple[tuple[str, object], ...] = field(default=())
@@ -71,11 +91,11 @@ class LoadRequest:
         return next((column for column, value in self.constants if value == uuid), None)
 
 
-def _warehouse_kind(db: Database) -> str:
-    """``db.kind`` if it can be a warehouse: DuckDB or PostgreSQL (SQLite serves only the sender's ledger)."""
-    if db.kind not in ("duckdb", "postgres"):
-        raise ValueError(f"a warehouse is DuckDB or PostgreSQL, not {db.describe()}")
-    return db.kind
+def check_warehouse(db: Database) -> Database:
+    """``db`` if it can be a warehouse: PostgreSQL only (see the module docstring for why not DuckDB)."""
+    if db.kind != "postgres":
+        raise ValueError(f"a warehouse is a PostgreSQL database, not {db.describe()}")
+    return db
 
 
 def load_delivery(db: Database, request: LoadRequest) -> bool:
@@ -83,28 +103,18 @@ def load_delivery(db: Database, request: LoadRequest) -> bool:
     check_identifier(request.table)
     for column, _ in (*request.replace_where, *request.constants):
         check_identifier(column)
-    if _warehouse_kind(db) == "duckdb":
-        return _duckdb_load(db, request)
+    check_warehouse(db)
     return _postgres_load(db, request)
 
 
 def record_outcome(db: Database, entry: LoadEntry) -> bool:
     """Record a delivery that loads no rows (quarantined); False when its UUID is already recorded."""
-    if _warehouse_kind(db) == "duckdb":
-        with _duckdb(db) as con:
-            con.begin()
-            inserted = _duckdb_ledger_insert(con, db.schema, entry)
-            con.commit()
-            return inserted
     with _postgres(db) as conn, conn.transaction():
         return _postgres_ledger_insert(conn, db.schema, entry)
 
 
 def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
     """Rows of one parameterised query; ``sql`` ends where the engine's placeholder goes."""
-    if _warehouse_kind(db) == "duckdb":
-        with _duckdb(db) as con:
-            return list(con.execute(sql + db.placeholder, list(params)).fetchall())
     with _postgres(db) as conn:
         return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
 
@@ -196,96 +206,13 @@ def _superseded_rows_sql(request: LoadRequest, qualified: str, mark: str, uuids:
     return f"DELETE FROM {qualified} WHERE {column} IN ({', '.join(mark for _ in uuids)})"
 
 
-# --- DuckDB -----------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _duckdb(db: Database) -> Iterator[Any]:
-    """Open the DuckDB file, waiting while another process holds its write lock (DuckDB has one writer)."""
-    import duckdb
-
-    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-    while True:
-        try:
-            con = db.connect()
-            break
-        except duckdb.IOException as err:
-            if "lock" not in str(err).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
-        con.execute(ledger_ddl(db.schema))
-        for statement in ledger_migrations(db.schema):
-            con.execute(statement)
-        if not con.execute(REPORT_COLUMN_QUERY.format(p="?"), [db.schema, LEDGER_TABLE]).fetchall():
-            con.execute(ledger_upgrade(db.schema))
-        yield con
-    finally:
-        con.close()
-
-
-def _duckdb_ledger_insert(con: Any, schema: str, entry: LoadEntry) -> bool:
-    placeholders = ", ".join("?" for _ in LEDGER_COLUMNS)
-    inserted = con.execute(
-        f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
-        "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
-        list(entry.values()),
-    ).fetchall()  # DuckDB 2 keeps a half-read result open and refuses further work on the connection
-    return bool(inserted)
-
-
-def _duckdb_table_exists(con: Any, schema: str, table: str) -> bool:
-    row = con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-    ).fetchall()
-    return bool(row)
-
-
-def _duckdb_load(db: Database, request: LoadRequest) -> bool:
-    with _duckdb(db) as con:
-        con.execute(f"SET schema = '{db.schema}'")
-        con.begin()
-        try:
-            claim, insert = _claim_sql(db.schema, "?", request.reload)
-            if not con.execute(claim, _claim_params(request.entry, insert)).fetchall():
-                con.rollback()
-                return False
-            superseded = con.execute(
-                _supersede_sql(db.schema, "?"), _supersede_params(request.entry)
-            ).fetchall()
-            if not _duckdb_table_exists(con, db.schema, request.table):
-                for statement in request.create_sql:
-                    con.execute(statement)
-            qualified = f"{db.schema}.{request.table}"
-            earlier = [str(u) for u, outcome in superseded if outcome == Outcome.LOADED]
-            drop = _superseded_rows_sql(request, qualified, "?", earlier)
-            if drop is not None:
-                con.execute(drop, earlier)
-            if request.replace_where:
-                where = " AND ".join(f"{column} = ?" for column, _ in request.replace_where)
-                con.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
-            con.register("sf1630_incoming", request.data)
-            targets = ", ".join([*request.data.column_names, *(c for c, _ in request.constants)])
-            values = ", ".join([*request.data.column_names, *("?" for _ in request.constants)])
-            con.execute(
-                f"INSERT INTO {qualified} ({targets}) SELECT {values} FROM sf1630_incoming",
-                [v for _, v in request.constants],
-            )
-            con.unregister("sf1630_incoming")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        return True
-
-
 # --- PostgreSQL -------------------------------------------------------------------------------------------
 
 
 @contextmanager
 def _postgres(db: Database) -> Iterator[Any]:
-    with db.connect(autocommit=True) as conn:
+    """A connection with the ledger in place (created or brought up to date: each statement idempotent)."""
+    with check_warehouse(db).connect(autocommit=True) as conn:
         with conn.transaction():
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
             conn.execute(ledger_ddl(db.schema))
@@ -367,5 +294,27 @@ def _postgres_load(db: Database, request: LoadRequest) -> bool:
         if request.replace_where:
             where = " AND ".join(f"{column} = %s" for column, _ in request.replace_where)
             conn.execute(f"DELETE FROM {qualified} WHERE {where}", [v for _, v in request.replace_where])
-        _copy_csv(conn, qualified, _with_constants(request.data, request.constants))
+        if isinstance(request.data, StagedRows):
+            _promote(conn, db.schema, qualified, request.data, request.constants)
+        else:
+            _copy_csv(conn, qualified, _with_constants(request.data, request.constants))
     return True
+
+
+def _promote(
+    conn: Any, schema: str, qualified: str, staged: StagedRows, constants: tuple[tuple[str, object], ...]
+) -> None:
+    """Insert the staged rows, typed, and drop the staging table: both commit with the ledger row."""
+    staging = f"{schema}.{check_identifier(staged.table)}"
+    found = conn.execute("SELECT to_regclass(%s)", [staging]).fetchone()
+    if found is None or found[0] is None:
+        raise StagingLost(f"{staging} is gone")
+    targets = ", ".join([*(check_identifier(c) for c, _ in staged.columns), *(c for c, _ in constants)])
+    # The expressions are SQL of their own (``year % 4``): doubled, psycopg's placeholders are the values'.
+    values = ", ".join([*(sql.replace("%", "%%") for _, sql in staged.columns), *("%s" for _ in constants)])
+    inserted = conn.execute(
+        f"INSERT INTO {qualified} ({targets}) SELECT {values} FROM {staging}", [v for _, v in constants]
+    ).rowcount
+    if inserted != staged.rows:
+        raise StagingLost(f"{staging} holds {inserted} rows, staging counted {staged.rows}")
+    conn.execute(f"DROP TABLE {staging}")

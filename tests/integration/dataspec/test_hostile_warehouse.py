@@ -1,6 +1,6 @@
 """Issue 11 item 12: validation accepts only what every supported warehouse can store, exactly as written.
 
-Strange but storable texts pass validation and come back byte for byte from real DuckDB and PostgreSQL
+Strange but storable texts pass validation and come back byte for byte from a real PostgreSQL warehouse
 (through the receiver's check and the project's loader); a NUL byte, which PostgreSQL cannot hold, is
 refused by validation, and the test shows PostgreSQL does refuse it, so the rule is not arbitrary.
 """
@@ -73,7 +73,7 @@ def _load(target: Database, rows: Any) -> None:
     )
     request = LoadRequest(
         table=extract.table,
-        create_sql=extract.create_sql(target.kind, target.schema),
+        create_sql=extract.create_sql(target.schema),
         data=rows,
         entry=entry,
         replace_where=scope,
@@ -85,11 +85,6 @@ def _load(target: Database, rows: Any) -> None:
 def _stored(target: Database) -> set[str]:
     table = f"{target.schema}.{spec_for('ky').table}"
     query = f"SELECT sagsbehandler_enhed FROM {table}"
-    if target.kind == "duckdb":
-        import duckdb
-
-        with duckdb.connect(str(target.path)) as con:
-            return {row[0] for row in con.execute(query).fetchall()}
     with target.connect() as conn:
         return {row[0] for row in conn.execute(query).fetchall()}
 

@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
+import psycopg
 import pytest
 from sf1630.demo.layout import DemoHome
 from sf1630.demo.progress import Progress
@@ -57,6 +57,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
         facts["tis"] = client.task_instances(ids)
         facts["deferred"] = client.paged("/api/v2/eventLogs", "event_logs", event="deferred")
         facts["processes"] = _airflow_processes(home)
+        facts["warehouse"] = _warehouse(home)
 
     summary = run_demo(
         home,
@@ -71,6 +72,25 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
     )
     facts["after"] = _airflow_processes(home)
     return home, summary, out.getvalue(), facts
+
+
+def _warehouse(home: DemoHome) -> tuple[list[str], list[tuple[str, str]]]:
+    """The warehouse's schemas and every ledger's (file, outcome), read while the demo's server is up."""
+    from sf1630.demo.environment import read_env_file
+
+    env = read_env_file(home)
+    conn = json.loads(next(v for k, v in env.items() if k.startswith("AIRFLOW_CONN_SF1630_WAREHOUSE_")))
+    dsn = f"host={conn['host']} port={conn['port']} user={conn['login']} dbname={conn['schema']}"
+    with psycopg.connect(dsn) as con:
+        found = con.execute(
+            "SELECT DISTINCT table_schema FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+        schemas = sorted(str(s) for (s,) in found)
+        ledger = con.execute(
+            " UNION ALL ".join(f"SELECT file_name, outcome FROM {s}.sf1630_ledger" for s in schemas)  # noqa: S608
+        ).fetchall()
+    return schemas, [(str(n), str(o)) for n, o in ledger]
 
 
 def _airflow_processes(home: DemoHome) -> list[str]:
@@ -91,7 +111,7 @@ def _airflow_processes(home: DemoHome) -> list[str]:
 
 
 def test_every_delivery_loaded_exactly_once_but_the_invalid_one(finished: Finished) -> None:
-    home, summary, text, _ = finished
+    home, summary, text, facts = finished
     assert summary.complete, text
     lines = {s.code: s for s in summary.senders}
     assert set(lines) == set(SENDERS)
@@ -99,15 +119,8 @@ def test_every_delivery_loaded_exactly_once_but_the_invalid_one(finished: Finish
         bad = 1 if code == "KSD" else 0
         assert (line.planned, line.transfers, line.receipts_ok, line.receipts_error) == (3, 3, 3, 0), line
         assert (line.loaded_files, line.quarantined, line.loaded_rows) == (3 - bad, bad, 15 * (3 - bad)), line
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        schemas = sorted(
-            s
-            for (s,) in con.execute("SELECT DISTINCT table_schema FROM information_schema.tables").fetchall()
-        )
-        assert schemas == sorted(u.lower() for u in LIS)
-        ledger = con.execute(
-            " UNION ALL ".join(f"SELECT file_name, outcome FROM {s}.sf1630_ledger" for s in schemas)  # noqa: S608
-        ).fetchall()
+    schemas, ledger = facts["warehouse"]  # type: ignore[misc]
+    assert schemas == sorted(u.lower() for u in LIS)  # and no staging table left behind
     names = [name for name, _ in ledger]
     assert len(names) == len(set(names)) == 6, ledger  # each delivery once, none twice
     assert sorted(outcome for _, outcome in ledger) == ["loaded"] * 5 + ["quarantined"]

@@ -137,11 +137,14 @@ def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
 
 @pytest.mark.integration
 def test_one_run_validates_every_delivery_and_labels_each_load(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    warehouse: Database,
 ) -> None:
     """Two deliveries, one validate step (GX imported once): the valid one loads, the invalid one is
     quarantined with its GX result; the ledger's report column points at each one's reports."""
-    warehouse = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
     setup = configure(emulator, warehouse)
     content, table = make_extract("KY", rows=120)
     emulator.deliver("KY", KY_DATA, content)
@@ -162,7 +165,7 @@ def test_one_run_validates_every_delivery_and_labels_each_load(
         failed
     )
     assert failed[0]["result"]["unexpected_count"] >= 1
-    reports = dict(query(warehouse, "SELECT file_name, report FROM lis.sf1630_ledger"))
+    reports = dict(query(warehouse, "SELECT file_name, report FROM sf1630_ledger"))
     assert reports == {
         bad_name: f"file://{setup.quarantine / bad_name}",
         KY_DATA: f"file://{setup.reports / KY_DATA}",
@@ -206,9 +209,13 @@ def test_crash_between_commit_and_delete_does_not_load_twice(
 
 @pytest.mark.integration
 def test_connection_cut_mid_download_is_retried(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    warehouse: Database,
 ) -> None:
-    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    db = warehouse
     content, table = make_extract("KY", rows=4000)
     assert len(content) > 200_000
     emulator.deliver("KY", KY_DATA, content)
@@ -227,9 +234,13 @@ def test_connection_cut_mid_download_is_retried(
 
 @pytest.mark.integration
 def test_short_file_is_retried_then_quarantined(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    warehouse: Database,
 ) -> None:
-    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    db = warehouse
     setup = configure(emulator, db)
     content, _ = make_extract("KY", rows=30)
     emulator.deliver("KY", KY_DATA, content)

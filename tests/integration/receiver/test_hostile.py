@@ -37,8 +37,9 @@ def test_hostile_metadata_is_refused_and_quarantined(
     configure: Callable[..., ReceiverSetup],
     tmp_path: Path,
     airflow_db: Path,
+    warehouse: Database,
 ) -> None:
-    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    setup = configure(emulator, warehouse)
     payload = b"sag;beloeb\n1;2\n"
     escape = tmp_path / "escaped.csv"
     metadata = ENTITY if kind == "entity" else traversal_metadata(f"../../../../{escape}", len(payload))

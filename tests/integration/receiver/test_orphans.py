@@ -22,9 +22,13 @@ LONELY = "DUBU_LIS_65700000_M10_20261101060000.csv.metadata"
 
 @pytest.mark.integration
 def test_orphans_are_quarantined_after_grace_and_reported(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    warehouse: Database,
 ) -> None:
-    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), grace="1h")
+    setup = configure(emulator, warehouse, grace="1h")
     inbox = emulator.inbox()
     for name in (OLD, YOUNG, LONELY):
         (inbox / name).write_bytes(b"x;y\n1;2\n")

@@ -22,8 +22,9 @@ def test_wrong_host_key_fails_the_wait(
     tmp_path: Path,
     airflow_db: Path,
     monkeypatch: pytest.MonkeyPatch,
+    warehouse: Database,
 ) -> None:
-    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    setup = configure(emulator, warehouse)
     (emulator.inbox() / "KY_LIS_65700000_M10_20261101060000.csv.metadata").write_bytes(b"<x/>")
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
     connection = {**emulator.connection(LIS_USER), "extra": {"host_key": impostor}}
@@ -38,11 +39,13 @@ def test_wrong_host_key_fails_the_wait(
 
 @pytest.mark.integration
 def test_empty_inbox_skips_loading_but_runs_housekeeping(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    warehouse: Database,
 ) -> None:
-    setup = configure(
-        emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"), wait_timeout="2s"
-    )
+    setup = configure(emulator, warehouse, wait_timeout="2s")
 
     run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
 
@@ -55,10 +58,10 @@ def test_empty_inbox_skips_loading_but_runs_housekeeping(
 
 @pytest.mark.integration
 def test_poke_looks_into_the_inbox_once(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, warehouse: Database
 ) -> None:
     """The synchronous look behind ``deferrable=False``: one listing over the pinned connection."""
-    setup = configure(emulator, Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis"))
+    setup = configure(emulator, warehouse)
     sensor = MetadataSensor(
         task_id="wait",
         sftp_user=setup.receiver.sftp_user,

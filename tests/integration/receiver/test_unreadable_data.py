@@ -3,10 +3,8 @@
 A quoted field over 131072 characters and CR-only line endings used to raise ``_csv.Error`` inside the
 receiver's check, which was not a rejection: the file stayed in ``IN/`` unquarantined. A NUL byte (item 12)
 used to pass and fail only in PostgreSQL. Each is delivered through the emulator and one receiver DAG run
-(``dag.test()``, DuckDB warehouse) must quarantine all three with their reports and clear ``IN/``.
+(``dag.test()``, PostgreSQL warehouse) must quarantine all three with their reports and clear ``IN/``.
 """
-
-# ruff: noqa: S608  (SQL text built from the fixture's schema name only)
 
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 from sf1630.airflow.receiver import build_receiver_dag
 from sf1630.database import Database
@@ -42,9 +39,13 @@ UNREADABLE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
 
 @pytest.mark.integration
 def test_unreadable_files_are_quarantined_with_the_parse_error(
-    emulator: Emulator, configure: Callable[..., ReceiverSetup], tmp_path: Path, airflow_db: Path
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    tmp_path: Path,
+    airflow_db: Path,
+    warehouse: Database,
 ) -> None:
-    target = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+    target = warehouse
     setup = configure(emulator, target)
     valid, _table = make_extract("KY", rows=20)
     for name, (make, _check) in UNREADABLE.items():
@@ -60,8 +61,6 @@ def test_unreadable_files_are_quarantined_with_the_parse_error(
         report = json.loads((folder / "validation.json").read_text())
         assert [r["expectation"] for r in report["results"] if not r["success"]] == [check]
         assert (folder / "validation.html").exists()
-    with duckdb.connect(str(target.path)) as con:
-        outcomes = con.execute(
-            f"SELECT file_name, outcome FROM {target.schema}.sf1630_ledger ORDER BY 1"
-        ).fetchall()
+    with target.connect() as con:
+        outcomes = con.execute("SELECT file_name, outcome FROM sf1630_ledger ORDER BY 1").fetchall()
     assert outcomes == [(name, "quarantined") for name in sorted(UNREADABLE)]

@@ -25,6 +25,7 @@ from sf1630.sender.plan import plan_deliveries
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
 from tests.support.mail import MailBox, body_text, smtp_connection, smtp_sink
+from tests.support.postgres import POSTGRES_DSN
 from tests.support.webhook import WebhookBox, slack_connection, webhook_sink
 
 BASE_URL = "http://airflow.example:8080"
@@ -164,8 +165,8 @@ def test_deadline_of_a_month_re_sent_meanwhile_is_a_resolved_note(
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+def warehouse(pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> Database:
+    db = Database.postgres(POSTGRES_DSN, schema=pg_schema)
     when = datetime(2026, 11, 3, 10, 5, tzinfo=UTC)
     for sender, outcome, detail in (
         ("KY", Outcome.LOADED, ""),
@@ -178,7 +179,14 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
                 f"u-{sender}", name, sender, "65700000", "2026-10", 0, "0" * 64, outcome, when, when, detail
             ),
         )
-    connection = {"conn_type": "duckdb", "host": str(db.path), "extra": {"schema": "lis"}}
+    connection = {
+        "conn_type": "postgres",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "login": "postgres",
+        "schema": "test",
+        "extra": {"schema": pg_schema},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_SF1630_WAREHOUSE", json.dumps(connection))
     return db
 

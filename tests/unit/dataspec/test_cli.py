@@ -96,17 +96,20 @@ def test_check_rejects_corrupted_variants(
 
 
 def test_suite_writes_the_gx_suite_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The suite written is the one the receiver runs on the staged file (the staging suite)."""
     import json
 
     from sf1630.dataspec import load_spec
-    from sf1630.dataspec.suite import expectation_configs
+    from sf1630.dataspec.suite import staging_configs
 
     out = tmp_path / "ky.json"
     assert main(["dataspec", "suite", "ky", "--out", str(out)]) == 0
     suite = json.loads(out.read_text(encoding="utf-8"))
     assert suite["name"] == "sf1630.ky"
     kinds = [e["type"] for e in suite["expectations"]]
-    assert kinds == [kind for kind, _ in expectation_configs(load_spec("ky"))]
+    assert kinds == [kind for kind, _ in staging_configs(load_spec("ky"))]
+    rows_checks = [e for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
+    assert {e["meta"]["stands_for"] for e in rows_checks} >= {"expect_column_values_to_be_between"}
     assert main(["dataspec", "suite", "ky"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["name"] == "sf1630.ky"
     assert main(["dataspec", "suite", "nope"]) == 2

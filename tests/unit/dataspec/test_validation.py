@@ -63,6 +63,26 @@ def test_a_letter_in_an_integer_column_is_a_failed_expectation_with_samples(vali
     assert gx[0].result["partial_unexpected_list"] == ["12x"]
 
 
+def test_an_expectation_that_raises_is_a_failure_with_gx_exception_text(validator: Validator) -> None:
+    """GX 1.24 keys a metric's exception by metric inside ``exception_info``; the report must still say it
+    failed and why, never a bare FAIL line (a range check on a column mixing numbers and text raises)."""
+    spec = load_spec("ky")
+    header, first, *rest = csv_text(pl_frame(spec), spec).splitlines()
+    cells = first.split(spec.dialect.separator)
+    cells[spec.column_names.index("antal_dage")] = "12x"
+    data = "\n".join([header, spec.dialect.separator.join(cells), *rest]) + "\n"
+    validated = validator.validate_bytes(data.encode(), spec, name="mixed.csv")
+    [between] = [
+        r
+        for r in validated.report.results
+        if r.expectation == "expect_column_values_to_be_between" and r.column == "antal_dage"
+    ]
+    assert not between.success
+    assert between.detail.startswith("raised ") and len(between.detail) > len("raised ") + 10, between
+    line = next(x for x in validated.report.summary_lines() if "between [antal_dage]" in x)
+    assert "raised" in line
+
+
 def test_an_impossible_date_is_a_failed_expectation_with_samples(validator: Validator) -> None:
     spec = load_spec("ky")
     column = next(c.name for c in spec.columns if c.type == "date")

@@ -62,7 +62,8 @@ def test_ui_needs_a_finished_demo(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_environment_pins_the_host_key_and_round_trips(tmp_path: Path) -> None:
     home = DemoHome.at(tmp_path)
     host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB"
-    conns = connections(home, 2222, host_key, {"KY": "KY_SFTPSIMPEL"}, ["IKAST-BRANDE_LIS01_SIMPEL"])
+    lis_users = ["IKAST-BRANDE_LIS01_SIMPEL"]
+    conns = connections(home, 2222, host_key, {"KY": "KY_SFTPSIMPEL"}, lis_users, ("/tmp/pg", 5433))
     lis = conns["sf1630_sftp_ikast_brande_lis01_simpel"]
     assert lis["extra"]["host_key"] == host_key and lis["extra"]["key_file"] == str(home.keys / lis["login"])
     assert (
@@ -76,8 +77,11 @@ def test_environment_pins_the_host_key_and_round_trips(tmp_path: Path) -> None:
     home.root.mkdir(exist_ok=True)
     write_env_file(home, env)
     assert read_env_file(home) == env
-    moved = _repoint(env, 4022)
+    moved = _repoint(env, 4022, ("/tmp/pg2", 5434))
     assert json.loads(moved["AIRFLOW_CONN_SF1630_SFTP_KY"])["port"] == 4022
+    warehouse = json.loads(moved["AIRFLOW_CONN_SF1630_WAREHOUSE_IKAST_BRANDE_LIS01_SIMPEL"])
+    assert (warehouse["conn_type"], warehouse["host"], warehouse["port"]) == ("postgres", "/tmp/pg2", 5434)
+    assert warehouse["schema"] == "sf1630" and warehouse["extra"]["schema"] == "ikast_brande_lis01_simpel"
     assert moved["AIRFLOW_CONN_SF1630_SENDER_LEDGER"] == env["AIRFLOW_CONN_SF1630_SENDER_LEDGER"]
 
 

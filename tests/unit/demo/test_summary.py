@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from sf1630.sender.ledger import ACCEPTED, Ledger
 from sf1630.sender.plan import plan_deliveries
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
+from tests.support.postgres import fresh_database
 
-def _fake_month(home: DemoHome, info: SeedInfo) -> None:
+
+def _fake_month(home: DemoHome, info: SeedInfo, dsn: str) -> None:
     """What a run leaves behind: receipts in the sender ledger, transfers, loads and one quarantine."""
     ledger = Ledger(Database.sqlite(home.sender_ledger))
     audit = []
@@ -36,7 +39,7 @@ def _fake_month(home: DemoHome, info: SeedInfo) -> None:
             audit.append(json.dumps({"event": "transfer", "sender": sender.sftp_user, "outcome": "SUCCESS"}))
             bad = d.file_name in info.invalid_files
             outcome = Outcome.QUARANTINED if bad else Outcome.LOADED
-            warehouse = Database.duckdb(home.warehouse, schema=warehouse_schema(d.lis.sftp_user))
+            warehouse = Database.postgres(dsn, schema=warehouse_schema(d.lis.sftp_user))
             record_outcome(
                 warehouse,
                 LoadEntry(
@@ -67,14 +70,21 @@ def _fake_month(home: DemoHome, info: SeedInfo) -> None:
 
 
 @pytest.fixture
-def finished(tmp_path: Path) -> DemoHome:
+def warehouse_dsn() -> Iterator[str]:
+    """A database of its own: the demo's warehouse names its schemas after the LIS systems."""
+    with fresh_database("sf1630_demo") as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def finished(tmp_path: Path, warehouse_dsn: str) -> DemoHome:
     home = DemoHome.at(tmp_path / "demo")
-    _fake_month(home, seed(home, kommune_count=2, rows=5))
+    _fake_month(home, seed(home, kommune_count=2, rows=5), warehouse_dsn)
     return home
 
 
-def test_summary_counts_every_sender(finished: DemoHome) -> None:
-    summary = collect(finished)
+def test_summary_counts_every_sender(finished: DemoHome, warehouse_dsn: str) -> None:
+    summary = collect(finished, warehouse_dsn)
     by_code = {line.code: line for line in summary.senders}
     assert set(by_code) == {"KY", "KSD", "DUBU", "AULA", "KP"}
     assert [(s.planned, s.transfers, s.receipts_ok, s.loaded_files) for s in by_code.values()] == [
@@ -98,11 +108,11 @@ def test_summary_counts_every_sender(finished: DemoHome) -> None:
     assert (total.planned, total.loaded_files, total.quarantined) == (10, 9, 1)
 
 
-def test_rendered_table_names_the_places(finished: DemoHome) -> None:
-    text = render(collect(finished), finished, wall_seconds=75)
+def test_rendered_table_names_the_places(finished: DemoHome, warehouse_dsn: str) -> None:
+    text = render(collect(finished, warehouse_dsn), finished, wall_seconds=75)
     assert "KSD_LIS_10100000_M10_20261101000000.csv: invalid extract: INVALID: 12 rows" in text
     assert "    FAIL expect_column_values_to_match_regex [person_noegle]" in text and "more" not in text
-    assert str(finished.warehouse) in text and str(finished.quarantine) in text and str(finished.logs) in text
+    assert str(finished.postgres) in text and str(finished.quarantine) in text and str(finished.logs) in text
     assert "every delivery loaded except the deliberately invalid one in 1.2 min (75 s)" in text
     header = next(line for line in text.splitlines() if line.startswith("sender"))
     assert "receipts ok" in header and "rows loaded" in header and "quarantined" in header
@@ -111,10 +121,10 @@ def test_rendered_table_names_the_places(finished: DemoHome) -> None:
     assert "dynamic" in kp and "lis_kp_pensionssager" in kp
 
 
-def test_missing_loads_make_the_summary_incomplete(tmp_path: Path) -> None:
+def test_missing_loads_make_the_summary_incomplete(tmp_path: Path, warehouse_dsn: str) -> None:
     home = DemoHome.at(tmp_path / "demo")
     seed(home, kommune_count=1, rows=3)
-    summary = collect(home)
+    summary = collect(home, warehouse_dsn)
     assert not summary.complete
     assert "INCOMPLETE" in render(summary, home)
     with contextlib.closing(sqlite3.connect(home.source_db)) as con:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from sf1630.database import Database
 from sf1630.lis_view.deliveries import build_deliveries
@@ -32,6 +31,8 @@ from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
 from sf1630.sender.plan import plan_deliveries
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 from sf1630.warehouse.load import LoadRequest, load_delivery
+
+from tests.support.postgres import POSTGRES_DSN, fresh_schema
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 OCT = Period(2026, 10)
@@ -66,8 +67,8 @@ class FakeTasks:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Database:
-    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema=KBH.lower())
+def warehouse(pg_schema: str) -> Database:
+    db = Database.postgres(POSTGRES_DSN, schema=pg_schema)
     _load(db, _entry("u-ky", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
     record_outcome(
         db,
@@ -165,15 +166,20 @@ def test_a_newer_load_is_current_and_counts_what_it_replaced() -> None:
     assert current.file_transfer_uuid == "u3"  # the newest delivery was refused: that is what to act on
 
 
-def test_ledgers_in_one_database_come_back_in_one_query_and_by_kommune(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
-    kbh, frb = Database.duckdb(path, schema="kbh"), Database.duckdb(path, schema="frb")
+@pytest.fixture
+def schemas(pg_schema: str) -> Iterator[tuple[str, str]]:
+    with fresh_schema("frb") as frb:
+        yield pg_schema, frb
+
+
+def test_ledgers_in_one_database_come_back_in_one_query_and_by_kommune(schemas: tuple[str, str]) -> None:
+    kbh, frb = (Database.postgres(POSTGRES_DSN, schema=s) for s in schemas)
     _load(kbh, _entry("u-1", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
-    empty = Database.duckdb(path, schema="nothing_yet")
+    empty = Database.postgres(POSTGRES_DSN, schema="nothing_yet")  # no schema, no ledger: nothing handled yet
     rows = read_load_rows([(KBH, "10100000", kbh), ("FRB", "14700000", frb), ("X", "1", empty)], [OCT])
     assert [(r.lis_user, r.file_transfer_uuid, r.report) for r in rows] == [(KBH, "u-1", "")]
-    with duckdb.connect(str(path)) as con:
-        con.execute("UPDATE kbh.sf1630_ledger SET report = 's3://reports/kbh/u-1'")
+    with kbh.connect(autocommit=True) as con:
+        con.execute("UPDATE sf1630_ledger SET report = 's3://reports/kbh/u-1'")
     [row] = read_load_rows([(KBH, "10100000", kbh)], [OCT])
     assert row.report == "s3://reports/kbh/u-1"
     assert read_load_rows([(KBH, "14700000", kbh)], [OCT]) == []  # another kommune's LIS sharing the schema

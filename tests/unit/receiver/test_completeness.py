@@ -44,8 +44,10 @@ def test_deadline_is_the_deadline_day_of_the_next_month_in_local_time(herning: R
     assert deadline_of(herning, Period(2026, 12)).isoformat() == "2027-01-10T06:00:00+01:00"
 
 
-def test_month_check_and_report_read_the_ledger(herning: Receiver, tmp_path: Path) -> None:
-    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+def test_month_check_and_report_read_the_ledger(
+    herning: Receiver, tmp_path: Path, warehouse: Database
+) -> None:
+    db = warehouse
     for sender, outcome in (("KY", Outcome.LOADED), ("KSD", Outcome.LOADED), ("DUBU", Outcome.QUARANTINED)):
         name = f"{sender}_LIS_65700000_M10_20261101060000.csv"
         entry = LoadEntry(

@@ -36,8 +36,7 @@ VALIDATION = "\n".join(
 )
 
 
-def _ledger(tmp_path: Path) -> Database:
-    db = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
+def _ledger(db: Database) -> Database:
     rows = [
         (
             "u-ksd",
@@ -79,9 +78,9 @@ def _quarantine(root: Path, name: str, when: datetime, **reason: str) -> Path:
 
 
 def test_failed_run_lists_each_refusal_with_reason_contact_and_folder(
-    herning: Receiver, tmp_path: Path
+    herning: Receiver, tmp_path: Path, warehouse: Database
 ) -> None:
-    db = _ledger(tmp_path)
+    db = _ledger(warehouse)
     root = tmp_path / "quarantine"
     ksd_folder = _quarantine(
         root, KSD_FILE, START + timedelta(minutes=5), reason="invalid extract", detail="x"

@@ -1,4 +1,4 @@
-"""Both warehouses for real (the shared ``warehouse`` fixture): a DuckDB file and a PostgreSQL schema."""
+"""The warehouse for real (the shared ``warehouse`` fixture): a fresh PostgreSQL schema."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The load is all-or-nothing and at-most-once per FileTransferUUID, in DuckDB and PostgreSQL alike."""
+"""The load is all-or-nothing and at-most-once per FileTransferUUID (PostgreSQL)."""
 
 # ruff: noqa: S608  (SQL text built from the fixture's schema name only)
 
@@ -143,9 +143,14 @@ def test_string_views_from_polars_load_as_they_are(db: Database) -> None:
     assert got == [("a", None), ("b", ""), ("c", 'x,"y"\nz')]
 
 
-def test_only_duckdb_and_postgres_can_be_a_warehouse(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="a warehouse is DuckDB or PostgreSQL"):
-        recorded(Database.sqlite(tmp_path / "ledger.sqlite"), "u-1")
+@pytest.mark.parametrize("kind", ["duckdb", "sqlite"])
+def test_only_postgres_can_be_a_warehouse(tmp_path: Path, kind: str) -> None:
+    """DuckDB was dropped as a warehouse (one writer per file, no GX dialect): say so, not a lock error."""
+    other = (
+        Database.duckdb(tmp_path / "w.duckdb", "lis") if kind == "duckdb" else Database.sqlite(tmp_path / "l")
+    )
+    with pytest.raises(ValueError, match="a warehouse is a PostgreSQL database"):
+        recorded(other, "u-1")
 
 
 def test_the_ledger_keeps_each_deliverys_report_uri(db: Database) -> None:
@@ -175,8 +180,7 @@ def test_a_ledger_from_before_the_report_column_gets_it(db: Database) -> None:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
         conn.execute(f"CREATE TABLE {db.schema}.sf1630_ledger ({columns})")
         conn.execute(f"INSERT INTO {db.schema}.sf1630_ledger VALUES ({old_row})")
-        if db.kind == "postgres":
-            conn.commit()
+        conn.commit()
     from sf1630.warehouse import report_of
 
     assert report_of(db, "u-old") == ""

@@ -1,5 +1,5 @@
 """A newer delivery of the same sender, kommune and period supersedes the earlier one in the ledger, and a
-quarantined delivery reloads exactly once; DuckDB and PostgreSQL alike."""
+quarantined delivery reloads exactly once."""
 
 # ruff: noqa: S608  (SQL text built from the fixture's schema name only)
 

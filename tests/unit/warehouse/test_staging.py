@@ -1,0 +1,148 @@
+"""A delivered file staged in PostgreSQL and validated there: every corruption class is caught by the check
+meant for it (the same names as the typed suite's), file-level faults become ``parse.*`` entries with their
+counts and leave no table, calendar checks work without ``pg_input_is_valid`` (the test server is 15), and
+a staging table the server lost is noticed by the load instead of loading nothing."""
+
+# ruff: noqa: S608  (SQL text built from the fixture's schema name only)
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sf1630.database import Database
+from sf1630.dataspec import DataSpec, load_spec
+from sf1630.dataspec.corrupt import CORRUPTIONS, caught_by, corrupt
+from sf1630.dataspec.schema import csv_text
+from sf1630.dataspec.synth import synthesize
+from sf1630.dataspec.validation import Validator, default_validator
+from sf1630.receiver.extract import SpecExtract
+from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
+from sf1630.warehouse.load import StagedRows
+from sf1630.warehouse.staging import StagedFile, StagingLost, stage, staged_rows, staging_table
+
+KOMMUNE, PERIOD = "65700000", "2026-10"
+KINDS = sorted(CORRUPTIONS)
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return default_validator()
+
+
+@pytest.fixture(scope="module")
+def ky() -> DataSpec:
+    return load_spec("ky")
+
+
+@pytest.fixture(scope="module")
+def frame(ky: DataSpec) -> pl.DataFrame:
+    return synthesize(ky, 40, KOMMUNE, PERIOD, seed=5)
+
+
+def staged(db: Database, data: bytes, spec: DataSpec) -> StagedFile:
+    return stage(db, staging_table("u-1"), io.BytesIO(data), spec)
+
+
+def check(db: Database, data: bytes, spec: DataSpec, validator: Validator) -> tuple[StagedFile, set[str]]:
+    done = staged(db, data, spec)
+    verdict = SpecExtract(spec).validate_staged(
+        validator, db, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
+    )
+    return done, {r.expectation for r in verdict.report.failures}
+
+
+def test_a_valid_file_stages_whole_and_passes(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+) -> None:
+    data = csv_text(frame, ky).encode()
+    done, failed = check(warehouse, data, ky, validator)
+    assert failed == set() and done.ok
+    assert (done.rows, done.size, done.checksum) == (40, len(data), hashlib.sha256(data).hexdigest())
+    assert staged_rows(warehouse, done.table) == 40
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_corruption_is_caught_by_its_check_in_postgresql(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator, kind: str
+) -> None:
+    done, failed = check(warehouse, corrupt(frame, ky, kind), ky, validator)
+    assert caught_by(ky, kind) in failed, failed
+    if kind.startswith(("wrong_separator", "windows", "ragged", "empty", "byte_order")):
+        assert staged_rows(warehouse, done.table) is None  # a file-level fault leaves no table
+    data = corrupt(frame, ky, kind)
+    assert (done.size, done.checksum) == (len(data), hashlib.sha256(data).hexdigest())  # the whole file
+
+
+def test_ragged_records_and_nul_bytes_are_counted_to_the_end(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame
+) -> None:
+    lines = csv_text(frame, ky).splitlines()
+    ragged = [line + ";x" if n in (3, 9, 30) else line for n, line in enumerate(lines)]
+    done = stage(warehouse, "sf1630_stage_small", io.BytesIO(("\n".join(ragged) + "\n").encode()), ky)
+    [entry] = done.parse
+    assert (entry.expectation, entry.unexpected_count) == ("parse.rows", 3)
+    assert entry.sample[0].startswith("line 4:")
+    with_nul = ("\n".join(lines) + "\n").replace("KONTANT", "KON\x00TANT").encode()
+    [entry] = stage(warehouse, "sf1630_stage_small", io.BytesIO(with_nul), ky, block_bytes=512).parse
+    assert entry.expectation == "parse.nul" and entry.unexpected_count == with_nul.count(b"\x00") > 1
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("2024-02-29", True), ("2023-02-29", False), ("2021-02-30", False), ("2026-04-31", False)],
+)
+def test_calendar_dates_without_pg_input_is_valid(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator, value: str, valid: bool
+) -> None:
+    start = frame["startdato"][0].isoformat()
+    text = csv_text(frame, ky).replace(f";{start};", f";{value};", 1)
+    _, failed = check(warehouse, text.encode(), ky, validator)
+    assert ("expect_column_values_to_be_of_type" not in failed) is valid, failed
+
+
+def test_a_lost_staging_table_fails_the_load_instead_of_loading_nothing(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame
+) -> None:
+    extract = SpecExtract(ky)
+    done = staged(warehouse, csv_text(frame, ky).encode(), ky)
+    with warehouse.connect(autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {warehouse.schema}.{done.table}")  # what a server crash does to UNLOGGED
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    uuid = "3f2b8c1e-0000-4000-8000-000000000001"
+    entry = LoadEntry(uuid, "f.csv", "KY", KOMMUNE, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
+    constants, scope = extract.lineage(
+        file_transfer_uuid=uuid, kommune=KOMMUNE, period=PERIOD, loaded_at=when
+    )
+    rows = StagedRows(done.table, extract.staged_columns(), done.rows)
+    request = LoadRequest(extract.table, extract.create_sql(warehouse.schema), rows, entry, scope, constants)
+    with pytest.raises(StagingLost):
+        load_delivery(warehouse, request)
+    assert recorded(warehouse, uuid) is None
+    done = staged(warehouse, csv_text(frame, ky).encode(), ky)
+    assert load_delivery(warehouse, request)
+    assert staged_rows(warehouse, done.table) is None  # dropped with the commit
+    with warehouse.connect() as conn:
+        [(count, days)] = conn.execute(f"SELECT count(*), sum(antal_dage) FROM {extract.table}").fetchall()
+    assert (count, days) == (40, frame["antal_dage"].sum())
+
+
+def test_gx_reaches_a_warehouse_on_a_unix_socket(
+    tmp_path: Path, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+) -> None:
+    """The demo's warehouse listens on a unix socket only (embedded PostgreSQL 18): GX's PostgreSQL data
+    source must reach it (its URL check wants a host name; the socket folder goes in the query)."""
+    from sf1630.demo.environment import warehouse_dsn
+    from sf1630.demo.metadb import SQLITE, start_metadata_db
+
+    server = start_metadata_db(SQLITE, tmp_path / "airflow", warehouse=tmp_path / "pg")
+    try:
+        db = Database.postgres(warehouse_dsn(*server.warehouse_server()), schema="lis")
+        done, failed = check(db, csv_text(frame, ky).encode(), ky, validator)
+        assert done.ok and failed == set()
+    finally:
+        server.stop()
