@@ -171,7 +171,12 @@ def world(tmp_path: Path) -> Iterator[World]:
         )
         connections: dict[str, Any] = {
             sender.sftp_conn_id: _sftp_conn(emulator.port, sender.sftp_user, emulator.host_key),
-            sender.source_conn_id: _postgres_conn(database, "source"),
+            # The source is read through the provider's own hook, whose extras are libpq's: the schema
+            # goes in as the search path.
+            sender.source_conn_id: {
+                **_postgres_conn(database, "source"),
+                "extra": {"options": "-c search_path=source"},
+            },
             sender.ledger_conn_id: _postgres_conn(database, "sender"),
             "sf1630_warehouse": _postgres_conn(database, "lis"),
         }

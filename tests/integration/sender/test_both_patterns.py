@@ -27,6 +27,7 @@ from sf1630.sender.plan import plan_deliveries
 from sf1630.sender.source import seed_source
 
 from tests.support import emulator as platform
+from tests.support.receiver import warehouse_connection
 from tests.support.sender import OCTOBER_START, sender_dag, task_states
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
@@ -62,9 +63,13 @@ def _sftp(emulator: RunningEmulator, user: str) -> str:
 
 
 def _configure(
-    emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_dir: Path
-) -> tuple[Database, Any]:
-    """Connections of both senders and the receiver, sources seeded; returns the warehouse and receiver."""
+    emulator: RunningEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    config_dir: Path,
+    warehouse: Database,
+) -> Any:
+    """Connections of both senders and the receiver (into ``warehouse``), sources seeded; the receiver."""
     from sf1630.receiver.config import load_receiver
 
     receivers = yaml.safe_load((config_dir / "receivers.yaml").read_text(encoding="utf-8"))
@@ -89,11 +94,10 @@ def _configure(
         source_connection = {"conn_type": "sqlite", "host": str(source.path)}
         monkeypatch.setenv(f"AIRFLOW_CONN_{sender.source_conn_id.upper()}", json.dumps(source_connection))
     receiver = load_receiver(LIS_USER, config_dir)
-    warehouse = Database.duckdb(tmp_path / "warehouse.duckdb", schema="lis")
     monkeypatch.setenv(f"AIRFLOW_CONN_{receiver.sftp_conn_id.upper()}", _sftp(emulator, LIS_USER))
-    target = {"conn_type": "duckdb", "host": str(warehouse.path), "extra": {"schema": "lis"}}
+    target = warehouse_connection(warehouse)
     monkeypatch.setenv(f"AIRFLOW_CONN_{receiver.warehouse_conn_id.upper()}", json.dumps(target))
-    return warehouse, receiver
+    return receiver
 
 
 def _query(db: Database, sql: str) -> list[tuple[Any, ...]]:
@@ -106,10 +110,11 @@ def test_simple_and_dynamic_sender_month_both_loaded(
     fast_config_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    warehouse: Database,
 ) -> None:
     from sf1630.airflow.receiver import build_receiver_dag
 
-    warehouse, receiver = _configure(emulator, tmp_path, monkeypatch, fast_config_dir)
+    receiver = _configure(emulator, tmp_path, monkeypatch, fast_config_dir, warehouse)
     conf: dict[str, Any] = {"kommune": [KOMMUNE]}
     for code in ("ky", "aula"):
         run = sender_dag(code).test(logical_date=OCTOBER_START, run_conf=conf)
@@ -135,9 +140,9 @@ def test_simple_and_dynamic_sender_month_both_loaded(
     loaded = build_receiver_dag(receiver).test(logical_date=datetime(2026, 11, 1, 7, tzinfo=UTC))
 
     assert str(loaded.state) == "success", task_states(loaded)
-    ledger = _query(warehouse, "SELECT sender, file_name, outcome, rows FROM lis.sf1630_ledger ORDER BY 1")
+    ledger = _query(warehouse, "SELECT sender, file_name, outcome, rows FROM sf1630_ledger ORDER BY 1")
     assert ledger == [("AULA", names["AULA"], "loaded", ROWS), ("KY", names["KY"], "loaded", ROWS)]
     for code in ("KY", "AULA"):
         table = load_spec(code.lower()).warehouse_table
-        assert _query(warehouse, f"SELECT count(*) FROM lis.{table}") == [(ROWS,)]  # noqa: S608
+        assert _query(warehouse, f"SELECT count(*) FROM {table}") == [(ROWS,)]  # noqa: S608
     assert emulator.files(LIS_USER, "IN") == []
