@@ -92,3 +92,36 @@ def test_a_sender_whose_data_spec_is_unusable_is_held_and_the_others_load(
     )
     assert f"  - KSD ({KSD_DATA}): data spec 'ksd' cannot be used:" in alert.body
     assert problem in alert.body and "no delivery refused" not in alert.subject
+
+
+def test_a_file_whose_claims_need_the_missing_spec_is_held_at_fetch(
+    emulator: Emulator,
+    configure: Callable[..., ReceiverSetup],
+    warehouse: Database,
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name outside the SF1630 pattern: the kommune and month come from the data, read with the spec."""
+    from sf1630.receiver.extract import spec_for
+
+    setup = configure(emulator, warehouse)
+    name = "ksd_sager_oktober.csv"
+    ksd, _ = make_extract("KSD", rows=5)
+    emulator.deliver("KSD", name, ksd)
+    folder = tmp_path / "dataspecs"
+    shutil.copytree(dataspec_dir(), folder)
+    problem = _break(folder, "missing")
+    monkeypatch.setenv("SF1630_DATASPEC_DIR", str(folder))
+    spec_for.cache_clear()
+    try:
+        run = build_receiver_dag(setup.receiver).test(logical_date=next_logical_date())
+    finally:
+        spec_for.cache_clear()
+
+    assert run.state == "failed" and states(run)["fetch"] == "success" and states(run)["load"] == "failed"
+    assert sorted(p.name for p in emulator.inbox().iterdir()) == [name, f"{name}.metadata"]
+    assert ledger(warehouse) == []
+    assert not setup.quarantine.exists() or not any(setup.quarantine.iterdir())
+    [held] = run.get_task_instances()[0].xcom_pull(task_ids="validate")
+    assert held["status"] == "held" and held["sender"] == "KSD" and problem in held["summary"]
