@@ -207,7 +207,8 @@ def failed_run_alert(
     lines = [f"The receiver run {run.run_id} of {run.dag_id} failed.", ""]
     counts = [f"{count(len(refusals), 'delivery', 'deliveries')} refused"] if refusals else []
     counts += [f"{count(len(held), 'delivery', 'deliveries')} held (data spec unusable)"] if held else []
-    what = f"{_who(receiver)}: {', '.join(counts)} ({run.dag_id})"
+    told = ", ".join(counts) if counts else "receiver run failed, no delivery refused"
+    what = f"{_who(receiver)}: {told} ({run.dag_id})"
     if refusals:
         lines.append("Refused and quarantined (sender → kommune LIS system period (file): reason):")
         for r in refusals:
@@ -221,7 +222,6 @@ def failed_run_alert(
         lines += [""] if held else []
     lines += held_lines(held)
     if not counts:
-        what = f"{_who(receiver)}: receiver run failed, no delivery refused ({run.dag_id})"
         lines.append(
             "No delivery was refused in this run: a task failed for another reason (the SFTP server, the "
             "warehouse, or a task error); the run's failed task instances and their logs say which."
