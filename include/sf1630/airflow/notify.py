@@ -152,7 +152,7 @@ def _sender_deadline(code: str, context: Mapping[str, Any], db: Database, run: R
 
 
 def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.airflow.store import local_quarantine
+    from sf1630.airflow.store import local_held, local_quarantine
     from sf1630.receiver.completeness import (
         failed_run_alert,
         merge_refusals,
@@ -160,6 +160,7 @@ def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: R
         refusals_from_ledger,
     )
     from sf1630.receiver.config import load_receiver
+    from sf1630.receiver.held import held_since
     from sf1630.warehouse import refused_since
 
     receiver = load_receiver(user)
@@ -171,7 +172,8 @@ def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: R
         from_ledger = []
         problems.append(f"the warehouse ledger could not be read ({type(exc).__name__}: {exc})")
     from_quarantine = quarantined_since(receiver, local_quarantine(receiver), since)
-    return failed_run_alert(receiver, merge_refusals(from_ledger, from_quarantine), run, problems)
+    held = held_since(local_held(receiver), since)
+    return failed_run_alert(receiver, merge_refusals(from_ledger, from_quarantine), run, problems, held)
 
 
 def _missing(user: str, period: Any, db: Database) -> Any:

@@ -47,6 +47,7 @@ from sf1630.airflow.store import storage
 from sf1630.receiver.config import Receiver, load_receiver, load_receivers
 from sf1630.receiver.delivery import (
     ExtractSpec,
+    Held,
     Intake,
     ItemRecord,
     Quarantined,
@@ -195,13 +196,14 @@ def validate(sftp_user: str, fetched: list[dict[str, Any]]) -> list[dict[str, An
 
 @task(map_index_template="{{ delivery_label }}", outlets=[AssetAlias(LOADS_ALIAS)], multiple_outputs=False)
 def load(sftp_user: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Load one delivery with its ledger row; a refused one fails (no retries), naming the contact."""
+    """Load one delivery with its ledger row; a refused one fails (no retries), naming the contact, and so
+    does a held one (its sender's data spec cannot be used: the file stays in IN/)."""
     receiver = load_receiver(sftp_user)
     context = get_current_context()
     context["delivery_label"] = record["label"]  # type: ignore[typeddict-unknown-key]
     try:
         done = load_item(_intake(receiver), ItemRecord.from_xcom(record))
-    except Quarantined as refused:
+    except (Quarantined, Held) as refused:
         raise AirflowFailException(refused.record.summary) from None
     if done.status is Status.LOADED:
         context["outlet_events"][AssetAlias(LOADS_ALIAS)].add(

@@ -11,7 +11,7 @@ from pathlib import Path
 from airflow.sdk import ObjectStoragePath
 
 from sf1630.receiver.config import Receiver
-from sf1630.receiver.storage import Storage
+from sf1630.receiver.storage import Storage, StorePath
 
 
 def _airflow_home() -> Path:
@@ -35,9 +35,17 @@ def local_quarantine(receiver: Receiver) -> Path:
     With a remote store there is no local folder (the path returned does not exist); those readers then go by
     the warehouse ledger and its ``report`` URI alone.
     """
+    return _local(storage(receiver).quarantine, "no-local-quarantine", receiver)
+
+
+def local_held(receiver: Receiver) -> Path:
+    """The notes of deliveries held in IN/ as a local folder (one that does not exist for a remote store)."""
+    return _local(storage(receiver).held, "no-local-held", receiver)
+
+
+def _local(path: StorePath, missing: str, receiver: Receiver) -> Path:
     from sf1630.receiver.storage import is_local, os_path
 
-    quarantine = storage(receiver).quarantine
-    if is_local(quarantine):
-        return Path(os_path(quarantine))
-    return _airflow_home() / "sf1630" / "no-local-quarantine" / receiver.sftp_user
+    if is_local(path):
+        return Path(os_path(path))
+    return _airflow_home() / "sf1630" / missing / receiver.sftp_user

@@ -8,6 +8,7 @@ its text matches the type's lexical form *and* parses; polars alone is more leni
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from pathlib import Path
@@ -151,9 +152,25 @@ def typed_frame(raw: pl.DataFrame, spec: DataSpec) -> pl.DataFrame:
     return raw.select(parse_expression(c, spec.dialect) for c in spec.columns)
 
 
+def utf8_bytes(data: bytes, dialect: Dialect) -> bytes:
+    """File content ``data`` as UTF-8, decoded as the spec declares (strictly; utf-8-sig's BOM dropped).
+
+    polars reads UTF-8 only: every reader of a delivered file hands it the bytes through here, so a
+    windows-1252 or ISO-8859-1 file is read as declared, never as (invalid) UTF-8.
+    """
+    if dialect.encoding == "utf-8":
+        return data
+    if dialect.encoding == "utf-8-sig":
+        return data.removeprefix(codecs.BOM_UTF8)
+    return data.decode(dialect.encoding).encode("utf-8")
+
+
 def read_typed(path: Path, spec: DataSpec) -> pl.DataFrame:
     """Read a valid file into the typed frame (callers validate first; bad values would become null)."""
-    return typed_frame(pl.read_csv(path, **read_options(spec)), spec)
+    source: Path | bytes = path
+    if spec.dialect.encoding != "utf-8":
+        source = utf8_bytes(path.read_bytes(), spec.dialect)
+    return typed_frame(pl.read_csv(source, **read_options(spec)), spec)
 
 
 def csv_text(frame: pl.DataFrame, spec: DataSpec) -> str:

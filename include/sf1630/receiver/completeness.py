@@ -22,6 +22,7 @@ from sf1630.config import format_duration
 from sf1630.database import Database
 from sf1630.protocol import DataFileName, Period, ProtocolError
 from sf1630.receiver.config import Receiver
+from sf1630.receiver.held import Hold, held_lines
 from sf1630.warehouse import LoadEntry, loaded_extracts
 
 #: The completeness check runs at this hour (local time) on the 1st; the deadline falls at the same hour.
@@ -191,15 +192,23 @@ def _who(receiver: Receiver) -> str:
 
 
 def failed_run_alert(
-    receiver: Receiver, refusals: Sequence[Refusal], run: RunRef, problems: Sequence[str] = ()
+    receiver: Receiver,
+    refusals: Sequence[Refusal],
+    run: RunRef,
+    problems: Sequence[str] = (),
+    held: Sequence[Hold] = (),
 ) -> Alert:
-    """The one message for a failed receiver run: every refused delivery, why, and the sender's contact.
+    """The one message for a failed receiver run: every refused delivery, why, and the sender's contact;
+    every delivery held in IN/ because its data spec cannot be used, and which spec to fix.
 
     ``problems`` are facts the callback could not establish (a ledger it could not read), said plainly so
     that a message never claims more than is known.
     """
-    what = f"{_who(receiver)}: {count(len(refusals), 'delivery', 'deliveries')} refused ({run.dag_id})"
     lines = [f"The receiver run {run.run_id} of {run.dag_id} failed.", ""]
+    counts = [f"{count(len(refusals), 'delivery', 'deliveries')} refused"] if refusals else []
+    counts += [f"{count(len(held), 'delivery', 'deliveries')} held (data spec unusable)"] if held else []
+    told = ", ".join(counts) if counts else "receiver run failed, no delivery refused"
+    what = f"{_who(receiver)}: {told} ({run.dag_id})"
     if refusals:
         lines.append("Refused and quarantined (sender → kommune LIS system period (file): reason):")
         for r in refusals:
@@ -210,8 +219,9 @@ def failed_run_alert(
             if r.folder:
                 lines.append(f"      Files and reports kept in {r.folder}")
         lines += ["", "Nothing of a refused file was loaded; the sender fixes it and delivers again."]
-    else:
-        what = f"{_who(receiver)}: receiver run failed, no delivery refused ({run.dag_id})"
+        lines += [""] if held else []
+    lines += held_lines(held)
+    if not counts:
         lines.append(
             "No delivery was refused in this run: a task failed for another reason (the SFTP server, the "
             "warehouse, or a task error); the run's failed task instances and their logs say which."

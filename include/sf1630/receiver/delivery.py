@@ -23,6 +23,11 @@ from IN/ only what the ledger (or the quarantine) holds.
   and recorded as quarantined (raises :class:`Quarantined`), its staging table dropped.
 - :func:`delete_items`: both files removed from IN/ for every item the ledger or the quarantine holds; the
   staged files and any staging table left removed.
+
+A delivery whose sender's data spec is missing or broken is HELD (:mod:`sf1630.receiver.held`): a
+configuration error of the receiver, not the sender's, so it is neither quarantined nor deleted but stays in
+IN/ for the run after the fix; its load fails (:class:`Held`) and so does the run, while the other senders'
+files go on.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sf1630.config import ConfigError
 from sf1630.database import Database
 from sf1630.protocol import (
     METADATA_SUFFIX,
@@ -48,6 +54,7 @@ from sf1630.protocol import (
 from sf1630.receiver import claims as claiming
 from sf1630.receiver.config import AcceptedSender, Receiver
 from sf1630.receiver.fetch import OpenSFTP, SizeMismatch, delete_remote, download_with_retries, read_small
+from sf1630.receiver.held import Hold, write_note
 from sf1630.receiver.inbox import InboxItem
 from sf1630.receiver.quarantine import quarantine
 from sf1630.receiver.storage import Storage, StorePath, copy_tree, remove_tree, write_private
@@ -63,6 +70,10 @@ if TYPE_CHECKING:
     from sf1630.dataspec.validation import Validated, Validator
 
 log = logging.getLogger(__name__)
+
+#: What loading a data spec raises when the spec is missing, unreadable or broken (ConfigError names the
+#: file, line and entry; a file that is not UTF-8 YAML is a ValueError).
+SPEC_ERRORS = (ConfigError, OSError, ValueError)
 
 
 class ExtractSpec(Protocol):
@@ -99,6 +110,7 @@ class Status(StrEnum):
     LOADED = "loaded"
     ALREADY_LOADED = "already-loaded"
     QUARANTINED = "quarantined"
+    HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,15 @@ class Quarantined(Exception):
         self.record = record
 
 
+class Held(Exception):
+    """The delivery stays in IN/: its sender's data spec cannot be used (the receiver's configuration, not
+    the sender's fault); ``record.summary`` names the sender, the spec and the problem."""
+
+    def __init__(self, record: ItemRecord) -> None:
+        super().__init__(record.summary)
+        self.record = record
+
+
 @dataclass(frozen=True)
 class Intake:
     """Everything the steps need, built once per task from configuration and connections."""
@@ -177,6 +198,15 @@ class _Claims:
     sender: AcceptedSender
     name: claiming.Claimed  # kommune (``authority``) and month, from the file name or from the data
     period: Period
+
+
+class _SpecUnusable(Exception):
+    """The accepted ``sender``'s data spec could not be loaded while its claims were checked."""
+
+    def __init__(self, sender: AcceptedSender, error: Exception) -> None:
+        super().__init__(str(error))
+        self.sender = sender
+        self.error = error
 
 
 class _Refusal(Exception):
@@ -206,6 +236,19 @@ def fetch_item(intake: Intake, item: InboxItem, label: str) -> ItemRecord:
         return _refuse_unread(intake, item, label, raw, _Refusal(f"metadata {err.reason}", str(err)))
     except _Refusal as refusal:
         return _refuse_unread(intake, item, label, raw, refusal)
+    except _SpecUnusable as unusable:
+        sender = unusable.sender
+        unclaimed = ItemRecord(
+            item.data_name,
+            item.metadata_name,
+            item.data_size,
+            label,
+            Status.STAGED,
+            sender=sender.code,
+            spec=sender.dataspec,
+            received_at=received_at.isoformat(),
+        )
+        return _hold(intake, unclaimed, unusable.error)
     record = _record(item, label, claims, Status.STAGED, received_at)
     uuid = claims.metadata.file_transfer_uuid
     outcome = recorded(intake.database, uuid)
@@ -243,7 +286,10 @@ def validate_items(intake: Intake, records: Sequence[ItemRecord], validator: Val
 def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemRecord:
     from sf1630.dataspec.validation import write_reports
 
-    spec = intake.spec_for(record.spec)
+    try:
+        spec = intake.spec_for(record.spec)
+    except SPEC_ERRORS as err:
+        return _hold(intake, record, err)
     staged = _stage(intake, record, spec)
     validated = spec.validate_staged(
         validator,
@@ -271,6 +317,19 @@ def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemR
     )
 
 
+def _hold(intake: Intake, record: ItemRecord, error: Exception) -> ItemRecord:
+    """Hold a delivery whose sender's data spec cannot be used: its note for on-call, its staged copy
+    removed, the file left in IN/ (nothing quarantined, nothing recorded in the ledger)."""
+    problem = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    hold = Hold(record.data_name, record.sender, record.spec, problem, intake.clock().isoformat())
+    write_note(intake.storage.held, hold)
+    for name in (record.data_name, record.data_name + METADATA_SUFFIX):
+        remove_tree(intake.storage.staged(name))
+    summary = hold.summary(intake.receiver.settings.inbox, intake.receiver.sftp_user)
+    log.error("%s: %s", record.label, summary)
+    return replace(record, status=Status.HELD, summary=summary)
+
+
 def _stage(intake: Intake, record: ItemRecord, spec: ExtractSpec) -> StagedFile:
     """Stream the staged file from the store into the delivery's staging table of the warehouse."""
     table = staging_table(record.file_transfer_uuid)
@@ -285,6 +344,8 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     """Load a valid item with its ledger row; quarantine an invalid one and raise :class:`Quarantined`."""
     if record.status is Status.QUARANTINED:
         raise Quarantined(record)
+    if record.status is Status.HELD:
+        raise Held(record)
     if record.status is Status.INVALID:
         return _quarantine_invalid(intake, record)
     if record.status is not Status.VALID:
@@ -392,7 +453,11 @@ def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes, head: Callabl
         from sf1630.receiver.extract import spec_for
 
         try:
-            name = claiming.from_data(head(), spec_for(sender.dataspec).spec, claimed)
+            spec = spec_for(sender.dataspec).spec
+        except SPEC_ERRORS as err:
+            raise _SpecUnusable(sender, err) from err
+        try:
+            name = claiming.from_data(head(), spec, claimed)
         except claiming.Unclaimed as err:
             raise _Refusal(claiming.UNCLAIMED, str(err), sender) from err
     kommune = receiver.kommune

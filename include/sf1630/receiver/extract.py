@@ -134,9 +134,10 @@ class SpecExtract:
         """The typed rows of a validated file as Arrow, polars' own buffers (DuckDB scans them directly)."""
         import polars as pl
 
-        from sf1630.dataspec.schema import read_options, typed_frame
+        from sf1630.dataspec.schema import read_options, typed_frame, utf8_bytes
 
-        frame = typed_frame(pl.read_csv(data, **read_options(self.spec)), self.spec)
+        utf8 = utf8_bytes(data, self.spec.dialect)  # the spec's encoding, as validation read it
+        frame = typed_frame(pl.read_csv(utf8, **read_options(self.spec)), self.spec)
         return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
     def create_sql(self, schema: str) -> list[str]:

@@ -12,7 +12,9 @@ Airflow. Layout, per LIS system (its SFTP user):
 - ``<base>/reports/<user>/<data file>/``: ``validation.json`` (GX's ValidationResult), ``validation.html``
   (the short report as a page), ``summary.txt``, ``datadocs/index.html`` (GX Data Docs for this delivery);
 - ``<base>/quarantine/<user>/<data file>[.n]/``: a refused delivery's files, its reports (as above) and
-  ``reason.json``; kept for ``quarantine_keep``, then deleted by housekeeping.
+  ``reason.json``; kept for ``quarantine_keep``, then deleted by housekeeping;
+- ``<base>/held/<user>/<data file>.json``: why a delivery is held in IN/ (its sender's data spec cannot be
+  used, :mod:`sf1630.receiver.held`); read by the run's failure message.
 
 Raw extracts may hold personal data: on a local file system every folder is created ``0700`` and every file
 ``0600``.
@@ -125,6 +127,10 @@ class Storage:
     @property
     def quarantine(self) -> StorePath:
         return self.base / "quarantine" / check_safe_name(self.user)
+
+    @property
+    def held(self) -> StorePath:
+        return self.base / "held" / check_safe_name(self.user)
 
     def staged(self, data_name: str) -> StorePath:
         """Where a fetched data file waits for validation and loading."""

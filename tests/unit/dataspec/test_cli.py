@@ -113,3 +113,34 @@ def test_suite_writes_the_gx_suite_as_json(tmp_path: Path, capsys: pytest.Captur
     assert main(["dataspec", "suite", "ky"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["name"] == "sf1630.ky"
     assert main(["dataspec", "suite", "nope"]) == 2
+
+
+@pytest.mark.parametrize("encoding", ["windows-1252", "iso-8859-1", "utf-8-sig"])
+def test_a_declared_encoding_is_read_as_declared(
+    encoding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """synth writes, check validates and read_typed reads the file in the spec's encoding (Danish letters
+    intact); check refuses bytes the encoding does not have."""
+    from sf1630.dataspec.schema import write_csv
+    from sf1630.dataspec.spec import spec_dir
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    text = (spec_dir() / "ky.yaml").read_text(encoding="utf-8")
+    (folder / "ky.yaml").write_text(text.replace("  encoding: utf-8\n", f"  encoding: {encoding}\n"))
+    spec = load_spec("ky", folder)
+    assert spec.dialect.encoding == encoding
+    out = tmp_path / "KY_LIS_29189846_M03_20260401060000.csv"
+    args = ["dataspec", "--spec-dir", str(folder), "synth", "ky", "--rows", "20"]
+    assert main([*args, "--authority", "29189846", "--period", "2026-03", "--out", str(out)]) == 0
+    danish = "Ærø æøå ÆØÅ" + (" – € “citat”" if encoding != "iso-8859-1" else " ½ «citat»")
+    frame = read_typed(out, spec).with_columns(pl.lit(danish).alias("sagsbehandler_enhed"))
+    write_csv(frame, spec, out)
+    assert main(["dataspec", "--spec-dir", str(folder), "check", str(out), "--spec", "ky"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("VALID: ")
+    assert set(read_typed(out, spec)["sagsbehandler_enhed"]) == {danish}
+
+    if encoding == "windows-1252":  # every byte is ISO-8859-1; 0x81 is not windows-1252
+        out.write_bytes(out.read_bytes().replace("Ærø".encode(encoding), b"\x81r\xf8", 1))
+        assert main(["dataspec", "--spec-dir", str(folder), "check", str(out), "--spec", "ky"]) == 1
+        assert "not valid windows-1252" in capsys.readouterr().out

@@ -123,6 +123,28 @@ def test_failed_run_without_a_refusal_says_where_to_look(herning: Receiver) -> N
     assert "Note: the warehouse ledger could not be read (IOError: gone)" in alert.body
 
 
+def test_failed_run_lists_held_deliveries_from_this_runs_notes(herning: Receiver, tmp_path: Path) -> None:
+    """A held delivery (its data spec unusable) is listed beside the refused ones; a note older than the
+    run, or one that cannot be read, is not."""
+    from sf1630.receiver.held import Hold, held_since, write_note
+
+    root = tmp_path / "held"
+    problem = "include/dataspecs/ksd.yaml:14: file.encoding: 'utf-16' is not one of [...]"
+    write_note(root, Hold(KSD_FILE, "KSD", "ksd", problem, (START + timedelta(minutes=1)).isoformat()))
+    write_note(root, Hold(DUBU_FILE, "DUBU", "dubu", "old", (START - timedelta(days=1)).isoformat()))
+    (root / "torn.csv.json").write_text("{", encoding="utf-8")
+    held = held_since(root, START)
+    assert [h.data_file for h in held] == [KSD_FILE]
+
+    alert = failed_run_alert(herning, [], RUN, held=held)
+    assert alert.subject == (
+        "SF1630 FAILED: HERNING_LIS01_SIMPEL (Herning LIS01): 1 delivery held (data spec unusable) "
+        "(sf1630_receiver_herning_lis01_simpel)"
+    )
+    assert f"  - KSD ({KSD_FILE}): data spec 'ksd' cannot be used:\n      {problem}" in alert.body
+    assert "not the sender's" in alert.body and "No delivery was refused" not in alert.body
+
+
 def test_missed_completeness_deadline_lists_missing_and_whom_to_call(herning: Receiver) -> None:
     missing = missing_extracts(herning, {("KY", "65700000"), ("KSD", "65700000")})
     run = RunRef(
