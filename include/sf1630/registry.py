@@ -277,7 +277,7 @@ _NEEDS: dict[str, tuple[str, str]] = {
 
 
 def read_kommuner(
-    folder: Path, own: Any, own_path: Path, own_where: Any
+    folder: Path, own: tuple[Kommune, ...] | None, own_path: Path, own_where: Any
 ) -> tuple[tuple[Kommune, ...], Path, Any]:
     """A side's kommuner: its own ``kommuner:`` (already validated), else the demo's ``kommuner.yaml``.
 

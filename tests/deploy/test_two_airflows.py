@@ -25,6 +25,7 @@ from sf1630.sender.source import seed_source
 from tests.support import emulator as platform
 from tests.support.deployment import Deployment
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
+from tests.support.receiver import warehouse_connection
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("two_airflows")]
 
@@ -72,16 +73,8 @@ def _vendor_source(schema: str, cvrs: list[str]) -> Database:
     return source
 
 
-def _postgres(extra: dict[str, str]) -> dict[str, Any]:
-    """A connection to the machine's PostgreSQL, database ``test``."""
-    return {
-        "conn_type": "postgres",
-        "host": "127.0.0.1",
-        "port": 5432,
-        "login": "postgres",
-        "schema": "test",
-        "extra": extra,
-    }
+def _warehouse(schema: str) -> dict[str, Any]:
+    return warehouse_connection(Database.postgres(POSTGRES_DSN, schema))
 
 
 def _sftp(port: int, host_key: str, user: str, keys: Path) -> dict[str, Any]:
@@ -144,9 +137,11 @@ def test_a_vendor_and_a_lis_team_exchange_a_month(tmp_path: Path, schemas: tuple
             {"senders.yaml": yaml.safe_dump(senders_yaml, allow_unicode=True), "sql/ky.sql": _vendor_sql()},
             {
                 "vendor_sftp": _sftp(emulator.port, emulator.host_key, SENDER, keys),
-                "vendor_source": _postgres(
-                    {"options": f"-c search_path={vendor_schema}"}
-                ),  # the hook's libpq
+                # The source is read through the provider's hook, whose extras are libpq's.
+                "vendor_source": {
+                    **_warehouse(vendor_schema),
+                    "extra": {"options": f"-c search_path={vendor_schema}"},
+                },
                 "vendor_ledger": {"conn_type": "sqlite", "host": str(vendor.root / "ledger.sqlite")},
             },
         )
@@ -176,7 +171,7 @@ def test_a_vendor_and_a_lis_team_exchange_a_month(tmp_path: Path, schemas: tuple
             {"receivers.yaml": yaml.safe_dump(receivers_yaml, allow_unicode=True)},
             {
                 **{
-                    f"lis_warehouse_{user.lower()}": _postgres({"schema": w})
+                    f"lis_warehouse_{user.lower()}": _warehouse(w)
                     for user, w in zip(lis_users, warehouses, strict=True)
                 },
                 **{

@@ -198,6 +198,23 @@ class Tally:
         return self.senders_finished and self.handled >= self.planned and self.receivers_busy == 0
 
 
+def _runs_between_steps(tis: Sequence[Mapping[str, Any]]) -> int:
+    """Runs that have begun their steps and have steps left, whatever the states show this moment.
+
+    Between one step's end and the next step's scheduling, a run has no task instance in an active state
+    (the next one has no state at all); a run still waiting for metadata has no settled step yet.
+    """
+    begun: set[tuple[str, str]] = set()
+    left: set[tuple[str, str]] = set()
+    for ti in tis:
+        run, state = (str(ti["dag_id"]), str(ti["dag_run_id"])), ti.get("state")
+        if state in {"success", "failed", "upstream_failed"}:
+            begun.add(run)
+        elif state not in _TERMINAL and state != "deferred":
+            left.add(run)
+    return len(begun & left)
+
+
 def _mapped_outcomes(tis: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, int], set[str]]:
     """The states of each mapped item (DAG, run, map index) over every mapped task of the DAG."""
     items: dict[tuple[str, str, int], set[str]] = {}
@@ -228,6 +245,7 @@ def tally(client: RestClient, planned: int, senders: Sequence[str], receivers: S
     every = [*sender_tis, *receiver_tis]
     out.deferred_now = sum(1 for ti in every if ti.get("state") == "deferred")
     out.receivers_busy = sum(1 for ti in receiver_tis if ti.get("state") in _ACTIVE)
+    out.receivers_busy += _runs_between_steps(receiver_tis)
     out.receiver_runs = len({(ti["dag_id"], ti["dag_run_id"]) for ti in receiver_tis})
     return out
 
@@ -259,6 +277,18 @@ def watch(
     return state
 
 
+_FAILED_TASK_STATES = frozenset({"failed", "upstream_failed"})
+
+
+def _failing_runs(client: RestClient, dag_ids: Sequence[str]) -> int:
+    """Runs that failed or are about to: the scheduler marks a run failed a loop after its last task
+    instance settled, and the month can be over in between (its leaf already ``upstream_failed``)."""
+    runs = {(r["dag_id"], r["dag_run_id"]) for r in client.runs(dag_ids) if r.get("state") == "failed"}
+    tis = client.task_instances(dag_ids)
+    runs |= {(t["dag_id"], t["dag_run_id"]) for t in tis if t.get("state") in _FAILED_TASK_STATES}
+    return len(runs)
+
+
 def wait_for_alerts(
     client: RestClient,
     mail: MailSink,
@@ -276,7 +306,7 @@ def wait_for_alerts(
     failed = received = 0
     while True:
         with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError):
-            failed = sum(1 for run in client.runs(dag_ids) if run.get("state") == "failed")
+            failed = _failing_runs(client, dag_ids)
         received = mail.kinds().count("FAILED")
         if received >= failed or time.monotonic() > give_up:
             break
