@@ -12,12 +12,20 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Hashable, Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+)
 
 _DURATION = re.compile(r"([0-9]+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -29,6 +37,15 @@ class ConfigError(ValueError):
     def __init__(self, file: Path | str, line: int, entry: str, problem: str) -> None:
         self.file, self.line, self.entry, self.problem = Path(file), line, entry, problem
         super().__init__(f"{file}:{line}: {entry}: {problem}")
+
+
+class Invalid(ValueError):
+    """Raised by a model's validator about one of its keys or items (``at``, relative to the model), so
+    the :class:`ConfigError` names that entry's line rather than the model's first line."""
+
+    def __init__(self, problem: str, *at: Hashable) -> None:
+        self.at = at
+        super().__init__(problem)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -60,10 +77,35 @@ def _duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
 
 
+#: A non-empty text (surrounding white space dropped).
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+#: The name of an Airflow connection (``{user}`` may stand for a LIS system's connection slug).
+ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_{}]{1,200}$")]
+
+
 class Model(BaseModel):
     """Base of every configuration model: immutable, unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSettings(Model):
+    """How a DAG runs and whom it alerts: the keys a sender's and a receiver's settings share.
+
+    :func:`sf1630.airflow.runs.dag_arguments` turns them into a DAG's keyword arguments, so the four DAG
+    builders schedule, start and retry alike.
+    """
+
+    owner: Text
+    schedule: Text
+    timezone: Text
+    start_date: date
+    retries: Annotated[int, Field(ge=0)]
+    retry_delay: Duration
+    max_retry_delay: Duration
+    on_call_email: Text | None = None
+    smtp_conn_id: ConnId | None = None
+    slack_conn_id: ConnId | None = None
 
 
 class _Located:
@@ -192,7 +234,9 @@ def validate(
         return model.model_validate(raw, context={"folder": Path(path).parent})
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = (*prefix, *(part for part in first["loc"] if not str(part).startswith("function-")))
+        cause = first.get("ctx", {}).get("error")
+        at = cause.at if isinstance(cause, Invalid) else ()
+        loc = (*prefix, *(part for part in first["loc"] if not str(part).startswith("function-")), *at)
         line = where.line(loc) if where is not None else 1
         raise ConfigError(path, line, entry_name(loc), _problem(first)) from None
 

@@ -14,26 +14,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
+from sf1630.config import (
+    ConfigError,
+    ConnId,
+    Duration,
+    Model,
+    RunSettings,
+    Text,
+    entry_name,
+    read_yaml,
+    validate,
+)
 from sf1630.protocol import INF_REF_SF1630, FileContentForm, Period, cvr_urn
 from sf1630.settings import config_dir
 
 #: A short upper-case code: a sender system (``KY``) or a LIS system within its kommune (``LIS01``).
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{0,15}$")]
-#: The name of an Airflow connection.
-ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_{}]{1,200}$")]
 #: An SFTP user on Serviceplatformen; it becomes a folder name on the platform.
 SftpUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Cvr = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 Kommunekode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 #: Named where nobody is known to contact about an extract.
 UNKNOWN_CONTACT = "the platform operator (sender unknown)"
 #: How a sender names its recipients to the platform (SF1630 §2.1.3): ``simple`` puts the LIS system's SFTP
@@ -101,25 +107,15 @@ class Kommune(Model):
         return key in {self.kode, self.cvr} or key.casefold() == self.name.casefold()
 
 
-class SenderSettings(Model):
+class SenderSettings(RunSettings):
     """How a sender DAG operates; ``defaults`` in ``senders.yaml`` give them, a sender may override."""
 
-    owner: Text
-    schedule: Text
-    timezone: Text
-    start_date: date
-    retries: Annotated[int, Field(ge=0)]
-    retry_delay: Duration
-    max_retry_delay: Duration
     receipt_timeout: Duration
     receipt_poll: Duration
     receipt_quick_look: Duration
     deadline: Duration
     housekeeping_grace: Duration
     ledger_conn_id: ConnId
-    smtp_conn_id: ConnId | None = None
-    slack_conn_id: ConnId | None = None
-    on_call_email: Text | None = None
     contact: Text | None = None  # whom on-call calls about this sender's extract (named in its alerts)
     max_active_deliveries: Annotated[int, Field(ge=1)]
     file_content: FileContentForm = "namespaced"  # a simple-pattern trigger's FilType/SF (docs/sender.md)

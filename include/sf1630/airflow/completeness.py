@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sf1630.airflow.connections import database
 from sf1630.airflow.deadline import deadline_alert
 from sf1630.airflow.notify import COMPLETENESS_DEADLINE
-from sf1630.airflow.runs import monthly_timetable, retry_args, run_period, start
+from sf1630.airflow.runs import dag_arguments, monthly_timetable, run_period
 from sf1630.receiver.completeness import CHECK_HOUR, check_month, deadline_of
 from sf1630.receiver.config import Receiver, load_receiver
 
@@ -62,21 +62,16 @@ contact; the Deadline Alert sends the same list to on-call at the same time when
 
 def build_completeness_dag(receiver: Receiver) -> DAG:
     """The monthly completeness DAG of one LIS system (with its Deadline Alert when deadlines are on)."""
-    settings = receiver.settings
     alert = deadline_alert(deadline_interval(receiver), COMPLETENESS_DEADLINE, receiver.sftp_user)
     with DAG(
         dag_id=receiver.completeness_dag_id,
-        schedule=monthly_timetable(f"0 {CHECK_HOUR} 1 * *", settings.timezone),
-        start_date=start(settings.start_date, settings.timezone),
-        catchup=False,
+        schedule=monthly_timetable(f"0 {CHECK_HOUR} 1 * *", receiver.settings.timezone),
         max_active_runs=1,
-        default_args=retry_args(
-            settings.owner, settings.retries, settings.retry_delay, settings.max_retry_delay
-        ),
         tags=["sf1630", "receiver", "completeness", receiver.sftp_user],
         doc_md=_completeness_doc(receiver),
         params={"period": Param("", type="string", description="YYYY-MM; empty: the logical date's month")},
         **alert,
+        **dag_arguments(receiver.settings),
     ) as dag:
         check_complete(receiver.sftp_user)
     return dag

@@ -42,7 +42,7 @@ from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival
 from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.airflow.deadline import deadline_alert
 from sf1630.airflow.notify import RECEIVER_DEADLINE, RECEIVER_FAILED, failure_callback
-from sf1630.airflow.runs import monthly_timetable, retry_args, start
+from sf1630.airflow.runs import dag_arguments, monthly_timetable
 from sf1630.airflow.store import storage
 from sf1630.receiver.config import Receiver, load_receiver, load_receivers
 from sf1630.receiver.delivery import (
@@ -265,16 +265,12 @@ def build_receiver_dag(receiver: Receiver) -> DAG:
     with DAG(
         dag_id=receiver.dag_id,
         schedule=monthly_timetable(settings.schedule, settings.timezone),
-        start_date=start(settings.start_date, settings.timezone),
-        catchup=False,
         max_active_runs=1,
-        default_args=retry_args(
-            settings.owner, settings.retries, settings.retry_delay, settings.max_retry_delay
-        ),
         tags=["sf1630", "receiver", "lis", receiver.sftp_user],
         doc_md=_receiver_doc(receiver),
         **failure_callback(RECEIVER_FAILED, receiver.sftp_user),
         **deadline_alert(settings.run_deadline, RECEIVER_DEADLINE, receiver.sftp_user),
+        **dag_arguments(settings),
     ) as dag:
         wait = MetadataSensor(
             task_id="wait_for_metadata",

@@ -13,7 +13,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from sf1630.airflow import connections
-from sf1630.airflow.runs import retry_args, run_params, start
+from sf1630.airflow.runs import dag_arguments, run_params
 from sf1630.receiver.config import Receiver, load_receiver, load_receivers
 
 if TYPE_CHECKING:
@@ -60,22 +60,17 @@ def build_reload_dag() -> DAG:
 
     Retries are safe: the ledger makes a reload exactly once, and a refused reload fails without retrying.
     """
-    settings = load_receivers()[0].settings
     with DAG(
         dag_id=RELOAD_DAG_ID,
         schedule=None,
-        start_date=start(settings.start_date, settings.timezone),
-        catchup=False,
         tags=["sf1630", "receiver", "reload"],
-        default_args=retry_args(
-            settings.owner, settings.retries, settings.retry_delay, settings.max_retry_delay
-        ),
         params={
             "lis": Param("", type="string", minLength=1, description="the LIS system's SFTP user"),
             "file_name": Param("", type="string", minLength=1, description="the quarantined data file"),
         },
         doc_md="Reload one quarantined delivery from the quarantine store (after a data spec fix), exactly "
         "once, turning its ledger row from quarantined into loaded. See docs/ui.md.",
+        **dag_arguments(load_receivers()[0].settings),
     ) as dag:
         reload()
     return dag

@@ -9,12 +9,13 @@ UTC logical date in the month before), else the last complete month before the r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable
 
+from sf1630.config import RunSettings
 from sf1630.protocol import Period
 
 
@@ -82,14 +83,21 @@ def start(day: date, timezone: str) -> pendulum.DateTime:
     return pendulum.datetime(day.year, day.month, day.day, tz=timezone)
 
 
-def retry_args(
-    owner: str, retries: int, retry_delay: timedelta, max_retry_delay: timedelta
-) -> dict[str, Any]:
-    """``default_args`` with exponential back-off between retries."""
+def dag_arguments(settings: RunSettings) -> dict[str, Any]:
+    """The ``DAG(...)`` keyword arguments that come from run settings, alike for every SF1630 DAG.
+
+    Retries back off exponentially up to ``max_retry_delay``; a month is delivered once, so no catch-up of
+    months missed before the start. The schedule stays in each ``DAG(...)`` call, where readers (and
+    ruff's AIR rules) look for it: :func:`monthly_timetable` of ``settings.schedule`` for most.
+    """
     return {
-        "owner": owner,
-        "retries": retries,
-        "retry_delay": retry_delay,
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": max_retry_delay,
+        "start_date": start(settings.start_date, settings.timezone),
+        "catchup": False,
+        "default_args": {
+            "owner": settings.owner,
+            "retries": settings.retries,
+            "retry_delay": settings.retry_delay,
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": settings.max_retry_delay,
+        },
     }

@@ -288,18 +288,14 @@ def build_sender_dag(sender: SenderSystem, kommuner: Sequence[Kommune]) -> DAG:
         dag_id=sender.dag_id,
         description=f"SF1630: monthly delivery of {sender.code} to every kommune's LIS systems",
         schedule=runs.monthly_timetable(sender.schedule, sender.timezone),
-        start_date=runs.start(sender.start_date, sender.timezone),
-        catchup=False,
         max_active_runs=1,
         max_active_tasks=sender.max_active_deliveries,
         tags=["sf1630", "sender", sender.code],
         doc_md=_doc(sender, kommuner),
-        default_args=runs.retry_args(
-            sender.owner, sender.retries, sender.retry_delay, sender.max_retry_delay
-        ),
         params=_params(),
         **failure_callback(SENDER_FAILED, sender.code),
         **deadline_alert(sender.deadline, SENDER_DEADLINE, sender.code),
+        **runs.dag_arguments(sender),
     ) as dag:
         planned = plan(sender.code)
         delivered = DeliveryOperator.partial(

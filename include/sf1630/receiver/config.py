@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
+from sf1630.config import (
+    ConfigError,
+    ConnId,
+    Duration,
+    Model,
+    RunSettings,
+    Text,
+    entry_name,
+    read_yaml,
+    validate,
+)
 from sf1630.registry import (
     UNKNOWN_CONTACT,
     Code,
-    ConnId,
     Kommune,
     LisSystem,
     SftpUser,
-    Text,
     check_distinct,
     load_registry,
     read_kommuner,
@@ -46,15 +53,12 @@ def connection_slug(user: str) -> str:
     return re.sub(r"[^a-z0-9]", "_", user.lower())
 
 
-class ReceiverSettings(Model):
+class ReceiverSettings(RunSettings):
     """How one LIS system's receiver operates; ``{user}`` in a connection id is its connection slug."""
 
     sftp_conn_id: ConnId
     warehouse_conn_id: ConnId
     inbox: Text
-    schedule: Text
-    timezone: Text
-    start_date: date
     wait_timeout: Duration
     poke_interval: Duration
     grace: Duration
@@ -63,14 +67,7 @@ class ReceiverSettings(Model):
     quarantine_keep: Duration
     deadline_day: Annotated[int, Field(ge=1, le=28)]
     run_deadline: Duration
-    owner: Text
-    retries: Annotated[int, Field(ge=0)]
-    retry_delay: Duration
-    max_retry_delay: Duration
     accepts: Annotated[tuple[Code, ...], Field(min_length=1)]
-    on_call_email: Text | None = None
-    smtp_conn_id: ConnId | None = None
-    slack_conn_id: ConnId | None = None
 
 
 class AcceptedSender(Model):

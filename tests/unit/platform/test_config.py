@@ -67,41 +67,52 @@ def test_minimal_configuration_normalises_authorities(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "entry", "problem"),
     [
-        (lambda c: c.update(extra=1), "top level", "unknown key(s) extra"),
-        (lambda c: c["users"][0].update(colour="red"), "users[0] (KY_SFTPSIMPEL)", "unknown key(s) colour"),
-        (lambda c: c["it_systems"][0].update(uuid="not-a-uuid"), "it_systems[0] (KY)", "is not a UUID"),
+        (lambda c: c.update(extra=1), "extra", "unknown key"),
+        (lambda c: c["users"][0].update(colour="red"), "users[0].colour", "unknown key"),
+        (lambda c: c["it_systems"][0].update(uuid="not-a-uuid"), "it_systems[0].uuid", "valid UUID"),
         (
             lambda c: c["routes"][0].update(sftp_username="NOBODY"),
-            "routes[0]",
+            "routes[0].sftp_username",
             "'NOBODY' is not a configured user",
         ),
         (
             lambda c: c["routes"][0].update(sender_it_system=LIS[:-1] + "0"),
-            "routes[0]",
-            "not a configured it-system",
+            "routes[0].sender_it_system",
+            f"{LIS[:-1]}0 is not a configured it-system",
         ),
-        (lambda c: c["routes"][0].update(sender_authority="1234"), "routes[0]", "not a CVR number"),
+        (lambda c: c["routes"][0].update(sender_authority="1234"), "routes[0].sender_authority", "not a CVR"),
         (
             lambda c: c["it_systems"][0].update(sftp_user="NOBODY"),
-            "it_systems[0] (KY)",
-            "not a configured user",
+            "it_systems[0].sftp_user",
+            "'NOBODY' is not a configured user",
         ),
-        (lambda c: c["users"][0].update(name="../etc"), "users[0] (../etc)", "name is unsafe"),
-        (lambda c: c["users"][0].update(name="KY SFTP"), "users[0] (KY SFTP)", "must match"),
-        (lambda c: c["users"].append(dict(c["users"][0])), "users", "duplicate user name"),
+        (lambda c: c["users"][0].update(name="../etc"), "users[0].name", "name is unsafe"),
+        (lambda c: c["users"][0].update(name="KY SFTP"), "users[0].name", "name must match"),
+        (lambda c: c["users"].append(dict(c["users"][0])), "users[2]", "duplicate user name 'KY_SFTPSIMPEL'"),
         (
             lambda c: c["users"][0].update(authorized_keys=["ssh-ed25519 nonsense"]),
-            "users[0]",
-            "not an OpenSSH",
+            "users[0].authorized_keys[0]",
+            "is not an OpenSSH public key",
         ),
         (
             lambda c: c["retention"].update(delete_after="30 days"),
-            "retention: delete_after",
+            "retention.delete_after",
             "not a duration",
         ),
-        (lambda c: c["retention"].update(warn_before="31d"), "retention", "warn_before must be shorter"),
-        (lambda c: c.update(mail={"smtp_host": "h", "from": "a@b", "smtp_port": 0}), "mail", "not a port"),
-        (lambda c: c["routes"][0].pop("inf_ref"), "routes[0]", "missing key(s) inf_ref"),
+        (
+            lambda c: c["retention"].update(warn_before="31d"),
+            "retention.warn_before",
+            "warn_before must be shorter than delete_after",
+        ),
+        (lambda c: c["retention"].update(sweep_interval="0s"), "retention.sweep_interval", "than zero"),
+        (
+            lambda c: c.update(mail={"smtp_host": "h", "from": "a@b", "smtp_port": 0}),
+            "mail.smtp_port",
+            "0 is not a port number",
+        ),
+        (lambda c: c.update(mail={"smtp_host": "h"}), "mail.from", "missing key"),
+        (lambda c: c["users"][0].update(demo_client_key="yes"), "users[0].demo_client_key", "valid boolean"),
+        (lambda c: c["routes"][0].pop("inf_ref"), "routes[0].inf_ref", "missing key"),
     ],
 )
 def test_configuration_errors_name_file_entry_and_problem(
@@ -112,10 +123,11 @@ def test_configuration_errors_name_file_entry_and_problem(
     path = write(tmp_path, config)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}:"), message
-    assert f": {entry}" in message, message
-    assert problem in message
+    assert caught.value.file == path and caught.value.entry == entry, caught.value
+    assert problem in caught.value.problem, caught.value
+    entry_key = entry.rsplit(".", 1)[-1].split("[")[0]
+    if entry_key not in ("users", "authorized_keys", "inf_ref", "from"):  # a key in the file: its line
+        assert path.read_text().splitlines()[caught.value.line - 1].lstrip(" -").startswith(entry_key)
 
 
 def test_durations() -> None:
@@ -133,8 +145,8 @@ def test_check_config_command_exits_2_with_the_message(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "sf1630.platform.cli", "check-config", "--config", str(path)]
     bad = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert bad.returncode == 2
-    line = path.read_text().splitlines().index("- inf_ref: KommunalLedelseInformationOverfør_1") + 1
-    expected = f"{path}:{line}: routes[0]: sftp_username 'NOBODY' is not a configured user"
+    line = path.read_text().splitlines().index("  sftp_username: NOBODY") + 1
+    expected = f"{path}:{line}: routes[0].sftp_username: 'NOBODY' is not a configured user"
     assert bad.stderr.strip() == expected
     command[-1] = str(DEMO)
     good = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
@@ -164,7 +176,7 @@ def test_check_config_checks_and_counts_routes_and_simple_routes(tmp_path: Path)
     write(tmp_path, config)
     bad = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert bad.returncode == 2
-    assert bad.stderr.strip().endswith("simple_routes[0]: recipient 'NOBODY' is not a configured user")
+    assert bad.stderr.strip().endswith("simple_routes[0].recipient: 'NOBODY' is not a configured user")
 
 
 def test_shipped_demo_configuration_uses_simple_routes_for_ky() -> None:

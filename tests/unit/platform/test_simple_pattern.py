@@ -179,21 +179,21 @@ def test_both_patterns_share_one_platform(simple_config: PlatformConfig, simple_
 
 
 @pytest.mark.parametrize(
-    ("entry", "problem"),
+    ("entry", "name", "problem"),
     [
-        ({"sender": SENDER, "recipient": "NOBODY"}, "recipient 'NOBODY' is not a configured user"),
-        ({"sender": "NOBODY", "recipient": HERNING}, "sender 'NOBODY' is not a configured user"),
-        ({"sender": SENDER, "recipient": SENDER}, "cannot deliver to itself"),
-        ({"sender": SENDER}, "missing key(s) recipient"),
-        ({"sender": SENDER, "recipient": HERNING, "via": "x"}, "unknown key(s) via"),
+        ({"sender": SENDER, "recipient": "NOBODY"}, "recipient", "'NOBODY' is not a configured user"),
+        ({"sender": "NOBODY", "recipient": HERNING}, "sender", "'NOBODY' is not a configured user"),
+        ({"sender": SENDER, "recipient": SENDER}, "recipient", "cannot deliver to itself"),
+        ({"sender": SENDER}, "recipient", "missing key"),
+        ({"sender": SENDER, "recipient": HERNING, "via": "x"}, "via", "unknown key"),
     ],
 )
 def test_bad_simple_routes_stop_the_start_with_the_entry_named(
-    tmp_path: Path, entry: dict[str, str], problem: str
+    tmp_path: Path, entry: dict[str, str], name: str, problem: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         load_test_config(tmp_path, simple_routes=[{"sender": SENDER, "recipient": IKAST}, entry])
-    assert caught.value.entry == "simple_routes[1]" and problem in caught.value.problem
+    assert caught.value.entry == f"simple_routes[1].{name}" and problem in caught.value.problem
 
 
 def test_duplicate_simple_route_is_refused(tmp_path: Path) -> None:
