@@ -2,8 +2,9 @@
 
 One YAML file per extract is the single source for the polars schema, the GX suite, the warehouse DDL, the
 export SQL and the synthetic data, so the loader is strict: an unknown key, a bad type or a rule that
-contradicts itself is refused with ``file:line: problem``, since a silently ignored typo would otherwise
-weaken every derived artefact at once.
+contradicts itself is refused with ``file:line: entry: problem``, since a silently ignored typo would
+otherwise weaken every derived artefact at once. The file is read like every configuration file
+(:mod:`sf1630.config`): pydantic models over the strict loader, each problem located by its key's line.
 """
 
 from __future__ import annotations
@@ -14,12 +15,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sf1630 import INCLUDE_DIR
-from sf1630.config import ConfigError, compose
+from sf1630.config import ConfigError, Invalid, Model, read_yaml, validate
 
 #: Where the project's specs live unless a caller names another directory.
 DEFAULT_SPEC_DIR = INCLUDE_DIR / "dataspecs"
@@ -34,61 +46,315 @@ Scalar = int | Decimal | str | bool
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _ENCODINGS = frozenset({"utf-8", "utf-8-sig", "windows-1252", "iso-8859-1"})
+#: Moments that a date or timestamp format must write and read back unchanged.
+_PROBES = {"date_format": datetime(2001, 2, 3), "timestamp_format": datetime(2001, 2, 3, 4, 5, 6)}
 
 
-@dataclass(frozen=True)
-class Extract:
+def _identifier(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} is not a lower-case SQL identifier")
+    return value
+
+
+def _one_of(allowed: frozenset[str]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {sorted(allowed)}")
+        return value
+
+    return check
+
+
+def _scalar_text(value: object) -> str:
+    """A version as text, whether the file quotes it (``"1.0"``) or not (``1.0``)."""
+    if isinstance(value, dict | list) or value is None:
+        raise ValueError(f"expected a single value, got {value!r}")
+    return str(value)
+
+
+def _one_character(value: str) -> str:
+    if len(value) != 1:
+        raise ValueError("must be exactly one character")
+    return value
+
+
+def _decimal_mark(value: str) -> str:
+    if value not in (".", ","):
+        raise ValueError("must be '.' or ','")
+    return value
+
+
+def _header(value: bool) -> bool:
+    if not value:
+        raise ValueError("files without a header row are not supported")
+    return value
+
+
+def _round_trips(value: str, info: ValidationInfo) -> str:
+    """A date or timestamp format that reads back what it writes, so no part of a value is lost."""
+    probe = _PROBES[str(info.field_name)]
+    try:
+        parsed = datetime.strptime(probe.strftime(value), value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} does not round-trip: {exc}") from None
+    if parsed != probe:
+        raise ValueError(f"{value!r} loses part of the value")
+    return value
+
+
+def _column_type(value: object) -> object:
+    if value not in COLUMN_TYPES:
+        raise ValueError(f"unknown type {value!r} (use one of {', '.join(COLUMN_TYPES)})")
+    return value
+
+
+def _pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"pattern {value!r} does not compile: {exc}") from None
+    if value.startswith("^") or value.endswith("$"):
+        raise ValueError("pattern must not carry ^ or $ (it always matches the whole value)")
+    return value
+
+
+Text = Annotated[StrictStr, StringConstraints(min_length=1)]
+Identifier = Annotated[StrictStr, AfterValidator(_identifier)]
+Character = Annotated[Text, AfterValidator(_one_character)]
+Format = Annotated[Text, AfterValidator(_round_trips)]
+
+
+def _value(kind: str, scale: int | None, raw: object) -> Scalar:
+    """``raw`` from the file as a value of a ``kind`` column (a bound or an allowed value)."""
+    if kind == "string":
+        if not isinstance(raw, str):
+            raise ValueError(f"expected a string, got {raw!r} (quote it)")
+        return raw
+    if kind == "integer":
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        return raw
+    try:
+        value = Decimal(str(raw))
+    except ArithmeticError:
+        raise ValueError(f"expected a number, got {raw!r}") from None
+    exponent = value.as_tuple().exponent
+    if isinstance(raw, bool) or not isinstance(exponent, int) or -exponent > (scale or 0):
+        raise ValueError(f"{raw!r} is not a decimal with scale {scale}")
+    return value
+
+
+class Extract(Model):
     """Who sends the extract to whom, and which edition of the specification it follows."""
 
-    sender: str
-    recipient: str
-    title: str
-    version: str
+    sender: Annotated[Text, AfterValidator(_one_of(SENDERS))]
+    recipient: Annotated[Text, AfterValidator(_one_of(RECIPIENTS))]
+    title: Text
+    version: Annotated[str, BeforeValidator(_scalar_text)]
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(Model):
     """How the CSV file is written: everything a reader must know without guessing."""
 
-    separator: str = ";"
-    quote: str = '"'
-    encoding: str = "utf-8"
-    header: bool = True
-    decimal: str = ","
-    date_format: str = "%Y-%m-%d"
-    timestamp_format: str = "%Y-%m-%dT%H:%M:%S"
-    null: str = ""
-    true_value: str = "true"
-    false_value: str = "false"
+    separator: Character = ";"
+    quote: Character = '"'
+    encoding: Annotated[Text, AfterValidator(_one_of(_ENCODINGS))] = "utf-8"
+    header: Annotated[StrictBool, AfterValidator(_header)] = True
+    decimal: Annotated[Character, AfterValidator(_decimal_mark)] = ","
+    date_format: Format = "%Y-%m-%d"
+    timestamp_format: Format = "%Y-%m-%dT%H:%M:%S"
+    null: StrictStr = ""
+    true_value: Text = "true"
+    false_value: Text = "false"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_key(cls, raw: object) -> object:
+        """YAML reads the key ``null:`` as no value at all; here it is the key's name."""
+        if isinstance(raw, dict) and None in raw:
+            return {("null" if key is None else key): value for key, value in raw.items()}
+        return raw
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> Dialect:
+        if self.separator in (self.quote, self.decimal):
+            raise Invalid("clashes with the quote or decimal character", "separator")
+        if self.true_value == self.false_value:
+            raise Invalid("must differ from false_value", "true_value")
+        return self
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Model):
     """One column of the file, in file order, with every constraint the data must meet."""
 
-    name: str
-    type: ColumnType
-    description: str
-    required: bool = False
-    unique: bool = False
-    pattern: str | None = None
-    allowed: tuple[Scalar, ...] | None = None
+    name: Identifier
+    type: Annotated[ColumnType, BeforeValidator(_column_type)]
+    description: Text
+    required: StrictBool = False
+    unique: StrictBool = False
+    pattern: Annotated[Text, AfterValidator(_pattern)] | None = None
+    max_length: Annotated[StrictInt, Field(ge=1)] | None = None
+    precision: Annotated[StrictInt, Field(ge=1)] | None = None
+    scale: Annotated[StrictInt, Field(ge=0)] | None = None
     min: int | Decimal | None = None
     max: int | Decimal | None = None
-    max_length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-    line: int = 0
+    allowed: Annotated[tuple[Scalar, ...], Field(min_length=1)] | None = None
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _bound(cls, raw: object, info: ValidationInfo) -> object:
+        """A bound as the column's own kind of number (the type and scale are read before it)."""
+        kind = info.data.get("type")
+        if kind is None or raw is None:
+            return raw
+        if kind not in ("integer", "decimal"):
+            raise ValueError(f"{info.field_name} applies to numeric columns only")
+        return _value(kind, info.data.get("scale"), raw)
+
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _allowed_values(cls, raw: object, info: ValidationInfo) -> object:
+        kind = info.data.get("type")
+        if kind is None or raw is None:
+            return raw
+        if kind in ("date", "timestamp", "boolean"):
+            raise ValueError("allowed applies to string and numeric columns only")
+        if not isinstance(raw, list):
+            return raw  # the list type refuses it
+        values = []
+        for index, item in enumerate(raw):
+            try:
+                values.append(_value(kind, info.data.get("scale"), item))
+            except ValueError as exc:
+                raise Invalid(str(exc), index) from None
+        return tuple(values)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Column:
+        for key, kinds, what in (
+            ("pattern", ("string",), "string"),
+            ("max_length", ("string",), "string"),
+            ("precision", ("decimal",), "decimal"),
+            ("scale", ("decimal",), "decimal"),
+        ):
+            if getattr(self, key) is not None and self.type not in kinds:
+                raise Invalid(f"{key} applies to {what} columns only", key)
+        if self.type == "decimal":
+            if self.precision is None or self.scale is None:
+                raise Invalid("a decimal needs precision and scale", "type")
+            if self.scale > self.precision or self.precision > 38:
+                raise Invalid("scale must be ≤ precision ≤ 38", "scale")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise Invalid(f"min {self.min} is greater than max {self.max}", "min")
+        for index, value in enumerate(self.allowed or ()):
+            self._check_allowed(value, index)
+        if self.unique and self.allowed is not None:
+            raise Invalid("a unique column cannot also have a fixed value set", "unique")
+        return self
+
+    def _check_allowed(self, value: Scalar, index: int) -> None:
+        """An allowed value must itself meet the column's other constraints."""
+        if isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                raise Invalid(f"allowed value {value!r} is longer than max_length", "allowed", index)
+            if self.pattern is not None and not re.fullmatch(self.pattern, value):
+                raise Invalid(f"allowed value {value!r} does not match the pattern", "allowed", index)
+        elif (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise Invalid(f"allowed value {value} is outside min/max", "allowed", index)
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A cross-column rule: ``column`` must be ≥ (``ge``) or > (``gt``) ``other`` where both are present."""
+class Rule(Model):
+    """A cross-column rule: ``column`` must be ≥ (``ge``) or > (``gt``) another where both are present."""
 
-    column: str
-    op: Comparison
-    other: str
-    line: int = 0
+    column: Identifier
+    ge: Identifier | None = None
+    gt: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> Rule:
+        if (self.ge is None) == (self.gt is None):
+            raise Invalid("give exactly one of ge or gt")
+        return self
+
+    @property
+    def op(self) -> Comparison:
+        """``ge`` or ``gt``: whichever the rule gives."""
+        return "ge" if self.ge is not None else "gt"
+
+    @property
+    def other(self) -> str:
+        """The column compared with."""
+        return self.ge or self.gt or ""
+
+
+class _Table(Model):
+    table: Identifier
+
+
+class _RowCount(Model):
+    min: Annotated[StrictInt, Field(ge=0)] | None = None
+    max: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _RowCount:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise Invalid(f"min {self.min} is greater than max {self.max}", "min")
+        return self
+
+
+class _SpecFile(Model):
+    """The file as written; the references between its entries (columns named by keys, placements and
+    rules) are checked here, each at the line of the reference."""
+
+    extract: Extract
+    file: Dialect
+    columns: Annotated[tuple[Column, ...], Field(min_length=1)]
+    primary_key: Annotated[tuple[Identifier, ...], Field(min_length=1)]
+    load: LoadMode
+    kommune_column: Identifier
+    period_column: Identifier
+    source: _Table | None = None
+    warehouse: _Table | None = None
+    row_count: _RowCount = _RowCount()
+    rules: tuple[Rule, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> _SpecFile:
+        names = [c.name for c in self.columns]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise Invalid(f"column {name!r} is defined more than once", "columns", index, "name")
+        for index, key in enumerate(self.primary_key):
+            if key not in names:
+                raise Invalid(f"no column called {key!r}", "primary_key", index)
+        self._placement("kommune_column", {"string"})
+        self._placement("period_column", {"string", "date"})
+        for index, rule in enumerate(self.rules):
+            self._rule(rule, index)
+        return self
+
+    def _column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def _placement(self, key: str, types: set[str]) -> None:
+        """The kommune or period column: a required column of one of ``types``."""
+        name = getattr(self, key)
+        column = self._column(name)
+        if column is None:
+            raise Invalid(f"no column called {name!r}", key)
+        if column.type not in types or not column.required:
+            raise Invalid(f"column {name!r} must be a required {' or '.join(sorted(types))}", key)
+
+    def _rule(self, rule: Rule, index: int) -> None:
+        for key, name in (("column", rule.column), (rule.op, rule.other)):
+            if self._column(name) is None:
+                raise Invalid(f"no column called {name!r}", "rules", index, key)
+        if rule.column == rule.other:
+            raise Invalid("a column cannot be compared with itself", "rules", index)
+        kinds = {c.type for c in self.columns if c.name in (rule.column, rule.other)}
+        if len(kinds) != 1 or kinds & {"string", "boolean"}:
+            problem = f"{rule.column!r} and {rule.other!r} must share a numeric, date or timestamp type"
+            raise Invalid(problem, "rules", index)
 
 
 @dataclass(frozen=True)
@@ -145,7 +411,25 @@ def load_spec(name: str, directory: Path | None = None) -> DataSpec:
 
 def load_spec_file(path: Path) -> DataSpec:
     """Parse and check one spec file; raises ConfigError naming the file, line and entry."""
-    return _Builder(path).spec(compose(path))
+    raw, where = read_yaml(path)
+    spec = validate(_SpecFile, raw, Path(_display(path)), where)
+    name = path.stem
+    return DataSpec(
+        name=name,
+        path=path,
+        extract=spec.extract,
+        dialect=spec.file,
+        columns=spec.columns,
+        primary_key=spec.primary_key,
+        load=spec.load,
+        kommune_column=spec.kommune_column,
+        period_column=spec.period_column,
+        source_table=spec.source.table if spec.source else name,
+        warehouse_table=spec.warehouse.table if spec.warehouse else f"lis_{name}",
+        min_rows=spec.row_count.min,
+        max_rows=spec.row_count.max,
+        rules=spec.rules,
+    )
 
 
 def _display(path: Path) -> str:
@@ -153,331 +437,3 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(INCLUDE_DIR.parent))
     except ValueError:
         return str(path)
-
-
-class _Builder:
-    """Walks the composed YAML nodes, so every error can point at the line that caused it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, node: yaml.Node | None, message: str) -> ConfigError:
-        """``message`` is ``"entry: problem"``, located at ``node``'s line."""
-        line = node.start_mark.line + 1 if node is not None else 1
-        entry, _, problem = message.partition(": ")
-        return ConfigError(_display(self.path), line, entry, problem or entry)
-
-    def mapping(
-        self, node: yaml.Node | None, where: str, required: set[str], optional: set[str]
-    ) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{where}: expected a mapping")
-        out: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key not in required | optional:
-                raise self.fail(key_node, f"{where}: unknown key {key!r}")
-            if key in out:
-                raise self.fail(key_node, f"{where}: duplicate key {key!r}")
-            out[key] = value_node
-        missing = sorted(required - out.keys())
-        if missing:
-            raise self.fail(node, f"{where}: missing key(s) {', '.join(missing)}")
-        return out
-
-    def scalar(self, node: yaml.Node, where: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail(node, f"{where}: expected a single value")
-        return yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
-
-    def text(self, node: yaml.Node, where: str, *, allow_empty: bool = False) -> str:
-        value = self.scalar(node, where)
-        if not isinstance(value, str) or (not value and not allow_empty):
-            raise self.fail(node, f"{where}: expected a non-empty string, got {value!r}")
-        return value
-
-    def boolean(self, node: yaml.Node, where: str) -> bool:
-        value = self.scalar(node, where)
-        if not isinstance(value, bool):
-            raise self.fail(node, f"{where}: expected true or false, got {value!r}")
-        return value
-
-    def integer(self, node: yaml.Node, where: str, *, minimum: int = 0) -> int:
-        value = self.scalar(node, where)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise self.fail(node, f"{where}: expected an integer ≥ {minimum}, got {value!r}")
-        return value
-
-    def identifier(self, node: yaml.Node, where: str) -> str:
-        value = self.text(node, where)
-        if not _NAME.match(value):
-            raise self.fail(node, f"{where}: {value!r} is not a lower-case SQL identifier")
-        return value
-
-    def sequence(self, node: yaml.Node, where: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
-            raise self.fail(node, f"{where}: expected a non-empty list")
-        return list(node.value)
-
-    def spec(self, root: yaml.Node | None) -> DataSpec:
-        top = self.mapping(
-            root,
-            "spec",
-            {"extract", "file", "columns", "primary_key", "load", "kommune_column", "period_column"},
-            {"source", "warehouse", "row_count", "rules"},
-        )
-        columns = tuple(self.column(n, i) for i, n in enumerate(self.sequence(top["columns"], "columns")))
-        names = [c.name for c in columns]
-        for col, node in zip(columns, top["columns"].value, strict=True):
-            if names.count(col.name) > 1:
-                raise self.fail(node, f"column {col.name!r}: defined more than once")
-        pk = tuple(
-            self.identifier(n, "primary_key") for n in self.sequence(top["primary_key"], "primary_key")
-        )
-        for key_node, key in zip(top["primary_key"].value, pk, strict=True):
-            if key not in names:
-                raise self.fail(key_node, f"primary_key: no column called {key!r}")
-        kommune = self.placement(top["kommune_column"], "kommune_column", columns, {"string"})
-        period = self.placement(top["period_column"], "period_column", columns, {"string", "date"})
-        load = self.text(top["load"], "load")
-        if load not in ("snapshot", "append"):
-            raise self.fail(top["load"], f"load: expected snapshot or append, got {load!r}")
-        extract = self.extract(top["extract"])
-        name = self.path.stem
-        source = self.mapping(top["source"], "source", {"table"}, set()) if "source" in top else {}
-        warehouse = (
-            self.mapping(top["warehouse"], "warehouse", {"table"}, set()) if "warehouse" in top else {}
-        )
-        min_rows, max_rows = self.row_count(top.get("row_count"))
-        rules = tuple(self.rule(n, columns) for n in (top["rules"].value if "rules" in top else []))
-        return DataSpec(
-            name=name,
-            path=self.path,
-            extract=extract,
-            dialect=self.dialect(top["file"]),
-            columns=columns,
-            primary_key=pk,
-            load="snapshot" if load == "snapshot" else "append",
-            kommune_column=kommune,
-            period_column=period,
-            source_table=self.identifier(source["table"], "source.table") if source else name,
-            warehouse_table=(
-                self.identifier(warehouse["table"], "warehouse.table") if warehouse else f"lis_{name}"
-            ),
-            min_rows=min_rows,
-            max_rows=max_rows,
-            rules=rules,
-        )
-
-    def placement(self, node: yaml.Node, where: str, columns: tuple[Column, ...], types: set[str]) -> str:
-        value = self.identifier(node, where)
-        match = [c for c in columns if c.name == value]
-        if not match:
-            raise self.fail(node, f"{where}: no column called {value!r}")
-        if match[0].type not in types or not match[0].required:
-            raise self.fail(
-                node, f"{where}: column {value!r} must be a required {' or '.join(sorted(types))}"
-            )
-        return value
-
-    def extract(self, node: yaml.Node) -> Extract:
-        m = self.mapping(node, "extract", {"sender", "recipient", "title", "version"}, set())
-        sender = self.text(m["sender"], "extract.sender")
-        if sender not in SENDERS:
-            raise self.fail(m["sender"], f"extract.sender: {sender!r} is not one of {sorted(SENDERS)}")
-        recipient = self.text(m["recipient"], "extract.recipient")
-        if recipient not in RECIPIENTS:
-            raise self.fail(
-                m["recipient"], f"extract.recipient: {recipient!r} is not one of {sorted(RECIPIENTS)}"
-            )
-        return Extract(
-            sender,
-            recipient,
-            self.text(m["title"], "extract.title"),
-            str(self.scalar(m["version"], "extract.version")),
-        )
-
-    def dialect(self, node: yaml.Node) -> Dialect:
-        keys = set(Dialect.__dataclass_fields__)
-        m = self.mapping(node, "file", set(), keys)
-        values: dict[str, Any] = {}
-        for key, value_node in m.items():
-            where = f"file.{key}"
-            if key == "header":
-                values[key] = self.boolean(value_node, where)
-            else:
-                values[key] = self.text(value_node, where, allow_empty=key == "null")
-        dialect = Dialect(**values)
-        for key in ("separator", "quote", "decimal"):
-            if len(getattr(dialect, key)) != 1:
-                raise self.fail(m.get(key, node), f"file.{key}: must be exactly one character")
-        if dialect.separator in (dialect.quote, dialect.decimal):
-            raise self.fail(
-                m.get("separator", node), "file.separator: clashes with the quote or decimal character"
-            )
-        if dialect.decimal not in (".", ","):
-            raise self.fail(m["decimal"], "file.decimal: must be '.' or ','")
-        if dialect.encoding not in _ENCODINGS:
-            raise self.fail(
-                m["encoding"], f"file.encoding: {dialect.encoding!r} is not one of {sorted(_ENCODINGS)}"
-            )
-        if not dialect.header:
-            raise self.fail(m["header"], "file.header: files without a header row are not supported")
-        for key, probe in (
-            ("date_format", datetime(2001, 2, 3)),
-            ("timestamp_format", datetime(2001, 2, 3, 4, 5, 6)),
-        ):
-            fmt = getattr(dialect, key)
-            try:
-                parsed = datetime.strptime(probe.strftime(fmt), fmt)
-            except ValueError as exc:
-                raise self.fail(m.get(key, node), f"file.{key}: {fmt!r} does not round-trip: {exc}") from exc
-            if parsed != probe:
-                raise self.fail(m.get(key, node), f"file.{key}: {fmt!r} loses part of the value")
-        if dialect.true_value == dialect.false_value:
-            raise self.fail(m.get("true_value", node), "file.true_value: must differ from false_value")
-        return dialect
-
-    def column(self, node: yaml.Node, index: int) -> Column:
-        where = f"columns[{index}]"
-        if isinstance(node, yaml.MappingNode):
-            named = [v.value for k, v in node.value if k.value == "name" and isinstance(v, yaml.ScalarNode)]
-            where = f"column {named[0]!r}" if named else where
-        m = self.mapping(
-            node,
-            where,
-            {"name", "type", "description"},
-            {"required", "unique", "pattern", "allowed", "min", "max", "max_length", "precision", "scale"},
-        )
-        name = self.identifier(m["name"], f"{where}.name")
-        where = f"column {name!r}"
-        kind = self.text(m["type"], f"{where}: type")
-        if kind not in COLUMN_TYPES:
-            raise self.fail(
-                m["type"], f"{where}: unknown type {kind!r} (use one of {', '.join(COLUMN_TYPES)})"
-            )
-        col = Column(
-            name=name,
-            type=kind,  # type: ignore[arg-type]
-            description=self.text(m["description"], f"{where}: description"),
-            required=self.boolean(m["required"], f"{where}: required") if "required" in m else False,
-            unique=self.boolean(m["unique"], f"{where}: unique") if "unique" in m else False,
-            pattern=self.pattern(m["pattern"], where) if "pattern" in m else None,
-            max_length=self.integer(m["max_length"], f"{where}: max_length", minimum=1)
-            if "max_length" in m
-            else None,
-            precision=self.integer(m["precision"], f"{where}: precision", minimum=1)
-            if "precision" in m
-            else None,
-            scale=self.integer(m["scale"], f"{where}: scale") if "scale" in m else None,
-            line=node.start_mark.line + 1,
-        )
-        return self.column_values(col, m, where)
-
-    def column_values(self, col: Column, m: dict[str, yaml.Node], where: str) -> Column:
-        string_only = [k for k in ("pattern", "max_length") if k in m and col.type != "string"]
-        if string_only:
-            raise self.fail(m[string_only[0]], f"{where}: {string_only[0]} applies to string columns only")
-        numeric_only = [k for k in ("min", "max") if k in m and col.type not in ("integer", "decimal")]
-        if numeric_only:
-            raise self.fail(m[numeric_only[0]], f"{where}: {numeric_only[0]} applies to numeric columns only")
-        decimal_only = [k for k in ("precision", "scale") if k in m and col.type != "decimal"]
-        if decimal_only:
-            raise self.fail(m[decimal_only[0]], f"{where}: {decimal_only[0]} applies to decimal columns only")
-        if col.type == "decimal":
-            if col.precision is None or col.scale is None:
-                raise self.fail(m["type"], f"{where}: a decimal needs precision and scale")
-            if col.scale > col.precision or col.precision > 38:
-                raise self.fail(m["scale"], f"{where}: scale must be ≤ precision ≤ 38")
-        convert = self.converter(col)
-        low = convert(m["min"], f"{where}: min") if "min" in m else None
-        high = convert(m["max"], f"{where}: max") if "max" in m else None
-        if low is not None and high is not None and low > high:  # type: ignore[operator]
-            raise self.fail(m["min"], f"{where}: min {low} is greater than max {high}")
-        allowed = None
-        if "allowed" in m:
-            if col.type in ("date", "timestamp", "boolean"):
-                raise self.fail(m["allowed"], f"{where}: allowed applies to string and numeric columns only")
-            allowed = tuple(
-                convert(n, f"{where}: allowed") for n in self.sequence(m["allowed"], f"{where}: allowed")
-            )
-            for value_node, value in zip(m["allowed"].value, allowed, strict=True):
-                self.check_allowed(value_node, where, col, value, low, high)
-        if col.unique and allowed is not None:
-            raise self.fail(m["unique"], f"{where}: a unique column cannot also have a fixed value set")
-        return Column(**{**col.__dict__, "min": low, "max": high, "allowed": allowed})  # type: ignore[arg-type]
-
-    def check_allowed(
-        self, node: yaml.Node, where: str, col: Column, value: Scalar, low: Any, high: Any
-    ) -> None:
-        if isinstance(value, str):
-            if col.max_length is not None and len(value) > col.max_length:
-                raise self.fail(node, f"{where}: allowed value {value!r} is longer than max_length")
-            if col.pattern is not None and not re.fullmatch(col.pattern, value):
-                raise self.fail(node, f"{where}: allowed value {value!r} does not match the pattern")
-        elif (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(node, f"{where}: allowed value {value} is outside min/max")
-
-    def converter(self, col: Column) -> Callable[[yaml.Node, str], Any]:
-        def convert(node: yaml.Node, where: str) -> Any:
-            raw = self.scalar(node, where)
-            if col.type == "string":
-                if not isinstance(raw, str):
-                    raise self.fail(node, f"{where}: expected a string, got {raw!r} (quote it)")
-                return raw
-            if col.type == "integer":
-                if not isinstance(raw, int) or isinstance(raw, bool):
-                    raise self.fail(node, f"{where}: expected an integer, got {raw!r}")
-                return raw
-            try:
-                value = Decimal(str(raw))
-            except ArithmeticError as exc:
-                raise self.fail(node, f"{where}: expected a number, got {raw!r}") from exc
-            exponent = value.as_tuple().exponent
-            if isinstance(raw, bool) or not isinstance(exponent, int) or -exponent > (col.scale or 0):
-                raise self.fail(node, f"{where}: {raw!r} is not a decimal with scale {col.scale}")
-            return value
-
-        return convert
-
-    def pattern(self, node: yaml.Node, where: str) -> str:
-        value = self.text(node, f"{where}: pattern")
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise self.fail(node, f"{where}: pattern {value!r} does not compile: {exc}") from exc
-        if value.startswith("^") or value.endswith("$"):
-            raise self.fail(
-                node, f"{where}: pattern must not carry ^ or $ (it always matches the whole value)"
-            )
-        return value
-
-    def row_count(self, node: yaml.Node | None) -> tuple[int | None, int | None]:
-        if node is None:
-            return None, None
-        m = self.mapping(node, "row_count", set(), {"min", "max"})
-        low = self.integer(m["min"], "row_count.min") if "min" in m else None
-        high = self.integer(m["max"], "row_count.max", minimum=1) if "max" in m else None
-        if low is not None and high is not None and low > high:
-            raise self.fail(node, f"row_count: min {low} is greater than max {high}")
-        return low, high
-
-    def rule(self, node: yaml.Node, columns: tuple[Column, ...]) -> Rule:
-        m = self.mapping(node, "rule", {"column"}, {"ge", "gt"})
-        ops = [k for k in ("ge", "gt") if k in m]
-        if len(ops) != 1:
-            raise self.fail(node, "rule: give exactly one of ge or gt")
-        by_name = {c.name: c for c in columns}
-        left = self.identifier(m["column"], "rule.column")
-        right = self.identifier(m[ops[0]], f"rule.{ops[0]}")
-        for ref, ref_node in ((left, m["column"]), (right, m[ops[0]])):
-            if ref not in by_name:
-                raise self.fail(ref_node, f"rule: no column called {ref!r}")
-        if left == right:
-            raise self.fail(node, "rule: a column cannot be compared with itself")
-        kinds = {by_name[left].type, by_name[right].type}
-        if len(kinds) != 1 or kinds & {"string", "boolean"}:
-            raise self.fail(
-                node, f"rule: {left!r} and {right!r} must share a numeric, date or timestamp type"
-            )
-        return Rule(left, "ge" if ops[0] == "ge" else "gt", right, node.start_mark.line + 1)

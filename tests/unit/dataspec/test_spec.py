@@ -66,30 +66,135 @@ def test_minimal_spec_loads(tmp_path: Path) -> None:
     assert spec.warehouse_table == "lis_mini"
 
 
+#: (case, spec text, line, "entry: problem" as the message starts after ``FILE:LINE: ``)
 BROKEN = [
     (
         "unknown key",
         MINIMAL.replace("    min: 0\n", "    min: 0\n    maxlen: 3\n"),
         27,
-        "column 'beloeb': unknown key 'maxlen'",
+        "columns[3].maxlen: unknown key",
     ),
-    ("bad type", MINIMAL.replace("type: decimal", "type: money"), 23, "unknown type 'money'"),
-    ("min above max", MINIMAL.replace("min: 0", "min: 500"), 26, "min 500 is greater than max 100"),
-    ("bad pattern", MINIMAL.replace('"[0-9]{8}"', '"[0-9"'), 12, "does not compile"),
-    ("key names missing column", MINIMAL.replace("[sag]", "[sagid]"), 7, "no column called 'sagid'"),
-    ("unknown top key", MINIMAL + "colour: red\n", 29, "unknown key 'colour'"),
+    (
+        "missing key",
+        MINIMAL.replace("    description: case\n", ""),
+        18,
+        "columns[2].description: missing key",
+    ),
+    (
+        "bad type",
+        MINIMAL.replace("type: decimal", "type: money"),
+        23,
+        "columns[3].type: unknown type 'money'",
+    ),
+    (
+        "min above max",
+        MINIMAL.replace("min: 0", "min: 500"),
+        26,
+        "columns[3].min: min 500 is greater than max 100",
+    ),
+    (
+        "bad pattern",
+        MINIMAL.replace('"[0-9]{8}"', '"[0-9"'),
+        12,
+        "columns[0].pattern: pattern '[0-9' does not compile",
+    ),
+    (
+        "key names missing column",
+        MINIMAL.replace("[sag]", "[sagid]"),
+        7,
+        "primary_key[0]: no column called 'sagid'",
+    ),
+    ("unknown top key", MINIMAL + "colour: red\n", 29, "colour: unknown key"),
     (
         "pattern on integer",
         MINIMAL.replace("type: decimal\n    precision: 10\n    scale: 2", 'type: integer\n    pattern: "1"'),
         24,
-        "pattern applies to string columns only",
+        "columns[3].pattern: pattern applies to string columns only",
     ),
-    ("bad sender", MINIMAL.replace("sender: KY", "sender: XX"), 1, "'XX' is not one of"),
+    ("bad sender", MINIMAL.replace("sender: KY", "sender: XX"), 1, "extract.sender: 'XX' is not one of"),
+    (
+        "column twice",
+        MINIMAL.replace("name: sag", "name: periode"),
+        18,
+        "columns[2].name: column 'periode' is defined more than once",
+    ),
+    (
+        "scale above precision",
+        MINIMAL.replace("scale: 2", "scale: 12"),
+        25,
+        "columns[3].scale: scale must be ≤",
+    ),
+    (
+        "bound on a string",
+        MINIMAL.replace("description: period", "min: 1\n    description: period"),
+        17,
+        "columns[1].min: min applies to numeric columns only",
+    ),
+    (
+        "bound finer than scale",
+        MINIMAL.replace("max: 100", "max: 100.125"),
+        27,
+        "columns[3].max: 100.125 is not a",
+    ),
+    (
+        "allowed value outside the bounds",
+        MINIMAL.replace("max: 100\n", "max: 100\n    allowed: [1, 200]\n"),
+        28,
+        "columns[3].allowed[1]: allowed value 200 is outside min/max",
+    ),
+    (
+        "kommune column not required",
+        MINIMAL.replace("required: true\n    pattern", "required: false\n    pattern"),
+        5,
+        "kommune_column: column 'cvr' must be a required string",
+    ),
+    (
+        "load",
+        MINIMAL.replace("load: snapshot", "load: weekly"),
+        4,
+        "load: Input should be 'snapshot' or 'append'",
+    ),
+    (
+        "separator",
+        MINIMAL.replace('separator: ";"', 'separator: ";;"'),
+        3,
+        "file.separator: must be exactly one",
+    ),
+    (
+        "no header",
+        MINIMAL.replace('separator: ";"', "header: false"),
+        3,
+        "file.header: files without a header",
+    ),
+    (
+        "rule across types",
+        MINIMAL + "rules:\n  - {column: beloeb, ge: sag}\n",
+        30,
+        "rules[0]: 'beloeb' and 'sag' must share a numeric, date or timestamp type",
+    ),
+    (
+        "rule on no column",
+        MINIMAL + "rules:\n  - {column: beloeb, gt: nope}\n",
+        30,
+        "rules[0].gt: no column called",
+    ),
+    (
+        "rule with two",
+        MINIMAL + "rules:\n  - {column: beloeb, gt: a, ge: b}\n",
+        30,
+        "rules[0]: give exactly one",
+    ),
+    (
+        "row counts crossed",
+        MINIMAL + "row_count: {min: 5, max: 2}\n",
+        29,
+        "row_count.min: min 5 is greater than max 2",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "text", "line", "problem"), BROKEN, ids=[b[0] for b in BROKEN])
-def test_broken_spec_names_file_line_and_problem(
+def test_broken_spec_names_file_line_entry_and_problem(
     tmp_path: Path, case: str, text: str, line: int, problem: str
 ) -> None:
     path = tmp_path / "broken.yaml"
@@ -97,8 +202,14 @@ def test_broken_spec_names_file_line_and_problem(
     with pytest.raises(ConfigError) as info:
         load_spec_file(path)
     message = str(info.value)
-    assert message.startswith(f"{path}:{line}: "), message
-    assert problem in message
+    assert message.startswith(f"{path}:{line}: {problem}"), message
+
+
+def test_the_dialect_key_null_is_read_as_its_name(tmp_path: Path) -> None:
+    """YAML reads a bare ``null:`` key as no value; the dialect takes it as the key ``null``."""
+    path = tmp_path / "mini.yaml"
+    path.write_text(MINIMAL.replace('  separator: ";"', '  separator: ";"\n  null: "NA"'), encoding="utf-8")
+    assert load_spec_file(path).dialect.null == "NA"
 
 
 def test_unknown_spec_name() -> None:
