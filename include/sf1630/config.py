@@ -122,6 +122,10 @@ class _Located:
                 return found
         return 1
 
+    def error(self, file: Path | str, loc: Sequence[Hashable], problem: str) -> ConfigError:
+        """The :class:`ConfigError` of the entry at ``loc``: its line and its name (``senders[2].code``)."""
+        return ConfigError(file, self.line(loc), entry_name(loc), problem)
+
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -237,8 +241,7 @@ def validate(
         cause = first.get("ctx", {}).get("error")
         at = cause.at if isinstance(cause, Invalid) else ()
         loc = (*prefix, *(part for part in first["loc"] if not str(part).startswith("function-")), *at)
-        line = where.line(loc) if where is not None else 1
-        raise ConfigError(path, line, entry_name(loc), _problem(first)) from None
+        raise (where or _Located()).error(path, loc, _problem(first)) from None
 
 
 def load_model(path: Path, model: type[M]) -> M:

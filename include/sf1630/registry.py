@@ -27,7 +27,6 @@ from sf1630.config import (
     Model,
     RunSettings,
     Text,
-    entry_name,
     read_yaml,
     validate,
 )
@@ -297,7 +296,7 @@ def _check_routing(
                 if getattr(lis, field) is None:
                     loc = ("kommuner", i, "lis_systems", j)
                     problem = f"{kommune.name} {lis.name} needs {what} for sender {sender.code}"
-                    raise ConfigError(path, where.line(loc), entry_name(loc), problem)
+                    raise where.error(path, loc, problem)
 
 
 @cache

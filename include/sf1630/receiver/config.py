@@ -18,13 +18,11 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from sf1630.config import (
-    ConfigError,
     ConnId,
     Duration,
     Model,
     RunSettings,
     Text,
-    entry_name,
     read_yaml,
     validate,
 )
@@ -168,7 +166,7 @@ def _lis_systems(
             if lis.sftp_user is None:
                 loc = ("kommuner", i, "lis_systems", j)
                 problem = f"{kommune.name} {lis.name}: a receiver needs the LIS system's sftp_user"
-                raise ConfigError(source, positions.line(loc), entry_name(loc), problem)
+                raise positions.error(source, loc, problem)
             systems.append((kommune, lis))
     return systems
 
@@ -182,9 +180,7 @@ def build_receivers(raw: Any, where: Any, folder: Path, path: Path) -> tuple[Rec
     users = {lis.user for _, lis in systems}
     for user in config.overrides:
         if user not in users:
-            raise ConfigError(
-                path, where.line(("overrides", user)), f"overrides.{user}", "unknown LIS system"
-            )
+            raise where.error(path, ("overrides", user), "unknown LIS system")
     base = config.defaults.model_dump()
     receivers = []
     for kommune, lis in systems:
@@ -193,10 +189,8 @@ def build_receivers(raw: Any, where: Any, folder: Path, path: Path) -> tuple[Rec
         settings = validate(ReceiverSettings, {**base, **override}, path, where, ("overrides", user))
         unknown = sorted(set(settings.accepts) - known_senders)
         if unknown:
-            entry = f"overrides.{user}.accepts" if "accepts" in override else "defaults.accepts"
-            raise ConfigError(
-                path, where.line(tuple(entry.split("."))), entry, f"unknown sender(s) {unknown}"
-            )
+            loc = ("overrides", user, "accepts") if "accepts" in override else ("defaults", "accepts")
+            raise where.error(path, loc, f"unknown sender(s) {unknown}")
         accepted = tuple(s for code in settings.accepts for s in senders if s.code == code)
         receivers.append(Receiver(kommune, lis, settings, accepted))
     return tuple(receivers)
