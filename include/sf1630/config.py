@@ -1,10 +1,12 @@
-"""Reading the project's YAML files strictly: one loader, one error type, one duration type.
+"""Reading the project's YAML files strictly: one loader, one engine, one error type, one duration type.
 
-Every configuration file (kommuner, senders, receivers, the emulator's registry, the data specs) is read
-here. A typo must stop the start with the file, the line and the entry named, never silently change
+Every configuration file (kommuner, senders, receivers, the emulator's configuration, the data specs) is
+read here. A typo must stop the start with the file, the line and the entry named, never silently change
 behaviour a month later: unknown keys, missing keys, wrong types and *duplicate keys* (YAML itself lets a
-second ``routes:`` replace the first) are all refused. Typed models are pydantic models validated from the
-document; :func:`load_model` turns pydantic's error locations back into line numbers.
+second ``routes:`` replace the first) are all refused. Every file is described by pydantic models (bases
+:class:`Model`, and :class:`RunSettings` for what senders and receivers share) validated from the plain
+document; :func:`validate` turns pydantic's error locations back into line numbers and entry names, and a
+validator that checks one key or item of its model raises :class:`Invalid` to be located there.
 """
 
 from __future__ import annotations
@@ -169,11 +171,6 @@ def _parse(path: Path) -> tuple[yaml.Node | None, Any]:
         return node, (_StrictLoader("").construct_document(node) if node is not None else None)
     except yaml.YAMLError as exc:
         raise _yaml_error(path, exc) from None
-
-
-def compose(path: Path) -> yaml.Node | None:
-    """The YAML node tree of ``path``, for readers that walk nodes (the data specs); strict as above."""
-    return _parse(path)[0]
 
 
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:

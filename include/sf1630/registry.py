@@ -24,6 +24,7 @@ from sf1630.config import (
     ConfigError,
     ConnId,
     Duration,
+    Invalid,
     Model,
     RunSettings,
     Text,
@@ -199,7 +200,7 @@ class _SendersFile(Model):
             return raw
         unknown = sorted(set(defaults) - set(SenderSettings.model_fields))
         if unknown:
-            raise ValueError(f"defaults: unknown key(s) {', '.join(map(str, unknown))}")
+            raise Invalid("unknown key", "defaults", unknown[0])
         senders = [{**defaults, **s} if isinstance(s, Mapping) else s for s in raw["senders"]]
         return {**raw, "senders": senders}
 

@@ -6,7 +6,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sf1630.config import ConfigError, Duration, Model, format_duration, load_model, parse_duration
+from pydantic import model_validator
+from sf1630.config import (
+    ConfigError,
+    Duration,
+    Invalid,
+    Model,
+    format_duration,
+    load_model,
+    parse_duration,
+)
 
 
 class _Example(Model):
@@ -74,3 +83,27 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
         load_model(tmp_path / "missing.yaml", _Example)
     with pytest.raises(ConfigError, match=r":2: document: not valid YAML"):
         load_model(_write(tmp_path, "name: a\n  wait: [\n"), _Example)
+
+
+class _Window(Model):
+    opens: Duration
+    closes: Duration
+
+
+class _Windows(Model):
+    windows: tuple[_Window, ...]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Windows:
+        for index, window in enumerate(self.windows):
+            if window.opens >= window.closes:
+                raise Invalid("opens must be before closes", "windows", index, "opens")
+        return self
+
+
+def test_a_validator_names_the_key_at_fault(tmp_path: Path) -> None:
+    """A check across keys (made once the model is whole) still names the key's own line and path."""
+    text = "windows:\n  - opens: 1m\n    closes: 2m\n  - closes: 1m\n    opens: 5m\n"
+    with pytest.raises(ConfigError) as caught:
+        load_model(_write(tmp_path, text), _Windows)
+    assert str(caught.value).endswith(":5: windows[1].opens: opens must be before closes")

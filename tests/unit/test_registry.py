@@ -86,7 +86,7 @@ def _folder_with(tmp_path: Path, name: str, change: Callable[[Any], object]) -> 
         (lambda r: r["senders"][0].update(sftp_conn_id="a b"), r"sftp_conn_id: String should match"),
         (lambda r: r["defaults"].update(retries=-1), "retries: Input should be greater than or equal to 0"),
         (lambda r: r["defaults"].update(start_date="1 Jan"), "start_date: Input should be a valid date"),
-        (lambda r: r["defaults"].update(colour="x"), r"defaults: unknown key\(s\) colour"),
+        (lambda r: r["defaults"].update(colour="x"), r"senders\.yaml:\d+: defaults\.colour: unknown key$"),
     ],
 )
 def test_sender_mistakes_are_named(tmp_path: Path, change: Callable[[Any], object], message: str) -> None:
