@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pendulum
 import pytest
-from sf1630.airflow.runs import as_list, retry_args, run_params, run_period, start
+from sf1630.airflow.runs import as_list, dag_arguments, run_params, run_period, start
+from sf1630.config import RunSettings
 from sf1630.protocol import Period
 
 CPH = "Europe/Copenhagen"
@@ -56,5 +57,17 @@ def test_list_param_of_the_wrong_type() -> None:
 
 def test_start_and_retries_from_configuration() -> None:
     assert start(date(2026, 1, 1), CPH) == pendulum.datetime(2026, 1, 1, tz=CPH)
-    args = retry_args("drift", 3, timedelta(seconds=30), timedelta(minutes=10))
+    settings = RunSettings(
+        owner="drift",
+        schedule="0 6 1 * *",
+        timezone=CPH,
+        start_date=date(2026, 1, 1),
+        retries=3,
+        retry_delay=timedelta(seconds=30),
+        max_retry_delay=timedelta(minutes=10),
+    )
+    arguments = dag_arguments(settings)
+    assert arguments["start_date"] == pendulum.datetime(2026, 1, 1, tz=CPH) and arguments["catchup"] is False
+    args = arguments["default_args"]
     assert args["retries"] == 3 and args["retry_exponential_backoff"] == 2.0 and args["owner"] == "drift"
+    assert (args["retry_delay"], args["max_retry_delay"]) == (timedelta(seconds=30), timedelta(minutes=10))
