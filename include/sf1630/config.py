@@ -110,7 +110,7 @@ class RunSettings(Model):
     slack_conn_id: ConnId | None = None
 
 
-class _Located:
+class Located:
     """Line numbers of a document's mappings and sequences, keyed by their path of keys and indexes."""
 
     def __init__(self) -> None:
@@ -180,7 +180,7 @@ def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:
     return ConfigError(path, line, "document", f"not valid YAML: {problem}")
 
 
-def _record(node: yaml.Node, path: tuple[Hashable, ...], where: _Located) -> None:
+def _record(node: yaml.Node, path: tuple[Hashable, ...], where: Located) -> None:
     where.lines.setdefault(path, node.start_mark.line + 1)  # a key's own line, not its value's
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -192,10 +192,10 @@ def _record(node: yaml.Node, path: tuple[Hashable, ...], where: _Located) -> Non
             _record(item, (*path, index), where)
 
 
-def read_yaml(path: Path) -> tuple[Any, _Located]:
+def read_yaml(path: Path) -> tuple[Any, Located]:
     """The document in ``path`` as plain values, and where each of its nodes is; raises ConfigError."""
     node, value = _parse(Path(path))
-    where = _Located()
+    where = Located()
     if node is not None:
         _record(node, (), where)
     return value, where
@@ -224,7 +224,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def validate(
-    model: type[M], raw: Any, path: Path, where: _Located | None = None, prefix: tuple[Hashable, ...] = ()
+    model: type[M], raw: Any, path: Path, where: Located | None = None, prefix: tuple[Hashable, ...] = ()
 ) -> M:
     """``raw`` (found at ``prefix`` in the document) validated as ``model``; ConfigError with its line.
 
@@ -238,7 +238,7 @@ def validate(
         cause = first.get("ctx", {}).get("error")
         at = cause.at if isinstance(cause, Invalid) else ()
         loc = (*prefix, *(part for part in first["loc"] if not str(part).startswith("function-")), *at)
-        raise (where or _Located()).error(path, loc, _problem(first)) from None
+        raise (where or Located()).error(path, loc, _problem(first)) from None
 
 
 def load_model(path: Path, model: type[M]) -> M:

@@ -25,6 +25,7 @@ from sf1630.config import (
     ConnId,
     Duration,
     Invalid,
+    Located,
     Model,
     RunSettings,
     Text,
@@ -273,8 +274,8 @@ _NEEDS: dict[str, tuple[str, str]] = {
 
 
 def read_kommuner(
-    folder: Path, own: tuple[Kommune, ...] | None, own_path: Path, own_where: Any
-) -> tuple[tuple[Kommune, ...], Path, Any]:
+    folder: Path, own: tuple[Kommune, ...] | None, own_path: Path, own_where: Located
+) -> tuple[tuple[Kommune, ...], Path, Located]:
     """A side's kommuner: its own ``kommuner:`` (already validated), else the demo's ``kommuner.yaml``.
 
     Returns the kommuner with the file and positions they came from, so later checks can name the line.
@@ -287,7 +288,7 @@ def read_kommuner(
 
 
 def _check_routing(
-    senders: Sequence[SenderSystem], kommuner: Sequence[Kommune], path: Path, where: Any
+    senders: Sequence[SenderSystem], kommuner: Sequence[Kommune], path: Path, where: Located
 ) -> None:
     """Every recipient LIS system carries what each sender's pattern names it by."""
     for sender in senders:

@@ -118,10 +118,10 @@ def _pattern(value: str) -> str:
     return value
 
 
-Text = Annotated[StrictStr, StringConstraints(min_length=1)]
+NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
 Identifier = Annotated[StrictStr, AfterValidator(_identifier)]
-Character = Annotated[Text, AfterValidator(_one_character)]
-Format = Annotated[Text, AfterValidator(_round_trips)]
+Character = Annotated[NonEmpty, AfterValidator(_one_character)]
+Format = Annotated[NonEmpty, AfterValidator(_round_trips)]
 
 
 def _value(kind: str, scale: int | None, raw: object) -> Scalar:
@@ -147,9 +147,9 @@ def _value(kind: str, scale: int | None, raw: object) -> Scalar:
 class Extract(Model):
     """Who sends the extract to whom, and which edition of the specification it follows."""
 
-    sender: Annotated[Text, AfterValidator(_one_of(SENDERS))]
-    recipient: Annotated[Text, AfterValidator(_one_of(RECIPIENTS))]
-    title: Text
+    sender: Annotated[NonEmpty, AfterValidator(_one_of(SENDERS))]
+    recipient: Annotated[NonEmpty, AfterValidator(_one_of(RECIPIENTS))]
+    title: NonEmpty
     version: Annotated[str, BeforeValidator(_scalar_text)]
 
 
@@ -158,14 +158,14 @@ class Dialect(Model):
 
     separator: Character = ";"
     quote: Character = '"'
-    encoding: Annotated[Text, AfterValidator(_one_of(_ENCODINGS))] = "utf-8"
+    encoding: Annotated[NonEmpty, AfterValidator(_one_of(_ENCODINGS))] = "utf-8"
     header: Annotated[StrictBool, AfterValidator(_header)] = True
     decimal: Annotated[Character, AfterValidator(_decimal_mark)] = ","
     date_format: Format = "%Y-%m-%d"
     timestamp_format: Format = "%Y-%m-%dT%H:%M:%S"
     null: StrictStr = ""
-    true_value: Text = "true"
-    false_value: Text = "false"
+    true_value: NonEmpty = "true"
+    false_value: NonEmpty = "false"
 
     @model_validator(mode="before")
     @classmethod
@@ -189,10 +189,10 @@ class Column(Model):
 
     name: Identifier
     type: Annotated[ColumnType, BeforeValidator(_column_type)]
-    description: Text
+    description: NonEmpty
     required: StrictBool = False
     unique: StrictBool = False
-    pattern: Annotated[Text, AfterValidator(_pattern)] | None = None
+    pattern: Annotated[NonEmpty, AfterValidator(_pattern)] | None = None
     max_length: Annotated[StrictInt, Field(ge=1)] | None = None
     precision: Annotated[StrictInt, Field(ge=1)] | None = None
     scale: Annotated[StrictInt, Field(ge=0)] | None = None

@@ -20,6 +20,7 @@ from pydantic import Field, StringConstraints, model_validator
 from sf1630.config import (
     ConnId,
     Duration,
+    Located,
     Model,
     RunSettings,
     Text,
@@ -156,7 +157,7 @@ def _senders(config: _ReceiversFile, folder: Path) -> tuple[AcceptedSender, ...]
 
 
 def _lis_systems(
-    config: _ReceiversFile, folder: Path, path: Path, where: Any
+    config: _ReceiversFile, folder: Path, path: Path, where: Located
 ) -> list[tuple[Kommune, LisSystem]]:
     """Every LIS system the deployment runs a receiver for; each needs its SFTP user (its login)."""
     kommuner, source, positions = read_kommuner(folder, config.kommuner, path, where)
@@ -171,7 +172,7 @@ def _lis_systems(
     return systems
 
 
-def build_receivers(raw: Any, where: Any, folder: Path, path: Path) -> tuple[Receiver, ...]:
+def build_receivers(raw: Any, where: Located, folder: Path, path: Path) -> tuple[Receiver, ...]:
     """One :class:`Receiver` per LIS system, from a parsed ``receivers.yaml`` in ``folder``."""
     config = validate(_ReceiversFile, raw, path, where)
     senders = _senders(config, folder)
