@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import stat
+import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -79,6 +80,16 @@ def _duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
 
 
+def _uuid(value: object) -> uuid.UUID:
+    """A UUID from a file (its text) or from code; the message names the value, not the parser's state."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a UUID") from None
+
+
+#: An it-system's UUID.
+Uuid = Annotated[uuid.UUID, BeforeValidator(_uuid)]
 #: A non-empty text (surrounding white space dropped).
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 #: The name of an Airflow connection (``{user}`` may stand for a LIS system's connection slug).

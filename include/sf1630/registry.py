@@ -11,7 +11,6 @@ Keys and passwords are inputs, never stored in these files.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +28,7 @@ from sf1630.config import (
     Model,
     RunSettings,
     Text,
+    Uuid,
     read_yaml,
     validate,
 )
@@ -65,7 +65,7 @@ class LisSystem(Model):
 
     name: Code
     sftp_user: SftpUser | None = None
-    it_system: uuid.UUID | None = None
+    it_system: Uuid | None = None
 
     @model_validator(mode="after")
     def _named_somehow(self) -> LisSystem:
@@ -127,7 +127,7 @@ class SenderSystem(SenderSettings):
 
     code: Code
     name: Text
-    it_system: uuid.UUID
+    it_system: Uuid
     sftp_user: SftpUser
     sftp_conn_id: ConnId
     source_conn_id: ConnId

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictInt, model_validator
 
-from sf1630.config import ConfigError, Duration, Invalid, Model, Text, load_model
+from sf1630.config import ConfigError, Duration, Invalid, Model, Text, Uuid, load_model
 from sf1630.protocol import ProtocolError, check_safe_name, cvr_urn
 
 #: SFTP user names become folder names; beyond check_safe_name they must match this conservative pattern.
@@ -114,7 +114,7 @@ class User(Model):
 class ItSystem(Model):
     """A registered it-system and the SFTP user it sends and receives with."""
 
-    uuid: uuid.UUID
+    uuid: Uuid
     name: Text
     sftp_user: Text
 
@@ -131,9 +131,9 @@ class Route(Model):
 
     inf_ref: Text
     sender_authority: Authority
-    sender_it_system: uuid.UUID
+    sender_it_system: Uuid
     recipient_authority: Authority
-    recipient_it_system: uuid.UUID
+    recipient_it_system: Uuid
     sftp_username: Text
     parameters: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_route_parameters)] = Field(
         default=(), alias="route_parameters"

@@ -25,8 +25,8 @@ def test_serve_refuses_a_bad_configuration(tmp_path: Path, client_keys: dict[str
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 2
     lines = path.read_text(encoding="utf-8").splitlines()
-    line = lines.index("- inf_ref: KommunalLedelseInformationOverfør_1") + 1
-    assert result.stderr.strip() == f"{path}:{line}: routes[0]: sender_it_system 'not-a-uuid' is not a UUID"
+    line = lines.index("  sender_it_system: not-a-uuid") + 1
+    assert result.stderr.strip() == f"{path}:{line}: routes[0].sender_it_system: 'not-a-uuid' is not a UUID"
     assert not (tmp_path / "home").exists()
 
 

@@ -69,7 +69,11 @@ def test_minimal_configuration_normalises_authorities(tmp_path: Path) -> None:
     [
         (lambda c: c.update(extra=1), "extra", "unknown key"),
         (lambda c: c["users"][0].update(colour="red"), "users[0].colour", "unknown key"),
-        (lambda c: c["it_systems"][0].update(uuid="not-a-uuid"), "it_systems[0].uuid", "valid UUID"),
+        (
+            lambda c: c["it_systems"][0].update(uuid="not-a-uuid"),
+            "it_systems[0].uuid",
+            "'not-a-uuid' is not a UUID",
+        ),
         (
             lambda c: c["routes"][0].update(sftp_username="NOBODY"),
             "routes[0].sftp_username",
