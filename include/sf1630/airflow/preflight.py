@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseHook
@@ -44,13 +44,22 @@ from sf1630.deployment.checks import (
     warehouse_writable,
 )
 from sf1630.protocol import OUT, Period
-from sf1630.receiver.config import Receiver, load_receivers
+from sf1630.receiver.config import Receiver, ReceiverSettings, load_receivers
 from sf1630.registry import Kommune, Registry, SenderSystem, load_registry
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient
 
 SENDERS_FILE, RECEIVERS_FILE = "senders.yaml", "receivers.yaml"
+
+
+class Channel(NamedTuple):
+    """One on-call connection a configuration names: ``kind`` is ``mail`` or ``Slack``."""
+
+    kind: str
+    conn_id: str
+
+
 T = TypeVar("T")
 
 _FIX_CONFIG = "correct the entry named (docs/deploy.md describes each key)"
@@ -196,8 +205,10 @@ def _sample(
     return sample, month
 
 
-def sender_side(folder: Path, kommune: str | None, period: Period | None) -> tuple[list[Check], list[str]]:
-    """The sender side's checks, and the mail connections its senders name."""
+def sender_side(
+    folder: Path, kommune: str | None, period: Period | None
+) -> tuple[list[Check], list[Channel]]:
+    """The sender side's checks, and the on-call connections (mail and Slack) its senders name."""
 
     def load() -> tuple[Registry, str]:
         registry = _configured(load_registry, folder)
@@ -222,7 +233,7 @@ def sender_side(folder: Path, kommune: str | None, period: Period | None) -> tup
         extract = check_extract(sender, sample, month)
         if extract is not None:
             checks.append(extract)
-    return checks, [s.smtp_conn_id for s in registry.senders if s.smtp_conn_id]
+    return checks, [channel for s in registry.senders for channel in _channels(s)]
 
 
 # --- the LIS side
@@ -240,8 +251,8 @@ def _store(receiver: Receiver) -> str:
     return store_writable(storage(receiver))
 
 
-def receiver_side(folder: Path) -> tuple[list[Check], list[str]]:
-    """The LIS side's checks, and the mail connections its LIS systems name."""
+def receiver_side(folder: Path) -> tuple[list[Check], list[Channel]]:
+    """The LIS side's checks, and the on-call connections (mail and Slack) its LIS systems name."""
 
     def load() -> tuple[tuple[Receiver, ...], str]:
         receivers = _configured(load_receivers, folder)
@@ -273,10 +284,10 @@ def receiver_side(folder: Path) -> tuple[list[Check], list[str]]:
             checks.append(resolve(owner, receiver.settings.storage_conn_id, "object store")[0])
         store_what = f"{owner}: object store writable"
         checks.append(run_check(store_what, partial(_store, receiver), _FIX_STORE))
-    return checks, [r.settings.smtp_conn_id for r in receivers if r.settings.smtp_conn_id]
+    return checks, [channel for r in receivers for channel in _channels(r.settings)]
 
 
-# --- mail
+# --- on-call channels
 
 
 def _smtp_server(conn: Any) -> SmtpServer:
@@ -296,22 +307,52 @@ def _smtp_check(conn: Any) -> str:
     return smtp_answers(_smtp_server(conn))
 
 
-def mail_checks(conn_ids: Iterable[str]) -> Iterator[Check]:
-    """Per mail connection: absent is fine (messages are then only logged); present, its server answers."""
-    for conn_id in dict.fromkeys(conn_ids):
+def _slack_check(conn: Any) -> str:
+    """A Slack webhook connection as ``SlackWebhookNotifier`` needs it; nothing is posted, since a test
+    message would reach the on-call channel (a preflight changes nothing)."""
+    if conn.conn_type != "slackwebhook":
+        raise CheckFailed(
+            f"its type is {conn.conn_type!r}, not a Slack incoming webhook",
+            "give the connection conn_type slackwebhook (apache-airflow-providers-slack)",
+        )
+    if not conn.password:
+        raise CheckFailed(
+            "it has no webhook token (the password: the part after /services/, or the whole URL)",
+            "put the incoming webhook's token in the connection's password",
+        )
+    return f"Slack incoming webhook on {conn.host or 'hooks.slack.com'} (nothing posted)"
+
+
+def _channels(settings: SenderSystem | ReceiverSettings) -> Iterator[Channel]:
+    """The on-call connections one sender's or LIS system's settings name."""
+    if settings.smtp_conn_id:
+        yield Channel("mail", settings.smtp_conn_id)
+    if settings.slack_conn_id:
+        yield Channel("Slack", settings.slack_conn_id)
+
+
+def channel_checks(channels: Iterable[Channel]) -> Iterator[Check]:
+    """Per on-call connection: absent is fine (the message is then only logged); present, its mail server
+    answers, or it is a Slack webhook with its token."""
+    for kind, conn_id in dict.fromkeys(channels):
         try:
             conn = BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
             yield Check(
-                "ok", f"mail: connection {conn_id}", "not set: on-call messages go to the task logs only"
+                "ok", f"{kind}: connection {conn_id}", "not set: on-call messages go to the task logs only"
             )
             continue
         except Exception as exc:
-            yield Check("FAIL", f"mail: connection {conn_id}", describe(exc), "check the connection's value")
+            fix = "check the connection's value"
+            yield Check("FAIL", f"{kind}: connection {conn_id}", describe(exc), fix)
             continue
-        what = f"mail: SMTP server of connection {conn_id} accepts a connection"
-        fix = "check host, port, extra.disable_ssl / extra.disable_tls and login of the connection"
-        yield run_check(what, partial(_smtp_check, conn), fix)
+        if kind == "Slack":
+            what, check = f"Slack: connection {conn_id} is an incoming webhook", _slack_check
+            fix = "check the Slack connection (docs/deploy.md describes it)"
+        else:
+            what, check = f"mail: SMTP server of connection {conn_id} accepts a connection", _smtp_check
+            fix = "check host, port, extra.disable_ssl / extra.disable_tls and login of the connection"
+        yield run_check(what, partial(check, conn), fix)
 
 
 # --- all of it
@@ -337,11 +378,11 @@ def preflight(folder: Path, *, kommune: str | None = None, period: Period | None
             )
         ]
     checks: list[Check] = []
-    mail: list[str] = []
+    channels: list[Channel] = []
     if "sender" in present:
-        found, smtp = sender_side(folder, kommune, period)
-        checks, mail = checks + found, mail + smtp
+        found, named = sender_side(folder, kommune, period)
+        checks, channels = checks + found, channels + named
     if "LIS" in present:
-        found, smtp = receiver_side(folder)
-        checks, mail = checks + found, mail + smtp
-    return [*checks, *mail_checks(mail)]
+        found, named = receiver_side(folder)
+        checks, channels = checks + found, channels + named
+    return [*checks, *channel_checks(channels)]

@@ -454,3 +454,45 @@ def test_the_starters_filled_in_pass_preflight(
         assert status == 0, "\n".join(lines)
         assert all(entry.startswith("ok    ") for entry in lines[:-1])
     assert mailbox.messages == []
+
+
+def _name_slack_connection(deployment: Deployment, conn_id: str) -> None:
+    """KY's senders.yaml entry names a Slack connection for its on-call messages."""
+    path = deployment.folder / "senders.yaml"
+    senders = yaml.safe_load(path.read_text(encoding="utf-8"))
+    senders["senders"][0]["slack_conn_id"] = conn_id
+    path.write_text(yaml.safe_dump(senders, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("connection", "outcome"),
+    [
+        ({"conn_type": "slackwebhook", "password": "T000/B000/XXXX"}, "ok    "),
+        ({"conn_type": "slackwebhook"}, "FAIL  "),
+        ({"conn_type": "http", "password": "T000/B000/XXXX"}, "FAIL  "),
+    ],
+    ids=["webhook-with-token", "no-token", "not-a-webhook"],
+)
+def test_a_slack_connection_is_checked_without_posting(
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    connection: dict[str, Any],
+    outcome: str,
+) -> None:
+    _name_slack_connection(deployment, "sf1630_slack")
+    deployment.connections["sf1630_slack"] = connection
+    status, lines = deployment.run(monkeypatch, capsys)
+    slack = line(lines, "Slack: connection sf1630_slack is an incoming webhook")
+    assert slack.startswith(outcome), slack
+    assert status == (0 if outcome == "ok    " else 1), "\n".join(lines)
+    assert ("nothing posted" in slack) if outcome == "ok    " else ("Fix: " in slack)
+
+
+def test_a_missing_slack_connection_is_not_a_failure(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _name_slack_connection(deployment, "sf1630_slack")
+    status, lines = deployment.run(monkeypatch, capsys)
+    assert status == 0, "\n".join(lines)
+    assert "not set" in line(lines, "Slack: connection sf1630_slack")
