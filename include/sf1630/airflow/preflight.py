@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from sf1630.config import ConfigError
+from sf1630.config import ConfigError, RunSettings
 from sf1630.deployment.checks import (
     PIN_HOST_KEY,
     Check,
@@ -44,7 +44,7 @@ from sf1630.deployment.checks import (
     warehouse_writable,
 )
 from sf1630.protocol import OUT, Period
-from sf1630.receiver.config import Receiver, ReceiverSettings, load_receivers
+from sf1630.receiver.config import Receiver, load_receivers
 from sf1630.registry import Kommune, Registry, SenderSystem, load_registry
 
 if TYPE_CHECKING:
@@ -323,7 +323,7 @@ def _slack_check(conn: Any) -> str:
     return f"Slack incoming webhook on {conn.host or 'hooks.slack.com'} (nothing posted)"
 
 
-def _channels(settings: SenderSystem | ReceiverSettings) -> Iterator[Channel]:
+def _channels(settings: RunSettings) -> Iterator[Channel]:
     """The on-call connections one sender's or LIS system's settings name."""
     if settings.smtp_conn_id:
         yield Channel("mail", settings.smtp_conn_id)
