@@ -71,6 +71,8 @@ def _route_parameters(raw: object) -> tuple[tuple[str, str], ...]:
 
     A YAML date (unquoted) is read as the ``xs:date`` text it stands for; other values must be strings.
     """
+    if raw is None:
+        return ()
     if not isinstance(raw, Mapping) or not raw:
         raise ValueError("route_parameters must be a non-empty mapping of element name to value")
     parameters = []
@@ -82,6 +84,13 @@ def _route_parameters(raw: object) -> tuple[tuple[str, str], ...]:
             raise Invalid(f"route parameter {name} must have a non-empty text value", name)
         parameters.append((name, text.strip()))
     return tuple(parameters)
+
+
+def _without_nulls(raw: object) -> object:
+    """A key written with no value (``routes:`` alone on its line) counts as left out, as it always has."""
+    if isinstance(raw, Mapping):
+        return {key: value for key, value in raw.items() if value is not None}
+    return raw
 
 
 def _positive(value: timedelta) -> timedelta:
@@ -109,6 +118,11 @@ class User(Model):
     authorized_keys: tuple[Annotated[str, AfterValidator(_public_key)], ...] = ()
     password: Annotated[str, Field(min_length=1)] | None = Field(default=None, repr=False)
     demo_client_key: StrictBool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_left_out(cls, raw: object) -> object:
+        return _without_nulls(raw)
 
 
 class ItSystem(Model):
@@ -202,6 +216,11 @@ class _PlatformFile(Model):
     retention: Retention = Retention()
     mail: Mail | None = None
     router: RouterSettings = RouterSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_left_out(cls, raw: object) -> object:
+        return _without_nulls(raw)
 
     @model_validator(mode="after")
     def _references(self) -> _PlatformFile:

@@ -187,3 +187,13 @@ def test_shipped_demo_configuration_uses_simple_routes_for_ky() -> None:
     config = load_config(DEMO)
     assert config.routes == () and len(config.simple_routes) == 3
     assert all(route.sender == "KY_SFTPSIMPEL" for route in config.simple_routes)
+
+
+def test_a_key_without_a_value_counts_as_left_out(tmp_path: Path) -> None:
+    """``routes:`` alone on its line (YAML's null) is no routes, as a hand-written file may have it."""
+    config = minimal()
+    config.update(routes=None, simple_routes=None, retention=None, mail=None, router=None)
+    config["users"][0].update(authorized_keys=None, password=None)
+    loaded = load_config(write(tmp_path, config))
+    assert (loaded.routes, loaded.simple_routes, loaded.mail) == ((), (), None)
+    assert loaded.retention.delete_after == timedelta(days=30) and loaded.users[0].authorized_keys == ()
