@@ -36,6 +36,13 @@ Kommunekode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 #: Named where nobody is known to contact about an extract.
 UNKNOWN_CONTACT = "the platform operator (sender unknown)"
+
+
+def contact_or_unknown(contact: str | None) -> str:
+    """Whom an alert or a report names: ``contact``, or :data:`UNKNOWN_CONTACT` when nobody is known."""
+    return contact or UNKNOWN_CONTACT
+
+
 #: How a sender names its recipients to the platform (SF1630 §2.1.3): ``simple`` puts the LIS system's SFTP
 #: user in ``Recipients``; ``dynamic`` writes ``ROUTING_V1_0_0`` and routing info the platform matches.
 Routing = Literal["simple", "dynamic"]
@@ -157,7 +164,7 @@ class SenderSystem(SenderSettings):
     @property
     def contact_text(self) -> str:
         """Whom this sender's alerts name to call about its extract."""
-        return self.contact or UNKNOWN_CONTACT
+        return contact_or_unknown(self.contact)
 
     @property
     def dag_id(self) -> str:

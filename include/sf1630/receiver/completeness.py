@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
+from sf1630.alert import Alert, Kind, RunRef, assemble, count
 from sf1630.config import format_duration
 from sf1630.database import Database
 from sf1630.protocol import DataFileName, Period, ProtocolError
@@ -227,7 +227,7 @@ def failed_run_alert(
             "warehouse, or a task error); the run's failed task instances and their logs say which."
         )
     lines += [f"Note: {problem}" for problem in problems]
-    return Alert(Kind.FAILED, subject(Kind.FAILED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.FAILED, what, lines, run)
 
 
 def _missing_lines(missing: Sequence[MissingExtract]) -> list[str]:
@@ -248,7 +248,7 @@ def completeness_alert(
             "Nothing is left to do; Airflow shows the missed deadline on the run because it prunes a",
             "deadline only when that run succeeds (apache/airflow#60927).",
         ]
-        return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
+        return assemble(Kind.RESOLVED, what, lines, run)
     what = f"{_who(receiver)}: {len(missing)} extract(s) for {period} not loaded"
     lines = [
         f"Deadline {deadline:%Y-%m-%d %H:%M %Z} passed: {len(missing)} of {len(receiver.accepted)} "
@@ -257,7 +257,7 @@ def completeness_alert(
         "",
         "Ask the sender to deliver (or re-send); a refused file is in the quarantine with its reports.",
     ]
-    return Alert(Kind.DEADLINE_MISSED, subject(Kind.DEADLINE_MISSED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.DEADLINE_MISSED, what, lines, run)
 
 
 def receiver_period(run_after: datetime, timezone: str) -> Period:
@@ -288,7 +288,7 @@ def run_deadline_alert(
             "Nothing is left to do (Airflow prunes a deadline only when its run succeeds,",
             "apache/airflow#60927).",
         ]
-        return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
+        return assemble(Kind.RESOLVED, what, lines, run)
     state = run.state or "unknown"
     what = f"{_who(receiver)}: receiver run not done {late} after queueing ({state})"
     lines = [f"The receiver run {run.run_id} of {run.dag_id} has not succeeded {late} after it was queued"]
@@ -302,4 +302,4 @@ def run_deadline_alert(
         lines += _missing_lines(missing)
     else:
         lines.append(f"Every extract for {period} is loaded.")
-    return Alert(Kind.DEADLINE_MISSED, subject(Kind.DEADLINE_MISSED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.DEADLINE_MISSED, what, lines, run)

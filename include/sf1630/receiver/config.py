@@ -20,7 +20,6 @@ from pydantic import Field, StringConstraints, model_validator
 
 from sf1630.config import ConfigError, Duration, Model, entry_name, read_yaml, validate
 from sf1630.registry import (
-    UNKNOWN_CONTACT,
     Code,
     ConnId,
     Kommune,
@@ -28,6 +27,7 @@ from sf1630.registry import (
     SftpUser,
     Text,
     check_distinct,
+    contact_or_unknown,
     load_registry,
     read_kommuner,
 )
@@ -138,10 +138,10 @@ class Receiver:
         """The accepted sender with file-name code ``code``, or None when this LIS does not accept it."""
         return next((s for s in self.accepted if s.code == code), None)
 
-    def contact(self, code: str) -> str:
-        """Whom to contact about sender ``code``'s extract."""
-        sender = self.sender(code)
-        return sender.contact if sender is not None else UNKNOWN_CONTACT
+    def contact(self, code: str | None) -> str:
+        """Whom to contact about sender ``code``'s extract (``None``: the sender is not known)."""
+        sender = self.sender(code) if code else None
+        return contact_or_unknown(sender.contact if sender is not None else None)
 
 
 def _senders(config: _ReceiversFile, folder: Path) -> tuple[AcceptedSender, ...]:
