@@ -38,10 +38,11 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from sf1630.airflow import connections
+from sf1630.airflow.alerts import About
 from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival
 from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.airflow.deadline import deadline_alert
-from sf1630.airflow.notify import RECEIVER_DEADLINE, RECEIVER_FAILED, failure_callback
+from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.runs import monthly_timetable, retry_args, start
 from sf1630.airflow.store import storage
 from sf1630.receiver.config import Receiver, load_receiver, load_receivers
@@ -273,8 +274,8 @@ def build_receiver_dag(receiver: Receiver) -> DAG:
         ),
         tags=["sf1630", "receiver", "lis", receiver.sftp_user],
         doc_md=_receiver_doc(receiver),
-        **failure_callback(RECEIVER_FAILED, receiver.sftp_user),
-        **deadline_alert(settings.run_deadline, RECEIVER_DEADLINE, receiver.sftp_user),
+        **failure_callback(About.RECEIVER_FAILED, receiver.sftp_user),
+        **deadline_alert(settings.run_deadline, About.RECEIVER_DEADLINE, receiver.sftp_user),
     ) as dag:
         wait = MetadataSensor(
             task_id="wait_for_metadata",

@@ -28,9 +28,10 @@ from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from sf1630.airflow import connections, runs
+from sf1630.airflow.alerts import About
 from sf1630.airflow.arrival import FOUND, REFUSED, FileArrival, quick_look
 from sf1630.airflow.deadline import deadline_alert
-from sf1630.airflow.notify import SENDER_DEADLINE, SENDER_FAILED, failure_callback
+from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.plans import ledger as _ledger
 from sf1630.airflow.plans import period as _period
 from sf1630.airflow.plans import plan_for_run
@@ -298,8 +299,8 @@ def build_sender_dag(sender: SenderSystem, kommuner: Sequence[Kommune]) -> DAG:
             sender.owner, sender.retries, sender.retry_delay, sender.max_retry_delay
         ),
         params=_params(),
-        **failure_callback(SENDER_FAILED, sender.code),
-        **deadline_alert(sender.deadline, SENDER_DEADLINE, sender.code),
+        **failure_callback(About.SENDER_FAILED, sender.code),
+        **deadline_alert(sender.deadline, About.SENDER_DEADLINE, sender.code),
     ) as dag:
         planned = plan(sender.code)
         delivered = DeliveryOperator.partial(
