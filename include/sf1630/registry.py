@@ -169,7 +169,7 @@ class SenderSystem(SenderSettings):
     @property
     def dag_id(self) -> str:
         """The id of this sender's DAG."""
-        return f"sf1630_sender_{self.code.lower()}"
+        return sender_dag_id(self.code)
 
 
 def check_distinct(kommuner: Sequence[Kommune]) -> None:
@@ -265,6 +265,15 @@ class Registry:
             if kommune.matches(key):
                 return kommune
         raise KeyError(f"no kommune {key!r}")
+
+
+def sender_dag_id(code: str) -> str:
+    """The id of the DAG of sender ``code`` (``sf1630_sender_ky``): the views and the demo ask here."""
+    return f"sf1630_sender_{code.lower()}"
+
+
+#: The sender DAG's mapped task that sends one delivery; its rendered map index is the delivery label.
+DELIVER_TASK = "deliver"
 
 
 def delivery_label(sender: str, kommune: Kommune, lis: LisSystem, period: Period | str) -> str:

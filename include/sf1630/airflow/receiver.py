@@ -45,7 +45,7 @@ from sf1630.airflow.deadline import deadline_alert
 from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.runs import monthly_timetable, retry_args, start
 from sf1630.airflow.store import storage
-from sf1630.receiver.config import Receiver, load_receiver, load_receivers
+from sf1630.receiver.config import LOAD_TASK, Receiver, load_receiver, load_receivers
 from sf1630.receiver.delivery import (
     ExtractSpec,
     Held,
@@ -195,7 +195,12 @@ def validate(sftp_user: str, fetched: list[dict[str, Any]]) -> list[dict[str, An
     return [r.to_xcom() for r in checked]
 
 
-@task(map_index_template="{{ delivery_label }}", outlets=[AssetAlias(LOADS_ALIAS)], multiple_outputs=False)
+@task(
+    task_id=LOAD_TASK,
+    map_index_template="{{ delivery_label }}",
+    outlets=[AssetAlias(LOADS_ALIAS)],
+    multiple_outputs=False,
+)
 def load(sftp_user: str, record: dict[str, Any]) -> dict[str, Any]:
     """Load one delivery with its ledger row; a refused one fails (no retries), naming the contact, and so
     does a held one (its sender's data spec cannot be used: the file stays in IN/)."""

@@ -37,7 +37,7 @@ from sf1630.airflow.plans import period as _period
 from sf1630.airflow.plans import plan_for_run
 from sf1630.airflow.plans import sender as _sender
 from sf1630.protocol import IN, RECEIPT_SUFFIX
-from sf1630.registry import Kommune, SenderSystem, load_registry
+from sf1630.registry import DELIVER_TASK, Kommune, SenderSystem, load_registry
 from sf1630.sender.plan import Delivery
 from sf1630.sender.summary import summarize
 
@@ -304,7 +304,7 @@ def build_sender_dag(sender: SenderSystem, kommuner: Sequence[Kommune]) -> DAG:
     ) as dag:
         planned = plan(sender.code)
         delivered = DeliveryOperator.partial(
-            task_id="deliver",
+            task_id=DELIVER_TASK,
             sender_code=sender.code,
             map_index_template="{{ task.delivery['label'] }}",
         ).expand(delivery=planned)

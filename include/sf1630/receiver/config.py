@@ -46,6 +46,10 @@ def connection_slug(user: str) -> str:
     return re.sub(r"[^a-z0-9]", "_", user.lower())
 
 
+#: The receiver DAG's mapped task that loads one delivery; its rendered map index is the delivery label.
+LOAD_TASK = "load"
+
+
 class ReceiverSettings(Model):
     """How one LIS system's receiver operates; ``{user}`` in a connection id is its connection slug."""
 
@@ -116,7 +120,7 @@ class Receiver:
 
     @property
     def dag_id(self) -> str:
-        """The id of the DAG that loads what arrives in IN/."""
+        """The id of the DAG that loads what arrives in IN/ (:data:`LOAD_TASK` loads one delivery)."""
         return f"sf1630_receiver_{self.sftp_user.lower()}"
 
     @property
