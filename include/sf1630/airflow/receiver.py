@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -141,12 +140,6 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
         if status == TIMED_OUT:
             raise AirflowSkipException(f"no {self.pattern} in {self.path} within {self.wait}")
         raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {event.get('message')}")
-
-
-def _airflow_home() -> Path:
-    from airflow.configuration import AIRFLOW_HOME
-
-    return Path(AIRFLOW_HOME)
 
 
 def _spec_for(name: str) -> ExtractSpec:

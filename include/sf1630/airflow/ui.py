@@ -263,12 +263,6 @@ def _sender_ledgers(dags: frozenset[str], codes: Sequence[str] | None = None) ->
     ]
 
 
-def _airflow_home() -> Path:
-    from airflow.configuration import AIRFLOW_HOME
-
-    return Path(AIRFLOW_HOME)
-
-
 def _read(receiver: Receiver, folder: ReportFolder, name: str) -> bytes | None:
     """One file of a report folder, from the receiver's configured store (never from where a ledger value
     points): on a local disk without following any link below the store's base, elsewhere through
