@@ -3,8 +3,10 @@
 Every configuration file (kommuner, senders, receivers, the emulator's registry, the data specs) is read
 here. A typo must stop the start with the file, the line and the entry named, never silently change
 behaviour a month later: unknown keys, missing keys, wrong types and *duplicate keys* (YAML itself lets a
-second ``routes:`` replace the first) are all refused. Typed models are pydantic models validated from the
-document; :func:`load_model` turns pydantic's error locations back into line numbers.
+second ``routes:`` replace the first) are all refused. The registry's and the receivers' typed models are
+pydantic models validated from the document (:func:`load_model` turns pydantic's error locations back into
+line numbers); the emulator's registry (:mod:`sf1630.platform.config`) and the data specs
+(:mod:`sf1630.dataspec.spec`) are still built from the same loader's documents by their own readers.
 """
 
 from __future__ import annotations
