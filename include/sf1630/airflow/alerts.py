@@ -28,13 +28,6 @@ from sf1630.sender.ledger import Ledger
 from sf1630.sender.summary import MonthSummary, deadline_alert, failed_run_alert, summarize
 
 
-class Party(StrEnum):
-    """Whose DAG a run is: a sender system's, or a LIS system's (receiver and completeness DAGs)."""
-
-    SENDER = "sender"
-    RECEIVER = "receiver"
-
-
 class About(StrEnum):
     """What an alert is about: the DAG kind and the event (the value is what a DAG's callback records)."""
 
@@ -51,9 +44,10 @@ class About(StrEnum):
         return Kind.FAILED if self in failed else Kind.DEADLINE_MISSED
 
     @property
-    def party(self) -> Party:
-        """Whose configuration says where the alert goes and which ledger it reads."""
-        return Party.SENDER if self in {About.SENDER_FAILED, About.SENDER_DEADLINE} else Party.RECEIVER
+    def sender_side(self) -> bool:
+        """Whether a sender system's configuration (else a LIS system's) says where the alert goes and which
+        ledger it reads."""
+        return self in {About.SENDER_FAILED, About.SENDER_DEADLINE}
 
 
 @dataclass(frozen=True)
@@ -131,4 +125,4 @@ class ReceiverSide:
 
 def side_of(about: About, key: str) -> Side:
     """The side an alert ``about`` is on: sender ``key``'s, or LIS system ``key``'s."""
-    return SenderSide(key) if about.party is Party.SENDER else ReceiverSide(key)
+    return SenderSide(key) if about.sender_side else ReceiverSide(key)

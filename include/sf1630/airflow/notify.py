@@ -32,7 +32,7 @@ from typing import Any
 from airflow.sdk import BaseNotifier, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from sf1630.airflow.alerts import About, Channels, side_of
+from sf1630.airflow.alerts import About, Channels, Side, side_of
 from sf1630.airflow.runs import run_ref
 from sf1630.alert import Alert, Kind, fallback_alert
 from sf1630.database import Database
@@ -96,12 +96,16 @@ class OnCall(BaseNotifier):  # type: ignore[misc]
         self.about = About(about)
         self.key = key
 
-    def build(self, context: Mapping[str, Any], db: Database | None, problem: str = "") -> Alert:
-        """The message for ``context``; a plain fallback when its facts cannot be read."""
+    def build(
+        self, context: Mapping[str, Any], db: Database | None, problem: str = "", side: Side | None = None
+    ) -> Alert:
+        """The message for ``context`` from ``side`` (looked up when not given); a plain fallback when its
+        facts cannot be read."""
         run = run_ref(context)
         if db is not None:
             try:
-                return side_of(self.about, self.key).alert(self.about, context, db, run)
+                side = side or side_of(self.about, self.key)
+                return side.alert(self.about, context, db, run)
             except Exception as exc:  # a broken ledger must not swallow the page
                 log.exception("building the %s message for %s failed", self.about, self.key)
                 problem = f"{type(exc).__name__}: {exc}"
@@ -113,7 +117,7 @@ class OnCall(BaseNotifier):  # type: ignore[misc]
 
         side = side_of(self.about, self.key)
         db, problem = _open(side.conn_id, database)
-        alert = self.build(context, db, problem)
+        alert = self.build(context, db, problem, side)
         _log(alert)
         found = {c: conn for c in _conn_ids(side.channels) if (conn := _get(c)) is not None}
         sending = _Sending(alert)
@@ -131,7 +135,7 @@ class OnCall(BaseNotifier):  # type: ignore[misc]
             db, problem = await adatabase(side.conn_id), ""
         except Exception as exc:
             db, problem = None, _unreadable(side.conn_id, exc)
-        alert = await asyncio.to_thread(self.build, context or {}, db, problem)
+        alert = await asyncio.to_thread(self.build, context or {}, db, problem, side)
         _log(alert)
         found = {c: conn for c in _conn_ids(side.channels) if (conn := await _aget(c)) is not None}
         sending = _Sending(alert)
