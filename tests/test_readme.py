@@ -264,3 +264,114 @@ def test_walkthrough_script_is_the_one_the_readme_runs() -> None:
         [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0 and "--home" in result.stdout, result.stderr[-2000:]
+
+
+# --- the docs' claims about the code: every module path, file and task they name exists ------------------
+
+DOCS = [README, *sorted((REPO / "docs").glob("*.md"))]
+#: ``sf1630.x.y`` or ``sf1630.x.y.name`` in backticks, a call's arguments aside.
+_DOTTED = re.compile(r"`(sf1630(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?:\([^`]*\))?`")
+#: ``dags/x.py``, ``include/...``, ``tests/...``, ``bench/...`` or ``plugins/...`` in backticks.
+_PATH = re.compile(r"`((?:dags|include|tests|bench|plugins|docs)/[A-Za-z0-9_./-]+)`")
+#: ``name`` task (instance): a task named in prose.
+_TASK = re.compile(r"`([a-z_]+)` task(?:s| instances?)?\b")
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a module, or a name (attribute path) inside the longest module it starts with."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+#: Backticked names that look dotted but are files (``sf1630.env``).
+_FILE_SUFFIXES = (".env", ".yaml", ".yml", ".py", ".sql", ".toml")
+
+
+def test_every_module_and_name_the_docs_name_exists() -> None:
+    found = {(doc.name, m) for doc in DOCS for m in _DOTTED.findall(doc.read_text(encoding="utf-8"))}
+    named = {(doc, dotted) for doc, dotted in found if not dotted.endswith(_FILE_SUFFIXES)}
+    assert named, "the docs name no sf1630 module: the pattern is broken"
+    missing = sorted(f"{doc}: {dotted}" for doc, dotted in named if not _resolves(dotted))
+    assert missing == [], "the docs name modules or names that do not exist"
+
+
+def _starter_paths() -> set[str]:
+    """Every file and folder ``sf1630 init`` writes into a party's own Airflow project."""
+    from sf1630.deployment.starter import templates
+
+    paths: set[str] = set()
+    for side in ("sender", "receiver"):
+        for path, _ in templates(side):
+            paths |= {path.as_posix(), *(parent.as_posix() for parent in path.parents)}
+    return paths
+
+
+def test_every_path_the_docs_name_exists() -> None:
+    """In this repository, or in the project ``sf1630 init`` writes (docs/deploy.md describes that one)."""
+    named = {(doc.name, p) for doc in DOCS for p in _PATH.findall(doc.read_text(encoding="utf-8"))}
+    assert named, "the docs name no repository path: the pattern is broken"
+    starter = _starter_paths()
+    missing = sorted(
+        f"{doc}: {path}"
+        for doc, path in named
+        if not (REPO / path.rstrip("/.")).exists() and path.rstrip("/") not in starter
+    )
+    assert missing == [], "the docs name files that do not exist"
+
+
+def test_the_readme_layout_lists_every_dag_file() -> None:
+    layout = README.read_text(encoding="utf-8").split("## Layout", 1)[1].split("```", 2)[1]
+    files = sorted(p.name for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
+    assert files and [name for name in files if name not in layout] == []
+
+
+def _task_tables(text: str) -> set[str]:
+    """The task names in the first column of the docs' ``| task | ... |`` tables."""
+    names: set[str] = set()
+    for table in re.findall(r"^\| task \|.*\n\|[-| ]+\|\n((?:\|.*\n)+)", text, flags=re.M):
+        names |= {m for m in re.findall(r"^\| `([a-z_]+)`", table, flags=re.M)}
+    return names
+
+
+def test_every_task_the_docs_name_is_a_task_of_a_dag() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert not bag.import_errors
+    task_ids = {task_id for dag in bag.dags.values() for task_id in dag.task_ids}
+    named: set[tuple[str, str]] = set()
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        named |= {(doc.name, t) for t in {*_TASK.findall(text), *_task_tables(text)}}
+    assert {t for _, t in named} >= {"deliver", "load", "plan"}, "the patterns find no tasks: broken"
+    assert sorted(f"{doc}: {task}" for doc, task in named if task not in task_ids) == []
+
+
+def test_every_configured_sender_is_in_the_docs_lists_and_connection_tables() -> None:
+    """The README's and sender.md's lists of senders and their per-sender connections name every sender."""
+    from sf1630.registry import load_registry
+
+    codes = [s.code for s in load_registry().senders]
+    readme = README.read_text(encoding="utf-8")
+    sender_md = (REPO / "docs" / "sender.md").read_text(encoding="utf-8")
+    listed = re.search(r"sender DAGs\*\* for the fagsystemer \(([^)]*)\)", readme)
+    assert listed is not None and [c.strip() for c in listed[1].split(",")] == codes
+    code_row = re.search(r"^\| `code` \|.*$", sender_md, flags=re.M)
+    assert code_row is not None and all(f"`{c}`" in code_row[0] for c in codes)
+    for doc in (readme, sender_md):
+        for conn in ("sftp", "source"):
+            row = re.search(rf"^\| `sf1630_{conn}_{codes[0].lower()}` \(([^)]*)\)", doc, flags=re.M)
+            assert row is not None, f"no sf1630_{conn}_ row"
+            assert [s.strip(" `_") for s in row[1].split(",")] == [c.lower() for c in codes[1:]]

@@ -12,6 +12,7 @@ validation summaries and contacts from the configuration.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote
@@ -86,12 +87,15 @@ def footer(run: RunRef) -> list[str]:
     return lines
 
 
+def assemble(kind: Kind, what: str, lines: Sequence[str], run: RunRef) -> Alert:
+    """One message of ``kind``: the subject says ``what``, the body is ``lines`` and the run's footer."""
+    return Alert(kind, subject(kind, what), "\n".join([*lines, *footer(run)]))
+
+
 def fallback_alert(kind: Kind, who: str, run: RunRef, problem: str) -> Alert:
     """The message when the facts behind a message cannot be read (a ledger down): say so, still page."""
     lines = [
         f"{kind.value} for {who}: the details could not be read ({problem}).",
         "Open the run for the task instances and their logs.",
     ]
-    return Alert(
-        kind, subject(kind, f"{who} ({run.dag_id}), details unavailable"), "\n".join([*lines, *footer(run)])
-    )
+    return assemble(kind, f"{who} ({run.dag_id}), details unavailable", lines, run)

@@ -12,10 +12,13 @@ so a DuckDB database is a generic connection with ``conn_type`` ``duckdb`` and t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from sf1630.protocol import Period
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _FILE_KINDS = ("duckdb", "sqlite")
@@ -146,3 +149,50 @@ class Database:
 
         parts = conninfo_to_dict(self.dsn)
         return f"postgres:{parts.get('host')}:{parts.get('port')}/{parts.get('dbname')} schema {self.schema}"
+
+
+# --- reading one table over many databases (the views read 122 ledgers, most in few databases) ----------
+
+
+def group_key(db: Database) -> tuple[str, str, str]:
+    """Databases with equal keys are one database: their tables are read over one connection."""
+    return (db.kind, str(db.path or ""), db.dsn)
+
+
+def exists(db: Database) -> bool:
+    """Whether there is a database to read: a DuckDB or SQLite file that does not exist yet (the first
+    minute of a deployment) holds no rows, and opening it would fail (DuckDB) or create it (SQLite)."""
+    return db.path is None or db.path.exists()
+
+
+@contextmanager
+def reading(db: Database) -> Iterator[Any]:
+    """A read connection, closed afterwards."""
+    con = db.connect()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_columns(con: Any, db: Database, table: str, schemas: Sequence[str]) -> dict[str, set[str]]:
+    """schema → columns of ``table`` for the schemas that have it (one catalogue query; SQLite: ``main``)."""
+    p = db.placeholder
+    if db.kind == "sqlite":
+        rows = con.execute(f"SELECT name FROM pragma_table_info('{check_identifier(table)}')").fetchall()  # noqa: S608
+        return {"main": {str(r[0]) for r in rows}} if rows else {}
+    markers = ", ".join([p] * len(schemas))
+    sql = (  # markers only; the values are bound
+        "SELECT table_schema, column_name FROM information_schema.columns "  # noqa: S608
+        f"WHERE table_name = {p} AND table_schema IN ({markers})"
+    )
+    found: dict[str, set[str]] = {}
+    for schema, column in con.execute(sql, [table, *schemas]).fetchall():
+        found.setdefault(str(schema), set()).add(str(column))
+    return found
+
+
+def months_between(months: Sequence[Period]) -> tuple[str, str]:
+    """The first and the last of ``months``, as text for ``BETWEEN``."""
+    ordered = sorted(months)
+    return str(ordered[0]), str(ordered[-1])

@@ -43,6 +43,13 @@ Cvr = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 Kommunekode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 #: Named where nobody is known to contact about an extract.
 UNKNOWN_CONTACT = "the platform operator (sender unknown)"
+
+
+def contact_or_unknown(contact: str | None) -> str:
+    """Whom an alert or a report names: ``contact``, or :data:`UNKNOWN_CONTACT` when nobody is known."""
+    return contact or UNKNOWN_CONTACT
+
+
 #: How a sender names its recipients to the platform (SF1630 §2.1.3): ``simple`` puts the LIS system's SFTP
 #: user in ``Recipients``; ``dynamic`` writes ``ROUTING_V1_0_0`` and routing info the platform matches.
 Routing = Literal["simple", "dynamic"]
@@ -154,12 +161,12 @@ class SenderSystem(SenderSettings):
     @property
     def contact_text(self) -> str:
         """Whom this sender's alerts name to call about its extract."""
-        return self.contact or UNKNOWN_CONTACT
+        return contact_or_unknown(self.contact)
 
     @property
     def dag_id(self) -> str:
         """The id of this sender's DAG."""
-        return f"sf1630_sender_{self.code.lower()}"
+        return sender_dag_id(self.code)
 
 
 def check_distinct(kommuner: Sequence[Kommune]) -> None:
@@ -255,6 +262,15 @@ class Registry:
             if kommune.matches(key):
                 return kommune
         raise KeyError(f"no kommune {key!r}")
+
+
+def sender_dag_id(code: str) -> str:
+    """The id of the DAG of sender ``code`` (``sf1630_sender_ky``): the views and the demo ask here."""
+    return f"sf1630_sender_{code.lower()}"
+
+
+#: The sender DAG's mapped task that sends one delivery; its rendered map index is the delivery label.
+DELIVER_TASK = "deliver"
 
 
 def delivery_label(sender: str, kommune: Kommune, lis: LisSystem, period: Period | str) -> str:

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from sf1630.airflow.alerts import About
 from sf1630.airflow.connections import database
 from sf1630.airflow.deadline import deadline_alert
-from sf1630.airflow.notify import COMPLETENESS_DEADLINE
 from sf1630.airflow.runs import dag_arguments, monthly_timetable, run_period
 from sf1630.receiver.completeness import CHECK_HOUR, check_month, deadline_of
 from sf1630.receiver.config import Receiver, load_receiver
@@ -62,7 +62,7 @@ contact; the Deadline Alert sends the same list to on-call at the same time when
 
 def build_completeness_dag(receiver: Receiver) -> DAG:
     """The monthly completeness DAG of one LIS system (with its Deadline Alert when deadlines are on)."""
-    alert = deadline_alert(deadline_interval(receiver), COMPLETENESS_DEADLINE, receiver.sftp_user)
+    alert = deadline_alert(deadline_interval(receiver), About.COMPLETENESS_DEADLINE, receiver.sftp_user)
     with DAG(
         dag_id=receiver.completeness_dag_id,
         schedule=monthly_timetable(f"0 {CHECK_HOUR} 1 * *", receiver.settings.timezone),

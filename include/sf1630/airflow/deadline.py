@@ -14,22 +14,22 @@ from datetime import timedelta
 # airflow.sdk exports these (its __all__), but its type stub (__init__.pyi) of 3.3 does not list them yet.
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference  # type: ignore[attr-defined]
 
+from sf1630.airflow.alerts import About
 from sf1630.airflow.notify import OnCall
 from sf1630.settings import deadlines_enabled
 
 
-def deadline_alert(interval: timedelta, about: str, key: str) -> dict[str, DeadlineAlert]:
+def deadline_alert(interval: timedelta, about: About, key: str) -> dict[str, DeadlineAlert]:
     """``{"deadline": alert}`` for ``DAG(**...)``, ``interval`` after the run was queued; ``{}`` when off.
 
     ``about`` and ``key`` say what :class:`~sf1630.airflow.notify.OnCall` reports (e.g.
-    ``"sender-deadline"``, ``"KY"``).
+    ``About.SENDER_DEADLINE``, ``"KY"``); the callback's kwargs carry ``about``'s value (JSON).
     """
     if not deadlines_enabled():
         return {}
-    OnCall(about=about, key=key)  # refuses an unknown ``about`` at parse time, not when the deadline fires
     alert = DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=interval,
-        callback=AsyncCallback(OnCall, kwargs={"about": about, "key": key}),
+        callback=AsyncCallback(OnCall, kwargs={"about": about.value, "key": key}),
     )
     return {"deadline": alert}

@@ -9,12 +9,12 @@
   (:func:`sf1630.airflow.deadline.deadline_alert`): the triggerer builds it with the run's small JSON
   context and awaits it (``async_notify``).
 
-It decides the content from the ledgers (the plain builders in :mod:`sf1630.alert`,
-:mod:`sf1630.sender.summary` and :mod:`sf1630.receiver.completeness`) and hands it to the providers'
-notifiers: ``SmtpNotifier`` (apache-airflow-providers-smtp) to the configured on-call address over the
-``smtp_conn_id`` connection, and ``SlackWebhookNotifier`` (apache-airflow-providers-slack) over
-``slack_conn_id``, each only when its connection exists. The message is always logged as well (ERROR;
-WARNING for a RESOLVED note), so a deployment without any channel still has it in the log.
+The content comes from the alert's side (:mod:`sf1630.airflow.alerts`: the sender's or the LIS system's
+facts, read from its ledger); this module sends it through the providers' notifiers: ``SmtpNotifier``
+(apache-airflow-providers-smtp) to the configured on-call address over the ``smtp_conn_id`` connection, and
+``SlackWebhookNotifier`` (apache-airflow-providers-slack) over ``slack_conn_id``, each only when its
+connection exists. The message is always logged as well (ERROR; WARNING for a RESOLVED note), so a
+deployment without any channel still has it in the log.
 
 The providers' notifiers are called through ``notify``/``async_notify`` with text already built: the
 text holds file names and validation details that came from outside, and rendering it as a Jinja
@@ -25,215 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from airflow.sdk import BaseNotifier, Connection, conf
+from airflow.sdk import BaseNotifier, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from sf1630.alert import Alert, Kind, RunRef, fallback_alert, run_url
+from sf1630.airflow.alerts import About, Channels, Side, side_of
+from sf1630.airflow.runs import run_ref
+from sf1630.alert import Alert, Kind, fallback_alert
 from sf1630.database import Database
 
 log = logging.getLogger(__name__)
 
-#: What a notifier is about: the DAG kind and the event.
-SENDER_FAILED = "sender-failed"
-SENDER_DEADLINE = "sender-deadline"
-RECEIVER_FAILED = "receiver-failed"
-RECEIVER_DEADLINE = "receiver-deadline"
-COMPLETENESS_DEADLINE = "completeness-deadline"
-ABOUT = (SENDER_FAILED, SENDER_DEADLINE, RECEIVER_FAILED, RECEIVER_DEADLINE, COMPLETENESS_DEADLINE)
-
 DEFAULT_FROM = "sf1630-airflow@localhost"
-
-
-@dataclass(frozen=True)
-class Channels:
-    """Where one DAG's messages go: the on-call address and the two connections (either may not exist)."""
-
-    to: str | None
-    smtp_conn_id: str | None
-    slack_conn_id: str | None
-
-
-def _field(run: object, name: str) -> Any:
-    return run.get(name) if isinstance(run, Mapping) else getattr(run, name, None)
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="seconds")
-    return str(getattr(value, "value", value))
-
-
-def _moment(value: object) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def run_ref(context: Mapping[str, Any]) -> RunRef:
-    """The run a callback is about, from a failure callback's full context or a deadline's JSON one."""
-    run = context.get("dag_run")
-    dag = context.get("dag")
-    dag_id = _text(_field(run, "dag_id") or getattr(dag, "dag_id", ""))
-    # A deadline's context is the REST API's DAGRunResponse (``dag_run_id``); a failure callback's a DagRun.
-    run_id = _text(_field(run, "run_id") or _field(run, "dag_run_id") or context.get("run_id"))
-    base_url = conf.get("api", "base_url", fallback="http://localhost:8080")
-    return RunRef(
-        dag_id=dag_id,
-        run_id=run_id,
-        url=run_url(base_url, dag_id, run_id),
-        state=_text(_field(run, "state")),
-        queued_at=_text(_field(run, "queued_at")),
-        reason=_text(context.get("reason")),
-    )
-
-
-def run_started(context: Mapping[str, Any]) -> datetime:
-    """When the run began (its start, else when it was queued): refusals from then on are the run's."""
-    run = context.get("dag_run")
-    for name in ("start_date", "queued_at", "run_after"):
-        moment = _moment(_field(run, name))
-        if moment is not None:
-            return moment
-    return datetime.now(UTC)
-
-
-def _airflow_home() -> Path:
-    from airflow.configuration import AIRFLOW_HOME
-
-    return Path(AIRFLOW_HOME)
-
-
-# --- the facts behind each kind of message (plain calls; blocking, so the triggerer runs them in a thread)
-
-
-def _sender_summary(code: str, context: Mapping[str, Any], ledger_db: Database) -> Any:
-    from sf1630.airflow.plans import plan_for_run
-    from sf1630.registry import load_registry
-    from sf1630.sender.ledger import Ledger
-    from sf1630.sender.summary import summarize
-
-    registry = load_registry()
-    sender = registry.sender(code)
-    deliveries = plan_for_run(sender, registry.kommuner, context)
-    entries = Ledger(ledger_db).entries(sender.code, [d.file_name for d in deliveries])
-    period = deliveries[0].period if deliveries else None
-    if period is None:
-        from sf1630.airflow.runs import run_period
-
-        period = run_period(context, sender.timezone)
-    return summarize(sender.code, period, deliveries, entries)
-
-
-def _sender_failed(code: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.registry import load_registry
-    from sf1630.sender.summary import failed_run_alert
-
-    contact = load_registry().sender(code).contact_text
-    return failed_run_alert(_sender_summary(code, context, db), run, contact)
-
-
-def _sender_deadline(code: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.registry import load_registry
-    from sf1630.sender.summary import deadline_alert
-
-    sender = load_registry().sender(code)
-    return deadline_alert(_sender_summary(code, context, db), run, sender.deadline, sender.contact_text)
-
-
-def _receiver_failed(user: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.airflow.store import local_held, local_quarantine
-    from sf1630.receiver.completeness import (
-        failed_run_alert,
-        merge_refusals,
-        quarantined_since,
-        refusals_from_ledger,
-    )
-    from sf1630.receiver.config import load_receiver
-    from sf1630.receiver.held import held_since
-    from sf1630.warehouse import refused_since
-
-    receiver = load_receiver(user)
-    since = run_started(context)
-    problems = []
-    try:
-        from_ledger = refusals_from_ledger(receiver, refused_since(db, since))
-    except Exception as exc:  # the message must still go out, saying what it could not read
-        from_ledger = []
-        problems.append(f"the warehouse ledger could not be read ({type(exc).__name__}: {exc})")
-    from_quarantine = quarantined_since(receiver, local_quarantine(receiver), since)
-    held = held_since(local_held(receiver), since)
-    return failed_run_alert(receiver, merge_refusals(from_ledger, from_quarantine), run, problems, held)
-
-
-def _missing(user: str, period: Any, db: Database) -> Any:
-    from sf1630.receiver.completeness import missing_extracts
-    from sf1630.receiver.config import load_receiver
-    from sf1630.warehouse import loaded_extracts
-
-    receiver = load_receiver(user)
-    return receiver, missing_extracts(receiver, loaded_extracts(db, str(period)))
-
-
-def _completeness_deadline(user: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.airflow.runs import run_period
-    from sf1630.receiver.completeness import completeness_alert
-    from sf1630.receiver.config import load_receiver
-
-    period = run_period(context, load_receiver(user).settings.timezone)
-    receiver, missing = _missing(user, period, db)
-    return completeness_alert(receiver, period, missing, run)
-
-
-def _receiver_deadline(user: str, context: Mapping[str, Any], db: Database, run: RunRef) -> Alert:
-    from sf1630.receiver.completeness import receiver_period, run_deadline_alert
-    from sf1630.receiver.config import load_receiver
-
-    settings = load_receiver(user).settings
-    run_ = context.get("dag_run")
-    after = _moment(_field(run_, "run_after")) or _moment(_field(run_, "queued_at")) or datetime.now(UTC)
-    period = receiver_period(after, settings.timezone)
-    receiver, missing = _missing(user, period, db)
-    return run_deadline_alert(receiver, period, missing, run, settings.run_deadline)
-
-
-_BUILDERS: dict[str, Callable[[str, Mapping[str, Any], Database, RunRef], Alert]] = {
-    SENDER_FAILED: _sender_failed,
-    SENDER_DEADLINE: _sender_deadline,
-    RECEIVER_FAILED: _receiver_failed,
-    RECEIVER_DEADLINE: _receiver_deadline,
-    COMPLETENESS_DEADLINE: _completeness_deadline,
-}
-
-
-def _setup(about: str, key: str) -> tuple[str, Channels]:
-    """(the database connection the message reads, where it goes) for ``about``/``key``."""
-    if about.startswith("sender-"):
-        from sf1630.registry import load_registry
-
-        sender = load_registry().sender(key)
-        channels = Channels(sender.on_call_email, sender.smtp_conn_id, sender.slack_conn_id)
-        return sender.ledger_conn_id, channels
-    from sf1630.receiver.config import load_receiver
-
-    receiver = load_receiver(key)
-    settings = receiver.settings
-    channels = Channels(settings.on_call_email, settings.smtp_conn_id, settings.slack_conn_id)
-    return receiver.warehouse_conn_id, channels
-
-
-def _kind_of(about: str) -> Kind:
-    return Kind.FAILED if about.endswith("-failed") else Kind.DEADLINE_MISSED
 
 
 def _log(alert: Alert) -> None:
@@ -274,91 +80,112 @@ def _notifiers(alert: Alert, channels: Channels, found: Mapping[str, Any]) -> li
     return notifiers
 
 
-def _raise_if_failed(failures: Sequence[str]) -> None:
-    if failures:
-        raise RuntimeError("on-call notification failed: " + "; ".join(failures))
-
-
 class OnCall(BaseNotifier):  # type: ignore[misc]
     """Page on-call about a failed run or a missed deadline of one sender or LIS system (see module doc).
 
-    ``about`` is one of :data:`ABOUT`; ``key`` the sender code (``KY``) or the LIS system's SFTP user.
+    ``about`` is an :class:`~sf1630.airflow.alerts.About` (or its value, as a Deadline Alert's JSON kwargs
+    carry it); ``key`` the sender code (``KY``) or the LIS system's SFTP user.
     """
 
     template_fields = ()
 
-    def __init__(self, *, about: str, key: str, context: Any = None) -> None:
-        if about not in ABOUT:
-            raise ValueError(f"about={about!r} is not one of {', '.join(ABOUT)}")
+    def __init__(self, *, about: About | str, key: str, context: Any = None) -> None:
+        if about not in set(About):
+            raise ValueError(f"about={about!r} is not one of {', '.join(About)}")
         super().__init__(context=context)
-        self.about = about
+        self.about = About(about)
         self.key = key
 
-    def build(self, context: Mapping[str, Any], db: Database | None, problem: str = "") -> Alert:
-        """The message for ``context``; a plain fallback when its facts cannot be read."""
+    def build(
+        self, context: Mapping[str, Any], db: Database | None, problem: str = "", side: Side | None = None
+    ) -> Alert:
+        """The message for ``context`` from ``side`` (looked up when not given); a plain fallback when its
+        facts cannot be read."""
         run = run_ref(context)
         if db is not None:
             try:
-                return _BUILDERS[self.about](self.key, context, db, run)
+                side = side or side_of(self.about, self.key)
+                return side.alert(self.about, context, db, run)
             except Exception as exc:  # a broken ledger must not swallow the page
                 log.exception("building the %s message for %s failed", self.about, self.key)
                 problem = f"{type(exc).__name__}: {exc}"
-        return fallback_alert(_kind_of(self.about), self.key, run, problem)
+        return fallback_alert(self.about.kind, self.key, run, problem)
 
     def notify(self, context: Any) -> None:
         """DAG-level failure callback (DAG processor, synchronous): build, log, send."""
         from sf1630.airflow.connections import database
 
-        conn_id, channels = _setup(self.about, self.key)
-        try:
-            db: Database | None = database(conn_id)
-            problem = ""
-        except Exception as exc:
-            db, problem = None, f"connection {conn_id}: {type(exc).__name__}: {exc}"
-        alert = self.build(context, db, problem)
+        side = side_of(self.about, self.key)
+        db, problem = _open(side.conn_id, database)
+        alert = self.build(context, db, problem, side)
         _log(alert)
-        found = {c: conn for c in (channels.smtp_conn_id, channels.slack_conn_id) if c and (conn := _get(c))}
-        failures = []
-        for name, notifier in _notifiers(alert, channels, found):
-            try:
+        found = {c: conn for c in _conn_ids(side.channels) if (conn := _get(c)) is not None}
+        sending = _Sending(alert)
+        for name, notifier in _notifiers(alert, side.channels, found):
+            with sending.to(name):
                 notifier.notify(context)
-                log.info("%s sent: %s", name, alert.subject)
-            except Exception as exc:
-                log.exception("%s failed", name)
-                failures.append(f"{name}: {exc}")
-        _raise_if_failed(failures)
+        sending.done()
 
     async def async_notify(self, context: Any) -> str:  # type: ignore[override]
         """Deadline Alert callback (triggerer, its event loop): build in a thread, log, send; the subject."""
         from sf1630.airflow.connections import adatabase
 
-        conn_id, channels = _setup(self.about, self.key)
+        side = await asyncio.to_thread(side_of, self.about, self.key)
         try:
-            db: Database | None = await adatabase(conn_id)
-            problem = ""
+            db, problem = await adatabase(side.conn_id), ""
         except Exception as exc:
-            db, problem = None, f"connection {conn_id}: {type(exc).__name__}: {exc}"
-        alert = await asyncio.to_thread(self.build, context or {}, db, problem)
+            db, problem = None, _unreadable(side.conn_id, exc)
+        alert = await asyncio.to_thread(self.build, context or {}, db, problem, side)
         _log(alert)
-        found = {}
-        for conn_id_ in (channels.smtp_conn_id, channels.slack_conn_id):
-            if conn_id_ and (conn := await _aget(conn_id_)) is not None:
-                found[conn_id_] = conn
-        failures = []
-        for name, notifier in _notifiers(alert, channels, found):
-            try:
+        found = {c: conn for c in _conn_ids(side.channels) if (conn := await _aget(c)) is not None}
+        sending = _Sending(alert)
+        for name, notifier in _notifiers(alert, side.channels, found):
+            with sending.to(name):
                 await notifier.async_notify(context)
-                log.info("%s sent: %s", name, alert.subject)
-            except Exception as exc:
-                log.exception("%s failed", name)
-                failures.append(f"{name}: {exc}")
-        _raise_if_failed(failures)
+        sending.done()
         return alert.subject
 
 
-def _get(conn_id: str | None) -> Any:
-    if not conn_id:
-        return None
+def _unreadable(conn_id: str, exc: Exception) -> str:
+    return f"connection {conn_id}: {type(exc).__name__}: {exc}"
+
+
+def _open(conn_id: str, connect: Callable[[str], Database]) -> tuple[Database | None, str]:
+    """The database behind ``conn_id``, or None and why not: the page goes out either way."""
+    try:
+        return connect(conn_id), ""
+    except Exception as exc:
+        return None, _unreadable(conn_id, exc)
+
+
+def _conn_ids(channels: Channels) -> list[str]:
+    return [c for c in (channels.smtp_conn_id, channels.slack_conn_id) if c]
+
+
+class _Sending:
+    """One alert's sends: each channel's outcome logged; a channel's failure does not stop the next."""
+
+    def __init__(self, alert: Alert) -> None:
+        self.alert = alert
+        self.failures: list[str] = []
+
+    @contextmanager
+    def to(self, name: str) -> Iterator[None]:
+        """Around one channel's send: log it sent, or log and remember its failure."""
+        try:
+            yield
+            log.info("%s sent: %s", name, self.alert.subject)
+        except Exception as exc:
+            log.exception("%s failed", name)
+            self.failures.append(f"{name}: {exc}")
+
+    def done(self) -> None:
+        """Raise when a channel failed, so Airflow records the callback as failed."""
+        if self.failures:
+            raise RuntimeError("on-call notification failed: " + "; ".join(self.failures))
+
+
+def _get(conn_id: str) -> Any:
     try:
         return Connection.get(conn_id)
     except AirflowNotFoundException:
@@ -372,6 +199,6 @@ async def _aget(conn_id: str) -> Any:
         return None
 
 
-def failure_callback(about: str, key: str) -> dict[str, Any]:
+def failure_callback(about: About, key: str) -> dict[str, Any]:
     """``{"on_failure_callback": OnCall(...)}`` for ``DAG(**...)``: one message per failed DAG run."""
     return {"on_failure_callback": OnCall(about=about, key=key)}

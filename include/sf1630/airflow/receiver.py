@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -38,13 +37,14 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from sf1630.airflow import connections
+from sf1630.airflow.alerts import About
 from sf1630.airflow.arrival import FOUND, TIMED_OUT, FileArrival
 from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.airflow.deadline import deadline_alert
-from sf1630.airflow.notify import RECEIVER_DEADLINE, RECEIVER_FAILED, failure_callback
+from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.runs import dag_arguments, monthly_timetable
 from sf1630.airflow.store import storage
-from sf1630.receiver.config import Receiver, load_receiver, load_receivers
+from sf1630.receiver.config import LOAD_TASK, Receiver, load_receiver, load_receivers
 from sf1630.receiver.delivery import (
     ExtractSpec,
     Held,
@@ -142,12 +142,6 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
         raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {event.get('message')}")
 
 
-def _airflow_home() -> Path:
-    from airflow.configuration import AIRFLOW_HOME
-
-    return Path(AIRFLOW_HOME)
-
-
 def _spec_for(name: str) -> ExtractSpec:
     from sf1630.receiver.extract import spec_for  # polars and the data specs load only in tasks
 
@@ -194,7 +188,12 @@ def validate(sftp_user: str, fetched: list[dict[str, Any]]) -> list[dict[str, An
     return [r.to_xcom() for r in checked]
 
 
-@task(map_index_template="{{ delivery_label }}", outlets=[AssetAlias(LOADS_ALIAS)], multiple_outputs=False)
+@task(
+    task_id=LOAD_TASK,
+    map_index_template="{{ delivery_label }}",
+    outlets=[AssetAlias(LOADS_ALIAS)],
+    multiple_outputs=False,
+)
 def load(sftp_user: str, record: dict[str, Any]) -> dict[str, Any]:
     """Load one delivery with its ledger row; a refused one fails (no retries), naming the contact, and so
     does a held one (its sender's data spec cannot be used: the file stays in IN/)."""
@@ -268,8 +267,8 @@ def build_receiver_dag(receiver: Receiver) -> DAG:
         max_active_runs=1,
         tags=["sf1630", "receiver", "lis", receiver.sftp_user],
         doc_md=_receiver_doc(receiver),
-        **failure_callback(RECEIVER_FAILED, receiver.sftp_user),
-        **deadline_alert(settings.run_deadline, RECEIVER_DEADLINE, receiver.sftp_user),
+        **failure_callback(About.RECEIVER_FAILED, receiver.sftp_user),
+        **deadline_alert(settings.run_deadline, About.RECEIVER_DEADLINE, receiver.sftp_user),
         **dag_arguments(settings),
     ) as dag:
         wait = MetadataSensor(

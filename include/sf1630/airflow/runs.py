@@ -9,12 +9,13 @@ UTC logical date in the month before), else the last complete month before the r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, conf
 
+from sf1630.alert import RunRef, run_url
 from sf1630.config import RunSettings
 from sf1630.protocol import Period
 
@@ -31,15 +32,60 @@ def as_list(value: object) -> list[str]:
 
 
 def _field(run: object, name: str) -> Any:
+    """A field of the run: a DagRun's attribute, or a key of the REST API's JSON ``dag_run``."""
     return run.get(name) if isinstance(run, Mapping) else getattr(run, name, None)
 
 
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    return str(getattr(value, "value", value))
+
+
 def _moment(value: object) -> datetime | None:
+    """A moment of the run (a datetime or its ISO text) as an aware datetime; UTC when it names no zone."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_ref(context: Mapping[str, Any]) -> RunRef:
+    """The run a callback is about, from a failure callback's full context or a deadline's JSON one."""
+    run = context.get("dag_run")
+    dag = context.get("dag")
+    dag_id = _text(_field(run, "dag_id") or getattr(dag, "dag_id", ""))
+    # A deadline's context is the REST API's DAGRunResponse (``dag_run_id``); a failure callback's a DagRun.
+    run_id = _text(_field(run, "run_id") or _field(run, "dag_run_id") or context.get("run_id"))
+    base_url = conf.get("api", "base_url", fallback="http://localhost:8080")
+    return RunRef(
+        dag_id=dag_id,
+        run_id=run_id,
+        url=run_url(base_url, dag_id, run_id),
+        state=_text(_field(run, "state")),
+        queued_at=_text(_field(run, "queued_at")),
+        reason=_text(context.get("reason")),
+    )
+
+
+def run_started(context: Mapping[str, Any]) -> datetime:
+    """When the run began (its start, else when it was queued): refusals from then on are the run's."""
+    run = context.get("dag_run")
+    for name in ("start_date", "queued_at", "run_after"):
+        moment = _moment(_field(run, name))
+        if moment is not None:
+            return moment
+    return datetime.now(UTC)
+
+
+def run_due(context: Mapping[str, Any]) -> datetime:
+    """When the run was due (``run_after``, else queued), or now when the context says neither."""
+    run = context.get("dag_run")
+    return _moment(_field(run, "run_after")) or _moment(_field(run, "queued_at")) or datetime.now(UTC)
 
 
 def run_params(context: Mapping[str, Any]) -> Mapping[str, Any]:

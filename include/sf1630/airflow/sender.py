@@ -28,15 +28,16 @@ from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from sf1630.airflow import connections, runs
+from sf1630.airflow.alerts import About
 from sf1630.airflow.arrival import FOUND, REFUSED, FileArrival, quick_look
 from sf1630.airflow.deadline import deadline_alert
-from sf1630.airflow.notify import SENDER_DEADLINE, SENDER_FAILED, failure_callback
+from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.plans import ledger as _ledger
 from sf1630.airflow.plans import period as _period
 from sf1630.airflow.plans import plan_for_run
 from sf1630.airflow.plans import sender as _sender
 from sf1630.protocol import IN, RECEIPT_SUFFIX
-from sf1630.registry import Kommune, SenderSystem, load_registry
+from sf1630.registry import DELIVER_TASK, Kommune, SenderSystem, load_registry
 from sf1630.sender.plan import Delivery
 from sf1630.sender.summary import summarize
 
@@ -293,13 +294,13 @@ def build_sender_dag(sender: SenderSystem, kommuner: Sequence[Kommune]) -> DAG:
         tags=["sf1630", "sender", sender.code],
         doc_md=_doc(sender, kommuner),
         params=_params(),
-        **failure_callback(SENDER_FAILED, sender.code),
-        **deadline_alert(sender.deadline, SENDER_DEADLINE, sender.code),
+        **failure_callback(About.SENDER_FAILED, sender.code),
+        **deadline_alert(sender.deadline, About.SENDER_DEADLINE, sender.code),
         **runs.dag_arguments(sender),
     ) as dag:
         planned = plan(sender.code)
         delivered = DeliveryOperator.partial(
-            task_id="deliver",
+            task_id=DELIVER_TASK,
             sender_code=sender.code,
             map_index_template="{{ task.delivery['label'] }}",
         ).expand(delivery=planned)

@@ -44,8 +44,7 @@ from sf1630.airflow.reload import RELOAD_DAG_ID
 from sf1630.airflow.store import local_quarantine, storage
 from sf1630.database import DatabaseConfigError
 from sf1630.lis_view.deliveries import build_deliveries
-from sf1630.lis_view.ledgers import LoadRow, read_load_rows, read_sent_rows
-from sf1630.lis_view.loads import chosen_receivers, current_rows
+from sf1630.lis_view.loads import chosen_receivers
 from sf1630.lis_view.model import Filters, TaskRef
 from sf1630.lis_view.pages import (
     Links,
@@ -58,9 +57,11 @@ from sf1630.lis_view.pages import (
 )
 from sf1630.lis_view.report import REPORT_FILES, ReportFolder, locate_report, summarize_validation
 from sf1630.protocol import Period
-from sf1630.receiver.config import Receiver, has_receivers, load_receivers
+from sf1630.receiver.config import LOAD_TASK, Receiver, has_receivers, load_receivers
 from sf1630.receiver.storage import is_local, os_path
 from sf1630.registry import Registry, delivery_label, has_senders, load_registry
+from sf1630.sender.ledger import read_sent_rows
+from sf1630.warehouse.ledger import LoadRow, read_load_row, read_newest_load
 
 URL_PREFIX = "/sf1630"
 #: A report file larger than this is not served through the api-server (open it in the store).
@@ -260,12 +261,6 @@ def _sender_ledgers(dags: frozenset[str], codes: Sequence[str] | None = None) ->
         for s in _visible_registry(dags).senders
         if not codes or s.code in codes
     ]
-
-
-def _airflow_home() -> Path:
-    from airflow.configuration import AIRFLOW_HOME
-
-    return Path(AIRFLOW_HOME)
 
 
 def _read(receiver: Receiver, folder: ReportFolder, name: str) -> bytes | None:
@@ -484,33 +479,43 @@ def _receiver(lis: str, dags: frozenset[str]) -> Receiver:
 
 
 def _ledger_row(receiver: Receiver, uuid: str) -> tuple[Receiver, LoadRow]:
-    months = [Period(1900, 1), Period(9999, 12)]
+    """The ledger row of delivery ``uuid`` (its key) in the LIS system's ledger; else 404."""
+    [(user, cvr, db)] = _warehouse_targets([receiver])
     with _reading_ledgers():
-        rows = read_load_rows(_warehouse_targets([receiver]), months)
-    for row in rows:
-        if row.file_transfer_uuid == uuid:
-            return receiver, row
-    raise HTTPException(status_code=404, detail=f"no delivery {uuid!r} in this LIS system's ledger")
+        row = read_load_row(user, cvr, db, uuid)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no delivery {uuid!r} in this LIS system's ledger")
+    return receiver, row
 
 
 def _delivery_of_task(
     dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> tuple[Receiver, LoadRow] | None:
-    """The ledger row of the delivery a receiver's ``load`` task instance handled."""
+    """The ledger row of the delivery a receiver's load task instance handled: the newest row of the
+    sender and month its label (the rendered map index) names."""
     receiver = next((r for r in _receivers() if r.dag_id == dag_id), None)
-    if receiver is None or task_id != "load":
+    if receiver is None or task_id != LOAD_TASK:
         return None
-    label = AirflowTasks().label(dag_id, run_id, task_id, map_index)
-    if not label:
+    key = _label_key(receiver, AirflowTasks().label(dag_id, run_id, task_id, map_index))
+    if key is None:
         return None
-    months = [Period(1900, 1), Period(9999, 12)]
+    [(user, cvr, db)] = _warehouse_targets([receiver])
     with _reading_ledgers():
-        rows = read_load_rows(_warehouse_targets([receiver]), months)
-    for (_, sender, _, period), (row, _) in current_rows(rows).items():
-        if delivery_label(sender, receiver.kommune, receiver.lis, period) == label:
-            newest = [r for r in rows if r.sender == sender and r.period == period]
-            return receiver, max(newest, key=lambda r: r.file_name) if newest else row
-    return None
+        row = read_newest_load(user, cvr, db, *key)
+    return (receiver, row) if row is not None else None
+
+
+def _label_key(receiver: Receiver, label: str) -> tuple[str, Period] | None:
+    """(sender, month) of a delivery label of ``receiver``'s (``KY → København LIS01 2026-10``), or None."""
+    sender, _, rest = label.partition(" → ")
+    month = rest.rpartition(" ")[2]
+    try:
+        period = Period.parse(month)
+    except ValueError:
+        return None
+    return (
+        (sender, period) if delivery_label(sender, receiver.kommune, receiver.lis, period) == label else None
+    )
 
 
 def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:

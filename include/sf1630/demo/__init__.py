@@ -1,8 +1,9 @@
 """The ``make demo`` run: a whole month of SF1630 on one machine, sender → emulator → LIS → warehouse.
 
 ``seed`` fills a source database and writes the platform's registry and keys, ``run`` starts the emulator,
-prepares Airflow on SQLite and runs every sender DAG, then every receiver DAG, with ``dag.test()`` in worker
-processes, and ``summary`` reads the ledgers back into the closing table. Everything lives in one state
+the metadata database and Airflow's own scheduler, DAG processor, triggerer and API server, triggers every
+sender DAG for the month through the REST API and lets the scheduler run the receiver DAGs, and ``summary``
+reads the ledgers back into the closing table. Everything lives in one state
 directory (``var/demo/`` under the repository by default) so a second run or the Airflow UI finds it.
 """
 

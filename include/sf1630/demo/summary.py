@@ -27,6 +27,8 @@ class SenderLine:
     transfers: int = 0
     receipts_ok: int = 0
     receipts_error: int = 0
+    #: Deliveries the sender took back after no receipt came: no receipt at all, neither ok nor error.
+    withdrawn: int = 0
     loaded_files: int = 0
     loaded_rows: int = 0
     quarantined: int = 0
@@ -71,6 +73,7 @@ class Summary:
                 "transfers",
                 "receipts_ok",
                 "receipts_error",
+                "withdrawn",
                 "loaded_files",
                 "loaded_rows",
                 "quarantined",
@@ -95,6 +98,9 @@ def _warehouse(dsn: str) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[s
     """(sender, outcome) → (files, rows) over every LIS schema's load ledger, and rows per table name."""
     import psycopg
 
+    from sf1630.database import Database
+    from sf1630.warehouse.ledger import LEDGER_TABLE, outcome_totals
+
     loads: Counter[tuple[str, str, str]] = Counter()
     counts: Counter[str] = Counter()
     with psycopg.connect(dsn) as con:
@@ -104,13 +110,14 @@ def _warehouse(dsn: str) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[s
             " AND table_name NOT LIKE 'sf1630_stage_%%' ORDER BY 1, 2"
         ).fetchall()
         for schema, table in tables:
-            if table == "sf1630_ledger":
-                sql = f'SELECT sender, outcome, count(*), sum(rows) FROM "{schema}".{table} GROUP BY 1, 2'  # noqa: S608
-                for sender, outcome, files, rows in con.execute(sql).fetchall():
-                    loads[(str(sender), str(outcome), "files")] += int(files)
-                    loads[(str(sender), str(outcome), "rows")] += int(rows)
-            else:
+            if table != LEDGER_TABLE:
                 counts[str(table)] += _count(con, str(schema), str(table))
+                continue
+            for (sender, outcome), (files, rows) in outcome_totals(
+                Database.postgres(dsn, str(schema))
+            ).items():
+                loads[(sender, outcome, "files")] += files
+                loads[(sender, outcome, "rows")] += rows
     keys = {(s, o) for s, o, _ in loads}
     return {(s, o): (loads[(s, o, "files")], loads[(s, o, "rows")]) for s, o in keys}, dict(counts)
 
@@ -143,7 +150,7 @@ def collect(home: DemoHome, warehouse: str) -> Summary:
     from sf1630.dataspec import load_spec
     from sf1630.protocol import Period
     from sf1630.registry import load_registry
-    from sf1630.sender.ledger import ACCEPTED, Ledger
+    from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, Ledger
     from sf1630.sender.plan import plan_deliveries
 
     info = SeedInfo.load(home.seed_info)
@@ -156,14 +163,15 @@ def collect(home: DemoHome, warehouse: str) -> Summary:
     for sender in senders:
         planned = plan_deliveries(sender, kommuner, Period.parse(info.month))
         entries = ledger.entries(sender.code, [d.file_name for d in planned]) if ledger else {}
-        ok = sum(1 for e in entries.values() if e.status == ACCEPTED)
+        statuses = [e.status for e in entries.values()]
         lines.append(
             SenderLine(
                 code=sender.code,
                 planned=len(planned),
                 transfers=transfers[sender.code],
-                receipts_ok=ok,
-                receipts_error=len(entries) - ok,
+                receipts_ok=statuses.count(ACCEPTED),
+                receipts_error=statuses.count(REJECTED),
+                withdrawn=statuses.count(WITHDRAWN),
                 loaded_files=loads.get((sender.code, "loaded"), (0, 0))[0],
                 loaded_rows=loads.get((sender.code, "loaded"), (0, 0))[1],
                 quarantined=loads.get((sender.code, "quarantined"), (0, 0))[0],
@@ -194,6 +202,8 @@ def render(
     summary: Summary, home: DemoHome, wall_seconds: float | None = None, *, ui: str | None = None
 ) -> str:
     """The closing text: the table, the quarantined files and where everything is."""
+    from sf1630.warehouse.ledger import LEDGER_TABLE
+
     header = (
         "sender",
         "pattern",
@@ -201,6 +211,7 @@ def render(
         "sent",
         "receipts ok",
         "receipts err",
+        "withdrawn",
         "loaded",
         "rows loaded",
         "quarantined",
@@ -214,6 +225,7 @@ def render(
             s.transfers,
             s.receipts_ok,
             s.receipts_error,
+            s.withdrawn,
             s.loaded_files,
             s.loaded_rows,
             s.quarantined,
@@ -226,7 +238,7 @@ def render(
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(
-            c.ljust(w) if i in (0, 8) else c.rjust(w)
+            c.ljust(w) if i in (0, 9) else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
@@ -245,7 +257,7 @@ def render(
     out += [
         "",
         f"warehouse:  PostgreSQL database sf1630 in {home.postgres} (one schema per LIS system, e.g."
-        f" {_example_schema(summary)}.lis_ky_ydelser; load ledger <schema>.sf1630_ledger)",
+        f" {_example_schema(summary)}.lis_ky_ydelser; load ledger <schema>.{LEDGER_TABLE})",
         f"quarantine: {home.quarantine}",
         f"task logs:  in the Airflow UI (files under {home.airflow_home / 'logs'});"
         f" the components' and the emulator's logs in {home.logs};"

@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sf1630.lis_view.ledgers import SentRow
 from sf1630.lis_view.model import Filters, Receipt, TaskIndex, TaskRef
 from sf1630.protocol import Period, ReceiptError
-from sf1630.registry import Kommune, LisSystem, Registry, delivery_label
-from sf1630.sender.ledger import ACCEPTED, WITHDRAWN
+from sf1630.registry import DELIVER_TASK, Kommune, LisSystem, Registry, delivery_label, sender_dag_id
+from sf1630.sender.ledger import ACCEPTED, WITHDRAWN, ReceiptEntry
 
-#: The sender's mapped task that sends one delivery; its rendered map index is the delivery label.
-DELIVER_TASK = "deliver"
 _WAITING_STATES = {"deferred", "running", "queued", "scheduled", "up_for_retry", "up_for_reschedule"}
 
 
@@ -38,12 +35,12 @@ class DeliveryRow:
 
 
 def build_deliveries(
-    registry: Registry, filters: Filters, sent_rows: Sequence[SentRow], tasks: TaskIndex
+    registry: Registry, filters: Filters, sent_rows: Sequence[ReceiptEntry], tasks: TaskIndex
 ) -> list[DeliveryRow]:
     """Every delivery the filters choose, newest file per delivery, with what the receipt said."""
     senders = [s for s in registry.senders if not filters.sender or s.code == filters.sender]
     index = tasks.lookup(DELIVER_TASK, sorted(s.dag_id for s in senders))
-    by_delivery: dict[tuple[str, str, str], list[SentRow]] = {}
+    by_delivery: dict[tuple[str, str, str], list[ReceiptEntry]] = {}
     for row in sent_rows:
         by_delivery.setdefault((row.sender, row.recipient, row.period), []).append(row)
     out: list[DeliveryRow] = []
@@ -71,12 +68,12 @@ def _row(
     kommune: Kommune,
     lis: LisSystem,
     period: Period,
-    by_delivery: dict[tuple[str, str, str], list[SentRow]],
+    by_delivery: dict[tuple[str, str, str], list[ReceiptEntry]],
     index: Mapping[tuple[str, str], TaskRef],
 ) -> DeliveryRow:
     month = str(period)
     label = delivery_label(sender, kommune, lis, month)
-    task = index.get((f"sf1630_sender_{sender.lower()}", label))
+    task = index.get((sender_dag_id(sender), label))
     rows = by_delivery.get((sender, lis.key, month), [])
     if not rows:
         waiting = task is not None and task.state in _WAITING_STATES

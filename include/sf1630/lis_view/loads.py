@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sf1630.lis_view.ledgers import LoadRow, SentRow
 from sf1630.lis_view.model import Filters, State, TaskIndex, TaskRef
 from sf1630.protocol import Period
-from sf1630.receiver.config import Receiver
+from sf1630.receiver.config import LOAD_TASK, Receiver
 from sf1630.registry import delivery_label
-
-#: The receiver's mapped task that loads one delivery; its rendered map index is the delivery label.
-LOAD_TASK = "load"
+from sf1630.sender.ledger import ReceiptEntry
+from sf1630.warehouse.ledger import LoadRow
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def is_late(receiver: Receiver, period: Period, first: str | None, now: datetime
     return now >= deadline(receiver, period)
 
 
-def first_periods(load_rows: Sequence[LoadRow], sent_rows: Sequence[SentRow]) -> dict[str, str]:
+def first_periods(load_rows: Sequence[LoadRow], sent_rows: Sequence[ReceiptEntry]) -> dict[str, str]:
     """LIS SFTP user → the first period among these rows (warehouse rows, files the platform accepted)."""
     first: dict[str, str] = {}
     seen = [(r.lis_user, r.period) for r in load_rows]
@@ -139,7 +137,7 @@ def build_matrix(
     receivers: Sequence[Receiver],
     filters: Filters,
     load_rows: Sequence[LoadRow],
-    sent_rows: Sequence[SentRow],
+    sent_rows: Sequence[ReceiptEntry],
     tasks: TaskIndex,
     now: datetime,
     starts: Mapping[str, str] | None = None,
@@ -147,7 +145,7 @@ def build_matrix(
     """The matrix of the receivers the filters choose, for the filters' months.
 
     ``starts``: LIS SFTP user → the period of its first delivery over all time (see
-    :func:`~sf1630.lis_view.ledgers.read_first_periods`); the rows given are merged in, and without it they
+    :func:`~sf1630.warehouse.ledger.read_first_periods`); the rows given are merged in, and without it they
     alone say when each LIS system started.
     """
     chosen = chosen_receivers(receivers, filters)

@@ -20,6 +20,7 @@ from sf1630.lis_view.loads import Cell, Matrix, MatrixRow, build_matrix, chosen_
 from sf1630.lis_view.model import Filters, Receipt, State, TaskIndex, TaskRef
 from sf1630.lis_view.report import REPORT_FILES, Summary
 from sf1630.receiver.config import Receiver
+from sf1630.registry import sender_dag_id
 
 if TYPE_CHECKING:
     from sf1630.database import Database
@@ -150,7 +151,7 @@ def action_target(
         return reload_dag, {"lis": receiver.sftp_user, "file_name": file_name}
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    return f"sf1630_sender_{sender.lower()}", resend_conf(receiver, sender, period, force=action == "resend")
+    return sender_dag_id(sender), resend_conf(receiver, sender, period, force=action == "resend")
 
 
 @dataclass(frozen=True)
@@ -416,7 +417,8 @@ def loads_html(
     """The whole Loads page: ledgers read, matrix built, HTML rendered (what the app answers and what
     ``bench/bench_ui.py`` times). ``warehouses`` holds (LIS SFTP user, kommune CVR, warehouse) of the
     receivers the filters choose."""
-    from sf1630.lis_view.ledgers import read_first_periods, read_load_rows, read_sent_rows
+    from sf1630.sender.ledger import read_sent_rows
+    from sf1630.warehouse.ledger import read_first_periods, read_load_rows
 
     chosen = chosen_receivers(receivers, filters)
     load_rows = read_load_rows(warehouses, filters.months)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sf1630.lis_view.ledgers import LoadRow
 from sf1630.protocol import ProtocolError, check_safe_name
+from sf1630.warehouse.ledger import LoadRow
 
 #: Files a report folder may hold, in the order the page offers them.
 REPORT_FILES = ("validation.html", "index.html", "validation.json", "reason.json")

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
+from sf1630.alert import Alert, Kind, RunRef, assemble, count
 from sf1630.config import format_duration
 from sf1630.database import Database
 from sf1630.protocol import DataFileName, Period, ProtocolError
 from sf1630.receiver.config import Receiver
-from sf1630.receiver.held import Hold, held_lines
-from sf1630.warehouse import LoadEntry, loaded_extracts
+from sf1630.receiver.held import Hold, held_lines, held_since
+from sf1630.warehouse import LoadEntry, loaded_extracts, refused_since
 
 #: The completeness check runs at this hour (local time) on the 1st; the deadline falls at the same hour.
 CHECK_HOUR = 6
@@ -88,9 +88,14 @@ def deadline_of(receiver: Receiver, period: Period) -> datetime:
     return datetime(after.year, after.month, receiver.settings.deadline_day, CHECK_HOUR, tzinfo=zone)
 
 
+def not_loaded(receiver: Receiver, db: Database, period: Period) -> tuple[MissingExtract, ...]:
+    """The extracts not loaded for ``period`` by the warehouse ledger in ``db``."""
+    return missing_extracts(receiver, loaded_extracts(db, str(period)))
+
+
 def check_month(receiver: Receiver, period: Period, db: Database, *, now: datetime) -> MonthCheck:
     """The verdict on ``period`` from the ledger in ``db`` at ``now`` (timezone-aware)."""
-    missing = missing_extracts(receiver, loaded_extracts(db, str(period)))
+    missing = not_loaded(receiver, db, period)
     text = describe_missing(receiver, period, missing)
     return MonthCheck(missing, text, overdue=bool(missing) and now >= deadline_of(receiver, period))
 
@@ -227,7 +232,22 @@ def failed_run_alert(
             "warehouse, or a task error); the run's failed task instances and their logs say which."
         )
     lines += [f"Note: {problem}" for problem in problems]
-    return Alert(Kind.FAILED, subject(Kind.FAILED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.FAILED, what, lines, run)
+
+
+def refusals_alert(
+    receiver: Receiver, db: Database, since: datetime, quarantine: Path, held_root: Path, run: RunRef
+) -> Alert:
+    """A failed receiver run's message from what was refused since ``since`` (the warehouse ledger in ``db``
+    and the local ``quarantine``) and held (notes under ``held_root``); an unreadable ledger is said so."""
+    problems = []
+    try:
+        from_ledger = refusals_from_ledger(receiver, refused_since(db, since))
+    except Exception as exc:  # the message must still go out, saying what it could not read
+        from_ledger = []
+        problems.append(f"the warehouse ledger could not be read ({type(exc).__name__}: {exc})")
+    refusals = merge_refusals(from_ledger, quarantined_since(receiver, quarantine, since))
+    return failed_run_alert(receiver, refusals, run, problems, held_since(held_root, since))
 
 
 def _missing_lines(missing: Sequence[MissingExtract]) -> list[str]:
@@ -248,7 +268,7 @@ def completeness_alert(
             "Nothing is left to do; Airflow shows the missed deadline on the run because it prunes a",
             "deadline only when that run succeeds (apache/airflow#60927).",
         ]
-        return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
+        return assemble(Kind.RESOLVED, what, lines, run)
     what = f"{_who(receiver)}: {len(missing)} extract(s) for {period} not loaded"
     lines = [
         f"Deadline {deadline:%Y-%m-%d %H:%M %Z} passed: {len(missing)} of {len(receiver.accepted)} "
@@ -257,7 +277,7 @@ def completeness_alert(
         "",
         "Ask the sender to deliver (or re-send); a refused file is in the quarantine with its reports.",
     ]
-    return Alert(Kind.DEADLINE_MISSED, subject(Kind.DEADLINE_MISSED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.DEADLINE_MISSED, what, lines, run)
 
 
 def receiver_period(run_after: datetime, timezone: str) -> Period:
@@ -288,7 +308,7 @@ def run_deadline_alert(
             "Nothing is left to do (Airflow prunes a deadline only when its run succeeds,",
             "apache/airflow#60927).",
         ]
-        return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
+        return assemble(Kind.RESOLVED, what, lines, run)
     state = run.state or "unknown"
     what = f"{_who(receiver)}: receiver run not done {late} after queueing ({state})"
     lines = [f"The receiver run {run.run_id} of {run.dag_id} has not succeeded {late} after it was queued"]
@@ -302,4 +322,4 @@ def run_deadline_alert(
         lines += _missing_lines(missing)
     else:
         lines.append(f"Every extract for {period} is loaded.")
-    return Alert(Kind.DEADLINE_MISSED, subject(Kind.DEADLINE_MISSED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.DEADLINE_MISSED, what, lines, run)

@@ -28,12 +28,12 @@ from sf1630.config import (
     validate,
 )
 from sf1630.registry import (
-    UNKNOWN_CONTACT,
     Code,
     Kommune,
     LisSystem,
     SftpUser,
     check_distinct,
+    contact_or_unknown,
     load_registry,
     read_kommuner,
 )
@@ -50,6 +50,10 @@ def connection_slug(user: str) -> str:
     ``IKAST-BRANDE_LIS01_SIMPEL`` would otherwise give variable names a shell cannot ``export``.
     """
     return re.sub(r"[^a-z0-9]", "_", user.lower())
+
+
+#: The receiver DAG's mapped task that loads one delivery; its rendered map index is the delivery label.
+LOAD_TASK = "load"
 
 
 class ReceiverSettings(RunSettings):
@@ -112,7 +116,7 @@ class Receiver:
 
     @property
     def dag_id(self) -> str:
-        """The id of the DAG that loads what arrives in IN/."""
+        """The id of the DAG that loads what arrives in IN/ (:data:`LOAD_TASK` loads one delivery)."""
         return f"sf1630_receiver_{self.sftp_user.lower()}"
 
     @property
@@ -134,10 +138,10 @@ class Receiver:
         """The accepted sender with file-name code ``code``, or None when this LIS does not accept it."""
         return next((s for s in self.accepted if s.code == code), None)
 
-    def contact(self, code: str) -> str:
-        """Whom to contact about sender ``code``'s extract."""
-        sender = self.sender(code)
-        return sender.contact if sender is not None else UNKNOWN_CONTACT
+    def contact(self, code: str | None) -> str:
+        """Whom to contact about sender ``code``'s extract (``None``: the sender is not known)."""
+        sender = self.sender(code) if code else None
+        return contact_or_unknown(sender.contact if sender is not None else None)
 
 
 def _senders(config: _ReceiversFile, folder: Path) -> tuple[AcceptedSender, ...]:

@@ -58,7 +58,6 @@ from sf1630.receiver.held import Hold, write_note
 from sf1630.receiver.inbox import InboxItem
 from sf1630.receiver.quarantine import quarantine
 from sf1630.receiver.storage import Storage, StorePath, copy_tree, remove_tree, write_private
-from sf1630.registry import UNKNOWN_CONTACT
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, record_outcome, recorded
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, drop_staging, stage, staging_table
@@ -544,7 +543,7 @@ def _reason(intake: Intake, item: InboxItem, refusal: _Refusal) -> dict[str, Any
 
 
 def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: StorePath) -> str:
-    contact = intake.receiver.contact(refusal.sender.code) if refusal.sender else UNKNOWN_CONTACT
+    contact = intake.receiver.contact(refusal.sender.code if refusal.sender else None)
     first_lines = "\n".join(refusal.detail.splitlines()[:12])
     return (
         f"{item.data_name} refused for {intake.receiver.sftp_user} ({refusal.reason}); nothing loaded. "

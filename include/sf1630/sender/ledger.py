@@ -17,8 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sf1630.database import Database
-from sf1630.protocol import ReceiptError
+from sf1630.database import (
+    Database,
+    check_identifier,
+    exists,
+    group_key,
+    months_between,
+    reading,
+    table_columns,
+)
+from sf1630.protocol import Period, ReceiptError
 from sf1630.sender.plan import Delivery
 
 ACCEPTED = "accepted"
@@ -46,7 +54,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 
 @dataclass(frozen=True)
 class ReceiptEntry:
-    """What the platform's receipt said about one delivery, as the ledger keeps it."""
+    """One row of the ledger: what the platform's receipt said about one delivery of ``sender``."""
 
     file_name: str
     status: str
@@ -54,6 +62,36 @@ class ReceiptEntry:
     errors: tuple[ReceiptError, ...]
     recorded_at: str
     supersedes: str = ""
+    sender: str = ""
+    #: The LIS system's key (:attr:`~sf1630.registry.LisSystem.key`).
+    recipient: str = ""
+    kommune_kode: str = ""
+    period: str = ""
+
+
+#: The ledger's columns in :class:`ReceiptEntry` order.
+_COLUMNS = (
+    "file_name, status, transfer_uuid, errors, recorded_at, supersedes,"
+    " sender, recipient, kommune_kode, period"
+)
+
+
+def _entry(row: Sequence[Any]) -> ReceiptEntry:
+    name, status, transfer, errors, at, supersedes, sender, recipient, kode, period = (
+        str(v if v is not None else "") for v in row
+    )
+    return ReceiptEntry(
+        name, status, transfer, _receipt_errors(errors), at, supersedes, sender, recipient, kode, period
+    )
+
+
+def _receipt_errors(raw: str) -> tuple[ReceiptError, ...]:
+    """The receipt's errors as the ledger stores them (JSON ``[[code, code text, text], ...]``); a value of
+    another shape is shown as it is rather than failing a page or a message."""
+    try:
+        return tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(raw or "[]"))
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return (ReceiptError(0, "unreadable in the ledger", raw[:200]),)
 
 
 class Ledger:
@@ -145,13 +183,13 @@ class Ledger:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 markers = ", ".join([p] * len(chunk))
-                query = (
-                    f"SELECT file_name, status, transfer_uuid, errors, recorded_at, supersedes FROM {TABLE}"  # noqa: S608
+                cursor.execute(
+                    f"SELECT {_COLUMNS} FROM {TABLE} WHERE sender = {p} AND file_name IN ({markers})",  # noqa: S608
+                    (sender, *chunk),
                 )
-                cursor.execute(f"{query} WHERE sender = {p} AND file_name IN ({markers})", (sender, *chunk))
-                for name, status, transfer, errors, at, supersedes in cursor.fetchall():
-                    parsed = tuple(ReceiptError(int(c), str(d), str(t)) for c, d, t in json.loads(errors))
-                    found[name] = ReceiptEntry(name, status, transfer, parsed, at, supersedes)
+                for row in cursor.fetchall():
+                    entry = _entry(row)
+                    found[entry.file_name] = entry
         return found
 
     def accepted(self, sender: str, file_names: Iterable[str]) -> set[str]:
@@ -178,3 +216,37 @@ class Ledger:
                 if name > current.get(key, ""):
                     current[key] = str(name)
         return current
+
+
+def read_sent_rows(ledgers: Sequence[tuple[str, Database]], months: Sequence[Period]) -> list[ReceiptEntry]:
+    """The rows of the months shown, for every (sender code, ledger database) pair: one query per database.
+
+    A ledger not created yet holds no rows (it is not created here: a reader never writes); one made before
+    ``supersedes`` existed reads it as empty.
+    """
+    ledgers = [(code, db) for code, db in ledgers if exists(db)]
+    if not ledgers or not months:
+        return []
+    first, last = months_between(months)
+    groups: dict[tuple[str, str, str], list[tuple[str, Database]]] = {}
+    for code, db in ledgers:
+        groups.setdefault(group_key(db), []).append((code, db))
+    rows: list[ReceiptEntry] = []
+    for members in groups.values():
+        db = members[0][1]
+        p = db.placeholder
+        codes = sorted({code for code, _ in members})
+        with reading(db) as con:
+            columns = table_columns(con, db, TABLE, [db.schema]).get(
+                db.schema if db.kind != "sqlite" else "main"
+            )
+            if columns is None:
+                continue
+            selected = _COLUMNS if "supersedes" in columns else _COLUMNS.replace("supersedes", "''")
+            table = TABLE if db.kind == "sqlite" else f"{check_identifier(db.schema)}.{TABLE}"
+            sql = (
+                f"SELECT {selected} FROM {table} WHERE period BETWEEN {p} AND {p}"  # noqa: S608
+                f" AND sender IN ({', '.join([p] * len(codes))})"
+            )
+            rows += [_entry(r) for r in con.execute(sql, [first, last, *codes]).fetchall()]
+    return rows

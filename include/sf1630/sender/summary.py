@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sf1630.alert import Alert, Kind, RunRef, count, footer, subject
+from sf1630.alert import Alert, Kind, RunRef, assemble, count
 from sf1630.config import format_duration
 from sf1630.protocol import TRIGGER_SUFFIX, Period
 from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, ReceiptEntry
@@ -147,7 +147,7 @@ def failed_run_alert(summary: MonthSummary, run: RunRef, contact: str) -> Alert:
             "Re-send what is missing once the cause is fixed:",
             f"  {resend_command(summary, run.dag_id)}",
         ]
-    return Alert(Kind.FAILED, subject(Kind.FAILED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.FAILED, what, lines, run)
 
 
 def deadline_alert(summary: MonthSummary, run: RunRef, deadline: timedelta, contact: str) -> Alert:
@@ -166,10 +166,10 @@ def deadline_alert(summary: MonthSummary, run: RunRef, deadline: timedelta, cont
             "a later run). Nothing is left to do; Airflow still shows the missed deadline on the old run",
             "because it prunes a deadline only when that run succeeds (apache/airflow#60927).",
         ]
-        return Alert(Kind.RESOLVED, subject(Kind.RESOLVED, what), "\n".join([*lines, *footer(run)]))
+        return assemble(Kind.RESOLVED, what, lines, run)
     missing = count(summary.missing, "delivery", "deliveries")
     what = f"{summary.sender} {summary.period}: {missing} missing {late} after queueing"
     lines = [f"Run {run.run_id} of {run.dag_id} has not succeeded {late} after it was queued.", ""]
     lines += [*_account_lines(summary), "", f"Contact about {summary.sender}'s deliveries: {contact}"]
     lines += ["Re-send what is missing once the cause is fixed:", f"  {resend_command(summary, run.dag_id)}"]
-    return Alert(Kind.DEADLINE_MISSED, subject(Kind.DEADLINE_MISSED, what), "\n".join([*lines, *footer(run)]))
+    return assemble(Kind.DEADLINE_MISSED, what, lines, run)

@@ -9,11 +9,27 @@ when there is none): ``validation.json`` (GX's ValidationResult) and ``datadocs/
 Docs page) are inside (docs/receiver.md).
 """
 
+# Schema and table names in SQL text are checked identifiers or constants; every value is a bound parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from sf1630.database import (
+    Database,
+    check_identifier,
+    exists,
+    group_key,
+    months_between,
+    reading,
+    table_columns,
+)
+from sf1630.protocol import Period
 
 LEDGER_TABLE = "sf1630_ledger"
 
@@ -118,3 +134,159 @@ REPORT_COLUMN_QUERY = (
     "SELECT 1 FROM information_schema.columns WHERE table_schema = {p} AND table_name = {p} "
     "AND column_name = 'report'"
 )
+
+
+# --- reading the ledger for the views and the demo: many LIS systems' ledgers, few databases -------------
+# The rows of all ledgers in one database come back in ONE ``UNION ALL`` query over one connection,
+# restricted to the months shown; timestamps come back as text (turning thousands of time-zoned timestamps
+# into Python objects costs more than the query). Columns added by later versions (``superseded_by``,
+# ``report``) are read when the table has them and are empty otherwise.
+
+#: Columns an older ledger table may lack.
+_OPTIONAL = (SUPERSEDED_BY, "report")
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """One row of one LIS system's warehouse ledger."""
+
+    lis_user: str
+    file_transfer_uuid: str
+    file_name: str
+    sender: str
+    kommune: str  # CVR, as in file names
+    period: str
+    rows: int
+    outcome: str
+    detail: str
+    received_at: str  # as the database prints it: a view shows it, it never computes with it
+    finished_at: str
+    superseded_by: str = ""
+    report: str = ""
+
+
+def read_load_rows(targets: Sequence[tuple[str, str, Database]], months: Sequence[Period]) -> list[LoadRow]:
+    """The warehouse ledger rows of the months shown, for every (LIS SFTP user, kommune CVR, warehouse).
+
+    The CVR narrows each LIS system's part to its own kommune, so LIS systems that share one ledger table
+    (one warehouse schema for several) still see only their own rows.
+    """
+    if not months:
+        return []
+    first, last = months_between(months)
+    return _read_rows(targets, "period BETWEEN {p} AND {p}", [first, last])
+
+
+def read_load_row(user: str, cvr: str, db: Database, file_transfer_uuid: str) -> LoadRow | None:
+    """The ledger row of one delivery by its key (FileTransferUUID), if it is LIS system ``user``'s."""
+    rows = _read_rows([(user, cvr, db)], "file_transfer_uuid = {p}", [file_transfer_uuid])
+    return rows[0] if rows else None
+
+
+def read_newest_load(user: str, cvr: str, db: Database, sender: str, period: Period) -> LoadRow | None:
+    """The newest ledger row (by file name, which ends in its ``datoTid``) of ``sender``'s extract for
+    ``period`` in LIS system ``user``'s ledger."""
+    rows = _read_rows([(user, cvr, db)], "sender = {p} AND period = {p}", [sender, str(period)])
+    return max(rows, key=lambda r: r.file_name) if rows else None
+
+
+def _by_database(targets: Sequence[tuple[str, str, Database]]) -> list[list[tuple[str, str, Database]]]:
+    """The targets whose database exists, grouped by database (each group is read over one connection)."""
+    groups: dict[tuple[str, str, str], list[tuple[str, str, Database]]] = {}
+    for user, cvr, db in targets:
+        if exists(db):
+            groups.setdefault(group_key(db), []).append((user, cvr, db))
+    return list(groups.values())
+
+
+def _read_rows(
+    targets: Sequence[tuple[str, str, Database]], condition: str, values: Sequence[object]
+) -> list[LoadRow]:
+    """The rows meeting ``condition`` (``{p}`` per value) of every target, one query per database."""
+    rows: list[LoadRow] = []
+    for members in _by_database(targets):
+        rows.extend(_read_group(members, condition, values))
+    return rows
+
+
+def _read_group(
+    members: Sequence[tuple[str, str, Database]], condition: str, values: Sequence[object]
+) -> list[LoadRow]:
+    db = members[0][2]
+    p = db.placeholder
+    where = condition.format(p=p)
+    with reading(db) as con:
+        present = table_columns(con, db, LEDGER_TABLE, sorted({m[2].schema for m in members}))
+        parts: list[str] = []
+        params: list[object] = []
+        for user, cvr, member in members:
+            columns = present.get(member.schema)
+            if columns is None:
+                continue  # nothing handled yet for this LIS system
+            optional = ", ".join(
+                (f"COALESCE({c}, '')" if c in columns else "''") + f" AS {c}" for c in _OPTIONAL
+            )
+            parts.append(
+                f"SELECT {p} AS lis_user, file_transfer_uuid, file_name, sender, kommune, period, rows,"
+                " outcome, detail, CAST(received_at AS VARCHAR), CAST(finished_at AS VARCHAR),"
+                f" {optional}"
+                f" FROM {check_identifier(member.schema)}.{LEDGER_TABLE}"
+                f" WHERE kommune = {p} AND {where}"
+            )
+            params.extend([user, cvr, *values])
+        if not parts:
+            return []
+        result = con.execute(" UNION ALL ".join(parts), params).fetchall()
+    return [_load_row(r) for r in result]
+
+
+def _load_row(r: Sequence[Any]) -> LoadRow:
+    return LoadRow(
+        lis_user=str(r[0]),
+        file_transfer_uuid=str(r[1]),
+        file_name=str(r[2]),
+        sender=str(r[3]),
+        kommune=str(r[4]),
+        period=str(r[5]),
+        rows=int(r[6]),
+        outcome=str(r[7]),
+        detail=str(r[8]),
+        received_at=str(r[9]),
+        finished_at=str(r[10]),
+        superseded_by=str(r[11] or ""),
+        report=str(r[12] or ""),
+    )
+
+
+def outcome_totals(db: Database) -> dict[tuple[str, str], tuple[int, int]]:
+    """(sender, outcome) → (files, rows) in the ledger of ``db``'s schema (the demo's closing table)."""
+    table = f"{check_identifier(db.schema)}.{LEDGER_TABLE}"
+    with reading(db) as con:
+        found = con.execute(
+            f"SELECT sender, outcome, count(*), sum(rows) FROM {table} GROUP BY 1, 2"
+        ).fetchall()
+    return {(str(s), str(o)): (int(files), int(rows or 0)) for s, o, files, rows in found}
+
+
+def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str, str]:
+    """LIS SFTP user → the period of its first delivery in its warehouse ledger (any outcome), over all time.
+
+    Months before it are not late: the LIS system had not started. One ``UNION ALL`` query per database.
+    """
+    first: dict[str, str] = {}
+    for members in _by_database(targets):
+        db = members[0][2]
+        p = db.placeholder
+        with reading(db) as con:
+            present = table_columns(con, db, LEDGER_TABLE, sorted({m[2].schema for m in members}))
+            parts, params = [], []
+            for user, cvr, member in members:
+                if member.schema in present:
+                    table = f"{check_identifier(member.schema)}.{LEDGER_TABLE}"
+                    parts.append(f"SELECT {p}, MIN(period) FROM {table} WHERE kommune = {p}")
+                    params.extend([user, cvr])
+            if parts:
+                for user, period in con.execute(" UNION ALL ".join(parts), params).fetchall():
+                    if period is not None:
+                        first[str(user)] = str(period)
+    return first

@@ -17,9 +17,9 @@ from sf1630.demo.layout import DemoHome
 from sf1630.demo.progress import Progress
 from sf1630.demo.seed import SeedInfo, seed
 from sf1630.demo.summary import collect, render
-from sf1630.protocol import Period
+from sf1630.protocol import Period, ReceiptError
 from sf1630.registry import load_registry
-from sf1630.sender.ledger import ACCEPTED, Ledger
+from sf1630.sender.ledger import ACCEPTED, REJECTED, WITHDRAWN, Ledger
 from sf1630.sender.plan import plan_deliveries
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
@@ -119,6 +119,27 @@ def test_rendered_table_names_the_places(finished: DemoHome, warehouse_dsn: str)
     assert "pattern" in header
     kp = next(line for line in text.splitlines() if line.startswith("KP "))
     assert "dynamic" in kp and "lis_kp_pensionssager" in kp
+
+
+def test_withdrawn_deliveries_are_not_counted_as_receipt_errors(
+    finished: DemoHome, warehouse_dsn: str
+) -> None:
+    """A withdrawn delivery had no receipt at all: its own column, not "receipts err"."""
+    registry = load_registry(finished.config_dir)
+    first, second = plan_deliveries(
+        registry.sender("KY"), registry.kommuner, Period.parse(SeedInfo.load(finished.seed_info).month)
+    )[:2]
+    ledger = Ledger(Database.sqlite(finished.sender_ledger))
+    ledger.record(first, WITHDRAWN, "")
+    ledger.record(second, REJECTED, "t", [ReceiptError(401, "No route", "none")])
+    ky = next(line for line in collect(finished, warehouse_dsn).senders if line.code == "KY")
+    assert (ky.receipts_ok, ky.receipts_error, ky.withdrawn) == (0, 1, 1)
+    header = next(
+        line
+        for line in render(collect(finished, warehouse_dsn), finished).splitlines()
+        if line.startswith("sender")
+    )
+    assert "receipts err  withdrawn" in header
 
 
 def test_missing_loads_make_the_summary_incomplete(tmp_path: Path, warehouse_dsn: str) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sf1630.database import Database
 from sf1630.lis_view.deliveries import build_deliveries
-from sf1630.lis_view.ledgers import LoadRow, read_first_periods, read_load_rows, read_sent_rows
 from sf1630.lis_view.loads import build_matrix, current_rows, deadline, is_late
 from sf1630.lis_view.model import Filters, NoTasks, Receipt, State, TaskRef
 from sf1630.lis_view.pages import Links, action_target, loads_page, report_page
@@ -27,9 +26,16 @@ from sf1630.lis_view.report import (
 from sf1630.protocol import Period, ReceiptError
 from sf1630.receiver.config import Receiver, load_receivers
 from sf1630.registry import load_registry
-from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
+from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger, read_sent_rows
 from sf1630.sender.plan import plan_deliveries
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
+from sf1630.warehouse.ledger import (
+    LoadRow,
+    read_first_periods,
+    read_load_row,
+    read_load_rows,
+    read_newest_load,
+)
 from sf1630.warehouse.load import LoadRequest, load_delivery
 
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
@@ -183,6 +189,22 @@ def test_ledgers_in_one_database_come_back_in_one_query_and_by_kommune(schemas: 
     [row] = read_load_rows([(KBH, "10100000", kbh)], [OCT])
     assert row.report == "s3://reports/kbh/u-1"
     assert read_load_rows([(KBH, "14700000", kbh)], [OCT]) == []  # another kommune's LIS sharing the schema
+
+
+def test_one_delivery_is_read_by_its_key_over_all_months(schemas: tuple[str, str]) -> None:
+    """The report pages look a row up by FileTransferUUID, or the newest of a sender's month: any month."""
+    kbh = Database.postgres(POSTGRES_DSN, schema=schemas[0])
+    _load(kbh, _entry("u-1", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
+    _load(kbh, _entry("u-2", "KY_LIS_10100000_M10_20261201000000.csv", "KY", Outcome.LOADED))
+    old = _entry("u-0", "KY_LIS_10100000_M01_19000201000000.csv", "KY", Outcome.QUARANTINED, rows=0)
+    record_outcome(kbh, dataclasses.replace(old, period="1900-01"))
+    row = read_load_row(KBH, "10100000", kbh, "u-0")
+    assert row is not None and (row.period, row.outcome) == ("1900-01", "quarantined")
+    assert read_load_row(KBH, "14700000", kbh, "u-1") is None  # another kommune's row is not this LIS's
+    assert read_load_row(KBH, "10100000", kbh, "nope") is None
+    newest = read_newest_load(KBH, "10100000", kbh, "KY", OCT)
+    assert newest is not None and newest.file_transfer_uuid == "u-2"
+    assert read_newest_load(KBH, "10100000", kbh, "KSD", OCT) is None
 
 
 def test_deliveries_show_receipts_errors_and_waiting(tmp_path: Path) -> None:
