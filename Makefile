@@ -17,13 +17,19 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/sf1630 demo
 
-# loadgroup: a module marked xdist_group runs on one worker, so its module-scoped demo run happens once.
+# loadfile: each test module runs on one worker, so its module-scoped fixtures (a demo run, an Airflow stack,
+# a DagBag) are made once. (pytest-xdist 3.8's loadgroup is a no-op under pytest 9.2: the xdist_group
+# suffix it writes into node ids is ignored, so grouped modules were split and their fixtures made twice.)
+# --no-loadscope-reorder keeps collection order, which starts the long service modules first (xdist would
+# otherwise put modules with few, long tests last, where one worker runs them while the other idles).
+PYTEST_XDIST := -n 2 --dist loadfile --no-loadscope-reorder
+
 test: install
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest $(PYTEST_XDIST)
 
 # The part of the suite that needs no service (no emulator, PostgreSQL or Airflow metadata DB).
 test-unit: install
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not integration"
+	$(BIN)/pytest $(PYTEST_XDIST) -m "not integration"
 
 lint: install
 	$(BIN)/ruff check .

@@ -80,7 +80,7 @@ def test_ci_runs_the_lint_and_test_commands() -> None:
 def test_make_targets_run_what_the_readme_says() -> None:
     """``make test`` is the tests' command; ``make demo`` runs ``sf1630 demo`` (tests/integration/demo);
     ``make bench`` runs every ``bench/*.py`` (tests/bench runs each at 1 %)."""
-    expectations = {"test": "pytest -n 2", "demo": "sf1630 demo", "bench": "bench/bench_*.py"}
+    expectations = {"test": "pytest -n 2 --dist loadfile", "demo": "sf1630 demo", "bench": "bench/bench_*.py"}
     for target, expected in expectations.items():
         dry = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=True)
         assert expected in dry.stdout, dry.stdout

@@ -46,7 +46,6 @@ from tests.support.airflow_ui import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.xdist_group("browser"),  # one demo run for the module (make test: --dist loadgroup)
     pytest.mark.timeout(1500),  # the module's first test waits for a whole (one-kommune) demo run
     pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and chromium-driver"),
 ]

@@ -6,6 +6,7 @@ DAG, a slow or I/O-heavy parse starves the scheduler, a DAG without owner, tags 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -24,6 +25,9 @@ HEAVY_MODULES = ("polars", "great_expectations", "lxml", "duckdb", "pandas", "py
 #: Generous bound (Airflow's own dagbag_import_timeout is 30 s): a parse near it means work at import time.
 PARSE_SECONDS_LIMIT = 10.0
 
+#: One process per DAG file, as the DAG processor parses it (with SF1630_DEADLINES on, the deployed variant):
+#: time the parse and list the heavy modules it loaded, then serialize the deadline alert of the DAGs named
+#: after the file (after the timing, so serializing loads nothing the parse is charged with).
 _PROBE = """
 import json, socket, sys, time, runpy
 def refuse(*args, **kwargs):
@@ -32,9 +36,17 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 import airflow.sdk  # Airflow itself is loaded before timing: the DAG processor has it already
 started = time.perf_counter()
-runpy.run_path(sys.argv[1])
+dags = runpy.run_path(sys.argv[1])
 elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "heavy": sorted(m for m in sys.argv[2:] if m in sys.modules)}))
+heavy = sorted(m for m in sys.argv[3:] if m in sys.modules)
+from airflow.serialization.serialized_objects import DagSerialization
+deadlines = {}
+for dag_id in json.loads(sys.argv[2]):
+    [alert] = DagSerialization.serialize_dag(dags[dag_id])["deadline"]
+    callback = alert["callback"]["__data__"]
+    reference, interval = alert["reference"]["reference_type"], alert["interval"]["__data__"]
+    deadlines[dag_id] = [reference, interval, callback["path"], callback["kwargs"]]
+print(json.dumps({"seconds": elapsed, "heavy": heavy, "deadlines": deadlines}))
 """
 
 
@@ -112,50 +124,43 @@ def test_sender_dag_shape(dagbag: Any) -> None:
     assert all(not task.on_failure_callback for task in dag.tasks)
 
 
-@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
-def test_parse_does_no_work(dag_file: Path) -> None:
-    """Parsing loads no heavy library, opens no connection, and is far below the import timeout."""
-    env = {**os.environ, "SF1630_DEADLINES": "true"}  # the deployed variant, deadline alerts included
+#: The DAGs whose deadline alerts are read from each file's probe (the rest only parse).
+_DEADLINE_DAGS = {
+    "sender_dags.py": ["sf1630_sender_ky", "sf1630_sender_aula"],
+    "receiver_dags.py": ["sf1630_completeness_herning_lis01_simpel", "sf1630_receiver_herning_lis01_simpel"],
+}
+
+
+@functools.cache
+def _probe(file_name: str) -> dict[str, Any]:
+    """Run :data:`_PROBE` on one DAG file once per test process (the parse test and the deadline tests of
+    the same file share it; make test runs a module on one worker, --dist loadfile)."""
+    dag_file = DAGS_FOLDER / file_name
+    wanted = json.dumps(_DEADLINE_DAGS.get(file_name, []))
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(dag_file), *HEAVY_MODULES],
+        [sys.executable, "-c", _PROBE, str(dag_file), wanted, *HEAVY_MODULES],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "SF1630_DEADLINES": "true"},  # the deployed variant, deadline alerts included
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_parse_does_no_work(dag_file: Path) -> None:
+    """Parsing loads no heavy library, opens no connection, and is far below the import timeout."""
+    probe = _probe(dag_file.name)
     assert probe["heavy"] == [], f"{dag_file.name} imports {probe['heavy']} at parse time"
     assert probe["seconds"] < PARSE_SECONDS_LIMIT
 
 
-_DEADLINE_PROBE = """
-import json, runpy, sys
-from airflow.serialization.serialized_objects import DagSerialization
-dags = runpy.run_path(sys.argv[1])
-found = {}
-for dag_id in ("sf1630_sender_ky", "sf1630_sender_aula"):
-    [alert] = DagSerialization.serialize_dag(dags[dag_id])["deadline"]
-    callback = alert["callback"]["__data__"]
-    reference = alert["reference"]["reference_type"]
-    found[dag_id] = [reference, alert["interval"]["__data__"], callback["path"], callback["kwargs"]]
-print(json.dumps(found))
-"""
-
-
 def test_sender_deadline_alert_in_deployments() -> None:
     """With SF1630_DEADLINES on (the default outside tests) each sender DAG carries a serializable alert."""
-    result = subprocess.run(
-        [sys.executable, "-c", _DEADLINE_PROBE, str(DAGS_FOLDER / "sender_dags.py")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SF1630_DEADLINES": "true"},
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = _probe("sender_dags.py")["deadlines"]
     callback = "sf1630.airflow.notify.OnCall"
     about = "sender-deadline"
     assert found == {
@@ -182,32 +187,10 @@ def test_receiver_dag_shape(dagbag: Any) -> None:
     assert "sf1630_completeness_herning_lis01_simpel" in dagbag.dag_ids
 
 
-_RECEIVER_DEADLINE_PROBE = """
-import json, runpy, sys
-from airflow.serialization.serialized_objects import DagSerialization
-dags = runpy.run_path(sys.argv[1])
-found = []
-for dag_id in ("sf1630_completeness_herning_lis01_simpel", "sf1630_receiver_herning_lis01_simpel"):
-    [alert] = DagSerialization.serialize_dag(dags[dag_id])["deadline"]
-    callback = alert["callback"]["__data__"]
-    found.append([alert["interval"]["__data__"], callback["path"], callback["kwargs"]])
-print(json.dumps(found))
-"""
-
-
 def test_completeness_deadline_alert_in_deployments() -> None:
     """With SF1630_DEADLINES on, each completeness and receiver DAG carries a serializable alert keyed by the
     SFTP user: the completeness deadline day, and the hourly run's ``run_deadline`` (12h)."""
-    result = subprocess.run(
-        [sys.executable, "-c", _RECEIVER_DEADLINE_PROBE, str(DAGS_FOLDER / "receiver_dags.py")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SF1630_DEADLINES": "true"},
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = [alert[1:] for alert in _probe("receiver_dags.py")["deadlines"].values()]
     callback, user = "sf1630.airflow.notify.OnCall", "HERNING_LIS01_SIMPEL"
     assert found == [
         [9 * 86400.0, callback, {"about": "completeness-deadline", "key": user}],

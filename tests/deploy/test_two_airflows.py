@@ -27,7 +27,7 @@ from tests.support.deployment import Deployment
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
 from tests.support.receiver import warehouse_connection
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("two_airflows")]
+pytestmark = pytest.mark.integration
 
 PERIOD = "2026-10"
 ROWS = 7

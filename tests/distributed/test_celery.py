@@ -37,7 +37,7 @@ from sf1630.sender.source import seed_source
 from tests.support.airflow_stack import ObservedStack, airflow_stack
 from tests.support.config import NEVER, write_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 KOMMUNER = ("101", "147", "851")  # København, Frederiksberg, Aalborg: one LIS system each

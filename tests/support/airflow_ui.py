@@ -19,6 +19,8 @@ from typing import Any
 
 from sf1630.demo.stack import AirflowStack, admin_password, free_port, tail
 
+from tests.support.airflow_stack import POLL_SECONDS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -77,7 +79,7 @@ def api_server(env: Mapping[str, str], log: Path, *, timeout: float = 240.0) -> 
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"api-server not up in {timeout} s: {tail(stack.log(log.stem), 60)}")
-            time.sleep(1)
+            time.sleep(POLL_SECONDS)
         yield ApiServer(url, Path(env["AIRFLOW_HOME"]))
 
 

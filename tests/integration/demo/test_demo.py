@@ -30,7 +30,6 @@ from sf1630.demo.summary import Summary
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.xdist_group("demo"),  # one demo run for the module (make test: --dist loadgroup)
     pytest.mark.timeout(900),
 ]
 

@@ -52,7 +52,7 @@ from tests.support.config import NEVER, write_config
 from tests.support.mail import MailBox, body_text, smtp_connection, smtp_sink
 from tests.support.postgres import POSTGRES_DSN, fresh_schema
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow-stack"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[3]
 KOMMUNER = ("101", "153", "851")  # København; Brøndby (LIS01, LIS02); Aalborg

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sf1630.cli import main
 from sf1630.config import ConfigError, parse_duration
 from sf1630.platform.config import load_config
 
@@ -142,7 +143,9 @@ def test_durations() -> None:
             parse_duration(bad)
 
 
-def test_check_config_command_exits_2_with_the_message(tmp_path: Path) -> None:
+def test_check_config_command_exits_2_with_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = minimal()
     config["routes"][0]["sftp_username"] = "NOBODY"
     path = write(tmp_path, config)
@@ -152,9 +155,8 @@ def test_check_config_command_exits_2_with_the_message(tmp_path: Path) -> None:
     line = path.read_text().splitlines().index("  sftp_username: NOBODY") + 1
     expected = f"{path}:{line}: routes[0].sftp_username: 'NOBODY' is not a configured user"
     assert bad.stderr.strip() == expected
-    command[-1] = str(DEMO)
-    good = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert good.returncode == 0 and "ok" in good.stdout
+    assert main(["platform", "check-config", "--config", str(DEMO)]) == 0  # in-process: no second start-up
+    assert "ok" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("key", ["routes", "users"])
@@ -168,19 +170,24 @@ def test_a_duplicated_key_is_refused_with_its_line(tmp_path: Path, key: str) -> 
     assert f"duplicate key '{key}'" in str(caught.value)
 
 
-def test_check_config_checks_and_counts_routes_and_simple_routes(tmp_path: Path) -> None:
+def test_check_config_checks_and_counts_routes_and_simple_routes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process through the command's ``main`` (the process's exit code is the test above's)."""
     config = minimal()
     config["simple_routes"] = [{"sender": "KY_SFTPSIMPEL", "recipient": "IKAST-BRANDE_LIS01_SIMPEL"}]
     path = write(tmp_path, config)
-    command = [sys.executable, "-m", "sf1630.platform.cli", "check-config", "--config", str(path)]
-    good = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert good.returncode == 0, good.stderr
-    assert good.stdout.strip() == f"{path}: ok: 2 users, 2 it-systems, 1 routes, 1 simple routes"
+    argv = ["platform", "check-config", "--config", str(path)]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.strip() == f"{path}: ok: 2 users, 2 it-systems, 1 routes, 1 simple routes"
     config["simple_routes"][0]["recipient"] = "NOBODY"
     write(tmp_path, config)
-    bad = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert bad.returncode == 2
-    assert bad.stderr.strip().endswith("simple_routes[0].recipient: 'NOBODY' is not a configured user")
+    assert main(argv) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("simple_routes[0].recipient: 'NOBODY' is not a configured user")
+    )
 
 
 def test_shipped_demo_configuration_uses_simple_routes_for_ky() -> None:
