@@ -204,8 +204,9 @@ def staging_configs(spec: DataSpec, extra: Sequence[Expectation] = ()) -> list[E
 
 
 def _escaped(sql: str) -> str:
-    """Braces doubled (GX substitutes ``{batch}`` with Python's formatter, and patterns hold ``{8}``), and
-    colons escaped (GX runs the query as SQLAlchemy ``text()``, where ``(?:000`` would be a bind parameter)."""
+    """Braces doubled (GX substitutes ``{batch}`` with Python's formatter, and patterns hold ``{8}``),
+    colons escaped (GX runs the query as SQLAlchemy ``text()``, where ``(?:000`` would be a bind parameter).
+    """
     return sql.replace("{", "{{").replace("}", "}}").replace(":", "\\:")
 
 
