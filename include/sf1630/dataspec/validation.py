@@ -4,8 +4,8 @@ Two engines, one report shape. The receiver validates a file where it lies after
 (:meth:`Validator.validate_staged`): the file is a text table in PostgreSQL
 (:mod:`sf1630.warehouse.staging`) and GX's SQL engine runs the spec's staging suite there
 (:func:`~sf1630.dataspec.suite.staging_configs`), so no row enters the task's memory. Without a warehouse
-(``sf1630 dataspec check``, the reload of a quarantined file) the file is read into a pandas frame and
-GX's pandas engine runs the typed suite, as described below; memory is then about 8× the file.
+(``sf1630 dataspec check``) the file is read into a pandas frame and GX's pandas engine runs the typed
+suite, as described below; memory is then about 8× the file.
 
 The file is read into a text frame first (:mod:`sf1630.dataspec.parsing`: only what stops a frame from being
 built); every value check is then an expectation of the spec's suite

@@ -2,9 +2,10 @@
 
 Validation is the spec's GX suite plus what only the receiver knows (every row belongs to the kommune and
 month the file name claims, since a snapshot load replaces exactly that kommune's month), run by a
-:class:`~sf1630.dataspec.validation.Validator` the validate step keeps for all files of a run. The load step
-runs in another process, so it reads the validated file again (polars, the spec's types) and hands the rows
-over as Arrow without copying them (polars' string views; DuckDB scans them directly).
+:class:`~sf1630.dataspec.validation.Validator` the validate step keeps for all files of a run, on the file
+staged in the warehouse (:meth:`SpecExtract.validate_staged`). The load step promotes the staging table
+with the typed SQL of :meth:`SpecExtract.staged_columns`. :meth:`SpecExtract.check` (GX's pandas engine on
+the file in memory, typed rows as Arrow) is the way without a warehouse, for tests and samples.
 """
 
 from __future__ import annotations
