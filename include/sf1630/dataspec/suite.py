@@ -194,13 +194,15 @@ def staging_configs(spec: DataSpec, extra: Sequence[Expectation] = ()) -> list[E
         meta = {STANDS_FOR: "expect_column_pair_values_a_to_be_greater_than_b", "column": rule.column}
         configs.append(rows_check(where, description, meta))
     configs.extend(extra)
-    parts = [
-        kwargs for kind, kwargs in configs if kind == UNEXPECTED_ROWS and WHERE in kwargs.get("meta", {})
-    ]
+    parts = [kwargs for kind, kwargs in configs if _is_row_check(kind, kwargs)]
     if not parts:
         return configs
-    others = [c for c in configs if not (c[0] == UNEXPECTED_ROWS and WHERE in c[1].get("meta", {}))]
-    return [*others, typed_values_check(parts)]
+    return [*(c for c in configs if not _is_row_check(*c)), typed_values_check(parts)]
+
+
+def _is_row_check(kind: str, kwargs: dict[str, Any]) -> bool:
+    """A :func:`rows_check` (its condition in its ``meta``): a part of the typed-values check."""
+    return kind == UNEXPECTED_ROWS and WHERE in kwargs.get("meta", {})
 
 
 def _escaped(sql: str) -> str:
