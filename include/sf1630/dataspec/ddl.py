@@ -52,8 +52,11 @@ def qualified(spec: DataSpec, schema: str | None) -> str:
     return f"{schema}.{spec.warehouse_table}" if schema else spec.warehouse_table
 
 
-def create_table(spec: DataSpec, engine: Engine, schema: str | None = None) -> list[str]:
-    """Statements that create the warehouse table (idempotent) and its lineage index."""
+def create_table(
+    spec: DataSpec, engine: Engine, schema: str | None = None, *, keyed: bool = True
+) -> list[str]:
+    """Statements that create the warehouse table (idempotent) and its lineage index; without the key and
+    the index when not ``keyed`` (then :func:`key_sql` adds them once the first rows are in)."""
     uuid_type = "UUID"
     lines = [
         f"    {c.name} {sql_type(c, engine)}{' NOT NULL' if c.required or c.name in spec.primary_key else ''}"
@@ -65,14 +68,32 @@ def create_table(spec: DataSpec, engine: Engine, schema: str | None = None) -> l
         f"    {LINEAGE_PERIOD} VARCHAR(7) NOT NULL",
         f"    {LINEAGE_LOADED_AT} {'TIMESTAMPTZ' if engine == 'duckdb' else 'TIMESTAMP WITH TIME ZONE'}"
         " NOT NULL",
-        f"    PRIMARY KEY ({', '.join(table_key(spec))})",
     ]
     table = qualified(spec, schema)
+    if not keyed:
+        return [f"CREATE TABLE IF NOT EXISTS {table} (\n" + ",\n".join(lines) + "\n)"]
+    lines.append(f"    PRIMARY KEY ({', '.join(table_key(spec))})")
     return [
         f"CREATE TABLE IF NOT EXISTS {table} (\n" + ",\n".join(lines) + "\n)",
-        f"CREATE INDEX IF NOT EXISTS {spec.warehouse_table}_transfer_idx"
-        f" ON {table} ({LINEAGE_FILE_TRANSFER_UUID})",
+        _lineage_index(spec, table),
     ]
+
+
+def key_sql(spec: DataSpec, schema: str | None = None) -> list[str]:
+    """The key and the lineage index of a table made without them (``create_table(keyed=False)``): built
+    after a bulk insert, a sort of the whole table instead of an index update per row."""
+    table = qualified(spec, schema)
+    return [
+        f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(table_key(spec))})",
+        _lineage_index(spec, table),
+    ]
+
+
+def _lineage_index(spec: DataSpec, table: str) -> str:
+    return (
+        f"CREATE INDEX IF NOT EXISTS {spec.warehouse_table}_transfer_idx"
+        f" ON {table} ({LINEAGE_FILE_TRANSFER_UUID})"
+    )
 
 
 def export_sql(spec: DataSpec, engine: Engine) -> str:

@@ -154,18 +154,29 @@ def gx_suite(name: str, configs: Sequence[Expectation]) -> gx.ExpectationSuite:
 STANDS_FOR = "stands_for"
 OF_TYPE = "expect_column_values_to_be_of_type"
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
+#: In a row check's ``meta``: its condition as SQL (what the typed-values check counts).
+WHERE = "where"
+#: In the typed-values check's ``meta``: the row checks it counts, each as its expectation's kwargs.
+PARTS = "parts"
+
+#: The PostgreSQL range type a typed value is looked up in (one evaluation of the cast per value).
+_RANGE_TYPES = {"integer": "numrange", "decimal": "numrange", "date": "daterange", "timestamp": "tsrange"}
 
 
-def staging_configs(spec: DataSpec) -> list[Expectation]:
-    """The spec's suite for a file staged as text in PostgreSQL, which is what the receiver runs.
+def staging_configs(spec: DataSpec, extra: Sequence[Expectation] = ()) -> list[Expectation]:
+    """The spec's suite for a file staged as text in PostgreSQL (plus ``extra``, the delivery's own
+    expectations), which is what the receiver runs.
 
     GX's SQL engine checks a column's declared type only, and a staging column is TEXT, so: a type check
     is the type's lexical pattern (:func:`~sf1630.dataspec.schema.lexical_pattern`; for dates and
     timestamps the calendar itself); a range, a numeric value set and a column-pair rule compare typed values
-    (:func:`~sf1630.dataspec.ddl.typed_value`) in an ``UnexpectedRowsExpectation``. Each such check names
-    the expectation it stands for in its ``meta`` (``stands_for``), so the report reads as for the typed
-    suite. Everything else (columns, row count, nulls, uniqueness, patterns, string sets, lengths) is the
-    same GX expectation on the text.
+    (:func:`~sf1630.dataspec.ddl.typed_value`) in a row check (:func:`rows_check`), and all row checks are
+    counted by ONE ``UnexpectedRowsExpectation`` (:func:`typed_values_check`): GX runs an unexpected-rows
+    query twice (its rows, its count), so one aggregate over the table costs two parallel scans where a
+    check per range cost two scans each. Each row check names the expectation it stands for in its ``meta``
+    (``stands_for``), so the report reads as for the typed suite once the validator has run the failed
+    typed-values check's parts for their details. Everything else (columns, row count, nulls, uniqueness,
+    patterns, string sets, lengths) is the same GX expectation on the text, bundled by GX.
     """
     configs = [c for c in expectation_configs(spec) if c[0].startswith("expect_table_")]
     for column in spec.columns:
@@ -182,18 +193,51 @@ def staging_configs(spec: DataSpec) -> list[Expectation]:
         description = f"{rule.column} {'>=' if rule.op == 'ge' else '>'} {rule.other}"
         meta = {STANDS_FOR: "expect_column_pair_values_a_to_be_greater_than_b", "column": rule.column}
         configs.append(rows_check(where, description, meta))
-    return configs
+    configs.extend(extra)
+    parts = [kwargs for kind, kwargs in configs if _is_row_check(kind, kwargs)]
+    if not parts:
+        return configs
+    return [*(c for c in configs if not _is_row_check(*c)), typed_values_check(parts)]
+
+
+def _is_row_check(kind: str, kwargs: dict[str, Any]) -> bool:
+    """A :func:`rows_check` (its condition in its ``meta``): a part of the typed-values check."""
+    return kind == UNEXPECTED_ROWS and WHERE in kwargs.get("meta", {})
+
+
+def _escaped(sql: str) -> str:
+    """Braces doubled (GX substitutes ``{batch}`` with Python's formatter, and patterns hold ``{8}``),
+    colons escaped (GX runs the query as SQLAlchemy ``text()``, where ``(?:000`` would be a bind parameter).
+    """
+    return sql.replace("{", "{{").replace("}", "}}").replace(":", "\\:")
 
 
 def rows_check(where: str, description: str, meta: dict[str, Any]) -> Expectation:
     """An ``UnexpectedRowsExpectation``: the rows of the batch for which ``where`` (SQL) is true fail it.
 
-    Braces are doubled (GX substitutes ``{batch}`` with Python's formatter, and patterns hold ``{8}``), and
-    colons escaped (GX runs the query as SQLAlchemy ``text()``, where ``(?:000`` would be a bind parameter).
+    In the staging suite it is a part of :func:`typed_values_check`, run on its own for its details."""
+    query = f"SELECT * FROM {{batch}} WHERE {_escaped(where)}"  # noqa: S608 -- checked names, quoted values
+    kwargs = {"unexpected_rows_query": query, "description": description, "meta": {**meta, WHERE: where}}
+    return (UNEXPECTED_ROWS, kwargs)
+
+
+def typed_values_check(parts: Sequence[dict[str, Any]]) -> Expectation:
+    """One ``UnexpectedRowsExpectation`` for every row check (``parts``, their kwargs): a single row of
+    failing-row counts, one per part, when any part fails; no row when all hold.
+
+    An aggregate, so PostgreSQL scans the staging table in parallel and returns nothing when the file is
+    valid (a part's own query returns its failing rows, a scan PostgreSQL does not parallelise).
     """
-    condition = where.replace("{", "{{").replace("}", "}}").replace(":", "\\:")
-    query = f"SELECT * FROM {{batch}} WHERE {condition}"  # noqa: S608 -- checked names, quoted values
-    return (UNEXPECTED_ROWS, {"unexpected_rows_query": query, "description": description, "meta": meta})
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {p['meta'][WHERE]}) AS check_{n}" for n, p in enumerate(parts)
+    )
+    failing = " OR ".join(f"check_{n} > 0" for n in range(len(parts)))
+    query = f"SELECT * FROM (SELECT {_escaped(counts)} FROM {{batch}}) AS typed_values WHERE {failing}"  # noqa: S608
+    description = "typed values: " + "; ".join(str(p["description"]) for p in parts)
+    return (
+        UNEXPECTED_ROWS,
+        {"unexpected_rows_query": query, "description": description, "meta": {PARTS: list(parts)}},
+    )
 
 
 def _sql_value(column: Column, value: object) -> str:
@@ -231,13 +275,22 @@ def _staging_column_configs(column: Column, spec: DataSpec) -> list[Expectation]
 
 def range_check(column: Column, spec: DataSpec, low: object, high: object) -> Expectation:
     """``expect_column_values_to_be_between`` on the column's typed values (a text that is not of the type
-    is the type check's business, not this one's)."""
+    is the type check's business, not this one's): the value looked up in a closed range, so its cast is
+    evaluated once (``< low OR > high`` would cast it twice)."""
     typed = typed_value(column, spec.dialect, quoted(column.name))
-    bounds = [f"{typed} < {_sql_value(column, low)}"] if low is not None else []
-    bounds += [f"{typed} > {_sql_value(column, high)}"] if high is not None else []
+    kind = _RANGE_TYPES.get(column.type)
+    if kind is not None:
+        bounds = ", ".join("NULL" if v is None else _sql_value(column, v) for v in (low, high))
+        value = f"({typed})::numeric" if column.type == "integer" else typed
+        where = f"NOT ({kind}({bounds}, '[]') @> {value})"
+    else:
+        where = " OR ".join(
+            [f"{typed} < {_sql_value(column, low)}"] * (low is not None)
+            + [f"{typed} > {_sql_value(column, high)}"] * (high is not None)
+        )
     description = f"{column.name} between {low} and {high}"
     meta = {STANDS_FOR: "expect_column_values_to_be_between", "column": column.name}
-    return rows_check(" OR ".join(bounds), description, meta)
+    return rows_check(where, description, meta)
 
 
 def staging_suite_json(spec: DataSpec) -> str:

@@ -4,8 +4,8 @@ Two engines, one report shape. The receiver validates a file where it lies after
 (:meth:`Validator.validate_staged`): the file is a text table in PostgreSQL
 (:mod:`sf1630.warehouse.staging`) and GX's SQL engine runs the spec's staging suite there
 (:func:`~sf1630.dataspec.suite.staging_configs`), so no row enters the task's memory. Without a warehouse
-(``sf1630 dataspec check``, the reload of a quarantined file) the file is read into a pandas frame and
-GX's pandas engine runs the typed suite, as described below; memory is then about 8× the file.
+(``sf1630 dataspec check``) the file is read into a pandas frame and GX's pandas engine runs the typed
+suite, as described below; memory is then about 8× the file.
 
 The file is read into a text frame first (:mod:`sf1630.dataspec.parsing`: only what stops a frame from being
 built); every value check is then an expectation of the spec's suite
@@ -51,6 +51,7 @@ from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult, ValidationReport
 from sf1630.dataspec.schema import lexical_pattern, parse_expression
 from sf1630.dataspec.spec import DataSpec
 from sf1630.dataspec.suite import (
+    PARTS,
     STANDS_FOR,
     UNEXPECTED_ROWS,
     Expectation,
@@ -152,7 +153,7 @@ class Validator:
         spec's staging suite (:func:`~sf1630.dataspec.suite.staging_configs`) plus ``extra``, run by GX's
         SQL engine in PostgreSQL: no row enters this process."""
         suite_name = f"sf1630.{spec.name}.{table}"
-        configs = [*staging_configs(spec), *extra]
+        configs = staging_configs(spec, extra)
         result, key, suite = self._two_passes(suite_name, configs, name, _TableBatch(self, db, table))
         results = tuple(parse_results) + tuple(check_result(r) for r in result.results)
         return Validated(ValidationReport(spec.name, name, rows, results), result, key, suite)
@@ -178,32 +179,44 @@ class Validator:
             if r.success and r.expectation_config.type in _COLUMN_LIST_EXPECTATIONS
         ]
         detailed = self._details(batch, suite_name, failed, columns)
-        result.results = [detailed.get(_identity(r.expectation_config), r) for r in result.results]
+        result.results = [
+            d for r in result.results for d in detailed.get(_identity(r.expectation_config), [r])
+        ]
+        _recount(result)
         if key is not None:
             self.context.validation_results_store.set(key, result)
         return result, key, suite_name
 
     def _details(
         self, batch: _Batch, suite_name: str, failed: list[Any], columns: list[Any]
-    ) -> dict[str, Any]:
+    ) -> dict[str, list[Any]]:
         """Run only the failed expectations again, asking for counts and samples (an unexpected-rows check
-        for its first rows, which only GX's COMPLETE format returns; GX caps them)."""
-        rows = [c for c in failed if c.type == UNEXPECTED_ROWS]
-        found: dict[str, Any] = {}
-        passes = (
-            ("failed", [c for c in failed if c.type != UNEXPECTED_ROWS] + columns, DETAIL_RESULT_FORMAT),
-            ("rows", rows, {"result_format": "COMPLETE"}),
-        )
-        for suffix, chosen, result_format in passes:
-            if not chosen:
+        for its first rows, which only GX's COMPLETE format returns; GX caps them). A failed typed-values
+        check (:func:`~sf1630.dataspec.suite.typed_values_check`) is run as its parts, whose results take its
+        place: the report names each range, value set and rule as the typed suite does."""
+        found: dict[str, list[Any]] = {}
+        rows: list[Expectation] = []
+        owners: dict[str, str] = {}  # a part's query -> the identity of the check it came from
+        for config in failed:
+            if config.type != UNEXPECTED_ROWS:
                 continue
-            configs = [(c.type, _kwargs(c, with_meta=True)) for c in chosen]
+            parts = (config.meta or {}).get(PARTS) or [_kwargs(config, with_meta=True)]
+            rows += [(UNEXPECTED_ROWS, part) for part in parts]
+            owners.update({part["unexpected_rows_query"]: _identity(config) for part in parts})
+        plain = [(c.type, _kwargs(c, with_meta=True)) for c in failed if c.type != UNEXPECTED_ROWS]
+        plain += [(c.type, _kwargs(c, with_meta=True)) for c in columns]
+        passes = (("failed", plain, DETAIL_RESULT_FORMAT), ("rows", rows, {"result_format": "COMPLETE"}))
+        for suffix, configs, result_format in passes:
+            if not configs:
+                continue
             head = not failed  # nothing failed: the column lists need only the header
             definition = self._definition(f"{suite_name}.{suffix}", batch.definition(), configs)
             detailed = definition.run(
                 batch_parameters=batch.parameters(head=head), result_format=result_format
             )
-            found.update({_identity(r.expectation_config): r for r in detailed.results})
+            for r in detailed.results:
+                query = r.expectation_config.kwargs.get("unexpected_rows_query")
+                found.setdefault(owners.get(query) or _identity(r.expectation_config), []).append(r)
         return found
 
     def _definition(self, name: str, data: Any, configs: list[Expectation]) -> Any:
@@ -399,6 +412,20 @@ def _mixed(texts: pl.Series, values: pl.Series) -> Any:
 
     merged = [v if v is not None or t is None else t for t, v in zip(texts, values, strict=True)]
     return pd.Series(merged, dtype=object)
+
+
+def _recount(result: Any) -> None:
+    """GX's statistics of a ValidationResult whose results were replaced (a check by its parts)."""
+    done = len(result.results)
+    passed = sum(1 for r in result.results if r.success)
+    result.statistics.update(
+        {
+            "evaluated_expectations": done,
+            "successful_expectations": passed,
+            "unsuccessful_expectations": done - passed,
+            "success_percent": 100.0 * passed / done if done else None,
+        }
+    )
 
 
 def check_result(r: Any) -> CheckResult:

@@ -63,8 +63,6 @@ from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, drop_staging, stage, staging_table
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from sf1630.dataspec.spec import DataSpec
     from sf1630.dataspec.validation import Validated, Validator
 
@@ -86,15 +84,12 @@ class ExtractSpec(Protocol):
     def table(self) -> str: ...
     @property
     def snapshot(self) -> bool: ...
-    def validate(
-        self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
-    ) -> Validated: ...
     def validate_staged(
         self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
     ) -> Validated: ...
     def staged_columns(self) -> tuple[tuple[str, str], ...]: ...
-    def rows(self, data: bytes) -> pa.Table: ...
     def create_sql(self, schema: str) -> list[str]: ...
+    def table_sql(self, schema: str) -> tuple[list[str], list[str]]: ...
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]: ...
@@ -358,13 +353,15 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
         loaded_at=loaded_at,
     )
     table = staging_table(record.file_transfer_uuid)
+    create, keys = spec.table_sql(intake.database.schema)
     request = LoadRequest(
         table=spec.table,
-        create_sql=spec.create_sql(intake.database.schema),
+        create_sql=create,
         data=StagedRows(table, spec.staged_columns(), record.rows),
         entry=_entry(record, record.rows, record.checksum, Outcome.LOADED, loaded_at),
         replace_where=replace_where,
         constants=constants,
+        key_sql=keys,
     )
     try:
         done = load_delivery(intake.database, request)

@@ -2,9 +2,10 @@
 
 Validation is the spec's GX suite plus what only the receiver knows (every row belongs to the kommune and
 month the file name claims, since a snapshot load replaces exactly that kommune's month), run by a
-:class:`~sf1630.dataspec.validation.Validator` the validate step keeps for all files of a run. The load step
-runs in another process, so it reads the validated file again (polars, the spec's types) and hands the rows
-over as Arrow without copying them (polars' string views; DuckDB scans them directly).
+:class:`~sf1630.dataspec.validation.Validator` the validate step keeps for all files of a run, on the file
+staged in the warehouse (:meth:`SpecExtract.validate_staged`). The load step promotes the staging table
+with the typed SQL of :meth:`SpecExtract.staged_columns`. :meth:`SpecExtract.check` (GX's pandas engine on
+the file in memory, typed rows as Arrow) is the way without a warehouse, for tests and samples.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sf1630.dataspec.ddl import (
     LINEAGE_LOADED_AT,
     LINEAGE_PERIOD,
     create_table,
+    key_sql,
     typed_value,
 )
 from sf1630.settings import dataspec_dir
@@ -143,6 +145,12 @@ class SpecExtract:
     def create_sql(self, schema: str) -> list[str]:
         """The spec's warehouse DDL (PostgreSQL) in ``schema``."""
         return create_table(self.spec, "postgres", schema)
+
+    def table_sql(self, schema: str) -> tuple[list[str], list[str]]:
+        """The warehouse table without its key and index, and the statements that add them: for a load that
+        creates the table, which fills it first and builds the key from a sort (the first load of a 1M-row
+        file into a keyed table spent most of its time updating the key row by row)."""
+        return create_table(self.spec, "postgres", schema, keyed=False), key_sql(self.spec, schema)
 
     def lineage(
         self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime

@@ -2,16 +2,16 @@
 
 The quarantine keeps everything a refused delivery brought (data file, metadata file, reports); its
 ledger row says ``quarantined``. Reloading checks the kept metadata against the configuration again,
-validates the kept data file with the spec as it is NOW, and loads it with the ledger row turning from
-quarantined into loaded in the same transaction, so a second reload (or a race of two) loads nothing:
-exactly once. A delivery that still fails gets fresh reports in its folder and loads nothing.
-A delivery whose metadata could not be trusted has no ledger row and is not reloaded: the sender must
-deliver it again.
+validates the kept data file with the spec as it is NOW, the way the receiver's steps do (streamed into a
+staging table of the warehouse and checked there by GX's SQL engine, so no row enters this process), and
+promotes it with the ledger row turning from quarantined into loaded in the same transaction, so a second
+reload (or a race of two) loads nothing: exactly once. A delivery that still fails gets fresh reports in
+its folder and loads nothing. A delivery whose metadata could not be trusted has no ledger row and is not
+reloaded: the sender must deliver it again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from dataclasses import asdict, dataclass, replace
@@ -22,6 +22,8 @@ from sf1630.protocol import METADATA_SUFFIX, DataFileName, FileMetadata, Protoco
 from sf1630.receiver.delivery import Intake, Status
 from sf1630.receiver.storage import StorePath, copy_tree
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
+from sf1630.warehouse.load import StagedRows
+from sf1630.warehouse.staging import drop_staging, stage, staging_table
 
 RELOADED_MARK = "reloaded.json"
 
@@ -115,49 +117,55 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
     from sf1630.dataspec.validation import Validator, write_reports
 
     spec = intake.spec_for(sender.dataspec)
-    data = kept.data.read_bytes()
-    validator = Validator()
-    validated = spec.validate(validator, data, name=data_name, kommune=kept.name.authority, period=period)
-    if not validated.success:
-        with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
-            write_reports(validator, validated, Path(tmp))
-            copy_tree(Path(tmp), kept.folder)
-        summary = "\n".join(validated.report.summary_lines())
-        raise ReloadRefused(
-            f"{data_name} still fails its data spec; reports renewed in {kept.folder}:\n{summary}"
+    table = staging_table(uuid)
+    with kept.data.open("rb") as source:
+        staged = stage(intake.database, table, source, spec.spec)
+    try:
+        validator = Validator()
+        validated = spec.validate_staged(
+            validator, intake.database, staged, name=data_name, kommune=kept.name.authority, period=period
         )
-    rows = spec.rows(data)
-    checksum = hashlib.sha256(data).hexdigest()
-    del data
-    now = intake.clock()
-    constants, replace_where = spec.lineage(
-        file_transfer_uuid=uuid, kommune=kept.name.authority, period=period, loaded_at=now
-    )
-    entry = LoadEntry(
-        file_transfer_uuid=uuid,
-        file_name=data_name,
-        sender=sender.code,
-        kommune=kept.name.authority,
-        period=period,
-        rows=rows.num_rows,
-        checksum=checksum,
-        outcome=Outcome.LOADED,
-        received_at=now,
-        finished_at=now,
-        detail=f"reloaded from quarantine {kept.folder.name}",
-    )
-    request = LoadRequest(
-        table=spec.table,
-        create_sql=spec.create_sql(intake.database.schema),
-        data=rows,
-        entry=entry,
-        replace_where=replace_where,
-        constants=constants,
-        reload=True,
-    )
-    if not load_delivery(intake.database, request):
-        return replace(result, summary="already loaded")
-    mark = {"file_transfer_uuid": uuid, "rows": rows.num_rows, "table": spec.table, "at": now.isoformat()}
+        if not validated.success:
+            with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
+                write_reports(validator, validated, Path(tmp))
+                copy_tree(Path(tmp), kept.folder)
+            summary = "\n".join(validated.report.summary_lines())
+            raise ReloadRefused(
+                f"{data_name} still fails its data spec; reports renewed in {kept.folder}:\n{summary}"
+            )
+        now = intake.clock()
+        constants, replace_where = spec.lineage(
+            file_transfer_uuid=uuid, kommune=kept.name.authority, period=period, loaded_at=now
+        )
+        entry = LoadEntry(
+            file_transfer_uuid=uuid,
+            file_name=data_name,
+            sender=sender.code,
+            kommune=kept.name.authority,
+            period=period,
+            rows=staged.rows,
+            checksum=staged.checksum,
+            outcome=Outcome.LOADED,
+            received_at=now,
+            finished_at=now,
+            detail=f"reloaded from quarantine {kept.folder.name}",
+        )
+        create, keys = spec.table_sql(intake.database.schema)
+        request = LoadRequest(
+            table=spec.table,
+            create_sql=create,
+            data=StagedRows(table, spec.staged_columns(), staged.rows),
+            entry=entry,
+            replace_where=replace_where,
+            constants=constants,
+            reload=True,
+            key_sql=keys,
+        )
+        if not load_delivery(intake.database, request):
+            return replace(result, summary="already loaded")
+    finally:
+        drop_staging(intake.database, table)  # dropped by the load's commit, else left by a refusal
+    mark = {"file_transfer_uuid": uuid, "rows": staged.rows, "table": spec.table, "at": now.isoformat()}
     (kept.folder / RELOADED_MARK).write_text(json.dumps(mark, indent=2), encoding="utf-8")
-    summary = f"{rows.num_rows} rows into {spec.table} from the quarantine"
-    return replace(result, status=Status.LOADED, rows=rows.num_rows, summary=summary)
+    summary = f"{staged.rows} rows into {spec.table} from the quarantine"
+    return replace(result, status=Status.LOADED, rows=staged.rows, summary=summary)

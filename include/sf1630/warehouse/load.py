@@ -62,7 +62,9 @@ class StagedRows:
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """One delivery's rows for ``table`` (created from ``create_sql`` when missing).
+    """One delivery's rows for ``table`` (created from ``create_sql`` when missing; then ``key_sql``, when
+    given, adds the key and indexes after the rows are in, in the same transaction, which builds them from a
+    sort instead of updating them row by row).
 
     ``constants`` are (column, value) pairs that every row gets (lineage), added by the database rather than
     materialised as a million-element column. ``replace_where`` holds (column, value) pairs: when given, the
@@ -83,6 +85,7 @@ class LoadRequest:
     replace_where: tuple[tuple[str, object], ...] = field(default=())
     constants: tuple[tuple[str, object], ...] = field(default=())
     reload: bool = False
+    key_sql: Sequence[str] = field(default=())
 
     @property
     def lineage_uuid_column(self) -> str | None:
@@ -283,7 +286,8 @@ def _postgres_load(db: Database, request: LoadRequest) -> bool:
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
             [db.schema, request.table],
         ).fetchone()
-        if exists is None:
+        created = exists is None
+        if created:
             for statement in request.create_sql:
                 conn.execute(statement)
         qualified = f"{db.schema}.{request.table}"
@@ -298,6 +302,9 @@ def _postgres_load(db: Database, request: LoadRequest) -> bool:
             _promote(conn, db.schema, qualified, request.data, request.constants)
         else:
             _copy_csv(conn, qualified, _with_constants(request.data, request.constants))
+        if created:
+            for statement in request.key_sql:
+                conn.execute(statement)
     return True
 
 

@@ -108,8 +108,9 @@ def test_suite_writes_the_gx_suite_as_json(tmp_path: Path, capsys: pytest.Captur
     assert suite["name"] == "sf1630.ky"
     kinds = [e["type"] for e in suite["expectations"]]
     assert kinds == [kind for kind, _ in staging_configs(load_spec("ky"))]
-    rows_checks = [e for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
-    assert {e["meta"]["stands_for"] for e in rows_checks} >= {"expect_column_values_to_be_between"}
+    [typed] = [e for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
+    parts = {(p["meta"]["stands_for"], p["meta"]["column"]) for p in typed["meta"]["parts"]}
+    assert parts >= {("expect_column_values_to_be_between", "antal_dage")}, parts
     assert main(["dataspec", "suite", "ky"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["name"] == "sf1630.ky"
     assert main(["dataspec", "suite", "nope"]) == 2

@@ -146,3 +146,51 @@ def test_gx_reaches_a_warehouse_on_a_unix_socket(
         assert done.ok and failed == set()
     finally:
         server.stop()
+
+
+def test_failed_typed_values_are_reported_check_by_check(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+) -> None:
+    """The staging suite counts every range, numeric set and rule in ONE GX check; when it fails, its parts
+    run for the details and take its place: each failing check with its column, count and samples, and GX's
+    statistics counted over what the ValidationResult holds."""
+    days = [40, 99, *frame["antal_dage"].to_list()[2:]]
+    broken = frame.with_columns(pl.Series("antal_dage", days, dtype=frame["antal_dage"].dtype))
+    broken = broken.with_columns(broken["slutdato"].scatter(5, broken["startdato"][5].replace(year=2000)))
+    done = staged(warehouse, csv_text(broken, ky).encode(), ky)
+    verdict = SpecExtract(ky).validate_staged(
+        validator, warehouse, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
+    )
+    failed = {(r.expectation, r.column): (r.unexpected_count, r.sample) for r in verdict.report.failures}
+    assert failed == {
+        ("expect_column_values_to_be_between", "antal_dage"): (2, ("40", "99")),
+        ("expect_column_pair_values_a_to_be_greater_than_b", "slutdato"): (
+            1,
+            (broken["slutdato"][5].isoformat(),),
+        ),
+    }
+    stats = verdict.result.statistics
+    assert stats["evaluated_expectations"] == len(verdict.result.results)
+    assert stats["unsuccessful_expectations"] == 2
+
+
+def test_a_load_that_creates_the_table_adds_its_key_after_the_rows(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame
+) -> None:
+    extract = SpecExtract(ky)
+    done = staged(warehouse, csv_text(frame, ky).encode(), ky)
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    uuid = "3f2b8c1e-0000-4000-8000-000000000002"
+    entry = LoadEntry(uuid, "f.csv", "KY", KOMMUNE, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
+    constants, scope = extract.lineage(
+        file_transfer_uuid=uuid, kommune=KOMMUNE, period=PERIOD, loaded_at=when
+    )
+    create, keys = extract.table_sql(warehouse.schema)
+    rows = StagedRows(done.table, extract.staged_columns(), done.rows)
+    request = LoadRequest(extract.table, create, rows, entry, scope, constants, key_sql=keys)
+    assert load_delivery(warehouse, request)
+    query = "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s ORDER BY indexname"
+    with warehouse.connect() as conn:
+        indexes = [row[0] for row in conn.execute(query, [warehouse.schema, extract.table]).fetchall()]
+    assert any("UNIQUE" in i and "lineage_kommune, lineage_period, sag_id, ydelse_id" in i for i in indexes)
+    assert any("(lineage_file_transfer_uuid)" in i for i in indexes), indexes
