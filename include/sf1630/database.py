@@ -1,12 +1,12 @@
-"""Where a database is: a DuckDB or SQLite file, or a PostgreSQL server, with the schema to work in.
+"""Where a database is: a SQLite file or a PostgreSQL server, with the schema to work in.
 
 One type for the three databases the project touches (the sender's source and its ledger, the LIS
 warehouse), built from the fields of an Airflow connection by the Airflow face and directly from a path or a
 DSN by tests, benchmarks and the demo, so that the code using it never touches Airflow. PostgreSQL follows
 Airflow's own convention (the connection's ``schema`` field is the database name); the SQL schema to work in
-is the ``schema`` extra (DuckDB ``main``, PostgreSQL ``public`` by default). There is no DuckDB provider,
-so a DuckDB database is a generic connection with ``conn_type`` ``duckdb`` and the absolute file path in
-``host``.
+is the ``schema`` extra (``public`` by default). DuckDB is not one of them: it was dropped as a warehouse
+(one writer per file, no GX dialect; :mod:`sf1630.warehouse.load`), a ledger needs concurrent writers, and a
+sender's source is read through any common.sql hook instead (:mod:`sf1630.airflow.extract`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from typing import Any, Literal
 from sf1630.protocol import Period
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_FILE_KINDS = ("duckdb", "sqlite")
 _POSTGRES_TYPES = ("postgres", "postgresql")
-_DEFAULT_SCHEMA = {"duckdb": "main", "sqlite": "main", "postgres": "public"}
 
-Kind = Literal["duckdb", "sqlite", "postgres"]
+Kind = Literal["sqlite", "postgres"]
 
 
 class DatabaseConfigError(ValueError):
@@ -46,7 +44,7 @@ def quoted(name: str) -> str:
 
 @dataclass(frozen=True)
 class Database:
-    """A database file (``duckdb``, ``sqlite``) or a PostgreSQL server, and the SQL schema to use."""
+    """A SQLite file or a PostgreSQL server, and the SQL schema to use."""
 
     kind: Kind
     schema: str
@@ -56,16 +54,8 @@ class Database:
 
     def __post_init__(self) -> None:
         check_identifier(self.schema)
-        if self.kind in _FILE_KINDS and (self.path is None or not self.path.is_absolute()):
+        if self.kind == "sqlite" and (self.path is None or not self.path.is_absolute()):
             raise DatabaseConfigError(f"a {self.kind} database needs an absolute file path, got {self.path}")
-        if self.kind == "duckdb" and self.path is not None and self.path.stem == self.schema:
-            # DuckDB names the catalog after the file, and "x.table" would then be ambiguous.
-            raise DatabaseConfigError(f"DuckDB schema {self.schema!r} must differ from the file's name")
-
-    @classmethod
-    def duckdb(cls, path: Path | str, schema: str = "main") -> Database:
-        """A DuckDB file."""
-        return cls("duckdb", schema, path=Path(path))
 
     @classmethod
     def sqlite(cls, path: Path | str) -> Database:
@@ -93,18 +83,18 @@ class Database:
         """The database an Airflow connection's fields describe; DatabaseConfigError names ``conn_id``."""
         kind = (conn_type or "").lower()
         extra = extra or {}
-        sql_schema = str(extra.get("schema") or _DEFAULT_SCHEMA.get(kind, "public"))
+        sql_schema = str(extra.get("schema") or ("main" if kind == "sqlite" else "public"))
         if not _IDENTIFIER.fullmatch(sql_schema):
             raise DatabaseConfigError(
                 f"connection {conn_id}: extra.schema {sql_schema!r} is not a plain identifier"
             )
-        if kind in _FILE_KINDS:
+        if kind == "sqlite":
             raw = host or schema or ""
             if not raw or not Path(raw).is_absolute():
                 raise DatabaseConfigError(
                     f"connection {conn_id}: a {kind} connection needs the absolute file path in host"
                 )
-            return cls(kind, sql_schema if kind == "duckdb" else "main", path=Path(raw))  # type: ignore[arg-type]
+            return cls("sqlite", "main", path=Path(raw))
         if kind in _POSTGRES_TYPES:
             from psycopg.conninfo import make_conninfo
 
@@ -118,15 +108,11 @@ class Database:
             dsn = make_conninfo("", **{k: v for k, v in fields.items() if v not in (None, "")})
             return cls("postgres", sql_schema, dsn=dsn, options=str(extra.get("options") or ""))
         raise DatabaseConfigError(
-            f"connection {conn_id}: conn_type {conn_type!r} is not one of duckdb, sqlite, postgres"
+            f"connection {conn_id}: conn_type {conn_type!r} is not one of sqlite, postgres"
         )
 
     def connect(self, *, read_only: bool = False, autocommit: bool = False) -> Any:
         """A DB-API connection; the caller closes it. PostgreSQL's search path is the schema."""
-        if self.kind == "duckdb":
-            import duckdb
-
-            return duckdb.connect(str(self.path), read_only=read_only)
         if self.kind == "sqlite":
             import sqlite3
 
@@ -160,8 +146,8 @@ def group_key(db: Database) -> tuple[str, str, str]:
 
 
 def exists(db: Database) -> bool:
-    """Whether there is a database to read: a DuckDB or SQLite file that does not exist yet (the first
-    minute of a deployment) holds no rows, and opening it would fail (DuckDB) or create it (SQLite)."""
+    """Whether there is a database to read: a SQLite file that does not exist yet (the first minute of a
+    deployment) holds no rows, and opening it would create it."""
     return db.path is None or db.path.exists()
 
 

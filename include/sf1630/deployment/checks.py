@@ -214,16 +214,12 @@ def folder_listing(client: SFTPClient, folder: str) -> str:
 
 def warehouse_writable(db: Database) -> str:
     """Create the schema (as the loader does), a scratch table, a row, drop it: all rolled back at the end."""
-    if db.kind not in ("duckdb", "postgres"):
-        raise CheckFailed(
-            f"a {db.kind} database cannot be a warehouse", "use a duckdb or postgres connection"
-        )
+    if db.kind != "postgres":
+        raise CheckFailed(f"a {db.kind} database cannot be a warehouse", "use a postgres connection")
     schema = quoted(db.schema)
     table = f"{schema}.{quoted('sf1630_preflight_' + uuid.uuid4().hex[:12])}"
     conn: Any = db.connect()
     try:
-        if db.kind == "duckdb":
-            conn.execute("BEGIN TRANSACTION")  # DuckDB commits each statement unless told otherwise
         for statement in (
             f"CREATE SCHEMA IF NOT EXISTS {schema}",
             f"CREATE TABLE {table} (probe integer)",

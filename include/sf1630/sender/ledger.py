@@ -98,8 +98,6 @@ class Ledger:
     """The ledger table in a SQLite file or a PostgreSQL schema."""
 
     def __init__(self, database: Database) -> None:
-        if database.kind not in {"sqlite", "postgres"}:
-            raise ValueError(f"the ledger needs sqlite or postgres, not {database.kind}")
         self.database = database
         self._ready = False
 

@@ -2,7 +2,7 @@
 
 The real source is the fagsystem's own database, read through its Airflow connection with its own SQL or
 the query generated from the spec. To run a month end to end without one, this module creates the spec's
-``source`` table (SQLite, PostgreSQL or DuckDB, typed from the spec) and fills it with valid synthetic rows
+``source`` table (SQLite or PostgreSQL, typed from the spec) and fills it with valid synthetic rows
 per kommune and month. SQLite has no date or decimal type: those are stored as ISO text, exactly.
 """
 
@@ -44,19 +44,6 @@ def _write_postgres(database: Database, spec: DataSpec, frame: pl.DataFrame) -> 
         conn.commit()
 
 
-def _write_duckdb(database: Database, spec: DataSpec, frame: pl.DataFrame) -> None:
-    table = quoted(spec.source_table)
-    conn = database.connect()
-    try:
-        conn.register("sf1630_seed_rows", frame)
-        # The only formatted part is the spec's table name, checked and quoted by quoted().
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM sf1630_seed_rows WHERE false")  # noqa: S608
-        conn.execute(f"INSERT INTO {table} SELECT * FROM sf1630_seed_rows")  # noqa: S608
-        conn.unregister("sf1630_seed_rows")
-    finally:
-        conn.close()
-
-
 def _write_sqlite(database: Database, spec: DataSpec, frame: pl.DataFrame) -> None:
     import contextlib
 
@@ -78,7 +65,7 @@ def _write_sqlite(database: Database, spec: DataSpec, frame: pl.DataFrame) -> No
 
 def write_rows(database: Database, spec: DataSpec, frame: pl.DataFrame) -> int:
     """Add ``frame`` (the spec's typed rows) to the spec's source table, created if missing."""
-    writers = {"duckdb": _write_duckdb, "postgres": _write_postgres, "sqlite": _write_sqlite}
+    writers = {"postgres": _write_postgres, "sqlite": _write_sqlite}
     writers[database.kind](database, spec, frame)
     return frame.height
 

@@ -1,11 +1,10 @@
-"""The plain checks of ``sf1630 preflight``: their lines, the DuckDB warehouse probe, the SMTP probe."""
+"""The plain checks of ``sf1630 preflight``: their lines, the warehouse kind, the SMTP probe."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
-import duckdb
 from sf1630.database import Database
 from sf1630.deployment.checks import (
     Check,
@@ -32,16 +31,6 @@ def test_a_check_never_raises_and_a_failure_says_what_to_do() -> None:
     assert run_check("it", refused, "unused").line() == "FAIL  it: IN/ does not exist. Fix: ask KOMBIT"
     lines = checklist([Check("ok", "a", "x"), Check("FAIL", "b", "y", "z"), Check("skip", "c", "w")])
     assert lines.splitlines() == ["ok    a: x", "FAIL  b: y. Fix: z", "skip  c: w", "3 checks, 1 failed"]
-
-
-def test_duckdb_warehouse_probe_leaves_nothing_behind(tmp_path: Path) -> None:
-    path = tmp_path / "warehouse.duckdb"
-    assert "created and dropped a scratch table" in warehouse_writable(Database.duckdb(path, schema="lis"))
-    with duckdb.connect(str(path)) as conn:
-        assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'lis'").fetchone() == (
-            0,
-        )
 
 
 def test_sqlite_is_no_warehouse(tmp_path: Path) -> None:

@@ -131,11 +131,11 @@ def test_late_at_the_edges_of_the_calendar_and_of_the_systems_life() -> None:
 
 def test_the_matrix_starts_with_the_first_delivery(warehouse: Database, tmp_path: Path) -> None:
     receiver = _receiver(KBH)
-    missing = Database.duckdb(tmp_path / "none.duckdb")  # the first minute of a deployment
+    missing = Database.sqlite(tmp_path / "none.sqlite")  # the first minute of a deployment
     targets = [(KBH, receiver.kommune.cvr, warehouse), ("X", "1", missing)]
     assert read_first_periods(targets) == {KBH: "2026-10"}
     assert read_load_rows(targets[1:], [OCT]) == []
-    assert not (tmp_path / "none.duckdb").exists()
+    assert not (tmp_path / "none.sqlite").exists()
     filters = Filters.parse(now=NOW, lis=KBH)  # December 2025 to November 2026
     matrix = build_matrix([receiver], filters, [], [], NoTasks(), NOW, {KBH: "2026-10"})
     states = {c.period: c.state for r in matrix.rows if r.sender == "AULA" for c in r.cells}

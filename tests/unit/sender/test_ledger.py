@@ -72,8 +72,8 @@ def test_many_file_names_at_once(tmp_path: Path, ky: SenderSystem) -> None:
 def test_databases_from_connections(tmp_path: Path) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
-    duck = Database.from_connection("s", "duckdb", host=str(tmp_path / "x.duckdb"))
-    assert duck.kind == "duckdb" and duck.path == tmp_path / "x.duckdb" and duck.placeholder == "?"
+    lite = Database.from_connection("s", "sqlite", host=str(tmp_path / "x.sqlite"))
+    assert lite.kind == "sqlite" and lite.path == tmp_path / "x.sqlite" and lite.placeholder == "?"
     pg = Database.from_connection(
         "s", "postgres", host="db", port=6543, login="u", password="s3cret", schema="lis"
     )
@@ -91,10 +91,9 @@ def test_databases_from_connections(tmp_path: Path) -> None:
     with pytest.raises(DatabaseConfigError, match=r"extra\.schema 'x; drop' is not a plain identifier"):
         Database.from_connection("s", "postgres", extra={"schema": "x; drop"})
     with pytest.raises(
-        DatabaseConfigError, match="connection s: a duckdb connection needs the absolute file path"
+        DatabaseConfigError, match="connection s: a sqlite connection needs the absolute file path"
     ):
-        Database.from_connection("s", "duckdb", host="relative.duckdb")
-    with pytest.raises(DatabaseConfigError, match="conn_type 'mysql' is not one of"):
-        Database.from_connection("s", "mysql", host="h")
-    with pytest.raises(ValueError, match="the ledger needs sqlite or postgres"):
-        Ledger(duck)
+        Database.from_connection("s", "sqlite", host="relative.sqlite")
+    for other in ("mysql", "duckdb"):
+        with pytest.raises(DatabaseConfigError, match=f"conn_type '{other}' is not one of sqlite, postgres"):
+            Database.from_connection("s", other, host="/abs/h")

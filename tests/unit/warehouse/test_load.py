@@ -143,14 +143,9 @@ def test_string_views_from_polars_load_as_they_are(db: Database) -> None:
     assert got == [("a", None), ("b", ""), ("c", 'x,"y"\nz')]
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "sqlite"])
-def test_only_postgres_can_be_a_warehouse(tmp_path: Path, kind: str) -> None:
-    """DuckDB was dropped as a warehouse (one writer per file, no GX dialect): say so, not a lock error."""
-    other = (
-        Database.duckdb(tmp_path / "w.duckdb", "lis") if kind == "duckdb" else Database.sqlite(tmp_path / "l")
-    )
+def test_only_postgres_can_be_a_warehouse(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="a warehouse is a PostgreSQL database"):
-        recorded(other, "u-1")
+        recorded(Database.sqlite(tmp_path / "l"), "u-1")
 
 
 def test_the_ledger_keeps_each_deliverys_report_uri(db: Database) -> None:
