@@ -6,16 +6,16 @@ validated there and promoted. Plain Python: the Airflow face (:mod:`sf1630.airfl
 connection id into the ``Database``.
 """
 
-from sf1630.warehouse.ledger import LoadEntry, Outcome
-from sf1630.warehouse.load import (
-    LoadRequest,
-    load_delivery,
+from sf1630.warehouse.ledger import (
+    LoadEntry,
+    Outcome,
     loaded_extracts,
     record_outcome,
     recorded,
     refused_since,
     report_of,
 )
+from sf1630.warehouse.load import LoadRequest, load_delivery
 
 __all__ = [
     "LoadEntry",

@@ -14,7 +14,8 @@ Docs page) are inside (docs/receiver.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -290,3 +291,91 @@ def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str
                     if period is not None:
                         first[str(user)] = str(period)
     return first
+
+
+# --- the receiver's own reads and writes of its ledger ------------------------------------------------
+
+
+def check_warehouse(db: Database) -> Database:
+    """``db`` if it can be a warehouse: PostgreSQL only (:mod:`sf1630.warehouse.load` says why not DuckDB)."""
+    if db.kind != "postgres":
+        raise ValueError(f"a warehouse is a PostgreSQL database, not {db.describe()}")
+    return db
+
+
+@contextmanager
+def ledger_connection(db: Database) -> Iterator[Any]:
+    """A connection with the ledger in place (created or brought up to date: each statement idempotent)."""
+    with check_warehouse(db).connect(autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
+            conn.execute(ledger_ddl(db.schema))
+            for statement in ledger_migrations(db.schema):
+                conn.execute(statement)
+            query = REPORT_COLUMN_QUERY.format(p="%s")
+            if conn.execute(query, [db.schema, LEDGER_TABLE]).fetchone() is None:
+                conn.execute(ledger_upgrade(db.schema))
+        yield conn
+
+
+def insert_entry(conn: Any, schema: str, entry: LoadEntry) -> bool:
+    """Insert ``entry`` on ``conn`` (in the caller's transaction); False when its UUID is already there."""
+    placeholders = ", ".join("%s" for _ in LEDGER_COLUMNS)
+    row = conn.execute(
+        f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
+        "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
+        list(entry.values()),
+    ).fetchone()
+    return row is not None
+
+
+def record_outcome(db: Database, entry: LoadEntry) -> bool:
+    """Record a delivery that loads no rows (quarantined); False when its UUID is already recorded."""
+    with ledger_connection(db) as conn, conn.transaction():
+        return insert_entry(conn, db.schema, entry)
+
+
+def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    """Rows of one parameterised query; ``sql`` ends where the engine's placeholder goes."""
+    with ledger_connection(db) as conn:
+        return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
+
+
+def report_of(db: Database, file_transfer_uuid: str) -> str | None:
+    """The ledger's report URI for ``file_transfer_uuid`` ("" when none), None when never handled."""
+    sql = f"SELECT report FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
+    rows = _fetch_all(db, sql, [file_transfer_uuid])
+    return str(rows[0][0]) if rows else None
+
+
+def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
+    """The ledger's outcome for ``file_transfer_uuid``, or None when the delivery was never handled."""
+    sql = f"SELECT outcome FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
+    rows = _fetch_all(db, sql, [file_transfer_uuid])
+    return Outcome(rows[0][0]) if rows else None
+
+
+def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
+    """The (sender, kommune CVR) pairs with a loaded delivery for ``period`` (``YYYY-MM``)."""
+    sql = (
+        f"SELECT DISTINCT sender, kommune FROM {db.schema}.{LEDGER_TABLE} "
+        "WHERE outcome = 'loaded' AND period = "
+    )
+    return {(str(sender), str(kommune)) for sender, kommune in _fetch_all(db, sql, [str(period)])}
+
+
+def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
+    """The quarantined deliveries the ledger recorded at or after ``since``, oldest first.
+
+    What a failed receiver run refused: the run's start is ``since`` (one run at a time per LIS system).
+    """
+    sql = (
+        f"SELECT {', '.join(LEDGER_COLUMNS)} FROM {db.schema}.{LEDGER_TABLE} "
+        "WHERE outcome = 'quarantined' AND finished_at >= "
+    )
+    entries = []
+    for row in _fetch_all(db, sql, [since]):
+        values = dict(zip(LEDGER_COLUMNS, row, strict=True))
+        values["outcome"] = Outcome(values["outcome"])
+        entries.append(LoadEntry(**values))
+    return sorted(entries, key=lambda entry: entry.finished_at)

@@ -23,23 +23,19 @@ and GX's SQL datasource validates a staged file where it lies.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sf1630.database import Database, check_identifier
 from sf1630.warehouse.ledger import (
     LEDGER_COLUMNS,
     LEDGER_TABLE,
-    REPORT_COLUMN_QUERY,
     SUPERSEDED_BY,
     LoadEntry,
     Outcome,
-    ledger_ddl,
-    ledger_migrations,
-    ledger_upgrade,
+    check_warehouse,
+    ledger_connection,
 )
 from sf1630.warehouse.staging import StagingLost
 
@@ -94,13 +90,6 @@ class LoadRequest:
         return next((column for column, value in self.constants if value == uuid), None)
 
 
-def check_warehouse(db: Database) -> Database:
-    """``db`` if it can be a warehouse: PostgreSQL only (see the module docstring for why not DuckDB)."""
-    if db.kind != "postgres":
-        raise ValueError(f"a warehouse is a PostgreSQL database, not {db.describe()}")
-    return db
-
-
 def load_delivery(db: Database, request: LoadRequest) -> bool:
     """Load ``request`` and its ledger row atomically; False (nothing written) if the UUID is recorded."""
     check_identifier(request.table)
@@ -108,58 +97,6 @@ def load_delivery(db: Database, request: LoadRequest) -> bool:
         check_identifier(column)
     check_warehouse(db)
     return _postgres_load(db, request)
-
-
-def record_outcome(db: Database, entry: LoadEntry) -> bool:
-    """Record a delivery that loads no rows (quarantined); False when its UUID is already recorded."""
-    with _postgres(db) as conn, conn.transaction():
-        return _postgres_ledger_insert(conn, db.schema, entry)
-
-
-def _fetch_all(db: Database, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-    """Rows of one parameterised query; ``sql`` ends where the engine's placeholder goes."""
-    with _postgres(db) as conn:
-        return list(conn.execute(sql + db.placeholder, list(params)).fetchall())
-
-
-def report_of(db: Database, file_transfer_uuid: str) -> str | None:
-    """The ledger's report URI for ``file_transfer_uuid`` ("" when none), None when never handled."""
-    sql = f"SELECT report FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
-    rows = _fetch_all(db, sql, [file_transfer_uuid])
-    return str(rows[0][0]) if rows else None
-
-
-def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
-    """The ledger's outcome for ``file_transfer_uuid``, or None when the delivery was never handled."""
-    sql = f"SELECT outcome FROM {db.schema}.{LEDGER_TABLE} WHERE file_transfer_uuid = "
-    rows = _fetch_all(db, sql, [file_transfer_uuid])
-    return Outcome(rows[0][0]) if rows else None
-
-
-def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
-    """The (sender, kommune CVR) pairs with a loaded delivery for ``period`` (``YYYY-MM``)."""
-    sql = (
-        f"SELECT DISTINCT sender, kommune FROM {db.schema}.{LEDGER_TABLE} "
-        "WHERE outcome = 'loaded' AND period = "
-    )
-    return {(str(sender), str(kommune)) for sender, kommune in _fetch_all(db, sql, [str(period)])}
-
-
-def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
-    """The quarantined deliveries the ledger recorded at or after ``since``, oldest first.
-
-    What a failed receiver run refused: the run's start is ``since`` (one run at a time per LIS system).
-    """
-    sql = (
-        f"SELECT {', '.join(LEDGER_COLUMNS)} FROM {db.schema}.{LEDGER_TABLE} "
-        "WHERE outcome = 'quarantined' AND finished_at >= "
-    )
-    entries = []
-    for row in _fetch_all(db, sql, [since]):
-        values = dict(zip(LEDGER_COLUMNS, row, strict=True))
-        values["outcome"] = Outcome(values["outcome"])
-        entries.append(LoadEntry(**values))
-    return sorted(entries, key=lambda entry: entry.finished_at)
 
 
 def _claim_sql(schema: str, mark: str, reload: bool) -> tuple[str, bool]:
@@ -209,34 +146,6 @@ def _superseded_rows_sql(request: LoadRequest, qualified: str, mark: str, uuids:
     return f"DELETE FROM {qualified} WHERE {column} IN ({', '.join(mark for _ in uuids)})"
 
 
-# --- PostgreSQL -------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _postgres(db: Database) -> Iterator[Any]:
-    """A connection with the ledger in place (created or brought up to date: each statement idempotent)."""
-    with check_warehouse(db).connect(autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
-            conn.execute(ledger_ddl(db.schema))
-            for statement in ledger_migrations(db.schema):
-                conn.execute(statement)
-            query = REPORT_COLUMN_QUERY.format(p="%s")
-            if conn.execute(query, [db.schema, LEDGER_TABLE]).fetchone() is None:
-                conn.execute(ledger_upgrade(db.schema))
-        yield conn
-
-
-def _postgres_ledger_insert(conn: Any, schema: str, entry: LoadEntry) -> bool:
-    placeholders = ", ".join("%s" for _ in LEDGER_COLUMNS)
-    row = conn.execute(
-        f"INSERT INTO {schema}.{LEDGER_TABLE} ({', '.join(LEDGER_COLUMNS)}) VALUES ({placeholders}) "
-        "ON CONFLICT DO NOTHING RETURNING file_transfer_uuid",
-        list(entry.values()),
-    ).fetchone()
-    return row is not None
-
-
 def _copy_csv(conn: Any, qualified: str, data: pa.Table) -> None:
     """Stream ``data`` into ``qualified`` with COPY; pyarrow writes NULL as an unquoted empty field, which
     PostgreSQL's CSV format reads as NULL, while empty strings are quoted and stay empty strings."""
@@ -274,7 +183,7 @@ def _with_constants(data: pa.Table, constants: tuple[tuple[str, object], ...]) -
 
 
 def _postgres_load(db: Database, request: LoadRequest) -> bool:
-    with _postgres(db) as conn, conn.transaction():
+    with ledger_connection(db) as conn, conn.transaction():
         claim, insert = _claim_sql(db.schema, "%s", request.reload)
         if conn.execute(claim, _claim_params(request.entry, insert)).fetchone() is None:
             return False  # the claim wrote nothing, so committing the empty transaction is harmless
