@@ -54,6 +54,8 @@ RECEIVER = (
     "sf1630.airflow.receiver",
     "sf1630.receiver.delivery",
     "sf1630.receiver.extract",
+    "sf1630.airflow.store",
+    "upath",
     "sf1630.dataspec.validation",
     "great_expectations",
     "airflow.providers.postgres.hooks.postgres",
