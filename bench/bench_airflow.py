@@ -250,9 +250,23 @@ def run_month(work: Path, *, forkserver: bool) -> dict[str, Any]:
         "sender_run_seconds": senders,
         "receiver_runs": len(receivers),
         "receiver_run_mean_seconds": round(sum(receivers) / max(1, len(receivers)), 1),
+        "task_profile": _task_profile(facts.get("ti_list", [])),
         "deferred_waits": summary.deferred_waits,
         "state_mismatches": summary.state_mismatches,
         "transcript_tail": out.getvalue().splitlines()[-1:],
+    }
+
+
+def _task_profile(tis: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per task id: how many task instances ran and their mean wall seconds (start to end of the last try;
+    a deferred task's time in the triggerer included): where the month's task instances go."""
+    seconds: dict[str, list[float]] = {}
+    for ti in tis:
+        if ti.get("start_date") and ti.get("end_date"):
+            seconds.setdefault(str(ti["task_id"]), []).append(_seconds(ti))
+    return {
+        task: {"tis": len(values), "mean_seconds": round(sum(values) / len(values), 2)}
+        for task, values in sorted(seconds.items())
     }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.utils.skipmixin import SkipMixin
 from airflow.sdk import (
     DAG,
     Asset,
@@ -35,7 +36,6 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-from airflow.providers.standard.utils.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from sf1630.airflow import connections
@@ -145,7 +145,8 @@ class MetadataSensor(BaseSensorOperator, SkipMixin):  # type: ignore[misc]
         or failed."""
         status = event.get("status")
         if status not in (FOUND, TIMED_OUT):
-            raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {event.get('message')}")
+            reason = event.get("message")
+            raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {reason}")
         listing = self._listing()
         found = self._items(listing)
         if found:
@@ -157,9 +158,11 @@ class MetadataSensor(BaseSensorOperator, SkipMixin):  # type: ignore[misc]
         """Skip the run's later steps (housekeeping too, unless it has work): nothing to fetch."""
         receiver = load_receiver(self.sftp_user)
         sweep = housekeeping_due(listing, receiver, storage(receiver).quarantine, now=datetime.now(UTC))
-        later = [t for t in self.get_flat_relatives(upstream=False) if not (sweep and t.task_id == HOUSEKEEPING)]
-        log.info("%s in %s/%s within %s: skipping %s", what, self.sftp_user, self.path, self.wait,
-                 ", ".join(sorted(t.task_id for t in later)))
+        later = [
+            t for t in self.get_flat_relatives(upstream=False) if not (sweep and t.task_id == HOUSEKEEPING)
+        ]
+        skipped = ", ".join(sorted(t.task_id for t in later))
+        log.info("%s in %s/%s within %s: skipping %s", what, self.sftp_user, self.path, self.wait, skipped)
         self.skip(ti=context["ti"], tasks=later)
 
 

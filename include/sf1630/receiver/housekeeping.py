@@ -36,7 +36,9 @@ class InboxSweep:
     unsafe_names: list[str] = field(default_factory=list)
 
 
-def housekeeping_due(listing: InboxListing, receiver: Receiver, quarantine_root: StorePath, *, now: datetime) -> bool:
+def housekeeping_due(
+    listing: InboxListing, receiver: Receiver, quarantine_root: StorePath, *, now: datetime
+) -> bool:
     """Whether a sweep would change anything: an orphaned data file past the grace period in ``listing``,
     or a quarantine folder past its keep. A receiver run that found no delivery runs housekeeping only then,
     so an empty hourly run costs one short task (what is merely reported waits for the next sweep)."""
