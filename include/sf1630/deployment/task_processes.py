@@ -41,11 +41,14 @@ AIRFLOW_TASK_RUNNER = (
     "airflow.providers.sftp.hooks.sftp",
     "airflow.providers.common.sql.hooks.sql",
 )
-#: A sender task: the DAG factory, the export (polars, the data specs) and the upload.
+#: A sender task: the DAG factory, the export (polars, imported by the export only when it runs, and the
+#: data specs) and the upload.
 SENDER = (
     "sf1630.airflow.sender",
     "sf1630.airflow.extract",
     "sf1630.sender.export",
+    "sf1630.dataspec.schema",
+    "polars",
     "sf1630.sender.upload",
     "sf1630.sender.receipt",
 )
