@@ -4,9 +4,9 @@ Stages: seed (:mod:`sf1630.demo.seed`); start the metadata database (embedded Po
 :mod:`sf1630.demo.metadb`), the on-call mail sink (:mod:`sf1630.demo.mailsink`) and the emulator, which
 takes ``processing_delay`` before it answers a trigger, as the real platform takes minutes; migrate the
 metadata database; start Airflow's scheduler, DAG processor, triggerer and API server
-(:mod:`sf1630.demo.stack`) and print the UI's address and login; unpause the demo's sender and receiver
-receiver DAGs and let the scheduler create their runs (every minute in the demo), each waiting deferred for
-the platform's metadata files; then unpause the senders, whose product schedule (06:00 on the 1st) with
+(:mod:`sf1630.demo.stack`) and print the UI's address and login; unpause the demo's receiver DAGs and
+let the scheduler create their runs (every minute in the demo), each waiting deferred for the platform's
+metadata files; then unpause the senders, whose product schedule (06:00 on the 1st) with
 ``catchup`` from the month's first to its last day makes the scheduler create exactly the month's run, as
 production's would on the 1st of the month after. Progress is read from the REST API, the summary from
 the ledgers, the warehouse and Airflow's metadata (how many waits went through the triggerer). Every
