@@ -9,7 +9,11 @@ scheduler, DAG processor, triggerer, API server, embedded PostgreSQL, the demo's
   instance (CPU of the Airflow processes and every task process they started, from their rusage);
 * **month**: the default demo month (``sf1630 demo``, 20 kommuner × every sender, the emulator's 20 s
   processing delay): its wall time, the Airflow CPU per task instance, each sender run's and the mean
-  receiver run's wall time;
+  receiver run's wall time, and the scheduler's memory (PSS of its process tree: forkserver, workers,
+  task processes) at the month's end; run twice, with the task-process settings
+  (:mod:`sf1630.deployment.task_processes`: forkserver with the preloads, as the demo runs) and without
+  (Airflow's default ``fork``), so their effect is a ratio of one run (the second month only at full
+  scale, or with ``SF1630_BENCH_COMPARE=1``);
 * **plain**: a plain sequential script doing the same month's work with the same package functions against
   an emulator with the same delay (per sender: export and upload every delivery, then settle every receipt;
   per LIS system: take every inbox item into the warehouse) — the floor for each run.
@@ -40,6 +44,7 @@ sys.path.insert(0, str(REPO / "include"))
 
 SCALE = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
 KOMMUNER = int(os.environ.get("SF1630_BENCH_KOMMUNER", str(max(1, round(20 * SCALE)))))
+COMPARE = SCALE >= 1 or os.environ.get("SF1630_BENCH_COMPARE", "") == "1"
 TRIVIAL_TASKS = max(4, round(100 * SCALE))
 ROWS = 40
 DELAY = timedelta(seconds=20 if SCALE >= 1 else 5)
@@ -80,6 +85,20 @@ def tree_cpu(pids: list[int]) -> float:
                     t = proc.cpu_times()
                     total += t.user + t.system + t.children_user + t.children_system
     return total
+
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional set size of ``pid`` and its live descendants in MB (shared pages split between them,
+    so a forkserver's copy-on-write preloads count once)."""
+    import psutil
+
+    total = 0
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_full_info().pss
+    return round(total / 2**20, 1)
 
 
 def parse_times() -> dict[str, Any]:
@@ -135,7 +154,9 @@ def trivial_stack(work: Path) -> Iterator[Any]:
     database = start_metadata_db(POSTGRES, work / "postgres")
     stack = None
     try:
-        env = stack_environment(work / "airflow", database.url, dags, api_port=free_port(), sizing=Sizing())
+        env = stack_environment(  # Airflow's own defaults: fork, nothing preloaded
+            work / "airflow", database.url, dags, api_port=free_port(), sizing=Sizing(), forkserver=False
+        )
         stack = AirflowStack(env, work / "logs")
         stack.migrate()
         stack.start()
@@ -177,8 +198,8 @@ def _seconds(run: dict[str, Any]) -> float:
     return (end - start).total_seconds()
 
 
-def run_month(work: Path) -> dict[str, Any]:
-    """The demo's month; Airflow CPU between the first trigger and the last load."""
+def run_month(work: Path, *, forkserver: bool) -> dict[str, Any]:
+    """The demo's month; Airflow CPU between the senders' start and the last load."""
     from sf1630.demo.layout import DemoHome
     from sf1630.demo.progress import Progress
     from sf1630.demo.run import run_demo
@@ -191,6 +212,7 @@ def run_month(work: Path) -> dict[str, Any]:
         facts[f"cpu_{moment}"] = tree_cpu(pids)
         facts[f"wall_{moment}"] = time.monotonic()
         if moment == "end":
+            facts["scheduler_pss_mb"] = tree_pss_mb(started.stack.processes["scheduler"].pid)
             ids = [*started.senders, *started.receivers]
             facts["runs"] = started.client.runs(ids)
             facts["ti_list"] = started.client.task_instances(ids)
@@ -206,6 +228,7 @@ def run_month(work: Path) -> dict[str, Any]:
         api_port=free_port(),
         progress=Progress(out, every=30),
         on_month=on_month,
+        forkserver=forkserver,
     )
     total = time.monotonic() - began
     sys.stderr.write(out.getvalue())  # the month's transcript and summary, as `sf1630 demo` prints them
@@ -214,19 +237,36 @@ def run_month(work: Path) -> dict[str, Any]:
     receivers = _receiver_work(runs, facts.get("ti_list", []))
     month_wall = facts["wall_end"] - facts["wall_start"]
     return {
+        "forkserver": forkserver,
         "kommuner": KOMMUNER,
         "complete": summary.complete,
         "deliveries": sum(s.planned for s in summary.senders),
         "total_seconds": round(total, 1),
         "month_seconds": round(month_wall, 1),
         "task_instances": facts["tis"],
+        "cpu_seconds": round(facts["cpu_end"] - facts["cpu_start"], 1),
         "cpu_per_ti": round((facts["cpu_end"] - facts["cpu_start"]) / max(1, facts["tis"]), 3),
+        "scheduler_pss_mb": facts["scheduler_pss_mb"],
         "sender_run_seconds": senders,
         "receiver_runs": len(receivers),
         "receiver_run_mean_seconds": round(sum(receivers) / max(1, len(receivers)), 1),
+        "task_profile": _task_profile(facts.get("ti_list", [])),
         "deferred_waits": summary.deferred_waits,
         "state_mismatches": summary.state_mismatches,
         "transcript_tail": out.getvalue().splitlines()[-1:],
+    }
+
+
+def _task_profile(tis: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per task id: how many task instances ran and their mean wall seconds (start to end of the last try;
+    a deferred task's time in the triggerer included): where the month's task instances go."""
+    seconds: dict[str, list[float]] = {}
+    for ti in tis:
+        if ti.get("start_date") and ti.get("end_date"):
+            seconds.setdefault(str(ti["task_id"]), []).append(_seconds(ti))
+    return {
+        task: {"tis": len(values), "mean_seconds": round(sum(values) / len(values), 2)}
+        for task, values in sorted(seconds.items())
     }
 
 
@@ -394,6 +434,13 @@ def _plain_receivers(home: Any, port: int, host_key: str, users: list[str]) -> l
     return seconds
 
 
+def _ratio(top: dict[str, Any] | None, bottom: dict[str, Any] | None, key: str) -> float | None:
+    """``top[key] / bottom[key]``, or None when one of the two was not measured."""
+    if top is None or bottom is None:
+        return None
+    return round(float(top[key]) / max(1e-9, float(bottom[key])), 2)
+
+
 def main() -> int:
     import logging
     import warnings
@@ -404,7 +451,8 @@ def main() -> int:
     try:
         parse = parse_times()
         trivial = run_trivial(work / "trivial")
-        month = run_month(work)
+        month = run_month(work / "forkserver", forkserver=True)
+        fork = run_month(work / "fork", forkserver=False) if COMPARE else None
         plain = run_plain(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -420,10 +468,15 @@ def main() -> int:
         "parse": parse,
         "trivial": trivial,
         "month": month,
+        "month_without_forkserver": fork,
         "plain": plain,
         "ratio_project_cpu_per_ti_to_trivial": round(
             month["cpu_per_ti"] / max(1e-9, trivial["cpu_per_ti"]), 2
         ),
+        "ratio_project_cpu_per_ti_to_trivial_without_forkserver": _ratio(fork, trivial, "cpu_per_ti"),
+        "ratio_month_seconds_forkserver_to_fork": _ratio(month, fork, "month_seconds"),
+        "ratio_month_cpu_forkserver_to_fork": _ratio(month, fork, "cpu_seconds"),
+        "ratio_scheduler_pss_forkserver_to_fork": _ratio(month, fork, "scheduler_pss_mb"),
         "ratio_sender_run_to_plain": sender_ratios,
         "ratio_receiver_run_to_plain": round(
             month["receiver_run_mean_seconds"] / max(1e-9, plain["receiver_mean_seconds"]), 2
@@ -433,11 +486,12 @@ def main() -> int:
             "sender_ratio": 3,
             "receiver_ratio": 3,
             "ms_per_dag": 100,
-            "month_seconds": 600,
+            "month_seconds": 300,
         },
     }
     print(json.dumps(result))
-    return 0 if month["complete"] and trivial["state"] == "success" else 1
+    complete = month["complete"] and (fork is None or fork["complete"])
+    return 0 if complete and trivial["state"] == "success" else 1
 
 
 if __name__ == "__main__":

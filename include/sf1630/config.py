@@ -113,6 +113,10 @@ class RunSettings(Model):
     schedule: Text
     timezone: Text
     start_date: date
+    #: Runs for months whose run time has passed since ``start_date`` are made too (the demo's one month).
+    catchup: bool = False
+    #: No run for a month starting after this day (the demo: its month is the only one).
+    end_date: date | None = None
     retries: Annotated[int, Field(ge=0)]
     retry_delay: Duration
     max_retry_delay: Duration

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.utils.skipmixin import SkipMixin
 from airflow.sdk import (
     DAG,
     Asset,
@@ -34,7 +35,7 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from sf1630.airflow import connections
 from sf1630.airflow.alerts import About
@@ -58,11 +59,12 @@ from sf1630.receiver.delivery import (
     validate_items,
 )
 from sf1630.receiver.fetch import list_inbox
-from sf1630.receiver.housekeeping import sweep_inbox
-from sf1630.receiver.inbox import InboxItem
+from sf1630.receiver.housekeeping import housekeeping_due, sweep_inbox
+from sf1630.receiver.inbox import InboxItem, InboxListing
 from sf1630.receiver.quarantine import expire
 
 LOADS_ALIAS = "sf1630_lis_loads"
+HOUSEKEEPING = "housekeeping"
 log = logging.getLogger(__name__)
 
 
@@ -71,16 +73,19 @@ def spec_asset(spec: str) -> Asset:
     return Asset(name=f"sf1630_lis_{spec}", uri=f"sf1630://lis-warehouse/{spec}")
 
 
-class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
+class MetadataSensor(BaseSensorOperator, SkipMixin):  # type: ignore[misc]
     """Wait until IN/ holds an inbox item (``*.metadata`` beside its data file); return the items found.
 
     One quick synchronous look first (a listing over the SFTP connection): when something is waiting, as
     it usually is on a schedule, the task needs no trip through the triggerer. Otherwise it defers to
     :class:`~sf1630.airflow.arrival.FileArrival` (no worker slot held) and lists once more when that fires
-    (the trigger reports names, the steps need the paired items). Nothing within ``wait`` → skipped, not
-    failed. With ``deferrable=False`` the ordinary sensor loop calls :meth:`poke`. A server that cannot be
-    trusted or refuses the login fails the wait in both modes. The XCom is a list of inbox items as dicts
-    with their ``label``.
+    (the trigger reports names, the steps need the paired items). A run that ends up with no item (nothing
+    within ``wait``) is short-circuited here: this task succeeds and skips every later step, so an empty
+    hourly run costs one short task and still ends green; only when housekeeping has work (an orphan past
+    the grace period, quarantine past its keep) does that step still run. With ``deferrable=False`` the
+    ordinary sensor loop calls :meth:`poke` (nothing within ``wait`` → skipped, the always-run steps run).
+    A server that cannot be trusted or refuses the login fails the wait in both modes. The XCom is a list
+    of inbox items as dicts with their ``label``.
     """
 
     def __init__(
@@ -111,7 +116,7 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
             return super().execute(context)
         # A quick look first: what is already there needs no trip through the triggerer, and a trigger
         # that fires seconds after the deferral is what trips apache/airflow#71580 (see arrival.py).
-        found = self._items()
+        found = self._items(self._listing())
         if found:
             return found
         deadline = time.time() + self.wait.total_seconds()
@@ -119,27 +124,46 @@ class MetadataSensor(BaseSensorOperator):  # type: ignore[misc]
         self.defer(trigger=trigger, method_name="execute_complete")
         return None
 
-    def _items(self) -> list[dict[str, Any]]:
-        """The complete inbox items in ``path``, labelled (one listing)."""
-        receiver = load_receiver(self.sftp_user)
+    def _listing(self) -> InboxListing:
+        """``path`` listed and paired (one listing over the connection)."""
         with connections.sftp(self.sftp_conn_id) as sftp:
-            listing = list_inbox(sftp, self.path, who=self.sftp_user)
+            return list_inbox(sftp, self.path, who=self.sftp_user)
+
+    def _items(self, listing: InboxListing) -> list[dict[str, Any]]:
+        """The complete inbox items of ``listing``, labelled."""
+        receiver = load_receiver(self.sftp_user)
         labelled = [(item, item.label(receiver.kommune, receiver.lis)) for item in listing.items]
         return [{**asdict(item), "label": label} for item, label in labelled]
 
     def poke(self, context: Any) -> PokeReturnValue:
         """One synchronous look into ``path``; done when an item is waiting, with the items as XCom."""
-        found = self._items()
+        found = self._items(self._listing())
         return PokeReturnValue(is_done=bool(found), xcom_value=found)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Turn the trigger's event into the sensor's outcome: the items found, skipped, or failed."""
+        """Turn the trigger's event into the sensor's outcome: the items found, the run short-circuited,
+        or failed."""
         status = event.get("status")
-        if status == FOUND:
-            return self._items()
-        if status == TIMED_OUT:
-            raise AirflowSkipException(f"no {self.pattern} in {self.path} within {self.wait}")
-        raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {event.get('message')}")
+        if status not in (FOUND, TIMED_OUT):
+            reason = event.get("message")
+            raise AirflowException(f"waiting for {self.pattern} in {self.path} failed: {reason}")
+        listing = self._listing()
+        found = self._items(listing)
+        if found:
+            return found
+        self._short_circuit(context, listing, "no complete item" if status == FOUND else "nothing")
+        return []
+
+    def _short_circuit(self, context: Any, listing: InboxListing, what: str) -> None:
+        """Skip the run's later steps (housekeeping too, unless it has work): nothing to fetch."""
+        receiver = load_receiver(self.sftp_user)
+        sweep = housekeeping_due(listing, receiver, storage(receiver).quarantine, now=datetime.now(UTC))
+        later = [
+            t for t in self.get_flat_relatives(upstream=False) if not (sweep and t.task_id == HOUSEKEEPING)
+        ]
+        skipped = ", ".join(sorted(t.task_id for t in later))
+        log.info("%s in %s/%s within %s: skipping %s", what, self.sftp_user, self.path, self.wait, skipped)
+        self.skip(ti=context["ti"], tasks=later)
 
 
 def _spec_for(name: str) -> ExtractSpec:
@@ -226,7 +250,7 @@ def delete(sftp_user: str) -> list[str]:
     return delete_items(_intake(load_receiver(sftp_user)), records)
 
 
-@task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+@task(task_id=HOUSEKEEPING, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
 def housekeeping(sftp_user: str) -> dict[str, list[str]]:
     """Sweep IN/ (orphans beyond the grace period quarantined) and delete quarantine past its keep."""
     receiver = load_receiver(sftp_user)

@@ -133,12 +133,14 @@ def dag_arguments(settings: RunSettings) -> dict[str, Any]:
     """The ``DAG(...)`` keyword arguments that come from run settings, alike for every SF1630 DAG.
 
     Retries back off exponentially up to ``max_retry_delay``; a month is delivered once, so no catch-up of
-    months missed before the start. The schedule stays in each ``DAG(...)`` call, where readers (and
+    months missed before the start unless ``catchup`` says so (the demo's one month, bounded by
+    ``end_date``). The schedule stays in each ``DAG(...)`` call, where readers (and
     ruff's AIR rules) look for it: :func:`monthly_timetable` of ``settings.schedule`` for most.
     """
     return {
         "start_date": start(settings.start_date, settings.timezone),
-        "catchup": False,
+        "end_date": start(settings.end_date, settings.timezone) if settings.end_date else None,
+        "catchup": settings.catchup,
         "default_args": {
             "owner": settings.owner,
             "retries": settings.retries,

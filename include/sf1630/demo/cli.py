@@ -112,7 +112,7 @@ def register(subparsers: Any) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """The whole demo; exit 0 when every delivery but the invalid one was loaded."""
     from sf1630.demo.layout import DemoHome, HomeInUse
-    from sf1630.demo.run import run_demo
+    from sf1630.demo.run import MonthNotDue, run_demo
     from sf1630.demo.stack import Sizing, StackFailed
     from sf1630.platform.process import EmulatorFailed
 
@@ -134,7 +134,7 @@ def run_command(args: argparse.Namespace) -> int:
     except HomeInUse as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (StackFailed, EmulatorFailed) as exc:
+    except (StackFailed, EmulatorFailed, MonthNotDue) as exc:
         print(f"sf1630 demo: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -4,10 +4,11 @@ Stages: seed (:mod:`sf1630.demo.seed`); start the metadata database (embedded Po
 :mod:`sf1630.demo.metadb`), the on-call mail sink (:mod:`sf1630.demo.mailsink`) and the emulator, which
 takes ``processing_delay`` before it answers a trigger, as the real platform takes minutes; migrate the
 metadata database; start Airflow's scheduler, DAG processor, triggerer and API server
-(:mod:`sf1630.demo.stack`) and print the UI's address and login; unpause the demo's sender and receiver
-DAGs, trigger each sender's run for the month through the REST API (five calls), and let the scheduler
-create the receivers' runs (their schedule is every minute in the demo), each waiting deferred for the
-platform's metadata files while the senders deliver. Progress is read from the REST API, the summary from
+(:mod:`sf1630.demo.stack`) and print the UI's address and login; unpause the demo's receiver DAGs and
+let the scheduler create their runs (every minute in the demo), each waiting deferred for the platform's
+metadata files; then unpause the senders, whose product schedule (06:00 on the 1st) with
+``catchup`` from the month's first to its last day makes the scheduler create exactly the month's run, as
+production's would on the 1st of the month after. Progress is read from the REST API, the summary from
 the ledgers, the warehouse and Airflow's metadata (how many waits went through the triggerer). Every
 process the demo started is stopped at the end, on Ctrl-C and on SIGTERM; ``keep_running`` leaves the
 stack up until Ctrl-C.
@@ -20,7 +21,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,19 @@ def _port(wanted: int) -> int:
     return wanted
 
 
-def sender_logical_date(month: str) -> str:
-    """The logical date of the monthly sender run delivering ``month`` (its data interval's start)."""
+class MonthNotDue(ValueError):
+    """The senders' scheduled run for the month has not come yet, so the scheduler would not make it."""
+
+
+def month_run_due(month: str) -> datetime:
+    """When the product's schedule (06:00 on the 1st, Copenhagen) runs the senders for ``month``: the
+    scheduler makes that run only once this moment has passed."""
     import pendulum
 
-    year, number = (int(part) for part in month.split("-"))
-    return pendulum.datetime(year, number, 1, 6, tz="Europe/Copenhagen").in_timezone("UTC").isoformat()
+    from sf1630.protocol import Period
+
+    following = Period.parse(month).next()
+    return pendulum.datetime(following.year, following.month, 1, 6, tz="Europe/Copenhagen")
 
 
 @dataclass
@@ -108,6 +116,7 @@ def start_everything(
     processing_delay: timedelta,
     api_port: int,
     sizing: Sizing,
+    forkserver: bool = True,
 ) -> Started:
     """Metadata DB, mail sink, emulator, migrated DB, the four Airflow components; ready for runs."""
     from sf1630.platform.process import start_emulator
@@ -146,6 +155,7 @@ def start_everything(
         plugins_folder=REPO_ROOT / "plugins",
         api_port=port,
         sizing=sizing,
+        forkserver=forkserver,
     )
     env = airflow_environment(home, conns, stack_env, smtp=mail.connection_json())
     write_env_file(home, env)
@@ -400,15 +410,22 @@ def run_demo(
     progress: Progress | None = None,
     wait_forever: Callable[[], None] | None = None,
     on_month: Callable[[str, Started], None] | None = None,
+    forkserver: bool = True,
 ) -> Summary:
     """The whole demo; returns the summary (also printed).
 
-    ``on_month("start" | "end", started)`` is called right after the sender runs are triggered and right
+    ``on_month("start" | "end", started)`` is called right after the senders are unpaused and right
     after the month is through (benchmarks measure between them); ``wait_forever`` replaces the wait for
-    Ctrl-C under ``keep_running`` (tests look at the running stack there).
+    Ctrl-C under ``keep_running`` (tests look at the running stack there); ``forkserver=False`` runs the
+    task processes as Airflow does by default (the benchmark's comparison).
     """
     progress = progress or Progress()
     sizing = sizing or Sizing()
+    if month_run_due(month) > datetime.now(UTC):
+        raise MonthNotDue(
+            f"the senders' run for {month} is due {month_run_due(month):%Y-%m-%d %H:%M} (06:00 on the 1st of"
+            " the month after): choose a month whose run time has passed"
+        )
     began = time.monotonic()
     home.reset()
     home.logs.mkdir()
@@ -438,19 +455,18 @@ def run_demo(
             processing_delay=processing_delay,
             api_port=api_port,
             sizing=sizing,
+            forkserver=forkserver,
         )
         print(ui_banner(started.port, started.password), file=progress.stream, flush=True)
         client = started.client
         stage = progress.stage("runs")
-        client.set_paused("sf1630_sender_%", paused=False)
         client.set_paused("sf1630_receiver_%", paused=False)
         waiting = wait_deferred(client, started.stack, started.receivers)
-        logical = sender_logical_date(info.month)
-        for dag_id in started.senders:
-            client.trigger(dag_id, logical, {"period": info.month})
+        client.set_paused("sf1630_sender_%", paused=False)  # the scheduler makes the month's run (catchup)
         stage.done(
             f"{len(started.receivers)} receiver DAGs unpaused, the scheduler's runs of {waiting} of them"
-            f" waiting in the triggerer; {len(started.senders)} sender runs triggered for {info.month}"
+            f" waiting in the triggerer; {len(started.senders)} sender DAGs unpaused: the scheduler runs"
+            f" {info.month} as on {month_run_due(info.month):%Y-%m-%d %H:%M} (schedule 0 6 1 * *, catchup)"
         )
         if on_month is not None:
             on_month("start", started)

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,17 @@ RECEIVER_TUNING: dict[str, Any] = {
 }
 
 #: What the month through Airflow's scheduler adds (``sf1630 demo``, not the docker-compose seed): the
-#: senders run only when the demo triggers them for its fixed month (their cron would fire on 29 February
-#: 2028 at the earliest), the receivers are scheduled every minute so the scheduler creates their runs,
+#: senders keep the product's schedule (06:00 on the 1st, data interval = the month before) and the
+#: scheduler itself makes the demo month's run, as production makes a missed month's: ``catchup`` from the
+#: 1st of the month, ``end_date`` its last day (:func:`month_window`), so that run is the only one. The
+#: receivers are scheduled every minute (production: every hour) so the scheduler creates their runs,
 #: each waiting (deferred) for the platform's metadata files while the senders deliver; the platform takes
 #: its time (``--processing-delay``), so the senders' receipts are waited for in the triggerer too.
-NEVER = "0 0 29 2 *"
 MONTH_SENDER_TUNING: dict[str, Any] = {
-    "schedule": NEVER,
+    "catchup": True,
     "receipt_poll": "3s",
-    "receipt_quick_look": "5s",
+    # The platform takes --processing-delay (20 s) per trigger: a longer first look only holds a slot.
+    "receipt_quick_look": "1s",
     "receipt_timeout": "15m",
 }
 #: One sender's month is late on purpose: KSD's run gets a deadline shorter than the platform's delays make
@@ -100,6 +103,7 @@ def write_demo_config(
     scheduled: bool = False,
     max_active_deliveries: int | None = None,
     sender_codes: Sequence[str] | None = None,
+    month: str = DEMO_MONTH,
 ) -> Path:
     """Copy the shipped configuration into the home: the first ``kommune_count`` kommuner, demo timings
     (and, when ``scheduled``, the settings of a month through Airflow's scheduler)."""
@@ -121,7 +125,7 @@ def write_demo_config(
         if accepts is not None:
             receivers["defaults"]["accepts"] = [c for c in accepts if c in sender_codes]
     if scheduled:
-        senders["defaults"].update(MONTH_SENDER_TUNING)
+        senders["defaults"].update(MONTH_SENDER_TUNING, **month_window(month))
         receivers["defaults"].update(MONTH_RECEIVER_TUNING)
         for sender in senders["senders"]:
             if sender["code"] == LATE_SENDER:
@@ -132,6 +136,13 @@ def write_demo_config(
         text = yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
         (target / f"{name}.yaml").write_text(f"# Written by `sf1630 demo seed`.\n{text}", encoding="utf-8")
     return target
+
+
+def month_window(month: str) -> dict[str, str]:
+    """``start_date`` and ``end_date`` that let the scheduler make one run: the one delivering ``month``."""
+    period = Period.parse(month)
+    last_day = period.next().first_day - timedelta(days=1)
+    return {"start_date": period.first_day.date().isoformat(), "end_date": last_day.date().isoformat()}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -253,6 +264,7 @@ def seed(
         scheduled=scheduled,
         max_active_deliveries=max_active_deliveries,
         sender_codes=sender_codes,
+        month=str(period),
     )
     registry = load_registry(folder)
     kommuner, senders = registry.kommuner, registry.senders

@@ -98,8 +98,16 @@ def stack_environment(
     plugins_folder: Path | None = None,
     api_port: int = 8080,
     sizing: Sizing | None = None,
+    forkserver: bool = True,
 ) -> dict[str, str]:
-    """The ``AIRFLOW_*`` variables (beyond the inherited environment) every component runs with."""
+    """The ``AIRFLOW_*`` variables (beyond the inherited environment) every component runs with.
+
+    ``forkserver``: the scheduler's task processes start from a forkserver with both sides' modules
+    preloaded (:mod:`sf1630.deployment.task_processes`), as the deployment docs recommend; off, they fork
+    from Airflow's default workers and import everything per task (the benchmark compares the two).
+    """
+    from sf1630.deployment.task_processes import scheduler_settings
+
     sizing = sizing or Sizing()
     base_url = f"http://127.0.0.1:{api_port}"
     env = {
@@ -133,6 +141,8 @@ def stack_environment(
     }
     if plugins_folder is not None:
         env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins_folder)
+    if forkserver:
+        env.update(scheduler_settings())
     admin_password(airflow_home)
     return env
 

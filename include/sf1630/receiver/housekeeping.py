@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from sf1630.receiver.config import Receiver
 from sf1630.receiver.fetch import delete_remote, list_inbox, remote_path
-from sf1630.receiver.inbox import overdue
-from sf1630.receiver.quarantine import quarantine
+from sf1630.receiver.inbox import InboxListing, overdue
+from sf1630.receiver.quarantine import past_keep, quarantine
+from sf1630.receiver.storage import StorePath
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient
@@ -33,6 +34,18 @@ class InboxSweep:
     quarantined_orphans: list[str] = field(default_factory=list)
     metadata_without_data: list[str] = field(default_factory=list)
     unsafe_names: list[str] = field(default_factory=list)
+
+
+def housekeeping_due(
+    listing: InboxListing, receiver: Receiver, quarantine_root: StorePath, *, now: datetime
+) -> bool:
+    """Whether a sweep would change anything: an orphaned data file past the grace period in ``listing``,
+    or a quarantine folder past its keep. A receiver run that found no delivery runs housekeeping only then,
+    so an empty hourly run costs one short task (what is merely reported waits for the next sweep)."""
+    settings = receiver.settings
+    if overdue(listing.data_without_metadata, now=now, grace=settings.grace):
+        return True
+    return bool(past_keep(quarantine_root, keep=settings.quarantine_keep, now=now))
 
 
 def sweep_inbox(sftp: SFTPClient, receiver: Receiver, quarantine_root: Path, *, now: datetime) -> InboxSweep:

@@ -58,14 +58,23 @@ def quarantine(
 
 
 def expire(root: StorePath, *, keep: timedelta, now: datetime) -> list[str]:
-    """Delete quarantine folders whose ``quarantined_at`` is older than ``keep``; returns their names.
+    """Delete quarantine folders whose ``quarantined_at`` is older than ``keep``; returns their names."""
+    expired = []
+    for folder in past_keep(root, keep=keep, now=now):
+        remove_tree(folder)
+        expired.append(folder.name)
+    return expired
+
+
+def past_keep(root: StorePath, *, keep: timedelta, now: datetime) -> list[StorePath]:
+    """The quarantine folders whose ``quarantined_at`` is older than ``keep`` (what :func:`expire` deletes).
 
     The time comes from ``reason.json`` (object stores keep no reliable folder times); a folder without a
     readable reason is left alone and logged, since guessing its age could delete what a person needs.
     """
     if not root.exists():
         return []
-    expired = []
+    old = []
     for folder in sorted(root.iterdir(), key=str):
         try:
             reason = json.loads((folder / REASON_FILE).read_bytes())
@@ -74,6 +83,5 @@ def expire(root: StorePath, *, keep: timedelta, now: datetime) -> list[str]:
             log.warning("quarantine folder %s has no readable %s: left alone", folder, REASON_FILE)
             continue
         if now - at > keep:
-            remove_tree(folder)
-            expired.append(folder.name)
-    return expired
+            old.append(folder)
+    return old

@@ -169,8 +169,11 @@ def test_the_scheduler_ran_the_month_and_the_waits_were_deferred(finished: Finis
     for run in runs:
         by_dag.setdefault(str(run["dag_id"]), []).append(run)
     for code in SENDERS:
-        [sender_run] = by_dag[f"sf1630_sender_{code.lower()}"]
-        assert sender_run["state"] == "success" and sender_run["run_type"] == "manual"
+        [sender_run] = by_dag[f"sf1630_sender_{code.lower()}"]  # the month's run and no other
+        assert sender_run["state"] == "success" and sender_run["run_type"] == "scheduled"
+        # The product's schedule: the data interval is October, the run due 06:00 (Copenhagen) on 1 November.
+        assert sender_run["logical_date"] == sender_run["data_interval_start"] == "2026-10-01T04:00:00Z"
+        assert sender_run["data_interval_end"] == "2026-11-01T05:00:00Z"
     for user in LIS:
         receiver_runs = by_dag[f"sf1630_receiver_{user.lower()}"]
         assert receiver_runs and all(r["run_type"] == "scheduled" for r in receiver_runs)  # the scheduler's

@@ -1,5 +1,6 @@
 """The quarantine keeps each refused delivery in its own folder (owner-only), builds paths only from safe
-names, works on any object-store path, and deletes folders older than the keep period."""
+names, works on any object-store path, and deletes folders older than the keep period; housekeeping is due
+only when it would change something."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 
 import pytest
 from sf1630.protocol import UnsafeFileName
+from sf1630.receiver.config import Receiver
+from sf1630.receiver.housekeeping import housekeeping_due
+from sf1630.receiver.inbox import InboxListing, RemoteFile
 from sf1630.receiver.quarantine import expire, quarantine
 from upath import UPath
 
@@ -58,3 +62,24 @@ def test_quarantine_past_its_keep_is_deleted(tmp_path: Path) -> None:
     assert expire(root, keep=timedelta(days=30), now=now) == ["old.csv"]
     assert not old.exists() and young.exists() and unknown.exists()
     assert expire(tmp_path / "nothing", keep=timedelta(days=30), now=now) == []
+
+
+def test_housekeeping_is_due_only_for_an_overdue_orphan_or_quarantine_past_its_keep(
+    tmp_path: Path, herning: Receiver
+) -> None:
+    """What lets an empty receiver run skip housekeeping: nothing it would change."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    grace, keep = herning.settings.grace, herning.settings.quarantine_keep
+    root = tmp_path / "q"
+    young = RemoteFile("KY_LIS_65700000_M10_20261101060000.csv", 1, now - grace / 2)
+    old = RemoteFile(young.name, 1, now - grace - timedelta(minutes=1))
+    lonely = RemoteFile(young.name + ".metadata", 1, now - 10 * grace)
+    assert not housekeeping_due(InboxListing(), herning, root, now=now)
+    assert not housekeeping_due(
+        InboxListing(data_without_metadata=(young,), metadata_without_data=(lonely,)), herning, root, now=now
+    )  # too young to sweep, and a lonely metadata file is only reported
+    assert housekeeping_due(InboxListing(data_without_metadata=(old,)), herning, root, now=now)
+    quarantine(root, "kept.csv", {"quarantined_at": (now - keep + timedelta(days=1)).isoformat()})
+    assert not housekeeping_due(InboxListing(), herning, root, now=now)
+    quarantine(root, "old.csv", {"quarantined_at": (now - keep - timedelta(days=1)).isoformat()})
+    assert housekeeping_due(InboxListing(), herning, root, now=now)
