@@ -382,16 +382,11 @@ def _plain_receivers(home: Any, port: int, host_key: str, users: list[str]) -> l
     from sf1630.dataspec.validation import Validator
     from sf1630.demo.environment import warehouse_schema
     from sf1630.receiver.config import load_receiver
-    from sf1630.receiver.delivery import (
-        Intake,
-        Quarantined,
-        delete_items,
-        fetch_item,
-        load_item,
-        validate_items,
-    )
+    from sf1630.receiver.delivery import delete_items, fetch_item, load_item, validate_items
     from sf1630.receiver.extract import spec_for
     from sf1630.receiver.fetch import list_inbox
+    from sf1630.receiver.intake import Intake
+    from sf1630.receiver.record import Quarantined
     from sf1630.receiver.storage import Storage
     from upath import UPath
 

@@ -220,8 +220,8 @@ def _database(work: Path) -> Any:
 
 def _intake(home: Path, port: int, work: Path) -> Any:
     from sf1630.receiver.config import load_receiver
-    from sf1630.receiver.delivery import Intake
     from sf1630.receiver.extract import spec_for
+    from sf1630.receiver.intake import Intake
     from sf1630.receiver.storage import Storage
     from upath import UPath
 
@@ -235,7 +235,7 @@ def _intake(home: Path, port: int, work: Path) -> Any:
 
 
 def _records(work: Path, step: str) -> list[Any]:
-    from sf1630.receiver.delivery import ItemRecord
+    from sf1630.receiver.record import ItemRecord
 
     return [ItemRecord.from_xcom(r) for r in json.loads((work / f"{step}.json").read_text(encoding="utf-8"))]
 

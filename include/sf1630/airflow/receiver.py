@@ -44,24 +44,14 @@ from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.airflow.deadline import deadline_alert
 from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.runs import dag_arguments, monthly_timetable
-from sf1630.airflow.store import storage
+from sf1630.airflow.store import intake_for, storage
 from sf1630.receiver.config import LOAD_TASK, Receiver, load_receiver, load_receivers
-from sf1630.receiver.delivery import (
-    ExtractSpec,
-    Held,
-    Intake,
-    ItemRecord,
-    Quarantined,
-    Status,
-    delete_items,
-    fetch_item,
-    load_item,
-    validate_items,
-)
+from sf1630.receiver.delivery import delete_items, fetch_item, load_item, validate_items
 from sf1630.receiver.fetch import list_inbox
 from sf1630.receiver.housekeeping import housekeeping_due, sweep_inbox
 from sf1630.receiver.inbox import InboxItem, InboxListing
 from sf1630.receiver.quarantine import expire
+from sf1630.receiver.record import Held, ItemRecord, Quarantined, Status
 
 LOADS_ALIAS = "sf1630_lis_loads"
 HOUSEKEEPING = "housekeeping"
@@ -166,23 +156,6 @@ class MetadataSensor(BaseSensorOperator, SkipMixin):  # type: ignore[misc]
         self.skip(ti=context["ti"], tasks=later)
 
 
-def _spec_for(name: str) -> ExtractSpec:
-    from sf1630.receiver.extract import spec_for  # polars and the data specs load only in tasks
-
-    return spec_for(name)
-
-
-def _intake(receiver: Receiver) -> Intake:
-    """The processing context of ``receiver`` with its connections and store resolved."""
-    return Intake(
-        receiver=receiver,
-        database=connections.database(receiver.warehouse_conn_id),
-        open_sftp=lambda: connections.sftp(receiver.sftp_conn_id),
-        spec_for=_spec_for,
-        storage=storage(receiver),
-    )
-
-
 def _records(value: Any) -> list[ItemRecord]:
     return [ItemRecord.from_xcom(v) for v in (value or [])]
 
@@ -190,7 +163,7 @@ def _records(value: Any) -> list[ItemRecord]:
 @task
 def fetch(sftp_user: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Check every waiting item's metadata and stage its data file; refused ones go to the quarantine."""
-    intake = _intake(load_receiver(sftp_user))
+    intake = intake_for(load_receiver(sftp_user))
     records = []
     for item in items:
         inbox_item = InboxItem(item["data_name"], item["metadata_name"], int(item["data_size"]))
@@ -205,7 +178,7 @@ def validate(sftp_user: str, fetched: list[dict[str, Any]]) -> list[dict[str, An
     """Validate every staged file of the run with GX in this one process; reports go to the store."""
     from sf1630.dataspec.validation import Validator
 
-    intake = _intake(load_receiver(sftp_user))
+    intake = intake_for(load_receiver(sftp_user))
     records = _records(fetched)
     validator = Validator() if any(r.status is Status.STAGED for r in records) else None
     checked = validate_items(intake, records, validator) if validator else records
@@ -225,7 +198,7 @@ def load(sftp_user: str, record: dict[str, Any]) -> dict[str, Any]:
     context = get_current_context()
     context["delivery_label"] = record["label"]  # type: ignore[typeddict-unknown-key]
     try:
-        done = load_item(_intake(receiver), ItemRecord.from_xcom(record))
+        done = load_item(intake_for(receiver), ItemRecord.from_xcom(record))
     except (Quarantined, Held) as refused:
         raise AirflowFailException(refused.record.summary) from None
     if done.status is Status.LOADED:
@@ -247,7 +220,7 @@ def delete(sftp_user: str) -> list[str]:
     records = _records(fetched)
     if not records:
         return []
-    return delete_items(_intake(load_receiver(sftp_user)), records)
+    return delete_items(intake_for(load_receiver(sftp_user)), records)
 
 
 @task(task_id=HOUSEKEEPING, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)

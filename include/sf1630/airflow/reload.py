@@ -7,39 +7,21 @@ rare, manual, and started from the Loads view's link with both params filled in.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from sf1630.airflow import connections
 from sf1630.airflow.runs import dag_arguments, run_params
-from sf1630.receiver.config import Receiver, load_receiver, load_receivers
-
-if TYPE_CHECKING:
-    from sf1630.receiver.delivery import Intake
+from sf1630.receiver.config import load_receiver, load_receivers
 
 RELOAD_DAG_ID = "sf1630_reload"
-
-
-def _intake(receiver: Receiver) -> Intake:
-    """The receiver's processing context (warehouse, store) with its connections resolved."""
-    from sf1630.airflow.store import storage
-    from sf1630.receiver.delivery import Intake
-    from sf1630.receiver.extract import spec_for
-
-    return Intake(
-        receiver=receiver,
-        database=connections.database(receiver.warehouse_conn_id),
-        open_sftp=lambda: connections.sftp(receiver.sftp_conn_id),  # a reload never touches the server
-        spec_for=spec_for,
-        storage=storage(receiver),
-    )
 
 
 @task(multiple_outputs=False)
 def reload(**context: Any) -> dict[str, Any]:
     """Reload the quarantined delivery the params name; fails with the reason when it cannot."""
+    from sf1630.airflow.store import intake_for
     from sf1630.receiver.reload import ReloadRefused, reload_quarantined
 
     params = run_params(context)
@@ -49,7 +31,7 @@ def reload(**context: Any) -> dict[str, Any]:
     except KeyError as err:
         raise AirflowFailException(str(err)) from None
     try:
-        result = reload_quarantined(_intake(receiver), file_name)
+        result = reload_quarantined(intake_for(receiver), file_name)
     except (ReloadRefused, ValueError) as err:
         raise AirflowFailException(str(err)) from None
     return result.as_dict()

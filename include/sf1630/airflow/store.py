@@ -1,7 +1,8 @@
 """Where a receiver's staged files, reports and quarantine live: its share of the object store.
 
 ``storage`` in receivers.yaml (an fsspec URL, with ``storage_conn_id`` for its Airflow connection), or
-``file://$AIRFLOW_HOME/sf1630`` by default, so every worker sees the same files.
+``file://$AIRFLOW_HOME/sf1630`` by default, so every worker sees the same files. :func:`intake_for` adds the
+receiver's connections: the one way the tasks (receiver and reload DAGs) get the steps' ``Intake``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from pathlib import Path
 
 from airflow.sdk import ObjectStoragePath
 
+from sf1630.airflow import connections
 from sf1630.receiver.config import Receiver
+from sf1630.receiver.intake import ExtractSpec, Intake
 from sf1630.receiver.storage import Storage, StorePath
 
 
@@ -27,6 +30,23 @@ def storage(receiver: Receiver) -> Storage:
     url = settings.storage or f"file://{_airflow_home() / 'sf1630'}"
     base = ObjectStoragePath(url, conn_id=settings.storage_conn_id or None)
     return Storage(base, receiver.sftp_user)
+
+
+def intake_for(receiver: Receiver) -> Intake:
+    """The steps' context for ``receiver``: its warehouse and SFTP connections and its store resolved."""
+    return Intake(
+        receiver=receiver,
+        database=connections.database(receiver.warehouse_conn_id),
+        open_sftp=lambda: connections.sftp(receiver.sftp_conn_id),
+        spec_for=_spec_for,
+        storage=storage(receiver),
+    )
+
+
+def _spec_for(name: str) -> ExtractSpec:
+    from sf1630.receiver.extract import spec_for  # polars and the data specs load only when a step needs one
+
+    return spec_for(name)
 
 
 def local_quarantine(receiver: Receiver) -> Path:

@@ -9,7 +9,10 @@ validation then checks that every row carries that kommune and month (the receiv
 rows-belong-to-delivery check), exactly as it checks the rows against a name. Only a file where neither
 the name nor the data give them is quarantined, with :data:`UNCLAIMED` as its reason.
 
-A plain module on purpose: :mod:`sf1630.receiver.delivery` calls it from the one place it reads the name.
+:func:`check_claims` is the one place the fetch step (:mod:`sf1630.receiver.delivery`) checks what a
+delivery's metadata claims about itself (file name, sender, kommune) against the listing and the
+configuration before it is trusted; a claim that does not hold is a :class:`Refusal`, which the quarantine
+(:mod:`sf1630.receiver.quarantine`) keeps with the sender's contact.
 """
 
 from __future__ import annotations
@@ -17,11 +20,24 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sf1630.protocol import DataFileName, InvalidFileName, Period
+from sf1630.protocol import (
+    METADATA_SUFFIX,
+    DataFileName,
+    FileMetadata,
+    InvalidFileName,
+    Period,
+    ProtocolError,
+    check_safe_name,
+)
+from sf1630.receiver.config import AcceptedSender, Receiver
+from sf1630.receiver.inbox import InboxItem
+from sf1630.receiver.intake import SPEC_ERRORS
+from sf1630.receiver.record import ItemRecord, Status
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient
@@ -126,3 +142,103 @@ def read_head(sftp: SFTPClient, path: str, limit: int = HEAD_BYTES) -> bytes:
     """The first ``limit`` bytes of remote file ``path`` (a name already checked), never more."""
     with sftp.open(path, "rb") as handle:
         return bytes(handle.read(limit))
+
+
+@dataclass(frozen=True)
+class CheckedClaims:
+    """The metadata's claims once checked against the listing and the configuration."""
+
+    metadata: FileMetadata
+    sender: AcceptedSender
+    name: Claimed  # kommune (``authority``) and month, from the file name or from the data
+    period: Period
+
+    def record(self, item: InboxItem, label: str, status: Status, received_at: datetime) -> ItemRecord:
+        """The step's record of ``item``, built from the claims only once they hold."""
+        return ItemRecord(
+            data_name=item.data_name,
+            metadata_name=item.metadata_name,
+            data_size=item.data_size,
+            label=label,
+            status=status,
+            file_transfer_uuid=self.metadata.file_transfer_uuid,
+            sender=self.sender.code,
+            kommune=self.name.authority,
+            period=str(self.period),
+            spec=self.sender.dataspec,
+            received_at=received_at.isoformat(),
+        )
+
+
+class SpecUnusable(Exception):
+    """The accepted ``sender``'s data spec could not be loaded while its claims were checked."""
+
+    def __init__(self, sender: AcceptedSender, error: Exception) -> None:
+        super().__init__(str(error))
+        self.sender = sender
+        self.error = error
+
+
+class Refusal(Exception):
+    """Why a delivery is refused; ``sender`` once the file name has named an accepted one."""
+
+    def __init__(self, reason: str, detail: str, sender: AcceptedSender | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.sender = sender
+
+
+def check_claims(receiver: Receiver, item: InboxItem, raw: bytes, head: Callable[[], bytes]) -> CheckedClaims:
+    """Check the metadata ``raw`` of ``item`` (``head`` reads the data file's first bytes, when the name
+    does not say kommune and month); :class:`Refusal` when a claim does not hold, :class:`SpecUnusable`
+    when the sender's data spec is needed and cannot be loaded."""
+    from sf1630.protocol import read_metadata
+
+    try:
+        metadata = read_metadata(raw)
+    except ProtocolError as err:
+        raise Refusal(f"metadata {err.reason}", str(err)) from err
+    claimed = metadata.file.file_name
+    try:
+        check_safe_name(claimed)
+    except ProtocolError as err:
+        raise Refusal(f"file name {err.reason}", str(err)) from err
+    if claimed + METADATA_SUFFIX != item.metadata_name:
+        raise Refusal("file name mismatch", f"metadata {item.metadata_name} describes {claimed!r}")
+    name = from_name(claimed)
+    sender = _claimed_sender(receiver, metadata, name)
+    if name is None:
+        from sf1630.receiver.extract import spec_for
+
+        try:
+            spec = spec_for(sender.dataspec).spec
+        except SPEC_ERRORS as err:
+            raise SpecUnusable(sender, err) from err
+        try:
+            name = from_data(head(), spec, claimed)
+        except Unclaimed as err:
+            raise Refusal(UNCLAIMED, str(err), sender) from err
+    kommune = receiver.kommune
+    if name.authority != kommune.cvr:
+        serves = f"{receiver.sftp_user} serves {kommune.name} ({kommune.cvr})"
+        detail = f"file is for CVR {name.authority}, {serves}"
+        raise Refusal("wrong kommune", detail, sender)
+    return CheckedClaims(metadata, sender, name, name.month)
+
+
+def _claimed_sender(receiver: Receiver, metadata: FileMetadata, name: Claimed | None) -> AcceptedSender:
+    """The accepted sender the name's code names (its SFTP user must match), else the metadata's user's."""
+    user = metadata.file.sender
+    if name is None:
+        sender = next((s for s in receiver.accepted if s.sftp_user == user), None)
+        if sender is None:
+            raise Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {user!r}")
+        return sender
+    sender = receiver.sender(name.sender or "")
+    if sender is None:
+        raise Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {name.sender!r}")
+    if user != sender.sftp_user:
+        detail = f"Sender {user!r} is not {name.sender}'s SFTP user {sender.sftp_user!r}"
+        raise Refusal("wrong sender", detail, sender)
+    return sender

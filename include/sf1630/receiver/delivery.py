@@ -4,14 +4,15 @@ The order is the contract with the platform and with ourselves: nothing leaves t
 warehouse has committed the rows and the ledger row together, so a crash anywhere leaves the delivery either
 untouched on the server or recorded in the ledger (and then merely deleted on the next run). Everything the
 delivery claims about itself (file name, sender, kommune, size) is checked against the listing and the
-configuration before it is trusted; a refused delivery is quarantined (and only then cleared from IN/) and
-reported with the sender's contact.
+configuration before it is trusted (:mod:`sf1630.receiver.claims`); a refused delivery is quarantined (and
+only then cleared from IN/) and reported with the sender's contact (:mod:`sf1630.receiver.quarantine`).
 
-Each step is its own task and may run in its own process on any worker: what it hands on is a plain
-:class:`ItemRecord` per inbox item (the tasks' XCom), and the files live in the receiver's object store
-(:mod:`sf1630.receiver.storage`). Every step is idempotent: the staged file and the report folder have fixed
-names, the load is a no-op when the ledger already has the FileTransferUUID, and the delete step removes
-from IN/ only what the ledger (or the quarantine) holds.
+Each step is its own task and may run in its own process on any worker: it works with the LIS system's
+:class:`~sf1630.receiver.intake.Intake`, what it hands on is a plain
+:class:`~sf1630.receiver.record.ItemRecord` per inbox item (the tasks' XCom), and the files live in the
+receiver's object store (:mod:`sf1630.receiver.storage`). Every step is idempotent: the staged file and
+the report folder have fixed names, the load is a no-op when the ledger already has the FileTransferUUID,
+and the delete step removes from IN/ only what the ledger (or the quarantine) holds.
 
 - :func:`fetch_item`: metadata read (size-capped, hardened reader) and claims checked; already in the ledger
   → nothing to do but delete; else the data file is downloaded into staging with its size checked.
@@ -34,183 +35,28 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
-from enum import StrEnum
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
-from sf1630.config import ConfigError
-from sf1630.database import Database
-from sf1630.protocol import (
-    METADATA_SUFFIX,
-    DocumentTooLarge,
-    FileMetadata,
-    Period,
-    ProtocolError,
-    check_safe_name,
-)
+from sf1630.protocol import METADATA_SUFFIX, DocumentTooLarge, check_safe_name
 from sf1630.receiver import claims as claiming
-from sf1630.receiver.config import AcceptedSender, Receiver
-from sf1630.receiver.fetch import OpenSFTP, SizeMismatch, delete_remote, download_with_retries, read_small
+from sf1630.receiver.fetch import SizeMismatch, delete_remote, download_with_retries, read_small
 from sf1630.receiver.held import Hold, write_note
 from sf1630.receiver.inbox import InboxItem
-from sf1630.receiver.quarantine import quarantine
-from sf1630.receiver.storage import Storage, StorePath, copy_tree, remove_tree, write_private
-from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, record_outcome, recorded
+from sf1630.receiver.intake import SPEC_ERRORS, ExtractSpec, Intake
+from sf1630.receiver.quarantine import quarantine_invalid, refuse_read, refuse_unread
+from sf1630.receiver.record import Held, ItemRecord, Quarantined, Status
+from sf1630.receiver.storage import copy_tree, remove_tree, write_private
+from sf1630.warehouse import LoadRequest, Outcome, load_delivery, recorded
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, drop_staging, stage, staging_table
 
 if TYPE_CHECKING:
-    from sf1630.dataspec.spec import DataSpec
-    from sf1630.dataspec.validation import Validated, Validator
+    from sf1630.dataspec.validation import Validator
 
 log = logging.getLogger(__name__)
-
-#: What loading a data spec raises when the spec is missing, unreadable or broken (ConfigError names the
-#: file, line and entry; a file that is not UTF-8 YAML is a ValueError).
-SPEC_ERRORS = (ConfigError, OSError, ValueError)
-
-
-class ExtractSpec(Protocol):
-    """What the receiver needs from a data spec (see ``sf1630.receiver.extract``)."""
-
-    @property
-    def spec(self) -> DataSpec: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def table(self) -> str: ...
-    @property
-    def snapshot(self) -> bool: ...
-    def validate_staged(
-        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
-    ) -> Validated: ...
-    def staged_columns(self) -> tuple[tuple[str, str], ...]: ...
-    def create_sql(self, schema: str) -> list[str]: ...
-    def table_sql(self, schema: str) -> tuple[list[str], list[str]]: ...
-    def lineage(
-        self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
-    ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]: ...
-
-
-class Status(StrEnum):
-    """Where one inbox item stands after a step."""
-
-    STAGED = "staged"
-    VALID = "valid"
-    INVALID = "invalid"
-    LOADED = "loaded"
-    ALREADY_LOADED = "already-loaded"
-    QUARANTINED = "quarantined"
-    HELD = "held"
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """What the steps know about one inbox item; plain values only (it travels as XCom between tasks).
-
-    ``label`` is the delivery's label in the UI (:func:`~sf1630.registry.delivery_label`); ``report`` is a
-    URI in the receiver's store; ``rows`` and ``checksum`` (SHA-256 of the file) are what validation
-    staged; ``metadata_trusted`` is false when the metadata could not be trusted (then nothing of it was
-    used to build a path or a ledger row).
-    """
-
-    data_name: str
-    metadata_name: str
-    data_size: int
-    label: str
-    status: Status
-    file_transfer_uuid: str = ""
-    sender: str = ""
-    kommune: str = ""
-    period: str = ""
-    spec: str = ""
-    rows: int = 0
-    checksum: str = ""
-    received_at: str = ""
-    summary: str = ""
-    report: str = ""
-    quarantine_folder: str = ""
-    metadata_trusted: bool = True
-
-    def to_xcom(self) -> dict[str, Any]:
-        """The record as XCom (JSON)."""
-        return {**asdict(self), "status": str(self.status)}
-
-    @classmethod
-    def from_xcom(cls, value: dict[str, Any]) -> ItemRecord:
-        """The record back from XCom."""
-        return cls(**{**value, "status": Status(value["status"])})
-
-    @property
-    def item(self) -> InboxItem:
-        return InboxItem(self.data_name, self.metadata_name, self.data_size)
-
-
-class Quarantined(Exception):
-    """The delivery was refused and quarantined; ``record`` says why and whom to contact.
-
-    The receiver's refusal, after the platform handed the file over; the sender's ``DeliveryRejected`` is the
-    platform refusing a trigger, another event with another owner.
-    """
-
-    def __init__(self, record: ItemRecord) -> None:
-        super().__init__(record.summary)
-        self.record = record
-
-
-class Held(Exception):
-    """The delivery stays in IN/: its sender's data spec cannot be used (the receiver's configuration, not
-    the sender's fault); ``record.summary`` names the sender, the spec and the problem."""
-
-    def __init__(self, record: ItemRecord) -> None:
-        super().__init__(record.summary)
-        self.record = record
-
-
-@dataclass(frozen=True)
-class Intake:
-    """Everything the steps need, built once per task from configuration and connections."""
-
-    receiver: Receiver
-    database: Database
-    open_sftp: OpenSFTP
-    spec_for: Callable[[str], ExtractSpec]
-    storage: Storage
-    download_attempts: int = 3
-    backoff_seconds: float = 1.0
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class _Claims:
-    """The metadata's claims once checked against the listing and the configuration."""
-
-    metadata: FileMetadata
-    sender: AcceptedSender
-    name: claiming.Claimed  # kommune (``authority``) and month, from the file name or from the data
-    period: Period
-
-
-class _SpecUnusable(Exception):
-    """The accepted ``sender``'s data spec could not be loaded while its claims were checked."""
-
-    def __init__(self, sender: AcceptedSender, error: Exception) -> None:
-        super().__init__(str(error))
-        self.sender = sender
-        self.error = error
-
-
-class _Refusal(Exception):
-    """Why a delivery is refused; ``sender`` once the file name has named an accepted one."""
-
-    def __init__(self, reason: str, detail: str, sender: AcceptedSender | None = None) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-        self.sender = sender
 
 
 # --- fetch ------------------------------------------------------------------------------------------------
@@ -225,12 +71,14 @@ def fetch_item(intake: Intake, item: InboxItem, label: str) -> ItemRecord:
         with intake.open_sftp() as sftp:
             raw = read_small(sftp, f"{folder}/{check_safe_name(item.metadata_name)}")
             data_path = f"{folder}/{check_safe_name(item.data_name)}"
-            claims = _check_claims(intake.receiver, item, raw, lambda: claiming.read_head(sftp, data_path))
+            claims = claiming.check_claims(
+                intake.receiver, item, raw, lambda: claiming.read_head(sftp, data_path)
+            )
     except DocumentTooLarge as err:
-        return _refuse_unread(intake, item, label, raw, _Refusal(f"metadata {err.reason}", str(err)))
-    except _Refusal as refusal:
-        return _refuse_unread(intake, item, label, raw, refusal)
-    except _SpecUnusable as unusable:
+        return refuse_unread(intake, item, label, raw, claiming.Refusal(f"metadata {err.reason}", str(err)))
+    except claiming.Refusal as refusal:
+        return refuse_unread(intake, item, label, raw, refusal)
+    except claiming.SpecUnusable as unusable:
         sender = unusable.sender
         unclaimed = ItemRecord(
             item.data_name,
@@ -243,7 +91,7 @@ def fetch_item(intake: Intake, item: InboxItem, label: str) -> ItemRecord:
             received_at=received_at.isoformat(),
         )
         return _hold(intake, unclaimed, unusable.error)
-    record = _record(item, label, claims, Status.STAGED, received_at)
+    record = claims.record(item, label, Status.STAGED, received_at)
     uuid = claims.metadata.file_transfer_uuid
     outcome = recorded(intake.database, uuid)
     if outcome is not None:
@@ -263,8 +111,8 @@ def fetch_item(intake: Intake, item: InboxItem, label: str) -> ItemRecord:
             backoff_seconds=intake.backoff_seconds,
         )
     except SizeMismatch as err:
-        mismatch = _Refusal("size mismatch", str(err), claims.sender)
-        return _refuse_read(intake, record, raw, mismatch, files={})
+        mismatch = claiming.Refusal("size mismatch", str(err), claims.sender)
+        return refuse_read(intake, record, raw, mismatch, files={})
     log.info("%s: fetched %s into %s", label, item.data_name, storage.staging)
     return record
 
@@ -341,7 +189,7 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     if record.status is Status.HELD:
         raise Held(record)
     if record.status is Status.INVALID:
-        return _quarantine_invalid(intake, record)
+        return quarantine_invalid(intake, record)
     if record.status is not Status.VALID:
         return record
     spec = intake.spec_for(record.spec)
@@ -358,7 +206,7 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
         table=spec.table,
         create_sql=create,
         data=StagedRows(table, spec.staged_columns(), record.rows),
-        entry=_entry(record, record.rows, record.checksum, Outcome.LOADED, loaded_at),
+        entry=record.ledger_entry(record.rows, record.checksum, Outcome.LOADED, loaded_at),
         replace_where=replace_where,
         constants=constants,
         key_sql=keys,
@@ -381,24 +229,6 @@ def _restage(intake: Intake, record: ItemRecord, spec: ExtractSpec) -> None:
     if (staged.checksum, staged.rows) != (record.checksum, record.rows) or not staged.ok:
         drop_staging(intake.database, staged.table)
         raise RuntimeError(f"{record.data_name} in the store is not the file validated; not loaded")
-
-
-def _quarantine_invalid(intake: Intake, record: ItemRecord) -> ItemRecord:
-    outcome = recorded(intake.database, record.file_transfer_uuid)
-    if outcome is Outcome.QUARANTINED:  # a retry after the quarantine was recorded
-        drop_staging(intake.database, staging_table(record.file_transfer_uuid))
-        raise Quarantined(replace(record, status=Status.QUARANTINED))
-    sender = intake.receiver.sender(record.sender)
-    refusal = _Refusal("invalid extract", record.summary, sender)
-    staged = intake.storage.staged(record.data_name)
-    metadata = intake.storage.staged(record.data_name + METADATA_SUFFIX).read_bytes()
-    files: dict[str, bytes | StorePath] = {record.data_name: staged}
-    trees = {"": intake.storage.report_folder(record.data_name)}
-    refused = _refuse_read(
-        intake, record, metadata, refusal, files=files, trees=trees, checksum=record.checksum
-    )
-    drop_staging(intake.database, staging_table(record.file_transfer_uuid))
-    raise Quarantined(refused)
 
 
 # --- delete -----------------------------------------------------------------------------------------------
@@ -424,169 +254,3 @@ def delete_items(intake: Intake, records: Iterable[ItemRecord]) -> list[str]:
                     remove_tree(intake.storage.staged(name))
                 drop_staging(intake.database, staging_table(record.file_transfer_uuid))
     return deleted
-
-
-# --- claims, quarantine, ledger ---------------------------------------------------------------------------
-
-
-def _check_claims(receiver: Receiver, item: InboxItem, raw: bytes, head: Callable[[], bytes]) -> _Claims:
-    from sf1630.protocol import read_metadata
-
-    try:
-        metadata = read_metadata(raw)
-    except ProtocolError as err:
-        raise _Refusal(f"metadata {err.reason}", str(err)) from err
-    claimed = metadata.file.file_name
-    try:
-        check_safe_name(claimed)
-    except ProtocolError as err:
-        raise _Refusal(f"file name {err.reason}", str(err)) from err
-    if claimed + METADATA_SUFFIX != item.metadata_name:
-        raise _Refusal("file name mismatch", f"metadata {item.metadata_name} describes {claimed!r}")
-    name = claiming.from_name(claimed)
-    sender = _claimed_sender(receiver, metadata, name)
-    if name is None:
-        from sf1630.receiver.extract import spec_for
-
-        try:
-            spec = spec_for(sender.dataspec).spec
-        except SPEC_ERRORS as err:
-            raise _SpecUnusable(sender, err) from err
-        try:
-            name = claiming.from_data(head(), spec, claimed)
-        except claiming.Unclaimed as err:
-            raise _Refusal(claiming.UNCLAIMED, str(err), sender) from err
-    kommune = receiver.kommune
-    if name.authority != kommune.cvr:
-        serves = f"{receiver.sftp_user} serves {kommune.name} ({kommune.cvr})"
-        detail = f"file is for CVR {name.authority}, {serves}"
-        raise _Refusal("wrong kommune", detail, sender)
-    return _Claims(metadata, sender, name, name.month)
-
-
-def _claimed_sender(
-    receiver: Receiver, metadata: FileMetadata, name: claiming.Claimed | None
-) -> AcceptedSender:
-    """The accepted sender the name's code names (its SFTP user must match), else the metadata's user's."""
-    user = metadata.file.sender
-    if name is None:
-        sender = next((s for s in receiver.accepted if s.sftp_user == user), None)
-        if sender is None:
-            raise _Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {user!r}")
-        return sender
-    sender = receiver.sender(name.sender or "")
-    if sender is None:
-        raise _Refusal("sender not accepted", f"{receiver.sftp_user} accepts no extract from {name.sender!r}")
-    if user != sender.sftp_user:
-        detail = f"Sender {user!r} is not {name.sender}'s SFTP user {sender.sftp_user!r}"
-        raise _Refusal("wrong sender", detail, sender)
-    return sender
-
-
-def _refuse_read(
-    intake: Intake,
-    record: ItemRecord,
-    raw: bytes,
-    refusal: _Refusal,
-    *,
-    files: dict[str, bytes | StorePath],
-    trees: dict[str, StorePath] | None = None,
-    checksum: str = "",
-) -> ItemRecord:
-    """Quarantine a delivery whose metadata was trusted and record it in the ledger (IN/ is cleared by the
-    delete step, once both are done)."""
-    files = {record.metadata_name: raw, **files}
-    reason = _reason(intake, record.item, refusal)
-    folder = quarantine(intake.storage.quarantine, record.data_name, reason, files=files, trees=trees)
-    entry = _entry(
-        record, 0, checksum, Outcome.QUARANTINED, intake.clock(), detail=str(refusal), report=str(folder)
-    )
-    record_outcome(intake.database, entry)
-    summary = _summary(intake, record.item, refusal, folder)
-    return replace(record, status=Status.QUARANTINED, summary=summary, quarantine_folder=str(folder))
-
-
-def _refuse_unread(intake: Intake, item: InboxItem, label: str, raw: bytes, refusal: _Refusal) -> ItemRecord:
-    """Quarantine a delivery whose metadata cannot be trusted: keep the bytes, build no path from them."""
-    files: dict[str, bytes | StorePath] = {item.metadata_name + ".rejected": raw}
-    folder = quarantine(
-        intake.storage.quarantine, item.data_name, _reason(intake, item, refusal), files=files
-    )
-    with intake.open_sftp() as sftp, (folder / check_safe_name(item.data_name)).open("wb") as out:
-        sftp.getfo(f"{intake.receiver.settings.inbox}/{item.data_name}", out)
-    summary = _summary(intake, item, refusal, folder)
-    return ItemRecord(
-        item.data_name,
-        item.metadata_name,
-        item.data_size,
-        label,
-        Status.QUARANTINED,
-        summary=summary,
-        quarantine_folder=str(folder),
-        metadata_trusted=False,
-    )
-
-
-def _reason(intake: Intake, item: InboxItem, refusal: _Refusal) -> dict[str, Any]:
-    return {
-        "lis_system": intake.receiver.sftp_user,
-        "data_file": item.data_name,
-        "metadata_file": item.metadata_name,
-        "reason": refusal.reason,
-        "detail": refusal.detail,
-        "contact": intake.receiver.contact(refusal.sender.code) if refusal.sender else "",
-        "quarantined_at": intake.clock().isoformat(),
-    }
-
-
-def _summary(intake: Intake, item: InboxItem, refusal: _Refusal, folder: StorePath) -> str:
-    contact = intake.receiver.contact(refusal.sender.code if refusal.sender else None)
-    first_lines = "\n".join(refusal.detail.splitlines()[:12])
-    return (
-        f"{item.data_name} refused for {intake.receiver.sftp_user} ({refusal.reason}); nothing loaded. "
-        f"Contact: {contact}. Files and reports kept in {folder}.\n{first_lines}"
-    )
-
-
-def _entry(
-    record: ItemRecord,
-    rows: int,
-    checksum: str,
-    outcome: Outcome,
-    finished_at: datetime,
-    *,
-    detail: str = "",
-    report: str | None = None,
-) -> LoadEntry:
-    return LoadEntry(
-        file_transfer_uuid=record.file_transfer_uuid,
-        file_name=record.data_name,
-        sender=record.sender,
-        kommune=record.kommune,
-        period=record.period,
-        rows=rows,
-        checksum=checksum,
-        outcome=outcome,
-        received_at=datetime.fromisoformat(record.received_at),
-        finished_at=finished_at,
-        detail=detail[:2000],
-        report=record.report if report is None else report,
-    )
-
-
-def _record(
-    item: InboxItem, label: str, claims: _Claims, status: Status, received_at: datetime
-) -> ItemRecord:
-    return ItemRecord(
-        data_name=item.data_name,
-        metadata_name=item.metadata_name,
-        data_size=item.data_size,
-        label=label,
-        status=status,
-        file_transfer_uuid=claims.metadata.file_transfer_uuid,
-        sender=claims.sender.code,
-        kommune=claims.name.authority,
-        period=str(claims.period),
-        spec=claims.sender.dataspec,
-        received_at=received_at.isoformat(),
-    )

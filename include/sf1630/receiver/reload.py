@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.protocol import METADATA_SUFFIX, DataFileName, FileMetadata, ProtocolError, check_safe_name
-from sf1630.receiver.delivery import Intake, Status
+from sf1630.receiver.intake import Intake
+from sf1630.receiver.record import Status
 from sf1630.receiver.storage import StorePath, copy_tree
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
 from sf1630.warehouse.load import StagedRows
