@@ -33,7 +33,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
+import httpx
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,6 +43,7 @@ from pydantic import AfterValidator
 
 from sf1630.airflow import connections
 from sf1630.airflow.reload import RELOAD_DAG_ID
+from sf1630.airflow.runs import api_base_url
 from sf1630.airflow.store import local_quarantine, storage
 from sf1630.database import DatabaseConfigError
 from sf1630.lis_view.deliveries import build_deliveries
@@ -88,10 +91,16 @@ def authorized(request: Request) -> Any:
 
 
 async def _user(request: Request) -> Any:
+    """The user of the request's token (bearer header, else the UI's cookie), kept for the REST API calls."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
     credentials = await bearer_scheme(request)
-    return await get_user(request, None, credentials)
+    user = await get_user(request, None, credentials)
+    request.state.sf1630_token = (
+        credentials.credentials if credentials else request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+    )
+    return user
 
 
 def _check(request: Request, manager: Any, entity: Any) -> Any:
@@ -156,44 +165,116 @@ def _reading_ledgers() -> Iterator[None]:
         raise LedgerUnavailable(type(err).__name__) from err
 
 
+class AirflowUnavailable(Exception):
+    """Airflow's REST API did not answer (api-server unreachable, timed out, or a 5xx of its own)."""
+
+
+#: Task instances per request to the REST API: its default ``[api] maximum_page_limit``.
+PAGE = 100
+
+
+class AirflowApi:
+    """Airflow's public REST API (``/api/v2``) as the logged-in user: their own token goes with every call,
+    so Airflow applies its own authorization to what they may read, DAG by DAG."""
+
+    def __init__(self, client: httpx.Client, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """The JSON answer of ``method path`` (relative to ``/api/v2``); None for a 404. 401/403 → 403,
+        no answer or a 5xx → :class:`AirflowUnavailable` (a 503 page)."""
+        try:
+            answer = self.client.request(method, path, json=body, headers=self.headers)
+        except httpx.HTTPError as err:
+            log.warning("SF1630 views: Airflow's REST API did not answer: %s: %s", type(err).__name__, err)
+            raise AirflowUnavailable(type(err).__name__) from err
+        if answer.status_code == 404:
+            return None
+        if answer.status_code in (401, 403):
+            raise HTTPException(status_code=403, detail="Airflow's REST API refused this user")
+        if answer.status_code >= 400:
+            log.warning("SF1630 views: %s %s answered %d: %s", method, path, answer.status_code, answer.text)
+            raise AirflowUnavailable(f"HTTP {answer.status_code}")
+        try:
+            return answer.json()
+        except ValueError as err:  # not Airflow's API at [api] base_url (a proxy's page, another service)
+            log.warning("SF1630 views: %s %s answered no JSON: %s", method, path, answer.text[:200])
+            raise AirflowUnavailable("not JSON") from err
+
+    def task_instances(self, **where: list[str]) -> Iterator[Mapping[str, Any]]:
+        """Every task instance matching ``where`` (the batch list's filters: ``dag_ids``, ``dag_run_ids``,
+        ``task_ids``), a page at a time."""
+        offset = 0
+        while True:
+            body = {**where, "page_offset": offset, "page_limit": PAGE}
+            page = self.call("POST", "dags/~/dagRuns/~/taskInstances/list", body) or {}
+            found = page.get("task_instances") or []
+            yield from found
+            offset += len(found)
+            if not found or offset >= int(page.get("total_entries") or 0):
+                return
+
+
 class AirflowTasks:
-    """:class:`~sf1630.lis_view.model.TaskIndex` over Airflow's metadata database."""
+    """:class:`~sf1630.lis_view.model.TaskIndex` over Airflow's REST API."""
+
+    def __init__(self, api: AirflowApi) -> None:
+        self.api = api
 
     def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
         """The newest task instance of ``task_id`` per (DAG, rendered map index)."""
         if not dag_ids:
             return {}
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        ti = TaskInstance
-        query = select(
-            ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti._rendered_map_index, ti.state, ti.start_date
-        ).where(ti.task_id == task_id, ti.dag_id.in_(list(dag_ids)), ti._rendered_map_index.is_not(None))
         found: dict[tuple[str, str], TaskRef] = {}
-        with create_session() as session:
-            for dag_id, run_id, task, index, label, state, started in session.execute(query):
-                key = (str(dag_id), str(label))
-                known = found.get(key)
-                if known is None or (started or datetime.min.replace(tzinfo=UTC)) >= (
-                    known.start_date or datetime.min.replace(tzinfo=UTC)
-                ):
-                    found[key] = TaskRef(dag_id, run_id, task, index, str(state or ""), started)
+        for ti in self.api.task_instances(dag_ids=list(dag_ids), task_ids=[task_id]):
+            label = ti.get("rendered_map_index")
+            if label is None:
+                continue
+            ref = _task_ref(ti)
+            key = (ref.dag_id, str(label))
+            known = found.get(key)
+            if known is None or (ref.start_date or EARLIEST) >= (known.start_date or EARLIEST):
+                found[key] = ref
         return found
 
     def label(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
         """The rendered map index (the delivery label) of one task instance, or "" when unknown."""
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        ti = TaskInstance
-        query = select(ti._rendered_map_index).where(
-            ti.dag_id == dag_id, ti.run_id == run_id, ti.task_id == task_id, ti.map_index == map_index
+        tis = self.api.task_instances(dag_ids=[dag_id], dag_run_ids=[run_id], task_ids=[task_id])
+        return next(
+            (str(ti.get("rendered_map_index") or "") for ti in tis if ti.get("map_index") == map_index), ""
         )
-        with create_session() as session:
-            return str(session.scalar(query) or "")
+
+    def dag_params(self, dag_id: str) -> dict[str, Any]:
+        """The params of ``dag_id`` as the trigger form needs them (the DAG's details); else 404."""
+        details = self.api.call("GET", f"dags/{quote(dag_id, safe='')}/details")
+        if details is None:
+            raise HTTPException(status_code=404, detail=f"no DAG {dag_id}")
+        return dict(details.get("params") or {})
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _task_ref(ti: Mapping[str, Any]) -> TaskRef:
+    """A task instance of the REST API's answer as the views link to it."""
+    started = ti.get("start_date")
+    return TaskRef(
+        str(ti["dag_id"]),
+        str(ti["dag_run_id"]),
+        str(ti["task_id"]),
+        int(ti["map_index"]),
+        str(ti.get("state") or ""),
+        datetime.fromisoformat(started) if started else None,
+    )
+
+
+def airflow_tasks(request: Request) -> AirflowTasks:
+    """Airflow's REST API as the user of this request (their token, checked by :func:`authenticated`)."""
+    return AirflowTasks(AirflowApi(request.app.state.sf1630_airflow, request.state.sf1630_token))
+
+
+Tasks = Annotated[AirflowTasks, Depends(airflow_tasks)]
 
 
 def _links(request: Request) -> Links:
@@ -332,6 +413,14 @@ async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Re
     return response
 
 
+def _airflow_unavailable(request: Request, err: Exception) -> Response:
+    page = message_page(
+        "Airflow not reachable",
+        f"Airflow's REST API did not answer ({err}); the api-server's log says why. Try again in a minute.",
+    )
+    return HTMLResponse(page, status_code=503, headers={"Retry-After": "60"})
+
+
 def _unavailable(request: Request, err: Exception) -> Response:
     page = message_page(
         "Ledger not readable yet",
@@ -341,8 +430,14 @@ def _unavailable(request: Request, err: Exception) -> Response:
     return HTMLResponse(page, status_code=503, headers={"Retry-After": "60"})
 
 
-def create_app() -> FastAPI:
-    """The SF1630 views app, every route behind Airflow's authentication and DAG-run read permission."""
+def api_client() -> httpx.Client:
+    """A client of the api-server's public REST API, at ``[api] base_url`` (the deployment's own URL)."""
+    return httpx.Client(base_url=f"{api_base_url()}/api/v2/", timeout=30.0)
+
+
+def create_app(client: Callable[[], httpx.Client] = api_client) -> FastAPI:
+    """The SF1630 views app, every route behind Airflow's authentication and DAG-run read permission;
+    task instances and DAG params come from Airflow's REST API through ``client()`` as the user."""
     app = FastAPI(
         title="SF1630 views",
         dependencies=[Depends(authenticated), Depends(authorized)],
@@ -352,19 +447,24 @@ def create_app() -> FastAPI:
     )
     app.middleware("http")(_headers)
     app.add_exception_handler(LedgerUnavailable, _unavailable)
-    tasks = AirflowTasks()
+    app.add_exception_handler(AirflowUnavailable, _airflow_unavailable)
+    app.state.sf1630_airflow = client()
 
     @app.get("/")
     def index(request: Request) -> RedirectResponse:
         return RedirectResponse(_links(request).app + "/loads")
 
     @app.get("/loads", response_class=HTMLResponse)
-    def loads(request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable) -> str:
+    def loads(
+        request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable, tasks: Tasks
+    ) -> str:
         with _reading_ledgers():
             return render_loads(_receivers(), filters, tasks, _links(request), datetime.now(UTC), dags)
 
     @app.get("/deliveries", response_class=HTMLResponse)
-    def deliveries(request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable) -> str:
+    def deliveries(
+        request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable, tasks: Tasks
+    ) -> str:
         if not has_senders():
             return message_page("No senders here", "This deployment has no sender side (senders.yaml).")
         registry = _visible_registry(dags)
@@ -386,11 +486,12 @@ def create_app() -> FastAPI:
         run_id: Params,
         task_id: Params,
         dags: Readable,
+        tasks: Tasks,
         map_index: Annotated[int, Query(ge=-1, le=2**31 - 1)] = -1,
     ) -> str:
         if dag_id not in dags:
             raise HTTPException(status_code=403, detail=f"you may not read DAG {dag_id!r}")
-        found = _delivery_of_task(dag_id, run_id, task_id, map_index)
+        found = _delivery_of_task(tasks, dag_id, run_id, task_id, map_index)
         if found is None:
             return message_page("No SF1630 delivery", "This task instance did not handle an SF1630 delivery.")
         receiver, row = found
@@ -432,6 +533,7 @@ def create_app() -> FastAPI:
         request: Request,
         dag_id: Params,
         dags: Readable,
+        tasks: Tasks,
         conf: Annotated[str, Query(max_length=4000)] = "{}",
     ) -> str:
         try:
@@ -443,7 +545,7 @@ def create_app() -> FastAPI:
             raise HTTPException(status_code=400, detail="conf must be a JSON object")
         if dag_id not in dags:
             raise HTTPException(status_code=403, detail=f"you may not read DAG {dag_id!r}")
-        params = _dag_params(dag_id)
+        params = tasks.dag_params(dag_id)
         links = _links(request)
         return trigger_page(dag_id, values, params, links, api=f"{links.ui}/api/v2")
 
@@ -489,14 +591,14 @@ def _ledger_row(receiver: Receiver, uuid: str) -> tuple[Receiver, LoadRow]:
 
 
 def _delivery_of_task(
-    dag_id: str, run_id: str, task_id: str, map_index: int
+    tasks: AirflowTasks, dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> tuple[Receiver, LoadRow] | None:
     """The ledger row of the delivery a receiver's load task instance handled: the newest row of the
     sender and month its label (the rendered map index) names."""
     receiver = next((r for r in _receivers() if r.dag_id == dag_id), None)
     if receiver is None or task_id != LOAD_TASK:
         return None
-    key = _label_key(receiver, AirflowTasks().label(dag_id, run_id, task_id, map_index))
+    key = _label_key(receiver, tasks.label(dag_id, run_id, task_id, map_index))
     if key is None:
         return None
     [(user, cvr, db)] = _warehouse_targets([receiver])
@@ -552,19 +654,6 @@ def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:
     return report_page(
         title, facts, summary, files, _links(request), receiver.sftp_user, row.file_transfer_uuid
     )
-
-
-def _dag_params(dag_id: str) -> dict[str, Any]:
-    """The params of ``dag_id`` as the trigger form needs them (from the serialized DAG)."""
-    from airflow.models.dagbag import DBDagBag
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
-        if dag is None:
-            raise HTTPException(status_code=404, detail=f"no DAG {dag_id}")
-        params: dict[str, Any] = {name: param.dump() for name, param in dag.params.items()}  # type: ignore[no-untyped-call]
-        return params
 
 
 class Sf1630UiPlugin(AirflowPlugin):  # type: ignore[misc]
