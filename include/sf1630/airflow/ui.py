@@ -15,7 +15,9 @@ only be framed by Airflow itself. Report files are read only from the receiver's
 its own prefix, over the store's own scheme, and on a local disk without following links.
 
 The views' logic is plain code in :mod:`sf1630.lis_view`; this module gives it the connections, Airflow's
-task instances, the user's readable DAGs and object storage.
+task instances, the user's readable DAGs and object storage. Task instances and DAG params come from
+Airflow's public REST API (``/api/v2`` at ``[api] base_url``) called with the user's own JWT, so Airflow
+authorizes each call; an API that does not answer is a 503 page.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from urllib.parse import quote
 
 import httpx
 from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk import conf
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import AfterValidator
@@ -169,10 +172,6 @@ class AirflowUnavailable(Exception):
     """Airflow's REST API did not answer (api-server unreachable, timed out, or a 5xx of its own)."""
 
 
-#: Task instances per request to the REST API: its default ``[api] maximum_page_limit``.
-PAGE = 100
-
-
 class AirflowApi:
     """Airflow's public REST API (``/api/v2``) as the logged-in user: their own token goes with every call,
     so Airflow applies its own authorization to what they may read, DAG by DAG."""
@@ -204,10 +203,10 @@ class AirflowApi:
 
     def task_instances(self, **where: list[str]) -> Iterator[Mapping[str, Any]]:
         """Every task instance matching ``where`` (the batch list's filters: ``dag_ids``, ``dag_run_ids``,
-        ``task_ids``), a page at a time."""
-        offset = 0
+        ``task_ids``), a page of the api-server's ``[api] maximum_page_limit`` at a time."""
+        offset, limit = 0, conf.getint("api", "maximum_page_limit", fallback=100)
         while True:
-            body = {**where, "page_offset": offset, "page_limit": PAGE}
+            body = {**where, "page_offset": offset, "page_limit": limit}
             page = self.call("POST", "dags/~/dagRuns/~/taskInstances/list", body) or {}
             found = page.get("task_instances") or []
             yield from found

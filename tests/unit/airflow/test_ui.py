@@ -265,9 +265,13 @@ def test_the_views_need_login(views_app: ViewsApp) -> None:
 # --- Airflow's REST API ----------------------------------------------------------------------------------
 
 
-def test_task_instances_come_from_airflows_rest_api_as_the_user(views_app: ViewsApp) -> None:
+def test_task_instances_come_from_airflows_rest_api_as_the_user(
+    views_app: ViewsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The newest ``load`` task instance of a delivery label links the cell and opens its report; a user who
-    may not read the DAG gets neither (Airflow's own per-DAG filter on its REST API)."""
+    may not read the DAG gets none (Airflow's own per-DAG filter on its REST API). One task instance per
+    page: every page is read."""
+    monkeypatch.setenv("AIRFLOW__API__MAXIMUM_PAGE_LIMIT", "1")
     receiver = views_app.receiver()
     label = delivery_label("KY", receiver.kommune, receiver.lis, Period.parse("2026-10"))
     record(views_app, "u-ky", KY_FILE, Outcome.LOADED)
