@@ -201,9 +201,10 @@ class AirflowApi:
             log.warning("SF1630 views: %s %s answered no JSON: %s", method, path, answer.text[:200])
             raise AirflowUnavailable("not JSON") from err
 
-    def task_instances(self, **where: list[str]) -> Iterator[Mapping[str, Any]]:
+    def task_instances(self, **where: object) -> Iterator[Mapping[str, Any]]:
         """Every task instance matching ``where`` (the batch list's filters: ``dag_ids``, ``dag_run_ids``,
-        ``task_ids``), a page of the api-server's ``[api] maximum_page_limit`` at a time."""
+        ``task_ids``, ``start_date_gte``), a page of the api-server's ``[api] maximum_page_limit`` at a
+        time."""
         offset, limit = 0, conf.getint("api", "maximum_page_limit", fallback=100)
         while True:
             body = {**where, "page_offset": offset, "page_limit": limit}
@@ -221,12 +222,18 @@ class AirflowTasks:
     def __init__(self, api: AirflowApi) -> None:
         self.api = api
 
-    def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
-        """The newest task instance of ``task_id`` per (DAG, rendered map index)."""
+    def lookup(
+        self, task_id: str, dag_ids: Sequence[str], since: datetime | None = None
+    ) -> Mapping[tuple[str, str], TaskRef]:
+        """The newest task instance of ``task_id`` per (DAG, rendered map index), of those started at or
+        after ``since`` (Airflow filters: fewer pages for a month than for all history)."""
         if not dag_ids:
             return {}
+        where: dict[str, object] = {"dag_ids": list(dag_ids), "task_ids": [task_id]}
+        if since is not None:
+            where["start_date_gte"] = since.isoformat()
         found: dict[tuple[str, str], TaskRef] = {}
-        for ti in self.api.task_instances(dag_ids=list(dag_ids), task_ids=[task_id]):
+        for ti in self.api.task_instances(**where):
             label = ti.get("rendered_map_index")
             if label is None:
                 continue

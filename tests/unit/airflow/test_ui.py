@@ -281,6 +281,10 @@ def test_task_instances_come_from_airflows_rest_api_as_the_user(
     assert f"{SEEDED}new" in page and f"{SEEDED}old" not in page
     other = next(r for r in views_app.receivers if r.sftp_user != KBH)
     seed_load_task(other.dag_id, "theirs", label, "success", WHEN)
+    mine = AirflowTasks(AirflowApi(airflow_api(), views_app.tokens["admin"]))
+    newest = mine.lookup("load", [receiver.dag_id], WHEN + timedelta(minutes=1))
+    assert newest[(receiver.dag_id, label)].run_id == f"{SEEDED}new"
+    assert mine.lookup("load", [receiver.dag_id], WHEN + timedelta(days=1)) == {}  # none started since
     for user, seen in (("admin", {f"{SEEDED}theirs"}), ("kbh", set())):
         tasks = AirflowTasks(AirflowApi(airflow_api(), views_app.tokens[user]))
         assert {ref.run_id for ref in tasks.lookup("load", [other.dag_id]).values()} == seen, user
