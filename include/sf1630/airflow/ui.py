@@ -419,21 +419,24 @@ async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Re
     return response
 
 
+def _try_later(title: str, text: str) -> Response:
+    """A 503 page: something the views read is not answering now (the cause is in the api-server's log)."""
+    return HTMLResponse(message_page(title, text), status_code=503, headers={"Retry-After": "60"})
+
+
 def _airflow_unavailable(request: Request, err: Exception) -> Response:
-    page = message_page(
+    return _try_later(
         "Airflow not reachable",
         f"Airflow's REST API did not answer ({err}); the api-server's log says why. Try again in a minute.",
     )
-    return HTMLResponse(page, status_code=503, headers={"Retry-After": "60"})
 
 
 def _unavailable(request: Request, err: Exception) -> Response:
-    page = message_page(
+    return _try_later(
         "Ledger not readable yet",
         f"A ledger or warehouse of this deployment cannot be read right now ({err}); the api-server's log"
         " says why. Nothing is lost: try again in a minute.",
     )
-    return HTMLResponse(page, status_code=503, headers={"Retry-After": "60"})
 
 
 def api_client() -> httpx.Client:
