@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sf1630.airflow.ui import AirflowApi, AirflowTasks
+from sf1630.airflow.rest import AirflowApi, AirflowTasks
 from sf1630.protocol import Period
 from sf1630.registry import delivery_label
 from sf1630.warehouse import Outcome
