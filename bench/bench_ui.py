@@ -51,7 +51,7 @@ class Tasks:
     def __init__(self, known: dict[tuple[str, str], TaskRef]) -> None:
         self.known = known
 
-    def lookup(self, task_id: str, dag_ids: object) -> dict[tuple[str, str], TaskRef]:
+    def lookup(self, task_id: str, dag_ids: object, since: object = None) -> dict[tuple[str, str], TaskRef]:
         return self.known
 
 

@@ -66,6 +66,8 @@ def api_server(env: Mapping[str, str], log: Path, *, timeout: float = 240.0) -> 
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
         "AIRFLOW__API__WORKERS": "1",
+        # The deployment's own URL: the views reach Airflow's REST API there.
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
     }
     with AirflowStack(settings, log.parent) as stack:
         stack.run(log.stem, ["api-server", "--host", "127.0.0.1", "--port", str(port)])

@@ -6,6 +6,9 @@ database (the ``airflow_db`` fixture), the demo's configuration narrowed to two 
 system's warehouse a schema of its own in the test PostgreSQL (created by the first load, as in a real
 warehouse, and dropped afterwards). Nothing of Airflow's is stubbed.
 
+Task instances and DAG params come from Airflow's own REST API (its api-server app, in-process: real routes,
+real authorization) with the user's JWT, as the views reach it in the api-server.
+
 Per-DAG permissions: the simple auth manager's roles are global, but in multi-team mode (``[core]
 multi_team``) a user belongs to teams and a DAG to its bundle's team, and the manager refuses a user the
 DAGs of other teams. So user ``kbh`` (role viewer, team ``kbh``) may read København's receiver DAG only:
@@ -112,14 +115,19 @@ def _register_dags(receivers: tuple[Receiver, ...], own: str) -> dict[str, str |
 
 
 def _forget_dags(before: dict[str, str | None]) -> None:
-    """Put the DAG rows back as they were: new ones deleted, those that existed in their own bundle."""
+    """Put the DAG rows back as they were: new ones deleted, those that existed in their own bundle; the
+    seeded runs deleted."""
     from airflow.models.dag import DagModel
     from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
     from airflow.models.team import Team, dag_bundle_team_association_table
     from airflow.utils.session import create_session
     from sqlalchemy import delete, update
 
     with create_session() as session:
+        for model in (TaskInstance, DagRun):
+            session.execute(delete(model).where(model.run_id.startswith(SEEDED)))
         new = [dag_id for dag_id, bundle in before.items() if bundle is None]
         session.execute(delete(DagModel).where(DagModel.dag_id.in_(new)))
         for dag_id, bundle in before.items():
@@ -181,12 +189,22 @@ def views_app(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     dags_before = _register_dags(receivers, KBH)
     try:
         tokens = _tokens(monkeypatch)
-        with TestClient(create_app(), raise_server_exceptions=False) as client:
+        airflow = airflow_api()
+        with TestClient(create_app(lambda: airflow), raise_server_exceptions=False) as client:
             yield ViewsApp(client, root, store, outside, receivers, schemas, ledger, tokens)
     finally:
         _forget_dags(dags_before)
         purge_cached_app()
         _drop_schemas(schemas.values())
+
+
+def airflow_api() -> Any:
+    """Airflow's own api-server app (its public REST API, real routes and authorization over the metadata
+    database) in-process, as the views reach it: an httpx client at ``/api/v2/``."""
+    from airflow.api_fastapi.app import create_app as create_airflow_app
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_airflow_app(apps="core"), base_url="http://airflow/api/v2/")
 
 
 def _drop_schemas(names: Iterable[str]) -> None:
@@ -263,3 +281,49 @@ def web() -> Iterator[tuple[str, list[str]]]:
         yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.hits
     finally:
         server.shutdown()
+
+
+#: Run ids of the runs :func:`seed_load_task` makes start with this (deleted with the fixture's DAGs).
+SEEDED = "views__"
+
+
+def seed_load_task(dag_id: str, run_id: str, label: str, state: str, started: datetime) -> None:
+    """A run ``SEEDED + run_id`` of ``dag_id`` with one mapped ``load`` task instance (map index 0)
+    labelled ``label``, as the scheduler leaves them in the metadata database (the REST API reads them)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import insert
+
+    with create_session() as session:
+        session.execute(
+            insert(DagRun.__table__).values(
+                dag_id=dag_id,
+                run_id=SEEDED + run_id,
+                run_type="manual",
+                run_after=started,
+                state=state,
+                conf={},
+            )
+        )
+        session.execute(
+            insert(TaskInstance.__table__).values(
+                id=uuid.uuid4(),
+                dag_id=dag_id,
+                run_id=SEEDED + run_id,
+                task_id="load",
+                task_display_name="load",
+                map_index=0,
+                rendered_map_index=label,
+                state=state,
+                start_date=started,
+                try_number=1,
+                max_tries=0,
+                pool="default_pool",
+                pool_slots=1,
+                queue="default",
+                priority_weight=1,
+                hostname="",
+                unixname="airflow",
+            )
+        )

@@ -54,6 +54,12 @@ def _moment(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def api_base_url() -> str:
+    """Where the api-server answers (``[api] base_url``; Airflow's own default port where it is not set):
+    the root of the links in alerts and of the public REST API the views read."""
+    return str(conf.get("api", "base_url", fallback="http://localhost:8080")).rstrip("/")
+
+
 def run_ref(context: Mapping[str, Any]) -> RunRef:
     """The run a callback is about, from a failure callback's full context or a deadline's JSON one."""
     run = context.get("dag_run")
@@ -61,11 +67,10 @@ def run_ref(context: Mapping[str, Any]) -> RunRef:
     dag_id = _text(_field(run, "dag_id") or getattr(dag, "dag_id", ""))
     # A deadline's context is the REST API's DAGRunResponse (``dag_run_id``); a failure callback's a DagRun.
     run_id = _text(_field(run, "run_id") or _field(run, "dag_run_id") or context.get("run_id"))
-    base_url = conf.get("api", "base_url", fallback="http://localhost:8080")
     return RunRef(
         dag_id=dag_id,
         run_id=run_id,
-        url=run_url(base_url, dag_id, run_id),
+        url=run_url(api_base_url(), dag_id, run_id),
         state=_text(_field(run, "state")),
         queued_at=_text(_field(run, "queued_at")),
         reason=_text(context.get("reason")),

@@ -15,7 +15,9 @@ only be framed by Airflow itself. Report files are read only from the receiver's
 its own prefix, over the store's own scheme, and on a local disk without following links.
 
 The views' logic is plain code in :mod:`sf1630.lis_view`; this module gives it the connections, Airflow's
-task instances, the user's readable DAGs and object storage.
+task instances, the user's readable DAGs and object storage. Task instances and DAG params come from
+Airflow's public REST API (``/api/v2`` at ``[api] base_url``) called with the user's own JWT, so Airflow
+authorizes each call; an API that does not answer is a 503 page.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import os
 import sqlite3
 import stat
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,11 +44,12 @@ from pydantic import AfterValidator
 
 from sf1630.airflow import connections
 from sf1630.airflow.reload import RELOAD_DAG_ID
+from sf1630.airflow.rest import AirflowApi, AirflowTasks, AirflowUnavailable, api_client
 from sf1630.airflow.store import local_quarantine, storage
 from sf1630.database import DatabaseConfigError
 from sf1630.lis_view.deliveries import build_deliveries
 from sf1630.lis_view.loads import chosen_receivers
-from sf1630.lis_view.model import Filters, TaskRef
+from sf1630.lis_view.model import Filters
 from sf1630.lis_view.pages import (
     Links,
     action_target,
@@ -88,10 +92,16 @@ def authorized(request: Request) -> Any:
 
 
 async def _user(request: Request) -> Any:
+    """The user of the request's token (bearer header, else the UI's cookie), kept for the REST API calls."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
     credentials = await bearer_scheme(request)
-    return await get_user(request, None, credentials)
+    user = await get_user(request, None, credentials)
+    request.state.sf1630_token = (
+        credentials.credentials if credentials else request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+    )
+    return user
 
 
 def _check(request: Request, manager: Any, entity: Any) -> Any:
@@ -156,44 +166,12 @@ def _reading_ledgers() -> Iterator[None]:
         raise LedgerUnavailable(type(err).__name__) from err
 
 
-class AirflowTasks:
-    """:class:`~sf1630.lis_view.model.TaskIndex` over Airflow's metadata database."""
+def airflow_tasks(request: Request) -> AirflowTasks:
+    """Airflow's REST API as the user of this request (their token, checked by :func:`authenticated`)."""
+    return AirflowTasks(AirflowApi(request.app.state.sf1630_airflow, request.state.sf1630_token))
 
-    def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
-        """The newest task instance of ``task_id`` per (DAG, rendered map index)."""
-        if not dag_ids:
-            return {}
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
 
-        ti = TaskInstance
-        query = select(
-            ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti._rendered_map_index, ti.state, ti.start_date
-        ).where(ti.task_id == task_id, ti.dag_id.in_(list(dag_ids)), ti._rendered_map_index.is_not(None))
-        found: dict[tuple[str, str], TaskRef] = {}
-        with create_session() as session:
-            for dag_id, run_id, task, index, label, state, started in session.execute(query):
-                key = (str(dag_id), str(label))
-                known = found.get(key)
-                if known is None or (started or datetime.min.replace(tzinfo=UTC)) >= (
-                    known.start_date or datetime.min.replace(tzinfo=UTC)
-                ):
-                    found[key] = TaskRef(dag_id, run_id, task, index, str(state or ""), started)
-        return found
-
-    def label(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-        """The rendered map index (the delivery label) of one task instance, or "" when unknown."""
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        ti = TaskInstance
-        query = select(ti._rendered_map_index).where(
-            ti.dag_id == dag_id, ti.run_id == run_id, ti.task_id == task_id, ti.map_index == map_index
-        )
-        with create_session() as session:
-            return str(session.scalar(query) or "")
+Tasks = Annotated[AirflowTasks, Depends(airflow_tasks)]
 
 
 def _links(request: Request) -> Links:
@@ -332,17 +310,29 @@ async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Re
     return response
 
 
+def _try_later(title: str, text: str) -> Response:
+    """A 503 page: something the views read is not answering now (the cause is in the api-server's log)."""
+    return HTMLResponse(message_page(title, text), status_code=503, headers={"Retry-After": "60"})
+
+
+def _airflow_unavailable(request: Request, err: Exception) -> Response:
+    return _try_later(
+        "Airflow not reachable",
+        f"Airflow's REST API did not answer ({err}); the api-server's log says why. Try again in a minute.",
+    )
+
+
 def _unavailable(request: Request, err: Exception) -> Response:
-    page = message_page(
+    return _try_later(
         "Ledger not readable yet",
         f"A ledger or warehouse of this deployment cannot be read right now ({err}); the api-server's log"
         " says why. Nothing is lost: try again in a minute.",
     )
-    return HTMLResponse(page, status_code=503, headers={"Retry-After": "60"})
 
 
-def create_app() -> FastAPI:
-    """The SF1630 views app, every route behind Airflow's authentication and DAG-run read permission."""
+def create_app(client: Callable[[], httpx.Client] = api_client) -> FastAPI:
+    """The SF1630 views app, every route behind Airflow's authentication and DAG-run read permission;
+    task instances and DAG params come from Airflow's REST API through ``client()`` as the user."""
     app = FastAPI(
         title="SF1630 views",
         dependencies=[Depends(authenticated), Depends(authorized)],
@@ -352,19 +342,24 @@ def create_app() -> FastAPI:
     )
     app.middleware("http")(_headers)
     app.add_exception_handler(LedgerUnavailable, _unavailable)
-    tasks = AirflowTasks()
+    app.add_exception_handler(AirflowUnavailable, _airflow_unavailable)
+    app.state.sf1630_airflow = client()
 
     @app.get("/")
     def index(request: Request) -> RedirectResponse:
         return RedirectResponse(_links(request).app + "/loads")
 
     @app.get("/loads", response_class=HTMLResponse)
-    def loads(request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable) -> str:
+    def loads(
+        request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable, tasks: Tasks
+    ) -> str:
         with _reading_ledgers():
             return render_loads(_receivers(), filters, tasks, _links(request), datetime.now(UTC), dags)
 
     @app.get("/deliveries", response_class=HTMLResponse)
-    def deliveries(request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable) -> str:
+    def deliveries(
+        request: Request, filters: Annotated[Filters, Depends(_filters)], dags: Readable, tasks: Tasks
+    ) -> str:
         if not has_senders():
             return message_page("No senders here", "This deployment has no sender side (senders.yaml).")
         registry = _visible_registry(dags)
@@ -386,11 +381,12 @@ def create_app() -> FastAPI:
         run_id: Params,
         task_id: Params,
         dags: Readable,
+        tasks: Tasks,
         map_index: Annotated[int, Query(ge=-1, le=2**31 - 1)] = -1,
     ) -> str:
         if dag_id not in dags:
             raise HTTPException(status_code=403, detail=f"you may not read DAG {dag_id!r}")
-        found = _delivery_of_task(dag_id, run_id, task_id, map_index)
+        found = _delivery_of_task(tasks, dag_id, run_id, task_id, map_index)
         if found is None:
             return message_page("No SF1630 delivery", "This task instance did not handle an SF1630 delivery.")
         receiver, row = found
@@ -432,6 +428,7 @@ def create_app() -> FastAPI:
         request: Request,
         dag_id: Params,
         dags: Readable,
+        tasks: Tasks,
         conf: Annotated[str, Query(max_length=4000)] = "{}",
     ) -> str:
         try:
@@ -443,7 +440,7 @@ def create_app() -> FastAPI:
             raise HTTPException(status_code=400, detail="conf must be a JSON object")
         if dag_id not in dags:
             raise HTTPException(status_code=403, detail=f"you may not read DAG {dag_id!r}")
-        params = _dag_params(dag_id)
+        params = tasks.dag_params(dag_id)
         links = _links(request)
         return trigger_page(dag_id, values, params, links, api=f"{links.ui}/api/v2")
 
@@ -489,14 +486,14 @@ def _ledger_row(receiver: Receiver, uuid: str) -> tuple[Receiver, LoadRow]:
 
 
 def _delivery_of_task(
-    dag_id: str, run_id: str, task_id: str, map_index: int
+    tasks: AirflowTasks, dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> tuple[Receiver, LoadRow] | None:
     """The ledger row of the delivery a receiver's load task instance handled: the newest row of the
     sender and month its label (the rendered map index) names."""
     receiver = next((r for r in _receivers() if r.dag_id == dag_id), None)
     if receiver is None or task_id != LOAD_TASK:
         return None
-    key = _label_key(receiver, AirflowTasks().label(dag_id, run_id, task_id, map_index))
+    key = _label_key(receiver, tasks.label(dag_id, run_id, task_id, map_index))
     if key is None:
         return None
     [(user, cvr, db)] = _warehouse_targets([receiver])
@@ -552,19 +549,6 @@ def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:
     return report_page(
         title, facts, summary, files, _links(request), receiver.sftp_user, row.file_transfer_uuid
     )
-
-
-def _dag_params(dag_id: str) -> dict[str, Any]:
-    """The params of ``dag_id`` as the trigger form needs them (from the serialized DAG)."""
-    from airflow.models.dagbag import DBDagBag
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
-        if dag is None:
-            raise HTTPException(status_code=404, detail=f"no DAG {dag_id}")
-        params: dict[str, Any] = {name: param.dump() for name, param in dag.params.items()}  # type: ignore[no-untyped-call]
-        return params
 
 
 class Sf1630UiPlugin(AirflowPlugin):  # type: ignore[misc]

@@ -39,7 +39,7 @@ def build_deliveries(
 ) -> list[DeliveryRow]:
     """Every delivery the filters choose, newest file per delivery, with what the receipt said."""
     senders = [s for s in registry.senders if not filters.sender or s.code == filters.sender]
-    index = tasks.lookup(DELIVER_TASK, sorted(s.dag_id for s in senders))
+    index = tasks.lookup(DELIVER_TASK, sorted(s.dag_id for s in senders), filters.earliest_start())
     by_delivery: dict[tuple[str, str, str], list[ReceiptEntry]] = {}
     for row in sent_rows:
         by_delivery.setdefault((row.sender, row.recipient, row.period), []).append(row)

@@ -155,7 +155,7 @@ def build_matrix(
     for user, started in (starts or {}).items():
         first[user] = min(started, first.get(user, started))
     accepted = {(r.recipient, r.sender, r.period) for r in sent_rows if r.status == "accepted"}
-    index = tasks.lookup(LOAD_TASK, sorted({r.dag_id for r in chosen}))
+    index = tasks.lookup(LOAD_TASK, sorted({r.dag_id for r in chosen}), filters.earliest_start())
     rows: list[MatrixRow] = []
     counts: dict[State, int] = dict.fromkeys(State, 0)
     for receiver in chosen:

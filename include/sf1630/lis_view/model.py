@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -46,15 +46,20 @@ class TaskRef:
 class TaskIndex(Protocol):
     """Finds the newest task instance of mapped tasks by their rendered labels (Airflow's metadata)."""
 
-    def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
-        """(dag id, rendered map index) → newest task instance of ``task_id`` in those DAGs."""
+    def lookup(
+        self, task_id: str, dag_ids: Sequence[str], since: datetime | None = None
+    ) -> Mapping[tuple[str, str], TaskRef]:
+        """(dag id, rendered map index) → newest task instance of ``task_id`` in those DAGs, of those that
+        started at or after ``since`` (None: all)."""
         ...
 
 
 class NoTasks:
     """An index without task instances (tests of the ledgers alone, the benchmark's ledger-only part)."""
 
-    def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
+    def lookup(
+        self, task_id: str, dag_ids: Sequence[str], since: datetime | None = None
+    ) -> Mapping[tuple[str, str], TaskRef]:
         """Nothing is known."""
         return {}
 
@@ -97,6 +102,15 @@ class Filters:
                 series.append(series[-1].previous())
             months = tuple(reversed(series))
         return cls(lis.strip(), kommune.strip(), sender.strip().upper(), months)
+
+    def earliest_start(self) -> datetime | None:
+        """The earliest a task instance about one of these months can have started: a month's delivery is
+        made (and loaded) in that month or later, so the day before its first day in UTC (midnight in any
+        time zone included). None without months."""
+        if not self.months:
+            return None
+        first = min(self.months, key=lambda p: (p.year, p.month))
+        return first.first_day.replace(tzinfo=UTC) - timedelta(days=1)
 
     def query(self, **changes: str) -> dict[str, str]:
         """These filters as query parameters, with ``changes`` applied (for links between pages)."""

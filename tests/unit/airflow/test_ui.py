@@ -6,17 +6,26 @@ starts when the LIS system did. One test per class of issue 21's attack on the v
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import httpx
 import pytest
+from sf1630.airflow.rest import AirflowApi, AirflowTasks
+from sf1630.protocol import Period
+from sf1630.registry import delivery_label
 from sf1630.warehouse import Outcome
 
 from tests.support.views_app import (
     KBH,
     OUTSIDE_SECRET,
+    SEEDED,
+    WHEN,
     ViewsApp,
+    airflow_api,
     execute,
     quarantine,
     record,
+    seed_load_task,
 )
 
 KY_FILE = "KY_LIS_10100000_M10_20261101000000.csv"
@@ -251,3 +260,61 @@ def test_months_before_the_first_delivery_are_not_late(views_app: ViewsApp) -> N
 def test_the_views_need_login(views_app: ViewsApp) -> None:
     answer = views_app.get("/loads", user="")
     assert answer.status_code == 401 and "København" not in answer.text
+
+
+# --- Airflow's REST API ----------------------------------------------------------------------------------
+
+
+def test_task_instances_come_from_airflows_rest_api_as_the_user(
+    views_app: ViewsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest ``load`` task instance of a delivery label links the cell and opens its report; a user who
+    may not read the DAG gets none (Airflow's own per-DAG filter on its REST API). One task instance per
+    page: every page is read."""
+    monkeypatch.setenv("AIRFLOW__API__MAXIMUM_PAGE_LIMIT", "1")
+    receiver = views_app.receiver()
+    label = delivery_label("KY", receiver.kommune, receiver.lis, Period.parse("2026-10"))
+    record(views_app, "u-ky", KY_FILE, Outcome.LOADED)
+    seed_load_task(receiver.dag_id, "old", label, "failed", WHEN)
+    seed_load_task(receiver.dag_id, "new", label, "success", WHEN + timedelta(hours=1))
+    page = views_app.get("/loads", month="2026-10", lis=KBH).text
+    assert f"{SEEDED}new" in page and f"{SEEDED}old" not in page
+    other = next(r for r in views_app.receivers if r.sftp_user != KBH)
+    seed_load_task(other.dag_id, "theirs", label, "success", WHEN)
+    mine = AirflowTasks(AirflowApi(airflow_api(), views_app.tokens["admin"]))
+    newest = mine.lookup("load", [receiver.dag_id], WHEN + timedelta(minutes=1))
+    assert newest[(receiver.dag_id, label)].run_id == f"{SEEDED}new"
+    assert mine.lookup("load", [receiver.dag_id], WHEN + timedelta(days=1)) == {}  # none started since
+    for user, seen in (("admin", {f"{SEEDED}theirs"}), ("kbh", set())):
+        tasks = AirflowTasks(AirflowApi(airflow_api(), views_app.tokens[user]))
+        assert {ref.run_id for ref in tasks.lookup("load", [other.dag_id]).values()} == seen, user
+    query = {"dag_id": receiver.dag_id, "run_id": f"{SEEDED}new", "task_id": "load", "map_index": 0}
+    answer = views_app.get("/report/ti", **query)
+    assert answer.status_code == 200 and KY_FILE in answer.text
+    assert "No SF1630 delivery" in views_app.get("/report/ti", **{**query, "map_index": 1}).text
+
+
+def test_airflow_that_does_not_answer_is_a_page_that_says_so(
+    views_app: ViewsApp, web: tuple[str, list[str]]
+) -> None:
+    """No api-server at ``[api] base_url`` (nothing listening), or something else there (no JSON): 503."""
+    from fastapi.testclient import TestClient
+    from sf1630.airflow.ui import create_app
+    from sf1630.demo.stack import free_port
+
+    record(views_app, "u-ky", KY_FILE, Outcome.LOADED)
+    receiver = views_app.receiver()
+    headers = {"Authorization": f"Bearer {views_app.tokens['admin']}"}
+    for base in (f"http://127.0.0.1:{free_port()}/api/v2/", f"{web[0]}/api/v2/"):
+        app = create_app(lambda base=base: httpx.Client(base_url=base, timeout=5.0))  # type: ignore[misc]
+        with TestClient(app, raise_server_exceptions=False) as client:
+            for path, query in (
+                ("/loads", {"month": "2026-10"}),
+                ("/deliveries", {"month": "2026-10"}),
+                ("/report/ti", {"dag_id": receiver.dag_id, "run_id": "r", "task_id": "load"}),
+                ("/trigger", {"dag_id": receiver.dag_id}),
+            ):
+                answer = client.get(path, params=query, headers=headers)
+                assert answer.status_code == 503, (base, path, answer.text[:300])
+                assert "Airflow not reachable" in answer.text and "Traceback" not in answer.text
+                assert answer.headers["cache-control"] == "no-store"

@@ -68,7 +68,9 @@ class FakeTasks:
     def __init__(self, known: Mapping[tuple[str, str], TaskRef]) -> None:
         self.known = dict(known)
 
-    def lookup(self, task_id: str, dag_ids: Sequence[str]) -> Mapping[tuple[str, str], TaskRef]:
+    def lookup(
+        self, task_id: str, dag_ids: Sequence[str], since: datetime | None = None
+    ) -> Mapping[tuple[str, str], TaskRef]:
         return {k: v for k, v in self.known.items() if k[0] in dag_ids and v.task_id == task_id}
 
 
@@ -363,3 +365,11 @@ def test_filters_from_query_parameters() -> None:
     with pytest.raises(ValueError):
         Filters.parse(year="20x6", now=NOW)
     assert NoTasks().lookup("load", ["x"]) == {}
+
+
+def test_task_instances_of_the_shown_months_started_the_day_before_the_first_at_the_earliest() -> None:
+    """A month's delivery is made in or after that month: the task index need not look further back."""
+    assert Filters.parse(month="2026-10", now=NOW).earliest_start() == datetime(2026, 9, 30, tzinfo=UTC)
+    assert Filters.parse(now=NOW).earliest_start() == datetime(2025, 11, 30, tzinfo=UTC)
+    assert Filters.parse(year="1900", now=NOW).earliest_start() == datetime(1899, 12, 31, tzinfo=UTC)
+    assert Filters().earliest_start() is None
