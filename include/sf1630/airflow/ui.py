@@ -141,12 +141,10 @@ class LedgerUnavailable(Exception):
 
 def _database_errors() -> tuple[type[BaseException], ...]:
     """What reading a ledger raises when the database is not there or not answering."""
-    import duckdb
     import psycopg
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     return (
-        duckdb.Error,
         psycopg.Error,
         sqlite3.Error,
         OSError,
