@@ -148,21 +148,16 @@ def start_everything(
         home, emulator.port, host_key_line(home), senders, info.lis_users, database.warehouse_server()
     )
     port = _port(api_port)
-    stack_env = stack_environment(
-        home.airflow_home,
-        database.url,
-        REPO_ROOT / "dags",
-        plugins_folder=REPO_ROOT / "plugins",
-        api_port=port,
-        sizing=sizing,
-        forkserver=forkserver,
-    )
+    stack_env = _stack_environment(home, database.url, port, sizing, forkserver)
     env = airflow_environment(home, conns, stack_env, smtp=mail.connection_json())
     write_env_file(home, env)
-    home.settings.write_text(
-        json.dumps({"metadata_db": database.kind, "api_port": port, "sizing": sizing.__dict__}) + "\n",
-        encoding="utf-8",
-    )
+    saved = {
+        "metadata_db": database.kind,
+        "api_port": port,
+        "sizing": sizing.__dict__,
+        "forkserver": forkserver,
+    }
+    home.settings.write_text(json.dumps(saved) + "\n", encoding="utf-8")
 
     stage = progress.stage("airflow")
     stack = AirflowStack(env, home.logs, cwd=REPO_ROOT)
@@ -531,15 +526,7 @@ def reopened(home: DemoHome, progress: Progress, api_port: int | None = None) ->
         env = read_env_file(home)
         port = _port(api_port or int(saved["api_port"]))
         sizing = Sizing(**saved.get("sizing", {}))
-        stack_env = stack_environment(
-            home.airflow_home,
-            database.url,
-            REPO_ROOT / "dags",
-            plugins_folder=REPO_ROOT / "plugins",
-            api_port=port,
-            sizing=sizing,
-        )
-        env.update(stack_env)
+        env.update(_stack_environment(home, database.url, port, sizing, bool(saved.get("forkserver", True))))
         env["AIRFLOW_CONN_SF1630_SMTP"] = mail.connection_json()
         env = _repoint(env, emulator.port, database.warehouse_server())
         write_env_file(home, env)
@@ -551,6 +538,22 @@ def reopened(home: DemoHome, progress: Progress, api_port: int | None = None) ->
     finally:
         stopped = services.stop()
         progress.stage("stop").done(f"stopped {', '.join(stopped) or 'nothing'}")
+
+
+def _stack_environment(
+    home: DemoHome, url: str, port: int, sizing: Sizing, forkserver: bool
+) -> dict[str, str]:
+    """The Airflow processes' environment for the demo's home, alike for the month and a later ``demo ui``
+    (which restarts the stack with the settings the month saved)."""
+    return stack_environment(
+        home.airflow_home,
+        url,
+        REPO_ROOT / "dags",
+        plugins_folder=REPO_ROOT / "plugins",
+        api_port=port,
+        sizing=sizing,
+        forkserver=forkserver,
+    )
 
 
 def _repoint(env: Mapping[str, str], port: int, warehouse: tuple[str, int]) -> dict[str, str]:
