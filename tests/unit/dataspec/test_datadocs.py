@@ -1,5 +1,6 @@
 """Data Docs views made once per process: the same view object serves every site, and the pages are the ones
-GX's default views write."""
+GX's default views write. The views' module imports GX, so the tests import it when they run: collecting
+this module on every xdist worker would otherwise pay GX's import there."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 
 from sf1630.dataspec import load_spec
 from sf1630.dataspec.corrupt import corrupt
-from sf1630.dataspec.datadocs import IndexPageView, PageView, site_config
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import default_validator
 
@@ -21,6 +21,8 @@ _VOLATILE = re.compile(
 
 
 def test_each_view_is_made_once_per_process() -> None:
+    from sf1630.dataspec.datadocs import IndexPageView, PageView
+
     assert PageView() is PageView(custom_styles_directory=None, custom_views_directory=None)
     assert IndexPageView() is IndexPageView()
     assert PageView() is not IndexPageView()
@@ -29,6 +31,7 @@ def test_each_view_is_made_once_per_process() -> None:
 
 def test_the_pages_are_gx_defaults(tmp_path: Path) -> None:
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+    from sf1630.dataspec.datadocs import site_config
 
     spec = load_spec("ky")
     frame = synthesize(spec, 20, AUTHORITY, PERIOD, seed=5)
