@@ -19,43 +19,36 @@ _MADE: dict[tuple[type, str | None, str | None], Any] = {}
 _LOCK = threading.Lock()
 
 
-def _once(cls: type[DefaultJinjaPageView], styles: str | None, views: str | None) -> Any:
-    """The one ``cls`` view of this process for these custom folders, made by GX's own constructor."""
-    key = (cls, styles, views)
-    with _LOCK:
-        if key not in _MADE:
-            view: DefaultJinjaPageView = object.__new__(cls)
-            super(cls, view).__init__(custom_styles_directory=styles, custom_views_directory=views)
-            _MADE[key] = view
-        return _MADE[key]
+class _OncePerProcess:
+    """Makes a GX view class hand out one view per process for each pair of custom folders: GX's own
+    constructor (the next class after this one) builds it the first time, later constructions return it."""
+
+    def __new__(
+        cls, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
+    ) -> Any:
+        key = (cls, custom_styles_directory, custom_views_directory)
+        with _LOCK:
+            if key not in _MADE:
+                view = object.__new__(cls)
+                super(_OncePerProcess, view).__init__(  # type: ignore[call-arg]
+                    custom_styles_directory=custom_styles_directory,
+                    custom_views_directory=custom_views_directory,
+                )
+                _MADE[key] = view
+            return _MADE[key]
+
+    def __init__(
+        self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
+    ) -> None:
+        """Made once, in ``__new__``; GX naming the same view again changes nothing."""
 
 
-class PageView(DefaultJinjaPageView):
+class PageView(_OncePerProcess, DefaultJinjaPageView):
     """GX's page view (validation results, expectation suites), one per process."""
 
-    def __new__(
-        cls, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
-    ) -> Any:
-        return _once(cls, custom_styles_directory, custom_views_directory)
 
-    def __init__(
-        self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
-    ) -> None:
-        """Made once, in ``__new__``; GX naming the same view again changes nothing."""
-
-
-class IndexPageView(DefaultJinjaIndexPageView):
+class IndexPageView(_OncePerProcess, DefaultJinjaIndexPageView):
     """GX's index page view, one per process."""
-
-    def __new__(
-        cls, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
-    ) -> Any:
-        return _once(cls, custom_styles_directory, custom_views_directory)
-
-    def __init__(
-        self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
-    ) -> None:
-        """Made once, in ``__new__``; GX naming the same view again changes nothing."""
 
 
 def view_config(view: type) -> dict[str, str]:
