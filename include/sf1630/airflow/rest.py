@@ -66,10 +66,11 @@ class AirflowApi:
     def task_instances(self, **where: object) -> Iterator[Mapping[str, Any]]:
         """Every task instance matching ``where`` (the batch list's filters: ``dag_ids``, ``dag_run_ids``,
         ``task_ids``, ``start_date_gte``), a page of the api-server's ``[api] maximum_page_limit`` at a
-        time."""
+        time, ordered by the task instance's unique id: offset paging over an order with ties (the default
+        sort) may return one row on two pages and never the other."""
         offset, limit = 0, conf.getint("api", "maximum_page_limit", fallback=100)
         while True:
-            body = {**where, "page_offset": offset, "page_limit": limit}
+            body = {**where, "page_offset": offset, "page_limit": limit, "order_by": "id"}
             page = self.call("POST", "dags/~/dagRuns/~/taskInstances/list", body) or {}
             found = page.get("task_instances") or []
             yield from found
