@@ -256,10 +256,12 @@ def test_failures_and_deadlines_page_on_call_once_each(world: World) -> None:
         ("RESOLVED", complete_month),
     }
     _wait_for(world, expected, timeout=300)
-    # Aalborg's run met its deadline: wait past it, then nothing more may come, and the deadline is gone.
-    time.sleep(max(0.0, aal_queued + AAL_RUN_DEADLINE + 15 - time.monotonic()))
     assert stack.wait_run(bro1, bro1_run) == "success"
-    time.sleep(20)  # a late duplicate (a second failure callback, a task-level one) would be here by now
+    # Two waits, run side by side (one sleep to the later end): 15 s past Aalborg's deadline, after which
+    # nothing more may come and the deadline is gone; and 20 s past the last expected message and the last
+    # run's end, by when a late duplicate (a second failure callback, a task-level one) would be here.
+    quiet_after = max(aal_queued + AAL_RUN_DEADLINE + 15, time.monotonic() + 20)
+    time.sleep(max(0.0, quiet_after - time.monotonic()))
     found = _messages(world.box)
     received = world.work / "received"  # as the sink got them, for a person to read (.eml)
     received.mkdir(exist_ok=True)
