@@ -170,15 +170,29 @@ def tail(path: Path, lines: int = 30) -> str:
 
 def stop_group(process: subprocess.Popen[Any], timeout: float = 20) -> None:
     """SIGTERM the process group of ``process``, SIGKILL what is left after ``timeout``."""
-    if process.poll() is None:
+    stop_groups([process], timeout)
+
+
+def stop_groups(processes: Sequence[subprocess.Popen[Any]], timeout: float = 20) -> None:
+    """SIGTERM the process groups of ``processes`` together, SIGKILL what is left of each after ``timeout``.
+
+    Together: each component takes seconds to shut down gracefully, and stopping them one after another
+    made a stack's stop the sum of those seconds instead of the longest of them.
+    """
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
+    give_up = time.monotonic() + timeout
+    for process in running:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # task processes the leader forked may outlive it
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(10)
+            process.wait(max(0.0, give_up - time.monotonic()))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # task processes the leader forked may outlive it
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
 
 
 @dataclass
@@ -271,9 +285,10 @@ class AirflowStack:
     def stop(self) -> None:
         """Stop every component, the API server and other processes (a Celery worker) last, so the tasks still
         running can report; then forget them."""
-        order = sorted(self.processes, key=lambda n: COMPONENTS.index(n) if n in COMPONENTS else -1)
-        for name in reversed(order):
-            stop_group(self.processes[name])
+        api_server, others = COMPONENTS[0], [n for n in self.processes if n not in COMPONENTS]
+        stages = ([n for n in COMPONENTS[1:] if n in self.processes], [api_server], others)
+        for names in stages:  # the scheduler, DAG processor and triggerer together; then the API server
+            stop_groups([self.processes[n] for n in names if n in self.processes])
         self.processes.clear()
 
     def client(self) -> RestClient:
