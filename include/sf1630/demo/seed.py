@@ -79,7 +79,7 @@ class SeedInfo:
     month: str
     kommuner: list[str]
     senders: list[str]
-    lis_users: list[str]
+    sftp_users: list[str]  # the LIS systems' (``lis.sftp_user``), in file order
     rows_per_kommune: int
     invalid_sender: str
     invalid_kommune: str
@@ -281,7 +281,7 @@ def seed(
         month=str(period),
         kommuner=[k.kode for k in kommuner],
         senders=[s.code for s in senders],
-        lis_users=[lis.user for k in kommuner for lis in k.lis_systems],
+        sftp_users=[lis.user for k in kommuner for lis in k.lis_systems],
         rows_per_kommune=rows,
         invalid_sender=INVALID_SENDER,
         invalid_kommune=invalid_kommune,
@@ -298,7 +298,7 @@ def describe(info: SeedInfo, home: DemoHome) -> Mapping[str, str]:
     total = sum(info.source_rows.values())
     return {
         "month": info.month,
-        "kommuner": f"{len(info.kommuner)} ({len(info.lis_users)} LIS systems)",
+        "kommuner": f"{len(info.kommuner)} ({len(info.sftp_users)} LIS systems)",
         "source": f"{home.source_db} ({total} rows: "
         + ", ".join(f"{k} {v}" for k, v in info.source_rows.items())
         + ")",

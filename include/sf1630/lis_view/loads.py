@@ -100,7 +100,7 @@ def is_late(receiver: Receiver, period: Period, first: str | None, now: datetime
 def first_periods(load_rows: Sequence[LoadRow], sent_rows: Sequence[ReceiptEntry]) -> dict[str, str]:
     """LIS SFTP user → the first period among these rows (warehouse rows, files the platform accepted)."""
     first: dict[str, str] = {}
-    seen = [(r.lis_user, r.period) for r in load_rows]
+    seen = [(r.sftp_user, r.period) for r in load_rows]
     seen += [(r.recipient, r.period) for r in sent_rows if r.status == "accepted"]
     for user, period in seen:
         if user not in first or period < first[user]:
@@ -117,7 +117,7 @@ def current_rows(rows: Sequence[LoadRow]) -> dict[tuple[str, str, str, str], tup
     """
     grouped: dict[tuple[str, str, str, str], list[LoadRow]] = {}
     for row in rows:
-        grouped.setdefault((row.lis_user, row.sender, row.kommune, row.period), []).append(row)
+        grouped.setdefault((row.sftp_user, row.sender, row.cvr, row.period), []).append(row)
     current: dict[tuple[str, str, str, str], tuple[LoadRow, int]] = {}
     for key, group in grouped.items():
         live = [r for r in group if not r.superseded_by] or group

@@ -60,12 +60,12 @@ class Links:
     def dag(self, dag_id: str) -> str:
         return f"{self.ui}/dags/{quote(dag_id)}"
 
-    def report(self, lis_user: str, file_transfer_uuid: str) -> str:
-        return f"{self.app}/report?" + urlencode({"lis": lis_user, "uuid": file_transfer_uuid})
+    def report(self, sftp_user: str, file_transfer_uuid: str) -> str:
+        return f"{self.app}/report?" + urlencode({"lis": sftp_user, "uuid": file_transfer_uuid})
 
-    def report_file(self, lis_user: str, file_transfer_uuid: str, name: str) -> str:
+    def report_file(self, sftp_user: str, file_transfer_uuid: str, name: str) -> str:
         return f"{self.app}/report/file?" + urlencode(
-            {"lis": lis_user, "uuid": file_transfer_uuid, "name": name}
+            {"lis": sftp_user, "uuid": file_transfer_uuid, "name": name}
         )
 
     def trigger(self, dag_id: str, conf: Mapping[str, object]) -> str:
@@ -74,9 +74,9 @@ class Links:
             {"dag_id": dag_id, "conf": json.dumps(conf, separators=(",", ":"))}
         )
 
-    def action(self, action: str, lis_user: str, sender: str, period: str, file_name: str = "") -> str:
+    def action(self, action: str, sftp_user: str, sender: str, period: str, file_name: str = "") -> str:
         """This app's link that opens the trigger form for one cell's action."""
-        query = {"do": action, "lis": lis_user, "sender": sender, "period": period}
+        query = {"do": action, "lis": sftp_user, "sender": sender, "period": period}
         if file_name:
             query["file"] = file_name
         return f"{self.app}/act?" + urlencode(query)
@@ -311,7 +311,7 @@ def report_page(
     summary: Summary | None,
     files: Sequence[str],
     links: Links,
-    lis_user: str,
+    sftp_user: str,
     uuid: str,
 ) -> str:
     """A delivery's validation report: the ledger's facts, the failed expectations, the Data Docs page."""
@@ -337,7 +337,7 @@ def report_page(
     if not files:
         parts.append("<p id='no-report'>No report files for this delivery.</p>")
     listed = " · ".join(
-        f"<a class='file' href='{escape(links.report_file(lis_user, uuid, name))}'>{escape(name)}</a>"
+        f"<a class='file' href='{escape(links.report_file(sftp_user, uuid, name))}'>{escape(name)}</a>"
         for name in REPORT_FILES
         if name in files
     )
@@ -346,7 +346,7 @@ def report_page(
     if html_doc is not None:
         parts.append(
             f"<iframe id='datadocs' sandbox='' style='width:100%;height:70vh;border:1px solid #e2e8f0'"
-            f" src='{escape(links.report_file(lis_user, uuid, html_doc))}'></iframe>"
+            f" src='{escape(links.report_file(sftp_user, uuid, html_doc))}'></iframe>"
         )
     return _page(title, "".join(parts))
 
@@ -426,7 +426,7 @@ def loads_html(
     # When each LIS system started matters only for those with nothing in the first month shown (a year of
     # the whole country needs no query for it).
     shown_first = str(min(filters.months)) if filters.months else ""
-    settled = {r.lis_user for r in load_rows if r.period == shown_first}
+    settled = {r.sftp_user for r in load_rows if r.period == shown_first}
     starts = read_first_periods([t for t in warehouses if t[0] not in settled])
     matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now, starts)
     return loads_page(matrix, links, receivers, senders)

@@ -134,7 +134,7 @@ def refusals_from_ledger(receiver: Receiver, entries: Iterable[LoadEntry]) -> li
         Refusal(
             file_name=entry.file_name,
             sender=entry.sender,
-            kommune=kommune.name if entry.kommune == kommune.cvr else f"CVR {entry.kommune}",
+            kommune=kommune.name if entry.cvr == kommune.cvr else f"CVR {entry.cvr}",
             lis=receiver.lis.name,
             period=entry.period,
             reason=entry.detail,

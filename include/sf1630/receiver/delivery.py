@@ -138,7 +138,7 @@ def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemR
         intake.database,
         staged,
         name=record.data_name,
-        kommune=record.kommune,
+        cvr=record.cvr,
         period=record.period,
     )
     destination = intake.storage.report_folder(record.data_name)
@@ -196,7 +196,7 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     loaded_at = intake.clock()
     constants, replace_where = spec.lineage(
         file_transfer_uuid=record.file_transfer_uuid,
-        kommune=record.kommune,
+        cvr=record.cvr,
         period=record.period,
         loaded_at=loaded_at,
     )

@@ -38,11 +38,11 @@ if TYPE_CHECKING:
     from sf1630.warehouse.staging import StagedFile
 
 
-def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
+def delivery_expectations(spec: DataSpec, *, cvr: str, period: str) -> list[Expectation]:
     """What only the receiver knows, as GX expectations joining the suite for one file: every row belongs
     to the kommune (CVR) and month the file name claims, since a snapshot load replaces exactly that scope."""
     expectations: list[Expectation] = [
-        ("expect_column_values_to_be_in_set", {"column": spec.kommune_column, "value_set": [kommune]})
+        ("expect_column_values_to_be_in_set", {"column": spec.kommune_column, "value_set": [cvr]})
     ]
     if spec.column(spec.period_column).type == "date":
         first = date.fromisoformat(f"{period}-01")
@@ -55,11 +55,11 @@ def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[
     return expectations
 
 
-def staging_delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
+def staging_delivery_expectations(spec: DataSpec, *, cvr: str, period: str) -> list[Expectation]:
     """:func:`delivery_expectations` for a file staged as text: a date period compares typed values."""
     from sf1630.dataspec.suite import range_check
 
-    expectations = delivery_expectations(spec, kommune=kommune, period=period)
+    expectations = delivery_expectations(spec, cvr=cvr, period=period)
     column = spec.column(spec.period_column)
     if column.type != "date":
         return expectations
@@ -92,15 +92,13 @@ class SpecExtract:
 
         return read_typed(path, self.spec)
 
-    def validate(
-        self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
-    ) -> Validated:
+    def validate(self, validator: Validator, data: bytes, *, name: str, cvr: str, period: str) -> Validated:
         """GX's verdict on file content ``data``: the spec's suite plus :func:`delivery_expectations`."""
-        extra = delivery_expectations(self.spec, kommune=kommune, period=period)
+        extra = delivery_expectations(self.spec, cvr=cvr, period=period)
         return validator.validate_bytes(data, self.spec, name=name, extra=extra)
 
     def validate_staged(
-        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
+        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, cvr: str, period: str
     ) -> Validated:
         """GX's verdict on a file staged in the warehouse (:mod:`sf1630.warehouse.staging`): the spec's
         staging suite plus :func:`staging_delivery_expectations`, run in PostgreSQL; the parse verdict
@@ -110,7 +108,7 @@ class SpecExtract:
 
         if not staged.ok:
             return Validated(ValidationReport(self.name, name, None, staged.parse))
-        extra = staging_delivery_expectations(self.spec, kommune=kommune, period=period)
+        extra = staging_delivery_expectations(self.spec, cvr=cvr, period=period)
         return validator.validate_staged(
             db, staged.table, self.spec, name=name, rows=staged.rows, parse_results=staged.parse, extra=extra
         )
@@ -123,13 +121,13 @@ class SpecExtract:
             (c.name, typed_value(c, dialect, quoted(c.name), validated=True)) for c in self.spec.columns
         )
 
-    def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
+    def check(self, path: Path, *, cvr: str, period: str) -> tuple[Validated, pa.Table | None]:
         """Validate the file at ``path`` with this process's validator; its typed rows when valid."""
         from sf1630.dataspec.parsing import read_regular_file
         from sf1630.dataspec.validation import default_validator
 
         data = read_regular_file(path)
-        validated = self.validate(default_validator(), data, name=path.name, kommune=kommune, period=period)
+        validated = self.validate(default_validator(), data, name=path.name, cvr=cvr, period=period)
         return validated, self.rows(data) if validated.success else None
 
     def rows(self, data: bytes) -> pa.Table:
@@ -153,17 +151,17 @@ class SpecExtract:
         return create_table(self.spec, "postgres", schema, keyed=False), key_sql(self.spec, schema)
 
     def lineage(
-        self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
+        self, *, file_transfer_uuid: str, cvr: str, period: str, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]:
         """The lineage values every row gets, and the snapshot scope to replace (empty when appending)."""
         constants: tuple[tuple[str, object], ...] = (
             (LINEAGE_FILE_TRANSFER_UUID, file_transfer_uuid),
-            (LINEAGE_KOMMUNE, kommune),
+            (LINEAGE_KOMMUNE, cvr),
             (LINEAGE_PERIOD, period),
             (LINEAGE_LOADED_AT, loaded_at),
         )
         scope: tuple[tuple[str, object], ...] = (
-            ((LINEAGE_KOMMUNE, kommune), (LINEAGE_PERIOD, period)) if self.snapshot else ()
+            ((LINEAGE_KOMMUNE, cvr), (LINEAGE_PERIOD, period)) if self.snapshot else ()
         )
         return constants, scope
 

@@ -46,7 +46,7 @@ class ItemRecord:
     status: Status
     file_transfer_uuid: str = ""
     sender: str = ""
-    kommune: str = ""
+    cvr: str = ""
     period: str = ""
     spec: str = ""
     rows: int = 0
@@ -86,7 +86,7 @@ class ItemRecord:
             file_transfer_uuid=self.file_transfer_uuid,
             file_name=self.data_name,
             sender=self.sender,
-            kommune=self.kommune,
+            cvr=self.cvr,
             period=self.period,
             rows=rows,
             checksum=checksum,

@@ -41,7 +41,7 @@ class ReloadResult:
     data_name: str
     file_transfer_uuid: str
     sender: str
-    kommune: str
+    cvr: str
     period: str
     spec: str
     rows: int = 0
@@ -124,7 +124,7 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
     try:
         validator = Validator()
         validated = spec.validate_staged(
-            validator, intake.database, staged, name=data_name, kommune=kept.name.authority, period=period
+            validator, intake.database, staged, name=data_name, cvr=kept.name.authority, period=period
         )
         if not validated.success:
             with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
@@ -136,13 +136,13 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
             )
         now = intake.clock()
         constants, replace_where = spec.lineage(
-            file_transfer_uuid=uuid, kommune=kept.name.authority, period=period, loaded_at=now
+            file_transfer_uuid=uuid, cvr=kept.name.authority, period=period, loaded_at=now
         )
         entry = LoadEntry(
             file_transfer_uuid=uuid,
             file_name=data_name,
             sender=sender.code,
-            kommune=kept.name.authority,
+            cvr=kept.name.authority,
             period=period,
             rows=staged.rows,
             checksum=staged.checksum,

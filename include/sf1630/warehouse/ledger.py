@@ -50,7 +50,7 @@ class LoadEntry:
     file_transfer_uuid: str
     file_name: str
     sender: str
-    kommune: str
+    cvr: str  # column ``kommune``
     period: str
     rows: int
     checksum: str
@@ -66,7 +66,7 @@ class LoadEntry:
             self.file_transfer_uuid,
             self.file_name,
             self.sender,
-            self.kommune,
+            self.cvr,
             self.period,
             self.rows,
             self.checksum,
@@ -151,11 +151,11 @@ _OPTIONAL = (SUPERSEDED_BY, "report")
 class LoadRow:
     """One row of one LIS system's warehouse ledger."""
 
-    lis_user: str
+    sftp_user: str
     file_transfer_uuid: str
     file_name: str
     sender: str
-    kommune: str  # CVR, as in file names
+    cvr: str  # column ``kommune``, as in file names
     period: str
     rows: int
     outcome: str
@@ -228,7 +228,7 @@ def _read_group(
                 (f"COALESCE({c}, '')" if c in columns else "''") + f" AS {c}" for c in _OPTIONAL
             )
             parts.append(
-                f"SELECT {p} AS lis_user, file_transfer_uuid, file_name, sender, kommune, period, rows,"
+                f"SELECT {p} AS sftp_user, file_transfer_uuid, file_name, sender, kommune, period, rows,"
                 " outcome, detail, CAST(received_at AS VARCHAR), CAST(finished_at AS VARCHAR),"
                 f" {optional}"
                 f" FROM {check_identifier(member.schema)}.{LEDGER_TABLE}"
@@ -243,11 +243,11 @@ def _read_group(
 
 def _load_row(r: Sequence[Any]) -> LoadRow:
     return LoadRow(
-        lis_user=str(r[0]),
+        sftp_user=str(r[0]),
         file_transfer_uuid=str(r[1]),
         file_name=str(r[2]),
         sender=str(r[3]),
-        kommune=str(r[4]),
+        cvr=str(r[4]),
         period=str(r[5]),
         rows=int(r[6]),
         outcome=str(r[7]),
@@ -361,7 +361,7 @@ def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
         f"SELECT DISTINCT sender, kommune FROM {db.schema}.{LEDGER_TABLE} "
         "WHERE outcome = 'loaded' AND period = "
     )
-    return {(str(sender), str(kommune)) for sender, kommune in _fetch_all(db, sql, [str(period)])}
+    return {(str(sender), str(cvr)) for sender, cvr in _fetch_all(db, sql, [str(period)])}
 
 
 def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
@@ -377,5 +377,6 @@ def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
     for row in _fetch_all(db, sql, [since]):
         values = dict(zip(LEDGER_COLUMNS, row, strict=True))
         values["outcome"] = Outcome(values["outcome"])
+        values["cvr"] = values.pop("kommune")
         entries.append(LoadEntry(**values))
     return sorted(entries, key=lambda entry: entry.finished_at)

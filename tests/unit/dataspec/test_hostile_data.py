@@ -246,7 +246,7 @@ def test_the_receiver_refuses_what_validation_refuses(
     """The receiver's check returns a failed verdict (the caller quarantines it), never an exception."""
     path = tmp_path_factory.mktemp("hostile") / f"{name}.csv"
     path.write_bytes(CASES[name].make(lines))
-    verdict, rows = spec_for("ky").check(path, kommune=AUTHORITY, period=PERIOD)
+    verdict, rows = spec_for("ky").check(path, cvr=AUTHORITY, period=PERIOD)
     assert not verdict.success and rows is None
 
 

@@ -185,7 +185,7 @@ def test_ledgers_in_one_database_come_back_in_one_query_and_by_kommune(schemas: 
     _load(kbh, _entry("u-1", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
     empty = Database.postgres(POSTGRES_DSN, schema="nothing_yet")  # no schema, no ledger: nothing handled yet
     rows = read_load_rows([(KBH, "10100000", kbh), ("FRB", "14700000", frb), ("X", "1", empty)], [OCT])
-    assert [(r.lis_user, r.file_transfer_uuid, r.report) for r in rows] == [(KBH, "u-1", "")]
+    assert [(r.sftp_user, r.file_transfer_uuid, r.report) for r in rows] == [(KBH, "u-1", "")]
     with kbh.connect(autocommit=True) as con:
         con.execute("UPDATE sf1630_ledger SET report = 's3://reports/kbh/u-1'")
     [row] = read_load_rows([(KBH, "10100000", kbh)], [OCT])

@@ -32,16 +32,16 @@ DDL = (
 def entry(
     uuid: str,
     *,
-    kommune: str = "10100000",
+    cvr: str = "10100000",
     period: str = "2026-10",
     rows: int = 2,
     outcome: Outcome = Outcome.LOADED,
 ) -> LoadEntry:
     return LoadEntry(
         uuid,
-        f"KY_LIS_{kommune}_M10_20261101060000.csv",
+        f"KY_LIS_{cvr}_M10_20261101060000.csv",
         "KY",
-        kommune,
+        cvr,
         period,
         rows,
         "ab" * 32,
@@ -51,7 +51,7 @@ def entry(
     )
 
 
-def rows(kommune: str, *sager: str, note: list[str | None] | None = None) -> pa.Table:
+def rows(cvr: str, *sager: str, note: list[str | None] | None = None) -> pa.Table:
     n = len(sager)
     return pa.table(
         {
@@ -59,16 +59,16 @@ def rows(kommune: str, *sager: str, note: list[str | None] | None = None) -> pa.
             "beloeb": pa.array([None] * n, pa.decimal128(12, 2)),
             "note": note if note is not None else [None] * n,
             "dato": [date(2026, 10, 31)] * n,
-            "lineage_kommune": [kommune] * n,
+            "lineage_kommune": [cvr] * n,
             "lineage_period": ["2026-10"] * n,
         }
     )
 
 
 def request(uuid: str, data: pa.Table, *, snapshot: bool = True) -> LoadRequest:
-    kommune = data["lineage_kommune"][0].as_py()
-    where = (("lineage_kommune", kommune), ("lineage_period", "2026-10")) if snapshot else ()
-    return LoadRequest("facts", DDL, data, entry(uuid, kommune=kommune, rows=data.num_rows), where)
+    cvr = data["lineage_kommune"][0].as_py()
+    where = (("lineage_kommune", cvr), ("lineage_period", "2026-10")) if snapshot else ()
+    return LoadRequest("facts", DDL, data, entry(uuid, cvr=cvr, rows=data.num_rows), where)
 
 
 def query(db: Database, sql: str) -> list[tuple[Any, ...]]:
