@@ -444,6 +444,7 @@ def main() -> None:
     from sf1630.dataspec import load_spec
     from sf1630.dataspec.schema import write_csv
     from sf1630.dataspec.synth import synthesize
+    from sf1630.protocol import Period
 
     summary: dict[str, Any] = {"benchmark": "receiver", "scale": SCALE, "warehouse": "postgresql"}
     spec = load_spec("ky")
@@ -454,7 +455,7 @@ def main() -> None:
         try:
             (work / "data").mkdir()
             for n in range(count):
-                frame = synthesize(spec, rows, "65700000", "2026-10", 1630 + n)
+                frame = synthesize(spec, rows, "65700000", Period(2026, 10), 1630 + n)
                 write_csv(frame, spec, work / "data" / data_name(n))
                 del frame
             with emulator(work) as (home, port):

@@ -210,12 +210,13 @@ def seed_sources(
         valid = [cvr for cvr in cvrs if cvr != broken]
         counts[sender.code] = seed_source(source, spec, valid, period, rows_per_kommune=rows) if valid else 0
         if broken is not None and invalid is not None:
-            month, kind = str(period), invalid[2]
-            counts[sender.code] += write_rows(source, spec, corrupted_rows(spec, broken, month, rows, kind))
+            counts[sender.code] += write_rows(
+                source, spec, corrupted_rows(spec, broken, period, rows, invalid[2])
+            )
     return counts
 
 
-def corrupted_rows(spec: Any, cvr: str, month: str, rows: int, kind: str) -> Any:
+def corrupted_rows(spec: Any, cvr: str, month: Period, rows: int, kind: str) -> Any:
     """A kommune's month made invalid by :func:`sf1630.dataspec.corrupt.corrupt`, read back as typed rows.
 
     The sender exports rows from its database, so the broken file has to come from broken rows; only

@@ -164,7 +164,7 @@ class CheckedClaims:
             file_transfer_uuid=self.metadata.file_transfer_uuid,
             sender=self.sender.code,
             cvr=self.name.authority,
-            period=str(self.period),
+            period=self.period,
             spec=self.sender.dataspec,
             received_at=received_at.isoformat(),
         )

@@ -139,7 +139,7 @@ def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemR
         staged,
         name=record.data_name,
         cvr=record.cvr,
-        period=record.period,
+        period=record.claimed_period(),
     )
     destination = intake.storage.report_folder(record.data_name)
     with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
@@ -197,7 +197,7 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     constants, replace_where = spec.lineage(
         file_transfer_uuid=record.file_transfer_uuid,
         cvr=record.cvr,
-        period=record.period,
+        period=record.claimed_period(),
         loaded_at=loaded_at,
     )
     table = staging_table(record.file_transfer_uuid)

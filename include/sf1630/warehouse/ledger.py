@@ -51,7 +51,7 @@ class LoadEntry:
     file_name: str
     sender: str
     cvr: str  # column ``kommune``
-    period: str
+    period: Period  # column ``period``, ``YYYY-MM``
     rows: int
     checksum: str
     outcome: Outcome
@@ -67,7 +67,7 @@ class LoadEntry:
             self.file_name,
             self.sender,
             self.cvr,
-            self.period,
+            str(self.period),
             self.rows,
             self.checksum,
             str(self.outcome),
@@ -76,6 +76,44 @@ class LoadEntry:
             self.finished_at,
             self.report,
         )
+
+
+#: The most of a refusal's text a ledger row keeps: a validation summary can run to pages, and the
+#: delivery's report keeps all of it.
+DETAIL_LIMIT = 2000
+
+
+def delivery_entry(
+    file_transfer_uuid: str,
+    file_name: str,
+    sender: str,
+    cvr: str,
+    period: Period,
+    *,
+    rows: int,
+    checksum: str,
+    outcome: Outcome,
+    received_at: datetime,
+    finished_at: datetime,
+    detail: str = "",
+    report: str = "",
+) -> LoadEntry:
+    """The ledger row of one delivery, the one way the receiver's load, its quarantine and the reload
+    build it (``detail`` cut to :data:`DETAIL_LIMIT`)."""
+    return LoadEntry(
+        file_transfer_uuid=file_transfer_uuid,
+        file_name=file_name,
+        sender=sender,
+        cvr=cvr,
+        period=period,
+        rows=rows,
+        checksum=checksum,
+        outcome=outcome,
+        received_at=received_at,
+        finished_at=finished_at,
+        detail=detail[:DETAIL_LIMIT],
+        report=report,
+    )
 
 
 LEDGER_COLUMNS = (
@@ -355,8 +393,8 @@ def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
     return Outcome(rows[0][0]) if rows else None
 
 
-def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
-    """The (sender, kommune CVR) pairs with a loaded delivery for ``period`` (``YYYY-MM``)."""
+def loaded_extracts(db: Database, period: Period) -> set[tuple[str, str]]:
+    """The (sender, kommune CVR) pairs with a loaded delivery for ``period``."""
     sql = (
         f"SELECT DISTINCT sender, kommune FROM {db.schema}.{LEDGER_TABLE} "
         "WHERE outcome = 'loaded' AND period = "
@@ -378,5 +416,6 @@ def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
         values = dict(zip(LEDGER_COLUMNS, row, strict=True))
         values["outcome"] = Outcome(values["outcome"])
         values["cvr"] = values.pop("kommune")
+        values["period"] = Period.parse(values["period"])
         entries.append(LoadEntry(**values))
     return sorted(entries, key=lambda entry: entry.finished_at)

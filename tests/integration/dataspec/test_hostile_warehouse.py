@@ -19,11 +19,12 @@ import pytest
 from sf1630.database import Database
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
+from sf1630.protocol import Period
 from sf1630.receiver.extract import spec_for
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery
 
 pytestmark = pytest.mark.integration
-CVR, PERIOD = "65700000", "2026-10"
+CVR, PERIOD = "65700000", Period(2026, 10)
 WHEN = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 

@@ -131,7 +131,7 @@ def _complete_months(schema: str, cvr: str) -> None:
     for period in (Period.of(now).previous(), Period.of(now).previous().previous()):
         for code in ("KY", "KSD", "DUBU", "AULA", "KP"):
             name = f"{code}_LIS_{cvr}_{period.code}_20000101000000.csv"
-            entry = LoadEntry(f"{code}-{period}", name, code, cvr, str(period), 1, "0" * 64, Outcome.LOADED,
+            entry = LoadEntry(f"{code}-{period}", name, code, cvr, period, 1, "0" * 64, Outcome.LOADED,
                               now, now)  # fmt: skip
             record_outcome(db, entry)
 

@@ -26,9 +26,10 @@ from sf1630.dataspec.report import FORMULA_STARTS, CheckResult, ValidationReport
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import validate_bytes
+from sf1630.protocol import Period
 from sf1630.receiver.extract import spec_for
 
-AUTHORITY, PERIOD = "29189846", "2026-03"
+AUTHORITY, PERIOD = "29189846", Period(2026, 3)
 OF_TYPE = "expect_column_values_to_be_of_type"
 REGEX = "expect_column_values_to_match_regex"
 IN_SET = "expect_column_values_to_be_in_set"

@@ -89,7 +89,7 @@ def test_exactly_the_chosen_ksd_extract_is_invalid(seeded: tuple[DemoHome, SeedI
 
 def test_corruption_that_cannot_be_stored_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot be stored"):
-        corrupted_rows(load_spec("ksd"), "10100000", DEMO_MONTH, 12, "wrong_type")
+        corrupted_rows(load_spec("ksd"), "10100000", Period.parse(DEMO_MONTH), 12, "wrong_type")
 
 
 def test_invalid_kommune_must_be_chosen(tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ KBH = "KOEBENHAVN_LIS01_SIMPEL"
 
 
 def _entry(uuid: str, name: str, sender: str, outcome: Outcome, rows: int = 3, detail: str = "") -> LoadEntry:
-    return LoadEntry(uuid, name, sender, "10100000", "2026-10", rows, "0" * 64, outcome, NOW, NOW, detail)
+    return LoadEntry(
+        uuid, name, sender, "10100000", Period(2026, 10), rows, "0" * 64, outcome, NOW, NOW, detail
+    )
 
 
 def _load(db: Database, entry: LoadEntry) -> None:

@@ -12,10 +12,11 @@ import pytest
 from sf1630.dataspec.ddl import table_key
 from sf1630.dataspec.schema import write_csv
 from sf1630.dataspec.synth import synthesize
+from sf1630.protocol import Period
 from sf1630.receiver.extract import delivery_expectations, spec_for
 
 CVR = "65700000"
-PERIOD = "2026-10"
+PERIOD = Period(2026, 10)
 
 
 def ky_file(tmp_path: Path, cvr: str = CVR) -> Path:
@@ -48,7 +49,7 @@ def test_rows_of_another_kommune_are_refused(tmp_path: Path) -> None:
 
 def test_aula_rows_outside_the_month_are_refused(tmp_path: Path) -> None:
     extract = spec_for("aula")
-    frame = synthesize(extract.spec, 20, CVR, "2026-09", seed=5)
+    frame = synthesize(extract.spec, 20, CVR, Period(2026, 9), seed=5)
     path = write_csv(frame, extract.spec, tmp_path / "aula.csv")
     verdict, rows = extract.check(path, cvr=CVR, period=PERIOD)
     assert rows is None

@@ -20,12 +20,13 @@ from sf1630.dataspec.corrupt import CORRUPTIONS, caught_by, corrupt
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import Validator, default_validator
+from sf1630.protocol import Period
 from sf1630.receiver.extract import SpecExtract
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, stage, staged_rows, staging_table
 
-CVR, PERIOD = "65700000", "2026-10"
+CVR, PERIOD = "65700000", Period(2026, 10)
 KINDS = sorted(CORRUPTIONS)
 
 
