@@ -19,6 +19,7 @@ from sf1630.lis_view.deliveries import DeliveryRow
 from sf1630.lis_view.loads import Cell, Matrix, MatrixRow, build_matrix, chosen_receivers
 from sf1630.lis_view.model import Filters, Receipt, State, TaskIndex, TaskRef
 from sf1630.lis_view.report import REPORT_FILES, Summary
+from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver
 from sf1630.registry import sender_dag_id
 
@@ -74,9 +75,9 @@ class Links:
             {"dag_id": dag_id, "conf": json.dumps(conf, separators=(",", ":"))}
         )
 
-    def action(self, action: str, sftp_user: str, sender: str, period: str, file_name: str = "") -> str:
+    def action(self, action: str, sftp_user: str, sender: str, period: Period, file_name: str = "") -> str:
         """This app's link that opens the trigger form for one cell's action."""
-        query = {"do": action, "lis": sftp_user, "sender": sender, "period": period}
+        query = {"do": action, "lis": sftp_user, "sender": sender, "period": str(period)}
         if file_name:
             query["file"] = file_name
         return f"{self.app}/act?" + urlencode(query)
@@ -127,12 +128,12 @@ def _filters_form(
     )
 
 
-def resend_conf(receiver: Receiver, sender: str, period: str, *, force: bool) -> dict[str, object]:
+def resend_conf(receiver: Receiver, sender: str, period: Period, *, force: bool) -> dict[str, object]:
     """The sender DAG's params that send one delivery again (``force``: even though it was accepted)."""
     conf: dict[str, object] = {
         "kommune": [receiver.kommune.kode],
         "recipient": [receiver.sftp_user],
-        "period": period,
+        "period": str(period),
     }
     if force:
         conf["force"] = True
@@ -144,7 +145,7 @@ ACTIONS = ("send", "resend", "reload")
 
 
 def action_target(
-    receiver: Receiver, action: str, sender: str, period: str, file_name: str, reload_dag: str
+    receiver: Receiver, action: str, sender: str, period: Period, file_name: str, reload_dag: str
 ) -> tuple[str, dict[str, object]]:
     """The DAG and params that carry out ``action`` for one cell (ValueError for an unknown action)."""
     if action == "reload":
@@ -425,7 +426,7 @@ def loads_html(
     sent_rows = read_sent_rows(sender_ledgers, filters.months)
     # When each LIS system started matters only for those with nothing in the first month shown (a year of
     # the whole country needs no query for it).
-    shown_first = str(min(filters.months)) if filters.months else ""
+    shown_first = min(filters.months) if filters.months else None
     settled = {r.sftp_user for r in load_rows if r.period == shown_first}
     starts = read_first_periods([t for t in warehouses if t[0] not in settled])
     matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now, starts)

@@ -194,7 +194,7 @@ class LoadRow:
     file_name: str
     sender: str
     cvr: str  # column ``kommune``, as in file names
-    period: str
+    period: Period
     rows: int
     outcome: str
     detail: str
@@ -286,7 +286,7 @@ def _load_row(r: Sequence[Any]) -> LoadRow:
         file_name=str(r[2]),
         sender=str(r[3]),
         cvr=str(r[4]),
-        period=str(r[5]),
+        period=Period.parse(str(r[5])),
         rows=int(r[6]),
         outcome=str(r[7]),
         detail=str(r[8]),
@@ -307,12 +307,12 @@ def outcome_totals(db: Database) -> dict[tuple[str, str], tuple[int, int]]:
     return {(str(s), str(o)): (int(files), int(rows or 0)) for s, o, files, rows in found}
 
 
-def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str, str]:
+def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str, Period]:
     """LIS SFTP user → the period of its first delivery in its warehouse ledger (any outcome), over all time.
 
     Months before it are not late: the LIS system had not started. One ``UNION ALL`` query per database.
     """
-    first: dict[str, str] = {}
+    first: dict[str, Period] = {}
     for members in _by_database(targets):
         db = members[0][2]
         p = db.placeholder
@@ -327,7 +327,7 @@ def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str
             if parts:
                 for user, period in con.execute(" UNION ALL ".join(parts), params).fetchall():
                     if period is not None:
-                        first[str(user)] = str(period)
+                        first[str(user)] = Period.parse(str(period))
     return first
 
 
