@@ -23,6 +23,7 @@ from sf1630.dataspec.ddl import (
     LINEAGE_KOMMUNE,
     LINEAGE_LOADED_AT,
     LINEAGE_PERIOD,
+    Calendar,
     create_table,
     key_sql,
     typed_value,
@@ -56,8 +57,11 @@ def delivery_expectations(spec: DataSpec, *, cvr: str, period: Period) -> list[E
     return expectations
 
 
-def staging_delivery_expectations(spec: DataSpec, *, cvr: str, period: Period) -> list[Expectation]:
-    """:func:`delivery_expectations` for a file staged as text: a date period compares typed values."""
+def staging_delivery_expectations(
+    spec: DataSpec, *, cvr: str, period: Period, calendar: Calendar = Calendar.PATTERN
+) -> list[Expectation]:
+    """:func:`delivery_expectations` for a file staged as text: a date period compares typed values (dates
+    checked by ``calendar``)."""
     from sf1630.dataspec.suite import range_check
 
     expectations = delivery_expectations(spec, cvr=cvr, period=period)
@@ -66,7 +70,7 @@ def staging_delivery_expectations(spec: DataSpec, *, cvr: str, period: Period) -
         return expectations
     bounds = expectations[-1][1]
     low, high = bounds["min_value"].isoformat(), bounds["max_value"].isoformat()
-    return [*expectations[:-1], range_check(column, spec, low, high)]
+    return [*expectations[:-1], range_check(column, spec, low, high, calendar)]
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,16 @@ class SpecExtract:
 
         if not staged.ok:
             return Validated(ValidationReport(self.name, name, None, staged.parse))
-        extra = staging_delivery_expectations(self.spec, cvr=cvr, period=period)
+        extra = staging_delivery_expectations(self.spec, cvr=cvr, period=period, calendar=staged.calendar)
         return validator.validate_staged(
-            db, staged.table, self.spec, name=name, rows=staged.rows, parse_results=staged.parse, extra=extra
+            db,
+            staged.table,
+            self.spec,
+            name=name,
+            rows=staged.rows,
+            parse_results=staged.parse,
+            extra=extra,
+            calendar=staged.calendar,
         )
 
     def staged_columns(self) -> tuple[tuple[str, str], ...]:
