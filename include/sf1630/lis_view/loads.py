@@ -181,7 +181,7 @@ def _cell(
     now: datetime,
     first: Mapping[str, Period],
 ) -> Cell:
-    label = delivery_label(sender, receiver.kommune, receiver.lis, period)
+    label = delivery_label(sender, receiver.kommune, receiver.lis, str(period))
     task = index.get((receiver.dag_id, label))
     found = current.get((receiver.sftp_user, sender, receiver.kommune.cvr, period))
     if found is not None:

@@ -177,12 +177,12 @@ class _RowLinks:
         )
 
 
-def _actions(shared: _RowLinks, cell: Cell) -> str:
+def _actions(shared: _RowLinks, cell: Cell, month: str) -> str:
     """The action that puts the cell right: a short link that opens the trigger form with params filled in
     (the long form URL is built by the app's ``/act``, which keeps a year's matrix small)."""
 
     def act(action: str, text: str, extra: str = "") -> str:
-        href = f"{shared.act}&amp;do={action}&amp;period={cell.period}{extra}"
+        href = f"{shared.act}&amp;do={action}&amp;period={month}{extra}"
         return f"<a class='act {action}' target='_top' href='{href}'>{text}</a>"
 
     if cell.state is State.QUARANTINED:
@@ -214,10 +214,9 @@ def _cell_html(links: Links, shared: _RowLinks, cell: Cell) -> str:
     if cell.file_transfer_uuid:
         href = shared.report + escape(quote(cell.file_transfer_uuid, safe=""))
         parts.append(f"<br><a class='report' href='{href}'>report</a>")
-    parts.append(_actions(shared, cell))
-    return (
-        f"<td class='cell {cell.state.value}'{shared.data} data-period='{cell.period}'>{''.join(parts)}</td>"
-    )
+    month = str(cell.period)  # once per cell: a year of the country is 6,000 cells
+    parts.append(_actions(shared, cell, month))
+    return f"<td class='cell {cell.state.value}'{shared.data} data-period='{month}'>{''.join(parts)}</td>"
 
 
 def loads_page(

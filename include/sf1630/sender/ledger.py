@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sf1630.database import (
@@ -76,11 +77,15 @@ _COLUMNS = (
 )
 
 
+#: The views read a year of receipts over twelve months: each month's text is parsed once.
+_period = cache(Period.parse)
+
+
 def _entry(row: Sequence[Any]) -> ReceiptEntry:
     name, status, transfer, errors, at, supersedes, sender, recipient, kode, period = (
         str(v if v is not None else "") for v in row
     )
-    month = Period.parse(period) if period else None
+    month = _period(period) if period else None
     return ReceiptEntry(
         name, status, transfer, _receipt_errors(errors), at, supersedes, sender, recipient, kode, month
     )

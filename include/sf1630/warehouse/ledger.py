@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sf1630.database import (
@@ -181,6 +182,9 @@ REPORT_COLUMN_QUERY = (
 # into Python objects costs more than the query). Columns added by later versions (``superseded_by``,
 # ``report``) are read when the table has them and are empty otherwise.
 
+#: A year of the country is thousands of rows over twelve months: each month's text is parsed once.
+_period = cache(Period.parse)
+
 #: Columns an older ledger table may lack.
 _OPTIONAL = (SUPERSEDED_BY, "report")
 
@@ -286,7 +290,7 @@ def _load_row(r: Sequence[Any]) -> LoadRow:
         file_name=str(r[2]),
         sender=str(r[3]),
         cvr=str(r[4]),
-        period=Period.parse(str(r[5])),
+        period=_period(str(r[5])),
         rows=int(r[6]),
         outcome=str(r[7]),
         detail=str(r[8]),
@@ -327,7 +331,7 @@ def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str
             if parts:
                 for user, period in con.execute(" UNION ALL ".join(parts), params).fetchall():
                     if period is not None:
-                        first[str(user)] = Period.parse(str(period))
+                        first[str(user)] = _period(str(period))
     return first
 
 
