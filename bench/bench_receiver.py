@@ -496,6 +496,7 @@ def _workloads(args: argparse.Namespace, spec: Any, summary: dict[str, Any]) -> 
     """Each workload chosen: its files made, delivered by the emulator, then plain, floor and ours."""
     from sf1630.dataspec.schema import write_csv
     from sf1630.dataspec.synth import synthesize
+    from sf1630.protocol import Period
 
     for name, (count, rows) in WORKLOADS.items():
         if args.only is not None and name not in args.only:
@@ -504,7 +505,7 @@ def _workloads(args: argparse.Namespace, spec: Any, summary: dict[str, Any]) -> 
         try:
             (work / "data").mkdir()
             for n in range(count):
-                frame = synthesize(spec, rows, "65700000", "2026-10", 1630 + n)
+                frame = synthesize(spec, rows, "65700000", Period(2026, 10), 1630 + n)
                 write_csv(frame, spec, work / "data" / data_name(n))
                 del frame
             with emulator(work) as (home, port):

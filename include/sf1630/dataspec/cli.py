@@ -20,6 +20,7 @@ from typing import Any
 
 from sf1630.config import ConfigError
 from sf1630.dataspec.spec import list_specs, load_spec
+from sf1630.protocol.period import Period
 
 _CVR = re.compile(r"^[0-9]{8}$")
 _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
@@ -124,7 +125,7 @@ def _synth(args: argparse.Namespace) -> int:
         return _usage("--authority must be 8 digits, --period YYYY-MM and --rows ≥ 0")
     try:
         spec = load_spec(args.name, args.spec_dir)
-        frame = synthesize(spec, args.rows, args.authority, args.period, args.seed)
+        frame = synthesize(spec, args.rows, args.authority, Period.parse(args.period), args.seed)
     except (ConfigError, SynthError) as exc:
         return _usage(str(exc))
     write_csv(frame, spec, args.out)

@@ -26,9 +26,10 @@ from sf1630.dataspec.report import FORMULA_STARTS, CheckResult, ValidationReport
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import validate_bytes
+from sf1630.protocol import Period
 from sf1630.receiver.extract import spec_for
 
-AUTHORITY, PERIOD = "29189846", "2026-03"
+AUTHORITY, PERIOD = "29189846", Period(2026, 3)
 OF_TYPE = "expect_column_values_to_be_of_type"
 REGEX = "expect_column_values_to_match_regex"
 IN_SET = "expect_column_values_to_be_in_set"
@@ -246,7 +247,7 @@ def test_the_receiver_refuses_what_validation_refuses(
     """The receiver's check returns a failed verdict (the caller quarantines it), never an exception."""
     path = tmp_path_factory.mktemp("hostile") / f"{name}.csv"
     path.write_bytes(CASES[name].make(lines))
-    verdict, rows = spec_for("ky").check(path, kommune=AUTHORITY, period=PERIOD)
+    verdict, rows = spec_for("ky").check(path, cvr=AUTHORITY, period=PERIOD)
     assert not verdict.success and rows is None
 
 

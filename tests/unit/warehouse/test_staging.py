@@ -22,12 +22,13 @@ from sf1630.dataspec.ddl import Calendar
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import Validator, default_validator
+from sf1630.protocol import Period
 from sf1630.receiver.extract import SpecExtract
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, stage, staged_rows, staging_table
 
-KOMMUNE, PERIOD = "65700000", "2026-10"
+CVR, PERIOD = "65700000", Period(2026, 10)
 KINDS = sorted(CORRUPTIONS)
 
 
@@ -43,7 +44,7 @@ def ky() -> DataSpec:
 
 @pytest.fixture(scope="module")
 def frame(ky: DataSpec) -> pl.DataFrame:
-    return synthesize(ky, 40, KOMMUNE, PERIOD, seed=5)
+    return synthesize(ky, 40, CVR, PERIOD, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +76,7 @@ def staged(db: Database, data: bytes, spec: DataSpec) -> StagedFile:
 
 def check(db: Database, data: bytes, spec: DataSpec, validator: Validator) -> tuple[StagedFile, set[str]]:
     done = staged(db, data, spec)
-    verdict = SpecExtract(spec).validate_staged(
-        validator, db, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
-    )
+    verdict = SpecExtract(spec).validate_staged(validator, db, done, name="f.csv", cvr=CVR, period=PERIOD)
     return done, {r.expectation for r in verdict.report.failures}
 
 
@@ -163,9 +162,7 @@ def test_dates_and_times_are_checked_by_the_calendar_on_either_server(
         fields[names.index("slutdato")] = ""  # no rule between the two dates
         edited.append(ky.dialect.separator.join(fields))
     done = staged(server, ("\n".join(edited) + "\n").encode(), ky)
-    verdict = SpecExtract(ky).validate_staged(
-        validator, server, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
-    )
+    verdict = SpecExtract(ky).validate_staged(validator, server, done, name="f.csv", cvr=CVR, period=PERIOD)
     failed = {r.column: r for r in verdict.report.failures}
     assert set(failed) == {"startdato", "registreret"}, verdict.report.failures
     assert failed["startdato"].unexpected_count == len(NOT_DATES)
@@ -183,10 +180,8 @@ def test_a_lost_staging_table_fails_the_load_instead_of_loading_nothing(
         conn.execute(f"TRUNCATE {warehouse.schema}.{done.table}")  # what a server crash does to UNLOGGED
     when = datetime(2026, 11, 1, tzinfo=UTC)
     uuid = "3f2b8c1e-0000-4000-8000-000000000001"
-    entry = LoadEntry(uuid, "f.csv", "KY", KOMMUNE, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
-    constants, scope = extract.lineage(
-        file_transfer_uuid=uuid, kommune=KOMMUNE, period=PERIOD, loaded_at=when
-    )
+    entry = LoadEntry(uuid, "f.csv", "KY", CVR, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
+    constants, scope = extract.lineage(file_transfer_uuid=uuid, cvr=CVR, period=PERIOD, loaded_at=when)
     rows = StagedRows(done.table, extract.staged_columns(), done.rows)
     request = LoadRequest(extract.table, extract.create_sql(warehouse.schema), rows, entry, scope, constants)
     with pytest.raises(StagingLost):
@@ -219,9 +214,7 @@ def test_failed_typed_values_are_reported_check_by_check(
     broken = frame.with_columns(pl.Series("antal_dage", days, dtype=frame["antal_dage"].dtype))
     broken = broken.with_columns(broken["slutdato"].scatter(5, broken["startdato"][5].replace(year=2000)))
     done = staged(server, csv_text(broken, ky).encode(), ky)
-    verdict = SpecExtract(ky).validate_staged(
-        validator, server, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
-    )
+    verdict = SpecExtract(ky).validate_staged(validator, server, done, name="f.csv", cvr=CVR, period=PERIOD)
     failed = {(r.expectation, r.column): (r.unexpected_count, r.sample) for r in verdict.report.failures}
     assert failed == {
         ("expect_column_values_to_be_between", "antal_dage"): (2, ("40", "99")),
@@ -242,10 +235,8 @@ def test_a_load_that_creates_the_table_adds_its_key_after_the_rows(
     done = staged(warehouse, csv_text(frame, ky).encode(), ky)
     when = datetime(2026, 11, 1, tzinfo=UTC)
     uuid = "3f2b8c1e-0000-4000-8000-000000000002"
-    entry = LoadEntry(uuid, "f.csv", "KY", KOMMUNE, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
-    constants, scope = extract.lineage(
-        file_transfer_uuid=uuid, kommune=KOMMUNE, period=PERIOD, loaded_at=when
-    )
+    entry = LoadEntry(uuid, "f.csv", "KY", CVR, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
+    constants, scope = extract.lineage(file_transfer_uuid=uuid, cvr=CVR, period=PERIOD, loaded_at=when)
     create, keys = extract.table_sql(warehouse.schema)
     rows = StagedRows(done.table, extract.staged_columns(), done.rows)
     request = LoadRequest(extract.table, create, rows, entry, scope, constants, key_sql=keys)
