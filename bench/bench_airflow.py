@@ -349,7 +349,7 @@ def run_plain(work: Path) -> dict[str, Any]:
                 settle_receipt(sftp, delivery, ledger)
             client.close()
             senders[f"sf1630_sender_{sender.code.lower()}"] = round(time.perf_counter() - began, 1)
-        receivers = _plain_receivers(home, emulator.port, host_key, info.lis_users)
+        receivers = _plain_receivers(home, emulator.port, host_key, info.sftp_users)
     finally:
         emulator.stop()
         _drop_plain_schemas()

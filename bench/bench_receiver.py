@@ -1,9 +1,10 @@
 """Benchmark: a receiver run through the DAG's steps (PostgreSQL staging + GX SQL), beside the plain way and
 the floor.
 
-Three ways over the same deliveries into the same PostgreSQL server (the machine's, database ``test``, a
-schema of the run's own), each in fresh processes that pay their own imports (the clock starts before a
-process's first import, as a task process on a worker does):
+Three ways over the same deliveries into the same PostgreSQL server (the demo's warehouse server, the
+embedded PostgreSQL 18 the package installs; ``SF1630_BENCH_SERVER=machine``: the machine's, database
+``test``; a schema of the run's own), each in fresh processes that pay their own imports (the clock starts
+before a process's first import, as a task process on a worker does):
 
 - ours:  the receiver's steps as the DAG runs them, each step its own process: ``fetch`` (metadata over SFTP
          from the emulator, checked claims, download with size check into the store), ``validate`` (every
@@ -53,7 +54,36 @@ WORKLOADS = {
     "one1m": (1, max(1000, int(1_000_000 * SCALE))),
     "one5m": (1, max(5000, int(5_000_000 * SCALE))),
 }
-POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+#: The server: "embedded" (the demo's warehouse, PostgreSQL 18) or "machine" (127.0.0.1:5432, database test).
+SERVER = os.environ.get("SF1630_BENCH_SERVER", "embedded")
+MACHINE = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+#: Set by the parent for its children once the server runs.
+DSN_VARIABLE = "SF1630_BENCH_DSN"
+
+
+def postgres() -> str:
+    """libpq's connection string of the benchmark's server."""
+    return os.environ.get(DSN_VARIABLE, MACHINE)
+
+
+@contextmanager
+def warehouse_server(work: Path) -> Iterator[str]:
+    """The server every variant uses, running for the whole benchmark (its DSN in the environment)."""
+    if SERVER == "machine":
+        os.environ[DSN_VARIABLE] = MACHINE
+        yield MACHINE
+        return
+    from sf1630.demo.environment import warehouse_dsn
+    from sf1630.demo.metadb import SQLITE, start_metadata_db
+
+    server = start_metadata_db(SQLITE, work / "airflow", warehouse=work / "pg")
+    try:
+        os.environ[DSN_VARIABLE] = warehouse_dsn(*server.warehouse_server())
+        yield os.environ[DSN_VARIABLE]
+    finally:
+        server.stop()
+
+
 LIS_USER = "HERNING_LIS01_SIMPEL"
 SENDER = "KY_SFTPSIMPEL"
 PASSWORD = "bench-only-password"  # noqa: S105 - the throwaway emulator's test user
@@ -215,7 +245,7 @@ def _schema(work: Path) -> str:
 def _database(work: Path) -> Any:
     from sf1630.database import Database
 
-    return Database.postgres(POSTGRES, schema=_schema(work))
+    return Database.postgres(postgres(), schema=_schema(work))
 
 
 def _intake(home: Path, port: int, work: Path) -> Any:
@@ -290,7 +320,7 @@ def run_floor(work: Path, count: int) -> None:
     d = spec.dialect
     schema = _schema(work)
     columns = ", ".join(f"{c.name} text" for c in spec.columns)
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+    with psycopg.connect(postgres(), autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for n in range(count):
             table = f"{schema}.floor_{n}"
@@ -382,7 +412,7 @@ def restore_inbox(home: Path, work: Path, count: int, metadata: dict[str, bytes]
 def fresh(work: Path) -> None:
     import psycopg
 
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+    with psycopg.connect(postgres(), autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {_schema(work)} CASCADE")
     shutil.rmtree(work / "store", ignore_errors=True)
     for plain in work.glob("plain-*"):
@@ -442,11 +472,32 @@ def main() -> None:
         return
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     from sf1630.dataspec import load_spec
-    from sf1630.dataspec.schema import write_csv
-    from sf1630.dataspec.synth import synthesize
 
     summary: dict[str, Any] = {"benchmark": "receiver", "scale": SCALE, "warehouse": "postgresql"}
     spec = load_spec("ky")
+    server_home = Path(tempfile.mkdtemp(prefix="bench-receiver-server-"))
+    with warehouse_server(server_home) as dsn:
+        summary["server"] = {"where": SERVER, "version": _server_version(dsn)}
+        _workloads(args, spec, summary)
+    shutil.rmtree(server_home, ignore_errors=True)
+    summary["targets"] = TARGETS
+    summary["targets_met"] = targets_met(summary)
+    print(json.dumps(summary))
+
+
+def _server_version(dsn: str) -> str:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+
+
+def _workloads(args: argparse.Namespace, spec: Any, summary: dict[str, Any]) -> None:
+    """Each workload chosen: its files made, delivered by the emulator, then plain, floor and ours."""
+    from sf1630.dataspec.schema import write_csv
+    from sf1630.dataspec.synth import synthesize
+    from sf1630.protocol import Period
+
     for name, (count, rows) in WORKLOADS.items():
         if args.only is not None and name not in args.only:
             continue
@@ -454,7 +505,7 @@ def main() -> None:
         try:
             (work / "data").mkdir()
             for n in range(count):
-                frame = synthesize(spec, rows, "65700000", "2026-10", 1630 + n)
+                frame = synthesize(spec, rows, "65700000", Period(2026, 10), 1630 + n)
                 write_csv(frame, spec, work / "data" / data_name(n))
                 del frame
             with emulator(work) as (home, port):
@@ -466,9 +517,6 @@ def main() -> None:
             summary[name] = {"deliveries": count, "rows": rows, **summarise(figures, largest)}
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    summary["targets"] = TARGETS
-    summary["targets_met"] = targets_met(summary)
-    print(json.dumps(summary))
 
 
 def targets_met(summary: dict[str, Any]) -> dict[str, bool]:

@@ -126,9 +126,12 @@ def main() -> None:
         from sf1630.dataspec import load_spec
         from sf1630.dataspec.schema import write_csv
         from sf1630.dataspec.synth import synthesize
+        from sf1630.protocol import Period
 
         spec = load_spec("ky")
-        path = write_csv(synthesize(spec, rows, "29189846", "2026-03", seed=1), spec, Path(tmp) / "ky.csv")
+        path = write_csv(
+            synthesize(spec, rows, "29189846", Period(2026, 3), seed=1), spec, Path(tmp) / "ky.csv"
+        )
         size = path.stat().st_size
         floor, ours, plain = (_run(kind, path) for kind in ("floor", "ours", "plain"))
         ratio_floor = float(ours["seconds"]) / float(floor["seconds"])  # type: ignore[arg-type]

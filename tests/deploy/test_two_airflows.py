@@ -97,10 +97,10 @@ def schemas() -> Iterator[tuple[str, list[str]]]:
 def test_a_vendor_and_a_lis_team_exchange_a_month(tmp_path: Path, schemas: tuple[str, list[str]]) -> None:
     vendor_schema, warehouses = schemas
     kommuner, ky = _country()
-    lis_users = [lis["sftp_user"] for k in kommuner for lis in k["lis_systems"]]
-    assert len(lis_users) == 3
+    sftp_users = [lis["sftp_user"] for k in kommuner for lis in k["lis_systems"]]
+    assert len(sftp_users) == 3
     keys = tmp_path / "keys"
-    public = generate_keys(keys, [SENDER, *lis_users])
+    public = generate_keys(keys, [SENDER, *sftp_users])
     config = platform_config(
         kommune_codes=KOMMUNER,
         sender_codes={"KY"},
@@ -172,11 +172,11 @@ def test_a_vendor_and_a_lis_team_exchange_a_month(tmp_path: Path, schemas: tuple
             {
                 **{
                     f"lis_warehouse_{user.lower()}": _warehouse(w)
-                    for user, w in zip(lis_users, warehouses, strict=True)
+                    for user, w in zip(sftp_users, warehouses, strict=True)
                 },
                 **{
                     f"lis_sftp_{user.lower()}": _sftp(emulator.port, emulator.host_key, user, keys)
-                    for user in lis_users
+                    for user in sftp_users
                 },
             },
         )
@@ -197,10 +197,10 @@ def test_a_vendor_and_a_lis_team_exchange_a_month(tmp_path: Path, schemas: tuple
         vendor.dags_test("sf1630_sender_ky", {"period": PERIOD})
         ledger = Database.sqlite(vendor.root / "ledger.sqlite").connect()
         sent = ledger.execute("SELECT recipient, status FROM sf1630_sender_ledger").fetchall()
-        assert sorted(sent) == sorted((user, "accepted") for user in lis_users)
+        assert sorted(sent) == sorted((user, "accepted") for user in sftp_users)
         assert emulator.files(SENDER, "OUT") == []
 
-        for user, warehouse in zip(lis_users, warehouses, strict=True):
+        for user, warehouse in zip(sftp_users, warehouses, strict=True):
             output = lis.dags_test(f"sf1630_receiver_{user.lower()}")
             with Database.postgres(POSTGRES_DSN, warehouse).connect() as conn:
                 ledger_rows = conn.execute("SELECT outcome, rows FROM sf1630_ledger").fetchall()

@@ -58,7 +58,7 @@ class World:
 
     stack: ObservedStack
     platform_home: Path
-    lis_users: list[str]
+    sftp_users: list[str]
 
 
 def _write_config(folder: Path, work: Path) -> None:
@@ -144,7 +144,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     _write_config(config_dir, tmp_path)
     registry = load_registry(config_dir)
     kommuner, senders = registry.kommuner, registry.senders
-    lis_users = [lis.sftp_user for k in kommuner for lis in k.lis_systems]
+    sftp_users = [lis.sftp_user for k in kommuner for lis in k.lis_systems]
     sender = next(s for s in senders if s.code == SENDER)
     emulator: RunningEmulator | None = None
     try:
@@ -159,7 +159,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         platform = platform_config(
             registry,
             sender_codes={SENDER},
-            passwords={u: PASSWORD for u in [sender.sftp_user, *lis_users]},
+            passwords={u: PASSWORD for u in [sender.sftp_user, *sftp_users]},
             extra={"router": {"rescan_interval": "1s"}},
         )
         # The platform takes its time, as the real one does: every receipt wait goes through the triggerer.
@@ -180,7 +180,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             sender.ledger_conn_id: _postgres_conn(database, "sender"),
             "sf1630_warehouse": _postgres_conn(database, "lis"),
         }
-        for user in lis_users:
+        for user in sftp_users:
             conn_id = f"sf1630_sftp_{connection_slug(user)}"
             connections[conn_id] = _sftp_conn(emulator.port, user, emulator.host_key)
         with airflow_stack(
@@ -198,7 +198,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                     "PYTHONPATH": str(REPO),
                 }
                 stack.run(f"celery-{name}", [*worker, "--celery-hostname", f"{name}-{database}@%h"], named)
-            yield World(stack, tmp_path / "platform-home", lis_users)
+            yield World(stack, tmp_path / "platform-home", sftp_users)
     finally:
         if emulator is not None:
             emulator.stop()
@@ -212,7 +212,7 @@ def test_month_through_celery_workers(world: World, capsys: pytest.CaptureFixtur
     started = time.monotonic()
     stack = world.stack
     sender_dag = f"sf1630_sender_{SENDER.lower()}"
-    receiver_dags = [f"sf1630_receiver_{connection_slug(u)}" for u in world.lis_users]
+    receiver_dags = [f"sf1630_receiver_{connection_slug(u)}" for u in world.sftp_users]
     dag_ids = [sender_dag, *receiver_dags]
     stack.wait_parsed(dag_ids)
     run_id = f"celery_test_{secrets.token_hex(4)}"
@@ -297,7 +297,7 @@ def _assert_folders_clean(world: World) -> None:
     """The sender cleaned OUT/ and its receipts, every LIS fetched and deleted its files."""
     leftovers = {
         f"{user}/{folder}": sorted(p.name for p in (world.platform_home / "users" / user / folder).iterdir())
-        for user in [f"{SENDER}_SFTPSIMPEL", *world.lis_users]
+        for user in [f"{SENDER}_SFTPSIMPEL", *world.sftp_users]
         for folder in ("IN", "OUT")
     }
     assert all(not files for files in leftovers.values()), leftovers

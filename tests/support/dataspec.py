@@ -2,5 +2,7 @@
 
 from __future__ import annotations
 
+from sf1630.protocol import Period
+
 AUTHORITY = "29189846"
-PERIOD = "2026-03"
+PERIOD = Period(2026, 3)

@@ -22,7 +22,7 @@ from typing import Any
 import paramiko
 from sf1630.database import Database
 from sf1630.platform.process import RunningEmulator
-from sf1630.protocol import Trigger, cvr_urn, to_xml
+from sf1630.protocol import Period, Trigger, cvr_urn, to_xml
 from sf1630.receiver.config import Receiver, load_receiver
 from sf1630.registry import load_registry, platform_config
 
@@ -33,6 +33,7 @@ KOMMUNE = "657"  # Herning
 HERNING = "657"
 SENDERS = {"KY": "KY_SFTPSIMPEL", "KSD": "KSD_SFTPSIMPEL", "AULA": "AULA_SFTPSIMPEL"}
 PASSWORD = "receiver-test-only"
+OCTOBER = Period(2026, 10)  # the month the synthetic extracts are for
 
 
 def herning_platform() -> dict[str, Any]:
@@ -190,7 +191,7 @@ def next_logical_date() -> datetime:
     return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n)
 
 
-def make_extract(code: str, *, rows: int, period: str = "2026-10", seed: int = 7) -> tuple[bytes, str]:
+def make_extract(code: str, *, rows: int, period: Period = OCTOBER, seed: int = 7) -> tuple[bytes, str]:
     """A valid synthetic file for Herning from the sender's data spec, and the spec's warehouse table."""
     from sf1630.dataspec.schema import csv_text
     from sf1630.dataspec.synth import synthesize
@@ -202,7 +203,7 @@ def make_extract(code: str, *, rows: int, period: str = "2026-10", seed: int = 7
 
 
 def corrupt_extract(
-    code: str, *, rows: int, kind: str = "pattern_mismatch", period: str = "2026-10"
+    code: str, *, rows: int, kind: str = "pattern_mismatch", period: Period = OCTOBER
 ) -> bytes:
     """A synthetic file broken in one way the spec's suite must catch."""
     from sf1630.dataspec.corrupt import corrupt

@@ -35,6 +35,7 @@ import yaml
 from sf1630.database import Database
 from sf1630.demo.layout import DemoHome
 from sf1630.demo.seed import write_demo_config
+from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver, connection_slug, load_receivers
 from sf1630.registry import load_registry
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
@@ -235,7 +236,18 @@ def record(
     receiver = app.receiver(user)
     sender = name.split("_")[0]
     entry = LoadEntry(
-        uuid, name, sender, receiver.kommune.cvr, "2026-10", 3, "0" * 64, outcome, WHEN, WHEN, "", report
+        uuid,
+        name,
+        sender,
+        receiver.kommune.cvr,
+        Period(2026, 10),
+        3,
+        "0" * 64,
+        outcome,
+        WHEN,
+        WHEN,
+        "",
+        report,
     )
     record_outcome(app.warehouse(user), entry)
 

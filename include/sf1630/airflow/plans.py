@@ -68,7 +68,7 @@ def _force(sender: SenderSystem, deliveries: list[Delivery], context: Mapping[st
     if not deliveries:
         return deliveries
     account = ledger(sender)
-    current = account.current_accepted(sender.code, str(deliveries[0].period))
+    current = account.current_accepted(sender.code, deliveries[0].period)
     try:
         moment = runs.run_moment(context).in_timezone(sender.timezone)
         return force_deliveries(deliveries, current, moment)

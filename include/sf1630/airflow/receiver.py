@@ -204,7 +204,7 @@ def load(sftp_user: str, record: dict[str, Any]) -> dict[str, Any]:
     if done.status is Status.LOADED:
         context["outlet_events"][AssetAlias(LOADS_ALIAS)].add(
             spec_asset(done.spec),
-            extra={"lis": sftp_user, "kommune": done.kommune, "period": done.period, "rows": done.rows},
+            extra={"lis": sftp_user, "kommune": done.cvr, "period": str(done.period), "rows": done.rows},
         )
     return done.to_xcom()
 

@@ -415,8 +415,7 @@ def create_app(client: Callable[[], httpx.Client] = api_client) -> FastAPI:
     ) -> Any:
         receiver = _receiver(lis, dags)
         try:
-            Period.parse(period)
-            dag_id, conf = action_target(receiver, do, sender, period, file, RELOAD_DAG_ID)
+            dag_id, conf = action_target(receiver, do, sender, Period.parse(period), file, RELOAD_DAG_ID)
         except ValueError as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
         return RedirectResponse(_links(request).trigger(dag_id, conf))
@@ -532,7 +531,7 @@ def _report_html(request: Request, receiver: Receiver, row: LoadRow) -> str:
     facts = [
         ("LIS system", f"{receiver.kommune.name} {receiver.lis.name} ({receiver.sftp_user})"),
         ("sender", row.sender),
-        ("period", row.period),
+        ("period", str(row.period)),
         ("file", row.file_name),
         ("FileTransferUUID", row.file_transfer_uuid),
         ("outcome", row.outcome),

@@ -2,7 +2,8 @@
 
 Heavy libraries (polars, Great Expectations) are imported inside the handlers so ``sf1630 --help`` stays fast.
 ``suite`` writes the suite the receiver runs, in PostgreSQL, on a file staged as text
-(:func:`~sf1630.dataspec.suite.staging_configs`). ``check`` needs no warehouse: it runs the spec's typed
+(:func:`~sf1630.dataspec.suite.staging_configs`; ``--postgres`` the server's major version, which decides
+how dates are checked). ``check`` needs no warehouse: it runs the spec's typed
 suite through GX Core's pandas engine on the file read into memory (polars, then pandas; peak memory about
 8× the file), and with ``--report-dir`` writes the reports the receiver keeps (``validation.json``, GX's
 ValidationResult; ``validation.html``; ``summary.txt``; ``datadocs/``, GX Data Docs).
@@ -19,6 +20,7 @@ from typing import Any
 
 from sf1630.config import ConfigError
 from sf1630.dataspec.spec import list_specs, load_spec
+from sf1630.protocol.period import Period
 
 _CVR = re.compile(r"^[0-9]{8}$")
 _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
@@ -42,6 +44,14 @@ def register(subparsers: Any) -> None:
     )
     suite.add_argument("name")
     suite.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+    suite.add_argument(
+        "--postgres",
+        type=int,
+        default=16,
+        metavar="MAJOR",
+        help="the warehouse server's major version: 16 or later checks dates with its own input, "
+        "earlier ones with the calendar as a pattern (default: 16)",
+    )
     suite.set_defaults(handler=_suite)
 
     synth = commands.add_parser("synth", help="write a valid synthetic file")
@@ -91,13 +101,14 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _suite(args: argparse.Namespace) -> int:
+    from sf1630.dataspec.ddl import Calendar
     from sf1630.dataspec.suite import staging_suite_json
 
     try:
         spec = load_spec(args.name, args.spec_dir)
     except ConfigError as exc:
         return _usage(str(exc))
-    text = staging_suite_json(spec) + "\n"
+    text = staging_suite_json(spec, Calendar.of_server(args.postgres * 10000)) + "\n"
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -114,7 +125,7 @@ def _synth(args: argparse.Namespace) -> int:
         return _usage("--authority must be 8 digits, --period YYYY-MM and --rows ≥ 0")
     try:
         spec = load_spec(args.name, args.spec_dir)
-        frame = synthesize(spec, args.rows, args.authority, args.period, args.seed)
+        frame = synthesize(spec, args.rows, args.authority, Period.parse(args.period), args.seed)
     except (ConfigError, SynthError) as exc:
         return _usage(str(exc))
     write_csv(frame, spec, args.out)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sf1630.database import quoted
-from sf1630.dataspec.ddl import sql_literal, typed_value
+from sf1630.dataspec.ddl import Calendar, input_match, sql_literal, typed_value
 from sf1630.dataspec.schema import lexical_pattern
 from sf1630.dataspec.spec import Column, DataSpec
 
@@ -163,24 +163,29 @@ PARTS = "parts"
 _RANGE_TYPES = {"integer": "numrange", "decimal": "numrange", "date": "daterange", "timestamp": "tsrange"}
 
 
-def staging_configs(spec: DataSpec, extra: Sequence[Expectation] = ()) -> list[Expectation]:
+def staging_configs(
+    spec: DataSpec, extra: Sequence[Expectation] = (), *, calendar: Calendar = Calendar.PATTERN
+) -> list[Expectation]:
     """The spec's suite for a file staged as text in PostgreSQL (plus ``extra``, the delivery's own
-    expectations), which is what the receiver runs.
+    expectations), which is what the receiver runs; ``calendar`` is how the server checks dates and times
+    (:class:`~sf1630.dataspec.ddl.Calendar`: a pattern on any server, its own input from PostgreSQL 16).
 
     GX's SQL engine checks a column's declared type only, and a staging column is TEXT, so: a type check
     is the type's lexical pattern (:func:`~sf1630.dataspec.schema.lexical_pattern`; for dates and
-    timestamps the calendar itself); a range, a numeric value set and a column-pair rule compare typed values
-    (:func:`~sf1630.dataspec.ddl.typed_value`) in a row check (:func:`rows_check`), and all row checks are
-    counted by ONE ``UnexpectedRowsExpectation`` (:func:`typed_values_check`): GX runs an unexpected-rows
-    query twice (its rows, its count), so one aggregate over the table costs two parallel scans where a
-    check per range cost two scans each. Each row check names the expectation it stands for in its ``meta``
-    (``stands_for``), so the report reads as for the typed suite once the validator has run the failed
-    typed-values check's parts for their details. Everything else (columns, row count, nulls, uniqueness,
-    patterns, string sets, lengths) is the same GX expectation on the text, bundled by GX.
+    timestamps the calendar itself, or with :attr:`Calendar.INPUT` a row check that the server reads the
+    text as a date or time and writes it back unchanged); a range, a numeric value set and a column-pair
+    rule compare typed values (:func:`~sf1630.dataspec.ddl.typed_value`) in a row check
+    (:func:`rows_check`), and all row checks are counted by ONE ``UnexpectedRowsExpectation``
+    (:func:`typed_values_check`): GX runs an unexpected-rows query twice (its rows, its count), so one
+    aggregate over the table costs two parallel scans where a check per range cost two scans each. Each
+    row check names the expectation it stands for in its ``meta`` (``stands_for``), so the report reads as
+    for the typed suite once the validator has run the failed typed-values check's parts for their
+    details. Everything else (columns, row count, nulls, uniqueness, patterns, string sets, lengths) is
+    the same GX expectation on the text, bundled by GX.
     """
     configs = [c for c in expectation_configs(spec) if c[0].startswith("expect_table_")]
     for column in spec.columns:
-        configs.extend(_staging_column_configs(column, spec))
+        configs.extend(_staging_column_configs(column, spec, calendar))
     if len(spec.primary_key) == 1:
         if not spec.column(spec.primary_key[0]).unique:
             configs.append(("expect_column_values_to_be_unique", {"column": spec.primary_key[0]}))
@@ -188,7 +193,7 @@ def staging_configs(spec: DataSpec, extra: Sequence[Expectation] = ()) -> list[E
         configs.append(("expect_compound_columns_to_be_unique", {"column_list": list(spec.primary_key)}))
     for rule in spec.rules:
         column, other = spec.column(rule.column), spec.column(rule.other)
-        a, b = (typed_value(c, spec.dialect, quoted(c.name)) for c in (column, other))
+        a, b = (typed_value(c, spec.dialect, quoted(c.name), calendar=calendar) for c in (column, other))
         where = f"{a} {'<' if rule.op == 'ge' else '<='} {b}"
         description = f"{rule.column} {'>=' if rule.op == 'ge' else '>'} {rule.other}"
         meta = {STANDS_FOR: "expect_column_pair_values_a_to_be_greater_than_b", "column": rule.column}
@@ -246,12 +251,16 @@ def _sql_value(column: Column, value: object) -> str:
     return sql_literal(str(value))
 
 
-def _staging_column_configs(column: Column, spec: DataSpec) -> list[Expectation]:
+def _staging_column_configs(column: Column, spec: DataSpec, calendar: Calendar) -> list[Expectation]:
     name, dialect = column.name, spec.dialect
     ref = quoted(name)
     out: list[Expectation] = []
     lexical = lexical_pattern(column, dialect)
-    if lexical is not None:
+    server_input = input_match(column, dialect, ref) if calendar is Calendar.INPUT else None
+    if server_input is not None:  # a part of the typed-values check, like a range
+        where = f"{ref} IS NOT NULL AND NOT {server_input}"
+        out.append(rows_check(where, f"{name} is a {column.type}", {STANDS_FOR: OF_TYPE, "column": name}))
+    elif lexical is not None:
         regex = f"^(?:{_non_capturing(lexical)})$"
         out.append(
             (
@@ -264,20 +273,22 @@ def _staging_column_configs(column: Column, spec: DataSpec) -> list[Expectation]
             continue
         if kind == "expect_column_values_to_be_in_set" and column.type != "string":
             values = ", ".join(_sql_value(column, v) for v in column.allowed or ())
-            where = f"{typed_value(column, dialect, ref)} NOT IN ({values})"
+            where = f"{typed_value(column, dialect, ref, calendar=calendar)} NOT IN ({values})"
             out.append(rows_check(where, f"{name} in {{{values}}}", {STANDS_FOR: kind, "column": name}))
             continue
         out.append((kind, kwargs))
     if column.min is not None or column.max is not None:
-        out.append(range_check(column, spec, column.min, column.max))
+        out.append(range_check(column, spec, column.min, column.max, calendar))
     return out
 
 
-def range_check(column: Column, spec: DataSpec, low: object, high: object) -> Expectation:
+def range_check(
+    column: Column, spec: DataSpec, low: object, high: object, calendar: Calendar = Calendar.PATTERN
+) -> Expectation:
     """``expect_column_values_to_be_between`` on the column's typed values (a text that is not of the type
     is the type check's business, not this one's): the value looked up in a closed range, so its cast is
     evaluated once (``< low OR > high`` would cast it twice)."""
-    typed = typed_value(column, spec.dialect, quoted(column.name))
+    typed = typed_value(column, spec.dialect, quoted(column.name), calendar=calendar)
     kind = _RANGE_TYPES.get(column.type)
     if kind is not None:
         bounds = ", ".join("NULL" if v is None else _sql_value(column, v) for v in (low, high))
@@ -293,9 +304,9 @@ def range_check(column: Column, spec: DataSpec, low: object, high: object) -> Ex
     return rows_check(where, description, meta)
 
 
-def staging_suite_json(spec: DataSpec) -> str:
+def staging_suite_json(spec: DataSpec, calendar: Calendar = Calendar.PATTERN) -> str:
     """The staging suite as GX writes an ExpectationSuite to JSON (``sf1630 dataspec suite``)."""
     import json
 
-    suite = gx_suite(f"sf1630.{spec.name}", staging_configs(spec))
+    suite = gx_suite(f"sf1630.{spec.name}", staging_configs(spec, calendar=calendar))
     return json.dumps(suite.to_json_dict(), ensure_ascii=False, indent=2, default=str)

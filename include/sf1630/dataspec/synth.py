@@ -20,8 +20,8 @@ import polars as pl
 
 from sf1630.dataspec.schema import polars_dtype
 from sf1630.dataspec.spec import Column, DataSpec
+from sf1630.protocol.period import Period
 
-_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 _AUTHORITY = re.compile(r"^[0-9]{8}$")
 _FREE_TEXT = (
     "Jobcenter Øst",
@@ -38,16 +38,13 @@ class SynthError(ValueError):
     """The request cannot be met (bad authority or period, or a key space too small for the rows)."""
 
 
-def period_bounds(period: str) -> tuple[date, date]:
-    """First and last day of a ``YYYY-MM`` period."""
-    match = _PERIOD.match(period)
-    if not match:
-        raise SynthError(f"period {period!r} is not YYYY-MM")
-    year, month = int(match[1]), int(match[2])
+def period_bounds(period: Period) -> tuple[date, date]:
+    """First and last day of ``period``."""
+    year, month = period.year, period.month
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-def synthesize(spec: DataSpec, rows: int, authority: str, period: str, seed: int) -> pl.DataFrame:
+def synthesize(spec: DataSpec, rows: int, authority: str, period: Period, seed: int) -> pl.DataFrame:
     """A typed frame of ``rows`` valid rows for kommune ``authority`` (8-digit CVR) and ``period``."""
     if not _AUTHORITY.match(authority):
         raise SynthError(f"authority {authority!r} is not an 8-digit CVR number")
@@ -60,7 +57,7 @@ def synthesize(spec: DataSpec, rows: int, authority: str, period: str, seed: int
         if column.name == spec.kommune_column:
             data[column.name] = pl.Series(column.name, [authority] * rows, pl.String)
         elif column.name == spec.period_column and column.type == "string":
-            data[column.name] = pl.Series(column.name, [period] * rows, pl.String)
+            data[column.name] = pl.Series(column.name, [str(period)] * rows, pl.String)
         elif column.name == spec.period_column:
             data[column.name] = _dates(rng, rows, first, last).alias(column.name)
         else:

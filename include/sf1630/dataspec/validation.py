@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from sf1630.database import Database
+from sf1630.dataspec.ddl import Calendar
 from sf1630.dataspec.parsing import ParseFailure, first_line, read_regular_file, read_text_frame
 from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult, ValidationReport
 from sf1630.dataspec.schema import lexical_pattern, parse_expression
@@ -148,12 +149,13 @@ class Validator:
         rows: int,
         parse_results: Sequence[CheckResult],
         extra: Sequence[Expectation] = (),
+        calendar: Calendar = Calendar.PATTERN,
     ) -> Validated:
         """Validate a file staged as text in ``db``'s ``table`` (:mod:`sf1630.warehouse.staging`) with the
-        spec's staging suite (:func:`~sf1630.dataspec.suite.staging_configs`) plus ``extra``, run by GX's
-        SQL engine in PostgreSQL: no row enters this process."""
+        spec's staging suite (:func:`~sf1630.dataspec.suite.staging_configs`, dates checked by ``calendar``)
+        plus ``extra``, run by GX's SQL engine in PostgreSQL: no row enters this process."""
         suite_name = f"sf1630.{spec.name}.{table}"
-        configs = staging_configs(spec, extra)
+        configs = staging_configs(spec, extra, calendar=calendar)
         result, key, suite = self._two_passes(suite_name, configs, name, _TableBatch(self, db, table))
         results = tuple(parse_results) + tuple(check_result(r) for r in result.results)
         return Validated(ValidationReport(spec.name, name, rows, results), result, key, suite)

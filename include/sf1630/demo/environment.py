@@ -69,7 +69,7 @@ def connections(
     port: int,
     host_key: str,
     senders: Mapping[str, str],
-    lis_users: list[str],
+    sftp_users: list[str],
     warehouse: tuple[str, int],
 ) -> dict[str, dict[str, Any]]:
     """Connection id → connection; ``senders`` maps sender code to SFTP user; ``warehouse`` is the
@@ -81,7 +81,7 @@ def connections(
         slug = code.lower()
         conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)
         conns[f"sf1630_source_{slug}"] = {"conn_type": "sqlite", "host": str(home.source_db)}
-    for user in lis_users:
+    for user in sftp_users:
         slug = connection_slug(user)
         conns[f"sf1630_sftp_{slug}"] = _sftp(port, user, home.keys / user, host_key)
         conns[f"sf1630_warehouse_{slug}"] = warehouse_connection(warehouse, user)

@@ -145,7 +145,7 @@ def start_everything(
     registry = load_registry(home.config_dir)
     senders = {s.code: s.sftp_user for s in registry.senders}
     conns = connections(
-        home, emulator.port, host_key_line(home), senders, info.lis_users, database.warehouse_server()
+        home, emulator.port, host_key_line(home), senders, info.sftp_users, database.warehouse_server()
     )
     port = _port(api_port)
     stack_env = _stack_environment(home, database.url, port, sizing, forkserver)
@@ -435,7 +435,7 @@ def run_demo(
         sender_codes=sender_codes,
     )
     stage.done(
-        f"{len(info.kommuner)} kommuner, {len(info.lis_users)} LIS systems, {len(info.senders)} senders,"
+        f"{len(info.kommuner)} kommuner, {len(info.sftp_users)} LIS systems, {len(info.senders)} senders,"
         f" {sum(info.source_rows.values())} source rows for {info.month};"
         f" invalid on purpose: {', '.join(info.invalid_files)}"
     )
@@ -465,7 +465,7 @@ def run_demo(
         )
         if on_month is not None:
             on_month("start", started)
-        planned = len(info.lis_users) * len(info.senders)
+        planned = len(info.sftp_users) * len(info.senders)
         watch(client, started.stack, planned, started.senders, started.receivers, progress)
         if on_month is not None:
             on_month("end", started)

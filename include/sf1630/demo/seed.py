@@ -79,7 +79,7 @@ class SeedInfo:
     month: str
     kommuner: list[str]
     senders: list[str]
-    lis_users: list[str]
+    sftp_users: list[str]  # the LIS systems' (``lis.sftp_user``), in file order
     rows_per_kommune: int
     invalid_sender: str
     invalid_kommune: str
@@ -210,12 +210,13 @@ def seed_sources(
         valid = [cvr for cvr in cvrs if cvr != broken]
         counts[sender.code] = seed_source(source, spec, valid, period, rows_per_kommune=rows) if valid else 0
         if broken is not None and invalid is not None:
-            month, kind = str(period), invalid[2]
-            counts[sender.code] += write_rows(source, spec, corrupted_rows(spec, broken, month, rows, kind))
+            counts[sender.code] += write_rows(
+                source, spec, corrupted_rows(spec, broken, period, rows, invalid[2])
+            )
     return counts
 
 
-def corrupted_rows(spec: Any, cvr: str, month: str, rows: int, kind: str) -> Any:
+def corrupted_rows(spec: Any, cvr: str, month: Period, rows: int, kind: str) -> Any:
     """A kommune's month made invalid by :func:`sf1630.dataspec.corrupt.corrupt`, read back as typed rows.
 
     The sender exports rows from its database, so the broken file has to come from broken rows; only
@@ -281,7 +282,7 @@ def seed(
         month=str(period),
         kommuner=[k.kode for k in kommuner],
         senders=[s.code for s in senders],
-        lis_users=[lis.user for k in kommuner for lis in k.lis_systems],
+        sftp_users=[lis.user for k in kommuner for lis in k.lis_systems],
         rows_per_kommune=rows,
         invalid_sender=INVALID_SENDER,
         invalid_kommune=invalid_kommune,
@@ -298,7 +299,7 @@ def describe(info: SeedInfo, home: DemoHome) -> Mapping[str, str]:
     total = sum(info.source_rows.values())
     return {
         "month": info.month,
-        "kommuner": f"{len(info.kommuner)} ({len(info.lis_users)} LIS systems)",
+        "kommuner": f"{len(info.kommuner)} ({len(info.sftp_users)} LIS systems)",
         "source": f"{home.source_db} ({total} rows: "
         + ", ".join(f"{k} {v}" for k, v in info.source_rows.items())
         + ")",

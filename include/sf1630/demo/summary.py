@@ -38,7 +38,7 @@ class SenderLine:
 
 @dataclass(frozen=True)
 class QuarantinedFile:
-    lis_user: str
+    sftp_user: str
     file_name: str
     reason: str
     detail: str
@@ -133,7 +133,7 @@ def _quarantined(root: Path) -> list[QuarantinedFile]:
         reason = json.loads(reason_file.read_text(encoding="utf-8"))
         found.append(
             QuarantinedFile(
-                lis_user=reason_file.parent.parent.name,
+                sftp_user=reason_file.parent.parent.name,
                 file_name=str(reason.get("data_file", reason_file.parent.name)),
                 reason=str(reason.get("reason", "")),
                 detail=str(reason.get("detail", "")),
@@ -186,7 +186,7 @@ def _example_schema(summary: Summary) -> str:
     from sf1630.demo.environment import warehouse_schema
 
     return (
-        warehouse_schema(summary.quarantined[0].lis_user)
+        warehouse_schema(summary.quarantined[0].sftp_user)
         if summary.quarantined
         else "koebenhavn_lis01_simpel"
     )
@@ -249,7 +249,7 @@ def render(
         out.append("quarantined:")
         for q in summary.quarantined:
             lines = [line.strip() for line in q.detail.strip().splitlines()]
-            out.append(f"  {q.lis_user}: {q.file_name}: {q.reason}: {lines[0] if lines else ''}")
+            out.append(f"  {q.sftp_user}: {q.file_name}: {q.reason}: {lines[0] if lines else ''}")
             out += [f"    {line}" for line in lines[1:] if line.startswith("FAIL")][:5]
             out.append(f"    reports: {q.folder} (validation.html, validation.json, reason.json)")
     else:

@@ -25,7 +25,7 @@ class DeliveryRow:
     sender: str
     kommune: Kommune
     lis: LisSystem
-    period: str
+    period: Period
     receipt: Receipt
     file_name: str = ""
     recorded_at: str = ""
@@ -40,7 +40,7 @@ def build_deliveries(
     """Every delivery the filters choose, newest file per delivery, with what the receipt said."""
     senders = [s for s in registry.senders if not filters.sender or s.code == filters.sender]
     index = tasks.lookup(DELIVER_TASK, sorted(s.dag_id for s in senders), filters.earliest_start())
-    by_delivery: dict[tuple[str, str, str], list[ReceiptEntry]] = {}
+    by_delivery: dict[tuple[str, str, Period | None], list[ReceiptEntry]] = {}
     for row in sent_rows:
         by_delivery.setdefault((row.sender, row.recipient, row.period), []).append(row)
     out: list[DeliveryRow] = []
@@ -68,17 +68,16 @@ def _row(
     kommune: Kommune,
     lis: LisSystem,
     period: Period,
-    by_delivery: dict[tuple[str, str, str], list[ReceiptEntry]],
+    by_delivery: dict[tuple[str, str, Period | None], list[ReceiptEntry]],
     index: Mapping[tuple[str, str], TaskRef],
 ) -> DeliveryRow:
-    month = str(period)
-    label = delivery_label(sender, kommune, lis, month)
+    label = delivery_label(sender, kommune, lis, period)
     task = index.get((sender_dag_id(sender), label))
-    rows = by_delivery.get((sender, lis.key, month), [])
+    rows = by_delivery.get((sender, lis.key, period), [])
     if not rows:
         waiting = task is not None and task.state in _WAITING_STATES
         return DeliveryRow(
-            sender, kommune, lis, month, Receipt.WAITING if waiting else Receipt.NOT_SENT, task=task
+            sender, kommune, lis, period, Receipt.WAITING if waiting else Receipt.NOT_SENT, task=task
         )
     superseded = {r.supersedes for r in rows if r.supersedes}
     newest = max(rows, key=lambda r: r.file_name)
@@ -87,7 +86,7 @@ def _row(
         sender,
         kommune,
         lis,
-        month,
+        period,
         receipt,
         file_name=newest.file_name,
         recorded_at=newest.recorded_at,

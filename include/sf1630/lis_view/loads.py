@@ -30,7 +30,7 @@ class Cell:
     """One month of one sender's extract in one LIS system."""
 
     state: State
-    period: str
+    period: Period
     rows: int = 0
     when: str = ""  # when it was loaded, as the warehouse prints it
     reason: str = ""
@@ -81,7 +81,7 @@ def deadline(receiver: Receiver, period: Period) -> datetime:
     return (day + timedelta(days=1)).replace(tzinfo=zone)
 
 
-def is_late(receiver: Receiver, period: Period, first: str | None, now: datetime) -> bool:
+def is_late(receiver: Receiver, period: Period, first: Period | None, now: datetime) -> bool:
     """Whether a month with nothing in it is late at ``now``: the LIS system had started by then (its
     ``start_date`` month, and ``first``: the period of its first delivery, None while it has had none) and
     the month's deadline day has passed.
@@ -92,33 +92,33 @@ def is_late(receiver: Receiver, period: Period, first: str | None, now: datetime
     start = receiver.settings.start_date
     if period >= Period.of(now) or period < Period(start.year, start.month):
         return False
-    if first is None or str(period) < first:
+    if first is None or period < first:
         return False
     return now >= deadline(receiver, period)
 
 
-def first_periods(load_rows: Sequence[LoadRow], sent_rows: Sequence[ReceiptEntry]) -> dict[str, str]:
+def first_periods(load_rows: Sequence[LoadRow], sent_rows: Sequence[ReceiptEntry]) -> dict[str, Period]:
     """LIS SFTP user → the first period among these rows (warehouse rows, files the platform accepted)."""
-    first: dict[str, str] = {}
-    seen = [(r.lis_user, r.period) for r in load_rows]
-    seen += [(r.recipient, r.period) for r in sent_rows if r.status == "accepted"]
+    first: dict[str, Period] = {}
+    seen = [(r.sftp_user, r.period) for r in load_rows]
+    seen += [(r.recipient, r.period) for r in sent_rows if r.status == "accepted" and r.period is not None]
     for user, period in seen:
         if user not in first or period < first[user]:
             first[user] = period
     return first
 
 
-def current_rows(rows: Sequence[LoadRow]) -> dict[tuple[str, str, str, str], tuple[LoadRow, int]]:
+def current_rows(rows: Sequence[LoadRow]) -> dict[tuple[str, str, str, Period], tuple[LoadRow, int]]:
     """(LIS user, sender, kommune CVR, period) → the current ledger row and how many it superseded.
 
     Current: not superseded, and among those the newest file (``datoTid`` ends the name, so the names of
     one extract sort by time); a loaded row wins over a later refused one, because a refused delivery loads
     nothing and the earlier rows are still what the warehouse holds.
     """
-    grouped: dict[tuple[str, str, str, str], list[LoadRow]] = {}
+    grouped: dict[tuple[str, str, str, Period], list[LoadRow]] = {}
     for row in rows:
-        grouped.setdefault((row.lis_user, row.sender, row.kommune, row.period), []).append(row)
-    current: dict[tuple[str, str, str, str], tuple[LoadRow, int]] = {}
+        grouped.setdefault((row.sftp_user, row.sender, row.cvr, row.period), []).append(row)
+    current: dict[tuple[str, str, str, Period], tuple[LoadRow, int]] = {}
     for key, group in grouped.items():
         live = [r for r in group if not r.superseded_by] or group
         newest = max(live, key=lambda r: r.file_name)
@@ -140,7 +140,7 @@ def build_matrix(
     sent_rows: Sequence[ReceiptEntry],
     tasks: TaskIndex,
     now: datetime,
-    starts: Mapping[str, str] | None = None,
+    starts: Mapping[str, Period] | None = None,
 ) -> Matrix:
     """The matrix of the receivers the filters choose, for the filters' months.
 
@@ -175,22 +175,21 @@ def _cell(
     receiver: Receiver,
     sender: str,
     period: Period,
-    current: dict[tuple[str, str, str, str], tuple[LoadRow, int]],
-    accepted: set[tuple[str, str, str]],
+    current: dict[tuple[str, str, str, Period], tuple[LoadRow, int]],
+    accepted: set[tuple[str, str, Period | None]],
     index: Mapping[tuple[str, str], TaskRef],
     now: datetime,
-    first: Mapping[str, str],
+    first: Mapping[str, Period],
 ) -> Cell:
-    month = str(period)
-    label = delivery_label(sender, receiver.kommune, receiver.lis, month)
+    label = delivery_label(sender, receiver.kommune, receiver.lis, str(period))
     task = index.get((receiver.dag_id, label))
-    found = current.get((receiver.sftp_user, sender, receiver.kommune.cvr, month))
+    found = current.get((receiver.sftp_user, sender, receiver.kommune.cvr, period))
     if found is not None:
         row, earlier = found
         state = State.LOADED if row.outcome == "loaded" else State.QUARANTINED
         return Cell(
             state,
-            month,
+            period,
             rows=row.rows,
             when=row.finished_at,
             reason=row.detail.splitlines()[0] if row.detail and state is State.QUARANTINED else "",
@@ -199,8 +198,8 @@ def _cell(
             earlier=earlier,
             task=task,
         )
-    if (receiver.sftp_user, sender, month) in accepted:
-        return Cell(State.RECEIVED, month, task=task)
+    if (receiver.sftp_user, sender, period) in accepted:
+        return Cell(State.RECEIVED, period, task=task)
     late = is_late(receiver, period, first.get(receiver.sftp_user), now)
     state = State.LATE if late else State.MISSING
-    return Cell(state, month, task=task)
+    return Cell(state, period, task=task)

@@ -19,6 +19,7 @@ from sf1630.lis_view.deliveries import DeliveryRow
 from sf1630.lis_view.loads import Cell, Matrix, MatrixRow, build_matrix, chosen_receivers
 from sf1630.lis_view.model import Filters, Receipt, State, TaskIndex, TaskRef
 from sf1630.lis_view.report import REPORT_FILES, Summary
+from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver
 from sf1630.registry import sender_dag_id
 
@@ -60,12 +61,12 @@ class Links:
     def dag(self, dag_id: str) -> str:
         return f"{self.ui}/dags/{quote(dag_id)}"
 
-    def report(self, lis_user: str, file_transfer_uuid: str) -> str:
-        return f"{self.app}/report?" + urlencode({"lis": lis_user, "uuid": file_transfer_uuid})
+    def report(self, sftp_user: str, file_transfer_uuid: str) -> str:
+        return f"{self.app}/report?" + urlencode({"lis": sftp_user, "uuid": file_transfer_uuid})
 
-    def report_file(self, lis_user: str, file_transfer_uuid: str, name: str) -> str:
+    def report_file(self, sftp_user: str, file_transfer_uuid: str, name: str) -> str:
         return f"{self.app}/report/file?" + urlencode(
-            {"lis": lis_user, "uuid": file_transfer_uuid, "name": name}
+            {"lis": sftp_user, "uuid": file_transfer_uuid, "name": name}
         )
 
     def trigger(self, dag_id: str, conf: Mapping[str, object]) -> str:
@@ -74,9 +75,9 @@ class Links:
             {"dag_id": dag_id, "conf": json.dumps(conf, separators=(",", ":"))}
         )
 
-    def action(self, action: str, lis_user: str, sender: str, period: str, file_name: str = "") -> str:
+    def action(self, action: str, sftp_user: str, sender: str, period: Period, file_name: str = "") -> str:
         """This app's link that opens the trigger form for one cell's action."""
-        query = {"do": action, "lis": lis_user, "sender": sender, "period": period}
+        query = {"do": action, "lis": sftp_user, "sender": sender, "period": str(period)}
         if file_name:
             query["file"] = file_name
         return f"{self.app}/act?" + urlencode(query)
@@ -127,12 +128,12 @@ def _filters_form(
     )
 
 
-def resend_conf(receiver: Receiver, sender: str, period: str, *, force: bool) -> dict[str, object]:
+def resend_conf(receiver: Receiver, sender: str, period: Period, *, force: bool) -> dict[str, object]:
     """The sender DAG's params that send one delivery again (``force``: even though it was accepted)."""
     conf: dict[str, object] = {
         "kommune": [receiver.kommune.kode],
         "recipient": [receiver.sftp_user],
-        "period": period,
+        "period": str(period),
     }
     if force:
         conf["force"] = True
@@ -144,7 +145,7 @@ ACTIONS = ("send", "resend", "reload")
 
 
 def action_target(
-    receiver: Receiver, action: str, sender: str, period: str, file_name: str, reload_dag: str
+    receiver: Receiver, action: str, sender: str, period: Period, file_name: str, reload_dag: str
 ) -> tuple[str, dict[str, object]]:
     """The DAG and params that carry out ``action`` for one cell (ValueError for an unknown action)."""
     if action == "reload":
@@ -176,12 +177,12 @@ class _RowLinks:
         )
 
 
-def _actions(shared: _RowLinks, cell: Cell) -> str:
+def _actions(shared: _RowLinks, cell: Cell, month: str) -> str:
     """The action that puts the cell right: a short link that opens the trigger form with params filled in
     (the long form URL is built by the app's ``/act``, which keeps a year's matrix small)."""
 
     def act(action: str, text: str, extra: str = "") -> str:
-        href = f"{shared.act}&amp;do={action}&amp;period={cell.period}{extra}"
+        href = f"{shared.act}&amp;do={action}&amp;period={month}{extra}"
         return f"<a class='act {action}' target='_top' href='{href}'>{text}</a>"
 
     if cell.state is State.QUARANTINED:
@@ -213,10 +214,9 @@ def _cell_html(links: Links, shared: _RowLinks, cell: Cell) -> str:
     if cell.file_transfer_uuid:
         href = shared.report + escape(quote(cell.file_transfer_uuid, safe=""))
         parts.append(f"<br><a class='report' href='{href}'>report</a>")
-    parts.append(_actions(shared, cell))
-    return (
-        f"<td class='cell {cell.state.value}'{shared.data} data-period='{cell.period}'>{''.join(parts)}</td>"
-    )
+    month = str(cell.period)  # once per cell: a year of the country is 6,000 cells
+    parts.append(_actions(shared, cell, month))
+    return f"<td class='cell {cell.state.value}'{shared.data} data-period='{month}'>{''.join(parts)}</td>"
 
 
 def loads_page(
@@ -311,7 +311,7 @@ def report_page(
     summary: Summary | None,
     files: Sequence[str],
     links: Links,
-    lis_user: str,
+    sftp_user: str,
     uuid: str,
 ) -> str:
     """A delivery's validation report: the ledger's facts, the failed expectations, the Data Docs page."""
@@ -337,7 +337,7 @@ def report_page(
     if not files:
         parts.append("<p id='no-report'>No report files for this delivery.</p>")
     listed = " · ".join(
-        f"<a class='file' href='{escape(links.report_file(lis_user, uuid, name))}'>{escape(name)}</a>"
+        f"<a class='file' href='{escape(links.report_file(sftp_user, uuid, name))}'>{escape(name)}</a>"
         for name in REPORT_FILES
         if name in files
     )
@@ -346,7 +346,7 @@ def report_page(
     if html_doc is not None:
         parts.append(
             f"<iframe id='datadocs' sandbox='' style='width:100%;height:70vh;border:1px solid #e2e8f0'"
-            f" src='{escape(links.report_file(lis_user, uuid, html_doc))}'></iframe>"
+            f" src='{escape(links.report_file(sftp_user, uuid, html_doc))}'></iframe>"
         )
     return _page(title, "".join(parts))
 
@@ -425,8 +425,8 @@ def loads_html(
     sent_rows = read_sent_rows(sender_ledgers, filters.months)
     # When each LIS system started matters only for those with nothing in the first month shown (a year of
     # the whole country needs no query for it).
-    shown_first = str(min(filters.months)) if filters.months else ""
-    settled = {r.lis_user for r in load_rows if r.period == shown_first}
+    shown_first = min(filters.months) if filters.months else None
+    settled = {r.sftp_user for r in load_rows if r.period == shown_first}
     starts = read_first_periods([t for t in warehouses if t[0] not in settled])
     matrix = build_matrix(chosen, filters, load_rows, sent_rows, tasks, now, starts)
     return loads_page(matrix, links, receivers, senders)

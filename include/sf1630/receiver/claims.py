@@ -89,16 +89,16 @@ def from_data(head: bytes, spec: DataSpec, file_name: str) -> Claimed:
         raise Unclaimed(f"{why_name}, and its data give no kommune and period: {exc}") from None
     values = dict(zip(header, row, strict=False))
     problems = []
-    kommune = values.get(spec.kommune_column, "").strip()
-    if not _CVR.fullmatch(kommune):
-        problems.append(f"column {spec.kommune_column!r} holds {kommune!r}, not an 8-digit CVR number")
+    cvr = values.get(spec.kommune_column, "").strip()
+    if not _CVR.fullmatch(cvr):
+        problems.append(f"column {spec.kommune_column!r} holds {cvr!r}, not an 8-digit CVR number")
     raw_period = values.get(spec.period_column, "").strip()
     period = _period(raw_period, spec)
     if period is None:
         problems.append(f"column {spec.period_column!r} holds {raw_period!r}, not a month")
     if problems or period is None:
         raise Unclaimed(f"{why_name}, and its first row gives no kommune and period: {'; '.join(problems)}")
-    return Claimed(kommune, period, FROM_DATA)
+    return Claimed(cvr, period, FROM_DATA)
 
 
 def _first_row(head: bytes, spec: DataSpec) -> tuple[list[str], list[str]]:
@@ -163,8 +163,8 @@ class CheckedClaims:
             status=status,
             file_transfer_uuid=self.metadata.file_transfer_uuid,
             sender=self.sender.code,
-            kommune=self.name.authority,
-            period=str(self.period),
+            cvr=self.name.authority,
+            period=self.period,
             spec=self.sender.dataspec,
             received_at=received_at.isoformat(),
         )

@@ -90,7 +90,7 @@ def deadline_of(receiver: Receiver, period: Period) -> datetime:
 
 def not_loaded(receiver: Receiver, db: Database, period: Period) -> tuple[MissingExtract, ...]:
     """The extracts not loaded for ``period`` by the warehouse ledger in ``db``."""
-    return missing_extracts(receiver, loaded_extracts(db, str(period)))
+    return missing_extracts(receiver, loaded_extracts(db, period))
 
 
 def check_month(receiver: Receiver, period: Period, db: Database, *, now: datetime) -> MonthCheck:
@@ -114,7 +114,7 @@ class Refusal:
     sender: str
     kommune: str
     lis: str
-    period: str
+    period: Period | None  # None when only the quarantine knows of it (its metadata was not trusted)
     reason: str
     contact: str
     folder: str = ""
@@ -134,7 +134,7 @@ def refusals_from_ledger(receiver: Receiver, entries: Iterable[LoadEntry]) -> li
         Refusal(
             file_name=entry.file_name,
             sender=entry.sender,
-            kommune=kommune.name if entry.kommune == kommune.cvr else f"CVR {entry.kommune}",
+            kommune=kommune.name if entry.cvr == kommune.cvr else f"CVR {entry.cvr}",
             lis=receiver.lis.name,
             period=entry.period,
             reason=entry.detail,
@@ -167,7 +167,7 @@ def quarantined_since(receiver: Receiver, root: Path, since: datetime) -> list[R
                 sender=sender,
                 kommune=receiver.kommune.name,
                 lis=receiver.lis.name,
-                period="",
+                period=None,
                 reason=f"{reason.get('reason', '')}: {reason.get('detail', '')}".strip(": "),
                 contact=str(reason.get("contact") or receiver.contact(sender)),
                 folder=str(reason_file.parent),

@@ -138,8 +138,8 @@ def _validate(intake: Intake, record: ItemRecord, validator: Validator) -> ItemR
         intake.database,
         staged,
         name=record.data_name,
-        kommune=record.kommune,
-        period=record.period,
+        cvr=record.cvr,
+        period=record.claimed_period(),
     )
     destination = intake.storage.report_folder(record.data_name)
     with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
@@ -196,8 +196,8 @@ def load_item(intake: Intake, record: ItemRecord) -> ItemRecord:
     loaded_at = intake.clock()
     constants, replace_where = spec.lineage(
         file_transfer_uuid=record.file_transfer_uuid,
-        kommune=record.kommune,
-        period=record.period,
+        cvr=record.cvr,
+        period=record.claimed_period(),
         loaded_at=loaded_at,
     )
     table = staging_table(record.file_transfer_uuid)

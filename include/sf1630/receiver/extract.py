@@ -11,7 +11,7 @@ the file in memory, typed rows as Arrow) is the way without a warehouse, for tes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +23,12 @@ from sf1630.dataspec.ddl import (
     LINEAGE_KOMMUNE,
     LINEAGE_LOADED_AT,
     LINEAGE_PERIOD,
+    Calendar,
     create_table,
     key_sql,
     typed_value,
 )
+from sf1630.protocol import Period
 from sf1630.settings import dataspec_dir
 
 if TYPE_CHECKING:
@@ -38,34 +40,37 @@ if TYPE_CHECKING:
     from sf1630.warehouse.staging import StagedFile
 
 
-def delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
+def delivery_expectations(spec: DataSpec, *, cvr: str, period: Period) -> list[Expectation]:
     """What only the receiver knows, as GX expectations joining the suite for one file: every row belongs
     to the kommune (CVR) and month the file name claims, since a snapshot load replaces exactly that scope."""
     expectations: list[Expectation] = [
-        ("expect_column_values_to_be_in_set", {"column": spec.kommune_column, "value_set": [kommune]})
+        ("expect_column_values_to_be_in_set", {"column": spec.kommune_column, "value_set": [cvr]})
     ]
     if spec.column(spec.period_column).type == "date":
-        first = date.fromisoformat(f"{period}-01")
-        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        first = period.first_day.date()
+        last = period.next().first_day.date() - timedelta(days=1)
         bounds = {"min_value": first, "max_value": last}
         expectations.append(("expect_column_values_to_be_between", {"column": spec.period_column, **bounds}))
     else:
-        in_period = {"column": spec.period_column, "value_set": [period]}
+        in_period = {"column": spec.period_column, "value_set": [str(period)]}
         expectations.append(("expect_column_values_to_be_in_set", in_period))
     return expectations
 
 
-def staging_delivery_expectations(spec: DataSpec, *, kommune: str, period: str) -> list[Expectation]:
-    """:func:`delivery_expectations` for a file staged as text: a date period compares typed values."""
+def staging_delivery_expectations(
+    spec: DataSpec, *, cvr: str, period: Period, calendar: Calendar = Calendar.PATTERN
+) -> list[Expectation]:
+    """:func:`delivery_expectations` for a file staged as text: a date period compares typed values (dates
+    checked by ``calendar``)."""
     from sf1630.dataspec.suite import range_check
 
-    expectations = delivery_expectations(spec, kommune=kommune, period=period)
+    expectations = delivery_expectations(spec, cvr=cvr, period=period)
     column = spec.column(spec.period_column)
     if column.type != "date":
         return expectations
     bounds = expectations[-1][1]
     low, high = bounds["min_value"].isoformat(), bounds["max_value"].isoformat()
-    return [*expectations[:-1], range_check(column, spec, low, high)]
+    return [*expectations[:-1], range_check(column, spec, low, high, calendar)]
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,14 @@ class SpecExtract:
         return read_typed(path, self.spec)
 
     def validate(
-        self, validator: Validator, data: bytes, *, name: str, kommune: str, period: str
+        self, validator: Validator, data: bytes, *, name: str, cvr: str, period: Period
     ) -> Validated:
         """GX's verdict on file content ``data``: the spec's suite plus :func:`delivery_expectations`."""
-        extra = delivery_expectations(self.spec, kommune=kommune, period=period)
+        extra = delivery_expectations(self.spec, cvr=cvr, period=period)
         return validator.validate_bytes(data, self.spec, name=name, extra=extra)
 
     def validate_staged(
-        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
+        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, cvr: str, period: Period
     ) -> Validated:
         """GX's verdict on a file staged in the warehouse (:mod:`sf1630.warehouse.staging`): the spec's
         staging suite plus :func:`staging_delivery_expectations`, run in PostgreSQL; the parse verdict
@@ -110,9 +115,16 @@ class SpecExtract:
 
         if not staged.ok:
             return Validated(ValidationReport(self.name, name, None, staged.parse))
-        extra = staging_delivery_expectations(self.spec, kommune=kommune, period=period)
+        extra = staging_delivery_expectations(self.spec, cvr=cvr, period=period, calendar=staged.calendar)
         return validator.validate_staged(
-            db, staged.table, self.spec, name=name, rows=staged.rows, parse_results=staged.parse, extra=extra
+            db,
+            staged.table,
+            self.spec,
+            name=name,
+            rows=staged.rows,
+            parse_results=staged.parse,
+            extra=extra,
+            calendar=staged.calendar,
         )
 
     def staged_columns(self) -> tuple[tuple[str, str], ...]:
@@ -123,13 +135,13 @@ class SpecExtract:
             (c.name, typed_value(c, dialect, quoted(c.name), validated=True)) for c in self.spec.columns
         )
 
-    def check(self, path: Path, *, kommune: str, period: str) -> tuple[Validated, pa.Table | None]:
+    def check(self, path: Path, *, cvr: str, period: Period) -> tuple[Validated, pa.Table | None]:
         """Validate the file at ``path`` with this process's validator; its typed rows when valid."""
         from sf1630.dataspec.parsing import read_regular_file
         from sf1630.dataspec.validation import default_validator
 
         data = read_regular_file(path)
-        validated = self.validate(default_validator(), data, name=path.name, kommune=kommune, period=period)
+        validated = self.validate(default_validator(), data, name=path.name, cvr=cvr, period=period)
         return validated, self.rows(data) if validated.success else None
 
     def rows(self, data: bytes) -> pa.Table:
@@ -153,17 +165,19 @@ class SpecExtract:
         return create_table(self.spec, "postgres", schema, keyed=False), key_sql(self.spec, schema)
 
     def lineage(
-        self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
+        self, *, file_transfer_uuid: str, cvr: str, period: Period, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]:
-        """The lineage values every row gets, and the snapshot scope to replace (empty when appending)."""
+        """The lineage values every row gets, and the snapshot scope to replace (empty when appending);
+        the period as the warehouse's ``YYYY-MM`` text."""
+        month = str(period)
         constants: tuple[tuple[str, object], ...] = (
             (LINEAGE_FILE_TRANSFER_UUID, file_transfer_uuid),
-            (LINEAGE_KOMMUNE, kommune),
-            (LINEAGE_PERIOD, period),
+            (LINEAGE_KOMMUNE, cvr),
+            (LINEAGE_PERIOD, month),
             (LINEAGE_LOADED_AT, loaded_at),
         )
         scope: tuple[tuple[str, object], ...] = (
-            ((LINEAGE_KOMMUNE, kommune), (LINEAGE_PERIOD, period)) if self.snapshot else ()
+            ((LINEAGE_KOMMUNE, cvr), (LINEAGE_PERIOD, month)) if self.snapshot else ()
         )
         return constants, scope
 

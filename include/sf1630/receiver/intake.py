@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sf1630.config import ConfigError
 from sf1630.database import Database
+from sf1630.protocol import Period
 from sf1630.receiver.config import Receiver
 from sf1630.receiver.fetch import OpenSFTP
 from sf1630.receiver.storage import Storage
@@ -40,13 +41,13 @@ class ExtractSpec(Protocol):
     @property
     def snapshot(self) -> bool: ...
     def validate_staged(
-        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, kommune: str, period: str
+        self, validator: Validator, db: Database, staged: StagedFile, *, name: str, cvr: str, period: Period
     ) -> Validated: ...
     def staged_columns(self) -> tuple[tuple[str, str], ...]: ...
     def create_sql(self, schema: str) -> list[str]: ...
     def table_sql(self, schema: str) -> tuple[list[str], list[str]]: ...
     def lineage(
-        self, *, file_transfer_uuid: str, kommune: str, period: str, loaded_at: datetime
+        self, *, file_transfer_uuid: str, cvr: str, period: Period, loaded_at: datetime
     ) -> tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]: ...
 
 

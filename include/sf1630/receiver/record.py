@@ -13,8 +13,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sf1630.protocol import Period
 from sf1630.receiver.inbox import InboxItem
-from sf1630.warehouse import LoadEntry, Outcome
+from sf1630.warehouse import LoadEntry, Outcome, delivery_entry
+
+#: XCom keys of records written by an earlier release → today's field (a run may span an upgrade).
+_RENAMED = {"kommune": "cvr"}
 
 
 class Status(StrEnum):
@@ -46,8 +50,8 @@ class ItemRecord:
     status: Status
     file_transfer_uuid: str = ""
     sender: str = ""
-    kommune: str = ""
-    period: str = ""
+    cvr: str = ""
+    period: Period | None = None  # None until the claims hold; ``YYYY-MM`` on the wire ("" for None)
     spec: str = ""
     rows: int = 0
     checksum: str = ""
@@ -58,17 +62,27 @@ class ItemRecord:
     metadata_trusted: bool = True
 
     def to_xcom(self) -> dict[str, Any]:
-        """The record as XCom (JSON)."""
-        return {**asdict(self), "status": str(self.status)}
+        """The record as XCom (JSON): plain values, the period as ``YYYY-MM`` text."""
+        period = "" if self.period is None else str(self.period)
+        return {**asdict(self), "status": str(self.status), "period": period}
 
     @classmethod
     def from_xcom(cls, value: dict[str, Any]) -> ItemRecord:
-        """The record back from XCom."""
-        return cls(**{**value, "status": Status(value["status"])})
+        """The record back from XCom (also one written before the CVR's key became ``cvr``)."""
+        fields = {_RENAMED.get(key, key): v for key, v in value.items()}
+        period = fields.get("period") or ""
+        fields["period"] = Period.parse(period) if period else None
+        return cls(**{**fields, "status": Status(value["status"])})
 
     @property
     def item(self) -> InboxItem:
         return InboxItem(self.data_name, self.metadata_name, self.data_size)
+
+    def claimed_period(self) -> Period:
+        """The period the delivery's claims hold (every step after staging has one)."""
+        if self.period is None:
+            raise ValueError(f"{self.data_name}: its claims have not been checked, so its period is unknown")
+        return self.period
 
     def ledger_entry(
         self,
@@ -81,19 +95,19 @@ class ItemRecord:
         report: str | None = None,
     ) -> LoadEntry:
         """The warehouse ledger's row for this delivery, loaded or quarantined (``report`` defaults to
-        the record's own)."""
-        return LoadEntry(
-            file_transfer_uuid=self.file_transfer_uuid,
-            file_name=self.data_name,
-            sender=self.sender,
-            kommune=self.kommune,
-            period=self.period,
+        the record's own); only a record whose claims held has one."""
+        return delivery_entry(
+            self.file_transfer_uuid,
+            self.data_name,
+            self.sender,
+            self.cvr,
+            self.claimed_period(),
             rows=rows,
             checksum=checksum,
             outcome=outcome,
             received_at=datetime.fromisoformat(self.received_at),
             finished_at=finished_at,
-            detail=detail[:2000],
+            detail=detail,
             report=self.report if report is None else report,
         )
 

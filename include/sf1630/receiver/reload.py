@@ -18,11 +18,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sf1630.protocol import METADATA_SUFFIX, DataFileName, FileMetadata, ProtocolError, check_safe_name
+from sf1630.protocol import (
+    METADATA_SUFFIX,
+    DataFileName,
+    FileMetadata,
+    Period,
+    ProtocolError,
+    check_safe_name,
+)
 from sf1630.receiver.intake import Intake
 from sf1630.receiver.record import Status
 from sf1630.receiver.storage import StorePath, copy_tree
-from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
+from sf1630.warehouse import LoadRequest, Outcome, delivery_entry, load_delivery, recorded
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import drop_staging, stage, staging_table
 
@@ -41,15 +48,15 @@ class ReloadResult:
     data_name: str
     file_transfer_uuid: str
     sender: str
-    kommune: str
-    period: str
+    cvr: str
+    period: Period
     spec: str
     rows: int = 0
     summary: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form for XCom."""
-        return {**asdict(self), "status": str(self.status)}
+        """JSON-able form for XCom (the period as ``YYYY-MM`` text)."""
+        return {**asdict(self), "status": str(self.status), "period": str(self.period)}
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
     uuid = kept.metadata.file_transfer_uuid
     sender = intake.receiver.sender(kept.name.sender)
     assert sender is not None  # checked by _kept
-    period = str(kept.name.month)
+    period = kept.name.month
     result = ReloadResult(
         Status.ALREADY_LOADED, data_name, uuid, sender.code, kept.name.authority, period, sender.dataspec
     )
@@ -124,7 +131,7 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
     try:
         validator = Validator()
         validated = spec.validate_staged(
-            validator, intake.database, staged, name=data_name, kommune=kept.name.authority, period=period
+            validator, intake.database, staged, name=data_name, cvr=kept.name.authority, period=period
         )
         if not validated.success:
             with tempfile.TemporaryDirectory(prefix="sf1630-report-") as tmp:
@@ -136,14 +143,14 @@ def reload_quarantined(intake: Intake, data_name: str) -> ReloadResult:
             )
         now = intake.clock()
         constants, replace_where = spec.lineage(
-            file_transfer_uuid=uuid, kommune=kept.name.authority, period=period, loaded_at=now
+            file_transfer_uuid=uuid, cvr=kept.name.authority, period=period, loaded_at=now
         )
-        entry = LoadEntry(
-            file_transfer_uuid=uuid,
-            file_name=data_name,
-            sender=sender.code,
-            kommune=kept.name.authority,
-            period=period,
+        entry = delivery_entry(
+            uuid,
+            data_name,
+            sender.code,
+            kept.name.authority,
+            period,
             rows=staged.rows,
             checksum=staged.checksum,
             outcome=Outcome.LOADED,

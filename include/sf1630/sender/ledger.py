@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sf1630.database import (
@@ -66,7 +67,7 @@ class ReceiptEntry:
     #: The LIS system's key (:attr:`~sf1630.registry.LisSystem.key`).
     recipient: str = ""
     kommune_kode: str = ""
-    period: str = ""
+    period: Period | None = None  # None for a row without one (column ``period``, ``YYYY-MM``)
 
 
 #: The ledger's columns in :class:`ReceiptEntry` order.
@@ -76,12 +77,17 @@ _COLUMNS = (
 )
 
 
+#: The views read a year of receipts over twelve months: each month's text is parsed once.
+_period = cache(Period.parse)
+
+
 def _entry(row: Sequence[Any]) -> ReceiptEntry:
     name, status, transfer, errors, at, supersedes, sender, recipient, kode, period = (
         str(v if v is not None else "") for v in row
     )
+    month = _period(period) if period else None
     return ReceiptEntry(
-        name, status, transfer, _receipt_errors(errors), at, supersedes, sender, recipient, kode, period
+        name, status, transfer, _receipt_errors(errors), at, supersedes, sender, recipient, kode, month
     )
 
 
@@ -194,20 +200,20 @@ class Ledger:
         """Which of the file names the platform has accepted."""
         return {name for name, e in self.entries(sender, file_names).items() if e.status == ACCEPTED}
 
-    def current_accepted(self, sender: str, period: str) -> dict[tuple[str, str], str]:
+    def current_accepted(self, sender: str, period: Period) -> dict[tuple[str, Period], str]:
         """(LIS SFTP user, period) → the newest accepted file of ``sender`` for ``period``.
 
         Newest by name: the names of one delivery differ only in ``datoTid``, which sorts as time.
         """
         p = self.database.placeholder
-        current: dict[tuple[str, str], str] = {}
+        current: dict[tuple[str, Period], str] = {}
         with self._connect() as conn:
             self._ensure_table(conn)
             cursor = conn.cursor()
             cursor.execute(
                 f"SELECT recipient, file_name FROM {TABLE}"  # noqa: S608
                 f" WHERE sender = {p} AND period = {p} AND status = {p}",
-                (sender, period, ACCEPTED),
+                (sender, str(period), ACCEPTED),
             )
             for recipient, name in cursor.fetchall():
                 key = (str(recipient), period)

@@ -94,14 +94,14 @@ def superseding(delivery: Delivery, current: str, created: datetime, lis_index: 
 
 
 def force_deliveries(
-    deliveries: Sequence[Delivery], current: Mapping[tuple[str, str], str], created: datetime
+    deliveries: Sequence[Delivery], current: Mapping[tuple[str, Period], str], created: datetime
 ) -> list[Delivery]:
     """The ``force`` plan: each delivery whose (LIS SFTP user, period) has an accepted ``current`` file is
     sent again under a superseding name; the others go out as planned (their own name is not accepted yet).
     """
     forced = []
     for delivery in deliveries:
-        accepted = current.get((delivery.lis.key, str(delivery.period)))
+        accepted = current.get((delivery.lis.key, delivery.period))
         if accepted is None or accepted == delivery.supersedes:
             forced.append(delivery)
             continue

@@ -85,7 +85,7 @@ def seed_source(
     from sf1630.dataspec.synth import synthesize
 
     frames = [
-        synthesize(spec, rows_per_kommune, cvr, str(period), seed + index)
+        synthesize(spec, rows_per_kommune, cvr, period, seed + index)
         for index, cvr in enumerate(sorted(set(cvrs)))
     ]
     frame = pl.concat(frames) if frames else pl.DataFrame()

@@ -9,6 +9,7 @@ connection id into the ``Database``.
 from sf1630.warehouse.ledger import (
     LoadEntry,
     Outcome,
+    delivery_entry,
     loaded_extracts,
     record_outcome,
     recorded,
@@ -21,6 +22,7 @@ __all__ = [
     "LoadEntry",
     "LoadRequest",
     "Outcome",
+    "delivery_entry",
     "load_delivery",
     "loaded_extracts",
     "record_outcome",

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sf1630.database import (
@@ -50,8 +51,8 @@ class LoadEntry:
     file_transfer_uuid: str
     file_name: str
     sender: str
-    kommune: str
-    period: str
+    cvr: str  # column ``kommune``
+    period: Period  # column ``period``, ``YYYY-MM``
     rows: int
     checksum: str
     outcome: Outcome
@@ -66,8 +67,8 @@ class LoadEntry:
             self.file_transfer_uuid,
             self.file_name,
             self.sender,
-            self.kommune,
-            self.period,
+            self.cvr,
+            str(self.period),
             self.rows,
             self.checksum,
             str(self.outcome),
@@ -76,6 +77,44 @@ class LoadEntry:
             self.finished_at,
             self.report,
         )
+
+
+#: The most of a refusal's text a ledger row keeps: a validation summary can run to pages, and the
+#: delivery's report keeps all of it.
+DETAIL_LIMIT = 2000
+
+
+def delivery_entry(
+    file_transfer_uuid: str,
+    file_name: str,
+    sender: str,
+    cvr: str,
+    period: Period,
+    *,
+    rows: int,
+    checksum: str,
+    outcome: Outcome,
+    received_at: datetime,
+    finished_at: datetime,
+    detail: str = "",
+    report: str = "",
+) -> LoadEntry:
+    """The ledger row of one delivery, the one way the receiver's load, its quarantine and the reload
+    build it (``detail`` cut to :data:`DETAIL_LIMIT`)."""
+    return LoadEntry(
+        file_transfer_uuid=file_transfer_uuid,
+        file_name=file_name,
+        sender=sender,
+        cvr=cvr,
+        period=period,
+        rows=rows,
+        checksum=checksum,
+        outcome=outcome,
+        received_at=received_at,
+        finished_at=finished_at,
+        detail=detail[:DETAIL_LIMIT],
+        report=report,
+    )
 
 
 LEDGER_COLUMNS = (
@@ -143,6 +182,9 @@ REPORT_COLUMN_QUERY = (
 # into Python objects costs more than the query). Columns added by later versions (``superseded_by``,
 # ``report``) are read when the table has them and are empty otherwise.
 
+#: A year of the country is thousands of rows over twelve months: each month's text is parsed once.
+_period = cache(Period.parse)
+
 #: Columns an older ledger table may lack.
 _OPTIONAL = (SUPERSEDED_BY, "report")
 
@@ -151,12 +193,12 @@ _OPTIONAL = (SUPERSEDED_BY, "report")
 class LoadRow:
     """One row of one LIS system's warehouse ledger."""
 
-    lis_user: str
+    sftp_user: str
     file_transfer_uuid: str
     file_name: str
     sender: str
-    kommune: str  # CVR, as in file names
-    period: str
+    cvr: str  # column ``kommune``, as in file names
+    period: Period
     rows: int
     outcome: str
     detail: str
@@ -228,7 +270,7 @@ def _read_group(
                 (f"COALESCE({c}, '')" if c in columns else "''") + f" AS {c}" for c in _OPTIONAL
             )
             parts.append(
-                f"SELECT {p} AS lis_user, file_transfer_uuid, file_name, sender, kommune, period, rows,"
+                f"SELECT {p} AS sftp_user, file_transfer_uuid, file_name, sender, kommune, period, rows,"
                 " outcome, detail, CAST(received_at AS VARCHAR), CAST(finished_at AS VARCHAR),"
                 f" {optional}"
                 f" FROM {check_identifier(member.schema)}.{LEDGER_TABLE}"
@@ -243,12 +285,12 @@ def _read_group(
 
 def _load_row(r: Sequence[Any]) -> LoadRow:
     return LoadRow(
-        lis_user=str(r[0]),
+        sftp_user=str(r[0]),
         file_transfer_uuid=str(r[1]),
         file_name=str(r[2]),
         sender=str(r[3]),
-        kommune=str(r[4]),
-        period=str(r[5]),
+        cvr=str(r[4]),
+        period=_period(str(r[5])),
         rows=int(r[6]),
         outcome=str(r[7]),
         detail=str(r[8]),
@@ -269,12 +311,12 @@ def outcome_totals(db: Database) -> dict[tuple[str, str], tuple[int, int]]:
     return {(str(s), str(o)): (int(files), int(rows or 0)) for s, o, files, rows in found}
 
 
-def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str, str]:
+def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str, Period]:
     """LIS SFTP user → the period of its first delivery in its warehouse ledger (any outcome), over all time.
 
     Months before it are not late: the LIS system had not started. One ``UNION ALL`` query per database.
     """
-    first: dict[str, str] = {}
+    first: dict[str, Period] = {}
     for members in _by_database(targets):
         db = members[0][2]
         p = db.placeholder
@@ -289,7 +331,7 @@ def read_first_periods(targets: Sequence[tuple[str, str, Database]]) -> dict[str
             if parts:
                 for user, period in con.execute(" UNION ALL ".join(parts), params).fetchall():
                     if period is not None:
-                        first[str(user)] = str(period)
+                        first[str(user)] = _period(str(period))
     return first
 
 
@@ -355,13 +397,13 @@ def recorded(db: Database, file_transfer_uuid: str) -> Outcome | None:
     return Outcome(rows[0][0]) if rows else None
 
 
-def loaded_extracts(db: Database, period: str) -> set[tuple[str, str]]:
-    """The (sender, kommune CVR) pairs with a loaded delivery for ``period`` (``YYYY-MM``)."""
+def loaded_extracts(db: Database, period: Period) -> set[tuple[str, str]]:
+    """The (sender, kommune CVR) pairs with a loaded delivery for ``period``."""
     sql = (
         f"SELECT DISTINCT sender, kommune FROM {db.schema}.{LEDGER_TABLE} "
         "WHERE outcome = 'loaded' AND period = "
     )
-    return {(str(sender), str(kommune)) for sender, kommune in _fetch_all(db, sql, [str(period)])}
+    return {(str(sender), str(cvr)) for sender, cvr in _fetch_all(db, sql, [str(period)])}
 
 
 def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
@@ -377,5 +419,7 @@ def refused_since(db: Database, since: datetime) -> list[LoadEntry]:
     for row in _fetch_all(db, sql, [since]):
         values = dict(zip(LEDGER_COLUMNS, row, strict=True))
         values["outcome"] = Outcome(values["outcome"])
+        values["cvr"] = values.pop("kommune")
+        values["period"] = Period.parse(values["period"])
         entries.append(LoadEntry(**values))
     return sorted(entries, key=lambda entry: entry.finished_at)

@@ -135,7 +135,7 @@ def _supersede_sql(schema: str, mark: str) -> str:
 
 def _supersede_params(entry: LoadEntry) -> list[object]:
     uuid = entry.file_transfer_uuid
-    return [uuid, entry.sender, entry.kommune, entry.period, uuid, entry.file_name]
+    return [uuid, entry.sender, entry.cvr, str(entry.period), uuid, entry.file_name]
 
 
 def _superseded_rows_sql(request: LoadRequest, qualified: str, mark: str, uuids: Sequence[str]) -> str | None:

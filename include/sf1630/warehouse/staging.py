@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sf1630.database import Database, check_identifier
+from sf1630.dataspec.ddl import Calendar
 from sf1630.dataspec.report import CheckResult
 from sf1630.dataspec.spec import DataSpec
 
@@ -38,14 +39,15 @@ def staging_table(file_transfer_uuid: str) -> str:
 
 @dataclass(frozen=True)
 class StagedFile:
-    """What staging found: the rows COPY wrote (0 when a check failed), the file's checksum and size, and
-    the ``parse.*`` entries (the ones that held, or the one that failed)."""
+    """What staging found: the rows COPY wrote (0 when a check failed), the file's checksum and size, the
+    ``parse.*`` entries (the ones that held, or the one that failed), and how the server can check dates."""
 
     table: str
     rows: int
     checksum: str
     size: int
     parse: tuple[CheckResult, ...]
+    calendar: Calendar = Calendar.PATTERN
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,7 @@ def stage(
     blocks = scan.blocks()
     rows = 0
     with db.connect(autocommit=True) as conn:
+        calendar = Calendar.of_server(conn.info.server_version)
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {db.schema}")
         conn.execute(f"DROP TABLE IF EXISTS {db.schema}.{table}")
         first = next(blocks, None)
@@ -123,7 +126,7 @@ def stage(
                 pass
             scan.failure = scan.failure or CheckResult("parse.read", False, detail=f"COPY: {first_line(err)}")
     parse = (scan.failure,) if scan.failure is not None else tuple(scan.passed())
-    return StagedFile(table, rows if scan.failure is None else 0, scan.checksum, scan.size, parse)
+    return StagedFile(table, rows if scan.failure is None else 0, scan.checksum, scan.size, parse, calendar)
 
 
 def drop_staging(db: Database, table: str) -> None:

@@ -19,11 +19,12 @@ import pytest
 from sf1630.database import Database
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
+from sf1630.protocol import Period
 from sf1630.receiver.extract import spec_for
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery
 
 pytestmark = pytest.mark.integration
-KOMMUNE, PERIOD = "65700000", "2026-10"
+CVR, PERIOD = "65700000", Period(2026, 10)
 WHEN = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -46,7 +47,7 @@ STORABLE = {
 
 def _file(tmp_path: Path, text: str) -> Path:
     spec = spec_for("ky").spec
-    frame = synthesize(spec, 4, KOMMUNE, PERIOD, seed=9)
+    frame = synthesize(spec, 4, CVR, PERIOD, seed=9)
     frame = frame.with_columns(frame["sagsbehandler_enhed"].scatter(0, text))
     path = tmp_path / "ky.csv"
     path.write_bytes(csv_text(frame, spec).encode("utf-8"))
@@ -56,14 +57,12 @@ def _file(tmp_path: Path, text: str) -> Path:
 def _load(target: Database, rows: Any) -> None:
     extract = spec_for("ky")
     transfer = str(uuid.uuid4())
-    constants, scope = extract.lineage(
-        file_transfer_uuid=transfer, kommune=KOMMUNE, period=PERIOD, loaded_at=WHEN
-    )
+    constants, scope = extract.lineage(file_transfer_uuid=transfer, cvr=CVR, period=PERIOD, loaded_at=WHEN)
     entry = LoadEntry(
         transfer,
-        f"KY_LIS_{KOMMUNE}_M10_20261101060000.csv",
+        f"KY_LIS_{CVR}_M10_20261101060000.csv",
         "KY",
-        KOMMUNE,
+        CVR,
         PERIOD,
         rows.num_rows,
         "ab" * 32,
@@ -93,14 +92,14 @@ def _stored(target: Database) -> set[str]:
 def test_storable_text_passes_and_is_stored_as_written(
     name: str, warehouse: Database, tmp_path: Path
 ) -> None:
-    verdict, rows = spec_for("ky").check(_file(tmp_path, STORABLE[name]), kommune=KOMMUNE, period=PERIOD)
+    verdict, rows = spec_for("ky").check(_file(tmp_path, STORABLE[name]), cvr=CVR, period=PERIOD)
     assert verdict.success and rows is not None, verdict.summary
     _load(warehouse, rows)
     assert STORABLE[name] in _stored(warehouse)
 
 
 def test_nul_is_refused_by_validation_because_postgresql_refuses_it(tmp_path: Path) -> None:
-    verdict, rows = spec_for("ky").check(_file(tmp_path, "Team\x00Syd"), kommune=KOMMUNE, period=PERIOD)
+    verdict, rows = spec_for("ky").check(_file(tmp_path, "Team\x00Syd"), cvr=CVR, period=PERIOD)
     assert not verdict.success and rows is None
     assert "parse.nul" in {r.expectation for r in verdict.report.failures}
     with psycopg.connect(POSTGRES) as conn, pytest.raises(psycopg.DataError):

@@ -20,10 +20,11 @@ from sf1630.dataspec.ddl import LINEAGE_COLUMNS, create_table, export_sql, quali
 from sf1630.dataspec.schema import csv_text, read_options, typed_frame
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import validate_bytes
+from sf1630.protocol import Period
 
 pytestmark = pytest.mark.integration
 POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
-AUTHORITY, PERIOD = "29189846", "2026-03"
+AUTHORITY, PERIOD = "29189846", Period(2026, 3)
 
 
 @pytest.fixture(params=list_specs())
@@ -36,7 +37,7 @@ def _with_lineage(frame: pl.DataFrame, transfer: str) -> pl.DataFrame:
     return frame.with_columns(
         pl.lit(transfer).alias(LINEAGE_COLUMNS[0]),
         pl.lit(AUTHORITY).alias(LINEAGE_COLUMNS[1]),
-        pl.lit(PERIOD).alias(LINEAGE_COLUMNS[2]),
+        pl.lit(str(PERIOD)).alias(LINEAGE_COLUMNS[2]),
         pl.lit(loaded).alias(LINEAGE_COLUMNS[3]),
     )
 
@@ -68,14 +69,14 @@ def test_duckdb_round_trip_via_arrow(spec: DataSpec) -> None:
 
 def test_duckdb_export_sql_selects_one_kommune_period(spec: DataSpec) -> None:
     frame = _file_frame(spec)
-    other = synthesize(spec, 20, "11111111", "2026-02", seed=6)
+    other = synthesize(spec, 20, "11111111", Period(2026, 2), seed=6)
     con = duckdb.connect()
     con.execute(source_table_ddl(spec, "duckdb"))
     source_rows = pl.concat([frame, other])  # noqa: F841 - scanned by DuckDB by name
     con.execute(f"INSERT INTO {spec.source_table} SELECT * FROM source_rows")
     params: dict[str, object] = {"authority": AUTHORITY}
     if spec.column(spec.period_column).type == "string":
-        params["period"] = PERIOD
+        params["period"] = str(PERIOD)
     else:
         params |= {"period_start": datetime(2026, 3, 1).date(), "period_end": datetime(2026, 4, 1).date()}
     exported = pl.from_arrow(con.sql(export_sql(spec, "duckdb"), params=params).to_arrow_table())

@@ -132,7 +132,7 @@ def test_every_delivery_loaded_exactly_once_but_the_invalid_one(finished: Finish
 def test_the_invalid_extract_is_quarantined_with_its_reports(finished: Finished) -> None:
     _, summary, text, _ = finished
     [quarantined] = summary.quarantined
-    assert (quarantined.lis_user, quarantined.file_name) == ("KOEBENHAVN_LIS01_SIMPEL", INVALID)
+    assert (quarantined.sftp_user, quarantined.file_name) == ("KOEBENHAVN_LIS01_SIMPEL", INVALID)
     assert quarantined.reason == "invalid extract"
     kept = {p.name for p in quarantined.folder.iterdir()}
     reports = {"validation.json", "validation.html", "summary.txt", "datadocs"}  # GX result, Data Docs

@@ -131,7 +131,7 @@ def _complete_months(schema: str, cvr: str) -> None:
     for period in (Period.of(now).previous(), Period.of(now).previous().previous()):
         for code in ("KY", "KSD", "DUBU", "AULA", "KP"):
             name = f"{code}_LIS_{cvr}_{period.code}_20000101000000.csv"
-            entry = LoadEntry(f"{code}-{period}", name, code, cvr, str(period), 1, "0" * 64, Outcome.LOADED,
+            entry = LoadEntry(f"{code}-{period}", name, code, cvr, period, 1, "0" * 64, Outcome.LOADED,
                               now, now)  # fmt: skip
             record_outcome(db, entry)
 
@@ -140,7 +140,7 @@ def _complete_months(schema: str, cvr: str) -> None:
 class World:
     stack: ObservedStack
     box: MailBox
-    lis_users: list[str]
+    sftp_users: list[str]
     work: Path
 
 
@@ -151,7 +151,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     _write_config(config, work)
     registry = load_registry(config)
     ky = registry.sender("KY")
-    lis_users = [lis.sftp_user for k in registry.kommuner for lis in k.lis_systems]
+    sftp_users = [lis.sftp_user for k in registry.kommuner for lis in k.lis_systems]
     source = Database.sqlite(work / "source.sqlite")
     spec = load_spec(ky.dataspec)
     seed_source(source, spec, [k.cvr for k in registry.kommuner], Period.parse(PERIOD), rows_per_kommune=20)
@@ -161,7 +161,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     platform = platform_config(
         registry,
         sender_codes={"KY"},
-        passwords={u: PASSWORD for u in [ky.sftp_user, *lis_users]},
+        passwords={u: PASSWORD for u in [ky.sftp_user, *sftp_users]},
         omit_routes={("KY", BRO2), ("KY", AAL)},  # Aalborg's IN/ stays empty: its run has nothing to wait for
         extra={"router": {"rescan_interval": "1s"}},
     )
@@ -170,7 +170,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with (
             smtp_sink() as (smtp_port, box),
             fresh_schema("oncall") as schema,
-            _lis_schemas(schema, lis_users),
+            _lis_schemas(schema, sftp_users),
         ):
 
             def sftp(user: str) -> str:
@@ -191,7 +191,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "SF1630_DEADLINES": "true",
                 "GX_ANALYTICS_ENABLED": "False",
             }
-            for user in lis_users:
+            for user in sftp_users:
                 slug = connection_slug(user)
                 env[f"AIRFLOW_CONN_SF1630_SFTP_{slug.upper()}"] = sftp(user)
                 env[f"AIRFLOW_CONN_SF1630_WAREHOUSE_{slug.upper()}"] = json.dumps(
@@ -199,7 +199,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 )
             _complete_months(f"{schema}_{connection_slug(BRO2)}", registry.kommune("153").cvr)
             with airflow_stack(work / "airflow", REPO / "dags", env) as stack:
-                yield World(stack, box, lis_users, work)
+                yield World(stack, box, sftp_users, work)
     finally:
         emulator.stop()
         shutil.rmtree(work / "store", ignore_errors=True)

@@ -11,15 +11,17 @@ import pendulum
 import pytest
 from sf1630.airflow.completeness import build_completeness_dag
 from sf1630.database import Database
+from sf1630.protocol import Period
 from sf1630.warehouse import LoadEntry, Outcome, record_outcome
 
 from tests.support.receiver import Emulator, ReceiverSetup
 
 WHEN = datetime(2026, 11, 2, tzinfo=UTC)
+OCTOBER = Period(2026, 10)
 
 
-def loaded(db: Database, sender: str, period: str = "2026-10") -> None:
-    name = f"{sender}_LIS_65700000_M{period[-2:]}_20261101060000.csv"
+def loaded(db: Database, sender: str, period: Period = OCTOBER) -> None:
+    name = f"{sender}_LIS_65700000_{period.code}_20261101060000.csv"
     entry = LoadEntry(
         f"u-{sender}-{period}", name, sender, "65700000", period, 1, "0" * 64, Outcome.LOADED, WHEN, WHEN
     )
@@ -37,7 +39,7 @@ def test_month_complete_and_month_missing_past_deadline(
     setup = configure(emulator, warehouse)
     for sender in ("KY", "KSD", "DUBU", "AULA", "KP"):
         loaded(warehouse, sender)
-    loaded(warehouse, "KY", "2026-09")
+    loaded(warehouse, "KY", Period(2026, 9))
     dag = build_completeness_dag(setup.receiver)
 
     # The month of a run is its logical date's in local time: a scheduled run on 1 November at 06:00 has

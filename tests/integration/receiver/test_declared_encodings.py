@@ -16,6 +16,7 @@ import pytest
 from sf1630.airflow.receiver import build_receiver_dag
 from sf1630.airflow.reload import build_reload_dag
 from sf1630.database import Database
+from sf1630.protocol import Period
 from sf1630.settings import dataspec_dir
 
 from tests.support.receiver import LIS_USER, Emulator, ReceiverSetup, next_logical_date
@@ -56,7 +57,7 @@ def _extract(rows: int, text: str = TEXT, *, pattern_break: bool = False) -> byt
     from sf1630.receiver.extract import spec_for
 
     spec = spec_for("ky").spec
-    frame = synthesize(spec, rows, load_receiver(LIS_USER).kommune.cvr, "2026-10", 7)
+    frame = synthesize(spec, rows, load_receiver(LIS_USER).kommune.cvr, Period(2026, 10), 7)
     frame = frame.with_columns(pl.lit(text).alias("sagsbehandler_enhed"))
     if pattern_break:
         codes = frame["ydelseskode"].to_list()

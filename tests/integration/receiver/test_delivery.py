@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sf1630.airflow.receiver import build_receiver_dag
 from sf1630.database import Database
+from sf1630.protocol import Period
 from sf1630.receiver import delivery as delivery_module
 from sf1630.warehouse import Outcome, recorded, report_of
 
@@ -290,9 +291,9 @@ def test_description_example_name_takes_kommune_and_period_from_the_data(
     no kommune either is quarantined with a reason that says neither the name nor the data gave them.
     """
     setup = configure(emulator, warehouse)
-    content, table = make_extract("KY", rows=25, period="2019-01")
+    content, table = make_extract("KY", rows=25, period=Period(2019, 1))
     emulator.deliver("KY", "KY_LIS-DATA_201901.csv", content)
-    other, _ = make_extract("KY", rows=5, period="2019-01")
+    other, _ = make_extract("KY", rows=5, period=Period(2019, 1))
     emulator.deliver("KY", "KY_LIS-DATA_201601.csv", other.replace(b"65700000", b"10100000"))
     header, first_row = content.split(b"\n")[:2]
     renamed = header.replace(b"myndighed_cvr", b"cvr") + b"\n" + first_row + b"\n"

@@ -22,7 +22,7 @@ OCTOBER = Period(2026, 10)
 
 def _check(path: Path, cvr: str) -> None:
     spec = load_spec("ky")
-    expected = synthesize(spec, 30, cvr, str(OCTOBER), 1630).sort(list(spec.primary_key))
+    expected = synthesize(spec, 30, cvr, OCTOBER, 1630).sort(list(spec.primary_key))
     assert read_typed(path, spec).equals(expected)
 
 

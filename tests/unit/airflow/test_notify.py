@@ -176,7 +176,17 @@ def warehouse(pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> Database:
         record_outcome(
             db,
             LoadEntry(
-                f"u-{sender}", name, sender, "65700000", "2026-10", 0, "0" * 64, outcome, when, when, detail
+                f"u-{sender}",
+                name,
+                sender,
+                "65700000",
+                Period(2026, 10),
+                0,
+                "0" * 64,
+                outcome,
+                when,
+                when,
+                detail,
             ),
         )
     connection = {

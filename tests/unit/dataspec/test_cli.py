@@ -100,19 +100,24 @@ def test_suite_writes_the_gx_suite_as_json(tmp_path: Path, capsys: pytest.Captur
     import json
 
     from sf1630.dataspec import load_spec
+    from sf1630.dataspec.ddl import Calendar
     from sf1630.dataspec.suite import staging_configs
 
     out = tmp_path / "ky.json"
-    assert main(["dataspec", "suite", "ky", "--out", str(out)]) == 0
-    suite = json.loads(out.read_text(encoding="utf-8"))
-    assert suite["name"] == "sf1630.ky"
-    kinds = [e["type"] for e in suite["expectations"]]
-    assert kinds == [kind for kind, _ in staging_configs(load_spec("ky"))]
-    [typed] = [e for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
-    parts = {(p["meta"]["stands_for"], p["meta"]["column"]) for p in typed["meta"]["parts"]}
-    assert parts >= {("expect_column_values_to_be_between", "antal_dage")}, parts
+    for server, calendar in (("15", Calendar.PATTERN), ("16", Calendar.INPUT)):
+        assert main(["dataspec", "suite", "ky", "--out", str(out), "--postgres", server]) == 0
+        suite = json.loads(out.read_text(encoding="utf-8"))
+        assert suite["name"] == "sf1630.ky"
+        kinds = [e["type"] for e in suite["expectations"]]
+        assert kinds == [kind for kind, _ in staging_configs(load_spec("ky"), calendar=calendar)]
+        [typed] = [e for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
+        parts = {(p["meta"]["stands_for"], p["meta"]["column"]) for p in typed["meta"]["parts"]}
+        assert parts >= {("expect_column_values_to_be_between", "antal_dage")}, parts
+        dated = ("expect_column_values_to_be_of_type", "startdato")
+        assert (dated in parts) == (calendar is Calendar.INPUT), server  # the server's input, or a pattern
+    capsys.readouterr()  # the paths written
     assert main(["dataspec", "suite", "ky"]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["name"] == "sf1630.ky"
+    assert json.loads(capsys.readouterr().out)["name"] == "sf1630.ky"
     assert main(["dataspec", "suite", "nope"]) == 2
 
 

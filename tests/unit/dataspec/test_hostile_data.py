@@ -26,9 +26,10 @@ from sf1630.dataspec.report import FORMULA_STARTS, CheckResult, ValidationReport
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import Validated, validate_bytes
+from sf1630.protocol import Period
 from sf1630.receiver.extract import spec_for
 
-AUTHORITY, PERIOD = "29189846", "2026-03"
+AUTHORITY, PERIOD = "29189846", Period(2026, 3)
 OF_TYPE = "expect_column_values_to_be_of_type"
 REGEX = "expect_column_values_to_match_regex"
 IN_SET = "expect_column_values_to_be_in_set"
@@ -313,7 +314,7 @@ def receiver_refused_values(
 ) -> tuple[Validated, object]:
     path = tmp_path_factory.mktemp("hostile") / "refused-values.csv"
     path.write_bytes(refused_values)
-    return spec_for("ky").check(path, kommune=AUTHORITY, period=PERIOD)
+    return spec_for("ky").check(path, cvr=AUTHORITY, period=PERIOD)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.caught_by != ACCEPTED))
@@ -330,7 +331,7 @@ def test_the_receiver_refuses_what_validation_refuses(
     else:
         path = tmp_path_factory.mktemp("hostile") / f"{name}.csv"
         path.write_bytes(CASES[name].make(lines))
-        verdict, rows = spec_for("ky").check(path, kommune=AUTHORITY, period=PERIOD)
+        verdict, rows = spec_for("ky").check(path, cvr=AUTHORITY, period=PERIOD)
     assert not verdict.success and rows is None
 
 

@@ -16,6 +16,7 @@ from sf1630.dataspec import DataSpec, load_spec
 from sf1630.dataspec.corrupt import CORRUPTIONS, caught_by, corrupt
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.validation import Validator, default_validator, write_reports
+from sf1630.protocol import Period
 
 KINDS = sorted(CORRUPTIONS)
 OF_TYPE = "expect_column_values_to_be_of_type"
@@ -99,7 +100,7 @@ def test_an_impossible_date_is_a_failed_expectation_with_samples(validator: Vali
 def pl_frame(spec: DataSpec) -> pl.DataFrame:
     from sf1630.dataspec.synth import synthesize
 
-    return synthesize(spec, 40, "29189846", "2026-03", seed=4)
+    return synthesize(spec, 40, "29189846", Period(2026, 3), seed=4)
 
 
 def test_parse_failures_are_reports_not_tracebacks(

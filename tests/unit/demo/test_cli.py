@@ -62,8 +62,8 @@ def test_ui_needs_a_finished_demo(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_environment_pins_the_host_key_and_round_trips(tmp_path: Path) -> None:
     home = DemoHome.at(tmp_path)
     host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB"
-    lis_users = ["IKAST-BRANDE_LIS01_SIMPEL"]
-    conns = connections(home, 2222, host_key, {"KY": "KY_SFTPSIMPEL"}, lis_users, ("/tmp/pg", 5433))
+    sftp_users = ["IKAST-BRANDE_LIS01_SIMPEL"]
+    conns = connections(home, 2222, host_key, {"KY": "KY_SFTPSIMPEL"}, sftp_users, ("/tmp/pg", 5433))
     lis = conns["sf1630_sftp_ikast_brande_lis01_simpel"]
     assert lis["extra"]["host_key"] == host_key and lis["extra"]["key_file"] == str(home.keys / lis["login"])
     assert (

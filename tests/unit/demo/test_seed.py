@@ -32,7 +32,7 @@ def test_configuration_is_narrowed_and_tuned(seeded: tuple[DemoHome, SeedInfo]) 
     home, info = seeded
     assert info.month == DEMO_MONTH
     assert info.kommuner == ["101", "147", "151", "153"]
-    assert info.lis_users == [
+    assert info.sftp_users == [
         "KOEBENHAVN_LIS01_SIMPEL",
         "FREDERIKSBERG_LIS01_SIMPEL",
         "BALLERUP_LIS01_SIMPEL",
@@ -49,9 +49,9 @@ def test_configuration_is_narrowed_and_tuned(seeded: tuple[DemoHome, SeedInfo]) 
 def test_platform_registry_has_a_key_per_user_and_a_host_key(seeded: tuple[DemoHome, SeedInfo]) -> None:
     home, info = seeded
     config = load_config(home.platform_config)
-    assert len(config.users) == 5 + len(info.lis_users)
-    assert len(config.routes) == 2 * len(info.lis_users)  # AULA and KP route dynamically
-    assert len(config.simple_routes) == 3 * len(info.lis_users)  # KY, KSD and DUBU name the LIS user
+    assert len(config.users) == 5 + len(info.sftp_users)
+    assert len(config.routes) == 2 * len(info.sftp_users)  # AULA and KP route dynamically
+    assert len(config.simple_routes) == 3 * len(info.sftp_users)  # KY, KSD and DUBU name the LIS user
     for user in config.users:
         assert len(user.authorized_keys) == 1 and user.password is None
         assert (home.keys / user.name).stat().st_mode & 0o077 == 0
@@ -89,7 +89,7 @@ def test_exactly_the_chosen_ksd_extract_is_invalid(seeded: tuple[DemoHome, SeedI
 
 def test_corruption_that_cannot_be_stored_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot be stored"):
-        corrupted_rows(load_spec("ksd"), "10100000", DEMO_MONTH, 12, "wrong_type")
+        corrupted_rows(load_spec("ksd"), "10100000", Period.parse(DEMO_MONTH), 12, "wrong_type")
 
 
 def test_invalid_kommune_must_be_chosen(tmp_path: Path) -> None:

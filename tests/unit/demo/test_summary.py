@@ -47,7 +47,7 @@ def _fake_month(home: DemoHome, info: SeedInfo, dsn: str) -> None:
                     d.file_name,
                     code,
                     d.kommune.cvr,
-                    str(d.period),
+                    d.period,
                     0 if bad else 12,
                     "c",
                     outcome,

@@ -52,7 +52,9 @@ KBH = "KOEBENHAVN_LIS01_SIMPEL"
 
 
 def _entry(uuid: str, name: str, sender: str, outcome: Outcome, rows: int = 3, detail: str = "") -> LoadEntry:
-    return LoadEntry(uuid, name, sender, "10100000", "2026-10", rows, "0" * 64, outcome, NOW, NOW, detail)
+    return LoadEntry(
+        uuid, name, sender, "10100000", Period(2026, 10), rows, "0" * 64, outcome, NOW, NOW, detail
+    )
 
 
 def _load(db: Database, entry: LoadEntry) -> None:
@@ -105,12 +107,12 @@ def test_the_matrix_has_every_state(warehouse: Database, tmp_path: Path) -> None
     tasks = FakeTasks({(receiver.dag_id, "KSD → København LIS01 2026-10"): task})
     matrix = build_matrix([receiver], filters, rows, sent, tasks, NOW)
     cells = {(r.sender, c.period): c for r in matrix.rows for c in r.cells}
-    assert cells["KY", "2026-10"].state is State.LOADED and cells["KY", "2026-10"].rows == 3
-    assert cells["KSD", "2026-10"].state is State.QUARANTINED
-    assert cells["KSD", "2026-10"].task == task
-    assert cells["DUBU", "2026-10"].state is State.RECEIVED
-    assert cells["AULA", "2026-10"].state is State.LATE  # past 10 November
-    assert cells["AULA", "2026-11"].state is State.MISSING  # before 10 December
+    assert cells["KY", OCT].state is State.LOADED and cells["KY", OCT].rows == 3
+    assert cells["KSD", OCT].state is State.QUARANTINED
+    assert cells["KSD", OCT].task == task
+    assert cells["DUBU", OCT].state is State.RECEIVED
+    assert cells["AULA", OCT].state is State.LATE  # past 10 November
+    assert cells["AULA", Period(2026, 11)].state is State.MISSING  # before 10 December
     assert matrix.counts[State.MISSING] == 5  # every sender in 2026-11 (KP too)
 
 
@@ -121,28 +123,28 @@ def test_deadline_is_the_end_of_the_deadline_day_in_local_time() -> None:
 
 def test_late_at_the_edges_of_the_calendar_and_of_the_systems_life() -> None:
     receiver = _receiver(KBH)  # start_date 2026-01-01, deadline day 10
-    assert is_late(receiver, OCT, "2026-10", NOW)
-    assert not is_late(receiver, Period(9999, 12), "2026-10", NOW)  # no deadline arithmetic past 9999
-    assert not is_late(receiver, Period(9999, 12), "2026-10", datetime(9999, 12, 31, 23, tzinfo=UTC))
-    assert is_late(receiver, Period(9999, 11), "2026-10", datetime(9999, 12, 31, 23, tzinfo=UTC))
-    assert not is_late(receiver, Period(2026, 11), "2026-10", NOW)  # before its deadline day
-    assert not is_late(receiver, Period(2026, 9), "2026-10", NOW)  # before its first delivery
+    assert is_late(receiver, OCT, OCT, NOW)
+    assert not is_late(receiver, Period(9999, 12), OCT, NOW)  # no deadline arithmetic past 9999
+    assert not is_late(receiver, Period(9999, 12), OCT, datetime(9999, 12, 31, 23, tzinfo=UTC))
+    assert is_late(receiver, Period(9999, 11), OCT, datetime(9999, 12, 31, 23, tzinfo=UTC))
+    assert not is_late(receiver, Period(2026, 11), OCT, NOW)  # before its deadline day
+    assert not is_late(receiver, Period(2026, 9), OCT, NOW)  # before its first delivery
     assert not is_late(receiver, OCT, None, NOW)  # nothing delivered yet: not started
-    assert not is_late(receiver, Period(2025, 12), "2025-06", NOW)  # before its start_date
+    assert not is_late(receiver, Period(2025, 12), Period(2025, 6), NOW)  # before its start_date
 
 
 def test_the_matrix_starts_with_the_first_delivery(warehouse: Database, tmp_path: Path) -> None:
     receiver = _receiver(KBH)
     missing = Database.sqlite(tmp_path / "none.sqlite")  # the first minute of a deployment
     targets = [(KBH, receiver.kommune.cvr, warehouse), ("X", "1", missing)]
-    assert read_first_periods(targets) == {KBH: "2026-10"}
+    assert read_first_periods(targets) == {KBH: OCT}
     assert read_load_rows(targets[1:], [OCT]) == []
     assert not (tmp_path / "none.sqlite").exists()
     filters = Filters.parse(now=NOW, lis=KBH)  # December 2025 to November 2026
-    matrix = build_matrix([receiver], filters, [], [], NoTasks(), NOW, {KBH: "2026-10"})
+    matrix = build_matrix([receiver], filters, [], [], NoTasks(), NOW, {KBH: OCT})
     states = {c.period: c.state for r in matrix.rows if r.sender == "AULA" for c in r.cells}
-    assert {states[str(p)] for p in filters.months if p < OCT} == {State.MISSING}
-    assert states["2026-10"] is State.LATE
+    assert {states[p] for p in filters.months if p < OCT} == {State.MISSING}
+    assert states[OCT] is State.LATE
     never = build_matrix([receiver], filters, [], [], NoTasks(), NOW)
     assert never.counts[State.LATE] == 0
 
@@ -163,7 +165,7 @@ def test_a_receipt_the_ledger_holds_in_another_shape_is_shown(tmp_path: Path) ->
 
 def test_a_newer_load_is_current_and_counts_what_it_replaced() -> None:
     def row(uuid: str, name: str, outcome: str, superseded_by: str = "") -> LoadRow:
-        return LoadRow(KBH, uuid, name, "KY", "10100000", "2026-10", 1, outcome, "", "", "", superseded_by)
+        return LoadRow(KBH, uuid, name, "KY", "10100000", OCT, 1, outcome, "", "", "", superseded_by)
 
     old = row("u1", "KY_LIS_10100000_M10_20261101000000.csv", "loaded", "u2")
     new = row("u2", "KY_LIS_10100000_M10_20261201093000.csv", "loaded")
@@ -185,7 +187,7 @@ def test_ledgers_in_one_database_come_back_in_one_query_and_by_kommune(schemas: 
     _load(kbh, _entry("u-1", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
     empty = Database.postgres(POSTGRES_DSN, schema="nothing_yet")  # no schema, no ledger: nothing handled yet
     rows = read_load_rows([(KBH, "10100000", kbh), ("FRB", "14700000", frb), ("X", "1", empty)], [OCT])
-    assert [(r.lis_user, r.file_transfer_uuid, r.report) for r in rows] == [(KBH, "u-1", "")]
+    assert [(r.sftp_user, r.file_transfer_uuid, r.report) for r in rows] == [(KBH, "u-1", "")]
     with kbh.connect(autocommit=True) as con:
         con.execute("UPDATE sf1630_ledger SET report = 's3://reports/kbh/u-1'")
     [row] = read_load_rows([(KBH, "10100000", kbh)], [OCT])
@@ -199,9 +201,9 @@ def test_one_delivery_is_read_by_its_key_over_all_months(schemas: tuple[str, str
     _load(kbh, _entry("u-1", "KY_LIS_10100000_M10_20261101000000.csv", "KY", Outcome.LOADED))
     _load(kbh, _entry("u-2", "KY_LIS_10100000_M10_20261201000000.csv", "KY", Outcome.LOADED))
     old = _entry("u-0", "KY_LIS_10100000_M01_19000201000000.csv", "KY", Outcome.QUARANTINED, rows=0)
-    record_outcome(kbh, dataclasses.replace(old, period="1900-01"))
+    record_outcome(kbh, dataclasses.replace(old, period=Period(1900, 1)))
     row = read_load_row(KBH, "10100000", kbh, "u-0")
-    assert row is not None and (row.period, row.outcome) == ("1900-01", "quarantined")
+    assert row is not None and (row.period, row.outcome) == (Period(1900, 1), "quarantined")
     assert read_load_row(KBH, "14700000", kbh, "u-1") is None  # another kommune's row is not this LIS's
     assert read_load_row(KBH, "10100000", kbh, "nope") is None
     newest = read_newest_load(KBH, "10100000", kbh, "KY", OCT)
@@ -243,18 +245,18 @@ def test_the_page_escapes_and_links(warehouse: Database) -> None:
     assert "/runs/manual__2026-12-01T10%3A00%3A00%2B00%3A00/tasks/load/mapped/2" in page
     assert "København" in page
     assert f"/sf1630/act?lis={KBH}&sender=KSD&do=resend&period=2026-10" in page.replace("&amp;", "&")
-    dag_id, conf = action_target(receiver, "resend", "KSD", "2026-10", "", "sf1630_reload")
+    dag_id, conf = action_target(receiver, "resend", "KSD", OCT, "", "sf1630_reload")
     assert (dag_id, conf) == (
         "sf1630_sender_ksd",
         {"kommune": ["101"], "recipient": [KBH], "period": "2026-10", "force": True},
     )
     file = "KSD_LIS_10100000_M10_20261101000000.csv"
-    assert action_target(receiver, "reload", "KSD", "2026-10", file, "sf1630_reload") == (
+    assert action_target(receiver, "reload", "KSD", OCT, file, "sf1630_reload") == (
         "sf1630_reload",
         {"lis": KBH, "file_name": file},
     )
     with pytest.raises(ValueError):
-        action_target(receiver, "drop", "KSD", "2026-10", "", "sf1630_reload")
+        action_target(receiver, "drop", "KSD", OCT, "", "sf1630_reload")
 
 
 def test_the_report_comes_from_the_ledger_uri_or_the_quarantine(tmp_path: Path) -> None:
@@ -264,7 +266,7 @@ def test_the_report_comes_from_the_ledger_uri_or_the_quarantine(tmp_path: Path) 
         "KSD_LIS_10100000_M10_20261101000000.csv",
         "KSD",
         "10100000",
-        "2026-10",
+        OCT,
         0,
         "quarantined",
         "",

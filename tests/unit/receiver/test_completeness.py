@@ -51,7 +51,7 @@ def test_month_check_and_report_read_the_ledger(
     for sender, outcome in (("KY", Outcome.LOADED), ("KSD", Outcome.LOADED), ("DUBU", Outcome.QUARANTINED)):
         name = f"{sender}_LIS_65700000_M10_20261101060000.csv"
         entry = LoadEntry(
-            f"u-{sender}", name, sender, "65700000", "2026-10", 5, "0" * 64, outcome, WHEN, WHEN
+            f"u-{sender}", name, sender, "65700000", Period(2026, 10), 5, "0" * 64, outcome, WHEN, WHEN
         )
         record_outcome(db, entry)
     before = check_month(herning, OCTOBER, db, now=datetime(2026, 11, 10, 4, 59, tzinfo=UTC))

@@ -12,19 +12,20 @@ import pytest
 from sf1630.dataspec.ddl import table_key
 from sf1630.dataspec.schema import write_csv
 from sf1630.dataspec.synth import synthesize
+from sf1630.protocol import Period
 from sf1630.receiver.extract import delivery_expectations, spec_for
 
-KOMMUNE = "65700000"
-PERIOD = "2026-10"
+CVR = "65700000"
+PERIOD = Period(2026, 10)
 
 
-def ky_file(tmp_path: Path, kommune: str = KOMMUNE) -> Path:
+def ky_file(tmp_path: Path, cvr: str = CVR) -> Path:
     spec = spec_for("ky").spec
-    return write_csv(synthesize(spec, 50, kommune, PERIOD, seed=5), spec, tmp_path / "ky.csv")
+    return write_csv(synthesize(spec, 50, cvr, PERIOD, seed=5), spec, tmp_path / "ky.csv")
 
 
 def test_valid_file_gives_typed_arrow_rows(tmp_path: Path) -> None:
-    verdict, rows = spec_for("ky").check(ky_file(tmp_path), kommune=KOMMUNE, period=PERIOD)
+    verdict, rows = spec_for("ky").check(ky_file(tmp_path), cvr=CVR, period=PERIOD)
     assert verdict.success and verdict.report.rows == 50
     assert rows is not None and rows.num_rows == 50
     assert rows.column_names == spec_for("ky").spec.column_names
@@ -33,12 +34,12 @@ def test_valid_file_gives_typed_arrow_rows(tmp_path: Path) -> None:
     configs = {
         (r.expectation_config.type, r.expectation_config.kwargs.get("column")) for r in verdict.result.results
     }
-    expected = delivery_expectations(spec_for("ky").spec, kommune=KOMMUNE, period=PERIOD)
+    expected = delivery_expectations(spec_for("ky").spec, cvr=CVR, period=PERIOD)
     assert {(kind, kwargs["column"]) for kind, kwargs in expected} <= configs
 
 
 def test_rows_of_another_kommune_are_refused(tmp_path: Path) -> None:
-    verdict, rows = spec_for("ky").check(ky_file(tmp_path, "29189846"), kommune=KOMMUNE, period=PERIOD)
+    verdict, rows = spec_for("ky").check(ky_file(tmp_path, "29189846"), cvr=CVR, period=PERIOD)
     assert not verdict.success and rows is None
     spec = spec_for("ky").spec
     [failed] = verdict.report.failures
@@ -48,9 +49,9 @@ def test_rows_of_another_kommune_are_refused(tmp_path: Path) -> None:
 
 def test_aula_rows_outside_the_month_are_refused(tmp_path: Path) -> None:
     extract = spec_for("aula")
-    frame = synthesize(extract.spec, 20, KOMMUNE, "2026-09", seed=5)
+    frame = synthesize(extract.spec, 20, CVR, Period(2026, 9), seed=5)
     path = write_csv(frame, extract.spec, tmp_path / "aula.csv")
-    verdict, rows = extract.check(path, kommune=KOMMUNE, period=PERIOD)
+    verdict, rows = extract.check(path, cvr=CVR, period=PERIOD)
     assert rows is None
     assert ("expect_column_values_to_be_between", "dato") in {
         (r.expectation, r.column) for r in verdict.report.failures

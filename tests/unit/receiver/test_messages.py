@@ -64,7 +64,9 @@ def _ledger(db: Database) -> Database:
         ),
     ]
     for uuid, name, sender, outcome, when, detail in rows:
-        entry = LoadEntry(uuid, name, sender, "65700000", "2026-10", 0, "0" * 64, outcome, when, when, detail)
+        entry = LoadEntry(
+            uuid, name, sender, "65700000", Period(2026, 10), 0, "0" * 64, outcome, when, when, detail
+        )
         record_outcome(db, entry)
     return db
 

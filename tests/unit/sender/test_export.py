@@ -70,7 +70,7 @@ def test_generated_query_in_batches_writes_the_bytes_of_the_whole_month(
         "Brøndby",
         batch_rows=7,  # six batches and a short one
     )
-    expected = synthesize(spec, 40, "15300000", "2026-10", 7 + 1).sort(list(spec.primary_key))
+    expected = synthesize(spec, 40, "15300000", OCTOBER, 7 + 1).sort(list(spec.primary_key))
     assert path.read_bytes() == write_csv(expected, spec, tmp_path / "whole.csv").read_bytes()
     assert read_typed(path, spec).equals(expected)
 

@@ -14,6 +14,7 @@ from sf1630.sender.ledger import ACCEPTED, REJECTED, Ledger
 from sf1630.sender.plan import Delivery, force_deliveries, plan_deliveries, superseding
 
 FORCED_AT = datetime(2026, 12, 1, 9, 30, 0)
+OCTOBER = Period(2026, 10)
 
 
 def test_a_forced_delivery_gets_a_newer_name_that_supersedes(
@@ -21,8 +22,8 @@ def test_a_forced_delivery_gets_a_newer_name_that_supersedes(
 ) -> None:
     first, second, third, _ = plan_deliveries(ky, kommuner, Period(2026, 10))
     current = {
-        (first.lis.sftp_user, "2026-10"): first.file_name,
-        (third.lis.sftp_user, "2026-10"): third.file_name,
+        (first.lis.sftp_user, OCTOBER): first.file_name,
+        (third.lis.sftp_user, OCTOBER): third.file_name,
     }
     forced = force_deliveries([first, second, third], current, FORCED_AT)
     assert forced[1] == second  # never accepted: sent as planned, under its own name
@@ -36,7 +37,7 @@ def test_a_forced_delivery_gets_a_newer_name_that_supersedes(
 
 def test_the_same_forcing_moment_gives_the_same_name(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> None:
     first = plan_deliveries(ky, kommuner, Period(2026, 10))[0]
-    current = {(first.lis.sftp_user, "2026-10"): first.file_name}
+    current = {(first.lis.sftp_user, OCTOBER): first.file_name}
     assert force_deliveries([first], current, FORCED_AT) == force_deliveries([first], current, FORCED_AT)
 
 
@@ -55,12 +56,12 @@ def test_the_ledger_records_what_a_resend_supersedes(
     first, second, *_ = plan_deliveries(ky, kommuner, Period(2026, 10))
     ledger.record(first, ACCEPTED, "t1")
     ledger.record(second, REJECTED, "t2")
-    assert ledger.current_accepted("KY", "2026-10") == {(first.lis.sftp_user, "2026-10"): first.file_name}
-    [again] = force_deliveries([first], ledger.current_accepted("KY", "2026-10"), FORCED_AT)
+    assert ledger.current_accepted("KY", OCTOBER) == {(first.lis.sftp_user, OCTOBER): first.file_name}
+    [again] = force_deliveries([first], ledger.current_accepted("KY", OCTOBER), FORCED_AT)
     ledger.record(again, ACCEPTED, "t3")
     assert ledger.entries("KY", [again.file_name])[again.file_name].supersedes == first.file_name
-    assert ledger.current_accepted("KY", "2026-10") == {(first.lis.sftp_user, "2026-10"): again.file_name}
-    assert ledger.current_accepted("KY", "2026-09") == {}
+    assert ledger.current_accepted("KY", OCTOBER) == {(first.lis.sftp_user, OCTOBER): again.file_name}
+    assert ledger.current_accepted("KY", OCTOBER.previous()) == {}
 
 
 def test_an_older_ledger_gets_the_supersedes_column(
@@ -82,6 +83,6 @@ def test_an_older_ledger_gets_the_supersedes_column(
         )
     ledger = Ledger(Database.sqlite(path))
     assert ledger.entries("KY", [first.file_name])[first.file_name].supersedes == ""
-    [again] = force_deliveries([first], ledger.current_accepted("KY", "2026-10"), FORCED_AT)
+    [again] = force_deliveries([first], ledger.current_accepted("KY", OCTOBER), FORCED_AT)
     ledger.record(again, ACCEPTED, "t1", at=datetime(2026, 12, 1, tzinfo=UTC))
     assert ledger.entries("KY", [again.file_name])[again.file_name].supersedes == first.file_name

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from sf1630.database import Database
+from sf1630.protocol import Period
 from sf1630.warehouse import (
     LoadEntry,
     LoadRequest,
@@ -23,6 +24,7 @@ from sf1630.warehouse import (
 )
 
 WHEN = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+OCTOBER = Period(2026, 10)
 DDL = (
     "CREATE TABLE facts (sag VARCHAR NOT NULL, beloeb DECIMAL(12,2), note VARCHAR, dato DATE, "
     "lineage_kommune VARCHAR NOT NULL, lineage_period VARCHAR NOT NULL)",
@@ -32,16 +34,16 @@ DDL = (
 def entry(
     uuid: str,
     *,
-    kommune: str = "10100000",
-    period: str = "2026-10",
+    cvr: str = "10100000",
+    period: Period = OCTOBER,
     rows: int = 2,
     outcome: Outcome = Outcome.LOADED,
 ) -> LoadEntry:
     return LoadEntry(
         uuid,
-        f"KY_LIS_{kommune}_M10_20261101060000.csv",
+        f"KY_LIS_{cvr}_M10_20261101060000.csv",
         "KY",
-        kommune,
+        cvr,
         period,
         rows,
         "ab" * 32,
@@ -51,7 +53,7 @@ def entry(
     )
 
 
-def rows(kommune: str, *sager: str, note: list[str | None] | None = None) -> pa.Table:
+def rows(cvr: str, *sager: str, note: list[str | None] | None = None) -> pa.Table:
     n = len(sager)
     return pa.table(
         {
@@ -59,16 +61,16 @@ def rows(kommune: str, *sager: str, note: list[str | None] | None = None) -> pa.
             "beloeb": pa.array([None] * n, pa.decimal128(12, 2)),
             "note": note if note is not None else [None] * n,
             "dato": [date(2026, 10, 31)] * n,
-            "lineage_kommune": [kommune] * n,
+            "lineage_kommune": [cvr] * n,
             "lineage_period": ["2026-10"] * n,
         }
     )
 
 
 def request(uuid: str, data: pa.Table, *, snapshot: bool = True) -> LoadRequest:
-    kommune = data["lineage_kommune"][0].as_py()
-    where = (("lineage_kommune", kommune), ("lineage_period", "2026-10")) if snapshot else ()
-    return LoadRequest("facts", DDL, data, entry(uuid, kommune=kommune, rows=data.num_rows), where)
+    cvr = data["lineage_kommune"][0].as_py()
+    where = (("lineage_kommune", cvr), ("lineage_period", "2026-10")) if snapshot else ()
+    return LoadRequest("facts", DDL, data, entry(uuid, cvr=cvr, rows=data.num_rows), where)
 
 
 def query(db: Database, sql: str) -> list[tuple[Any, ...]]:
@@ -90,8 +92,8 @@ def test_snapshot_replaces_only_the_kommunes_period(db: Database) -> None:
     load_delivery(db, request("u-3", rows("10100000", "d")))
     got = sorted(query(db, f"SELECT lineage_kommune, sag FROM {db.schema}.facts"))
     assert got == [("10100000", "d"), ("14700000", "c")]
-    assert loaded_extracts(db, "2026-10") == {("KY", "10100000"), ("KY", "14700000")}
-    assert loaded_extracts(db, "2026-09") == set()
+    assert loaded_extracts(db, OCTOBER) == {("KY", "10100000"), ("KY", "14700000")}
+    assert loaded_extracts(db, Period(2026, 9)) == set()
 
 
 def test_append_keeps_earlier_rows(db: Database) -> None:
@@ -119,7 +121,7 @@ def test_quarantine_outcome_is_recorded_once(db: Database) -> None:
     assert record_outcome(db, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
     assert not record_outcome(db, entry("u-9", rows=0, outcome=Outcome.QUARANTINED))
     assert recorded(db, "u-9") is Outcome.QUARANTINED
-    assert loaded_extracts(db, "2026-10") == set()
+    assert loaded_extracts(db, OCTOBER) == set()
 
 
 def test_constants_are_added_to_every_row(db: Database) -> None:

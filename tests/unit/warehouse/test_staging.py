@@ -1,7 +1,8 @@
 """A delivered file staged in PostgreSQL and validated there: every corruption class is caught by the check
 meant for it (the same names as the typed suite's), file-level faults become ``parse.*`` entries with their
-counts and leave no table, calendar checks work without ``pg_input_is_valid`` (the test server is 15), and
-a staging table the server lost is noticed by the load instead of loading nothing."""
+counts and leave no table, dates and times get the same verdict from the calendar pattern (the machine's
+server is 15) and from the server's own input (``pg_input_is_valid``, the demo's embedded 18), and a staging
+table the server lost is noticed by the load instead of loading nothing."""
 
 # ruff: noqa: S608  (SQL text built from the fixture's schema name only)
 
@@ -9,23 +10,25 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import polars as pl
 import pytest
 from sf1630.database import Database
 from sf1630.dataspec import DataSpec, load_spec
 from sf1630.dataspec.corrupt import CORRUPTIONS, caught_by, corrupt
+from sf1630.dataspec.ddl import Calendar
 from sf1630.dataspec.schema import csv_text
 from sf1630.dataspec.synth import synthesize
 from sf1630.dataspec.validation import Validator, default_validator
+from sf1630.protocol import Period
 from sf1630.receiver.extract import SpecExtract
 from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, recorded
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, stage, staged_rows, staging_table
 
-KOMMUNE, PERIOD = "65700000", "2026-10"
+CVR, PERIOD = "65700000", Period(2026, 10)
 KINDS = sorted(CORRUPTIONS)
 
 
@@ -41,7 +44,30 @@ def ky() -> DataSpec:
 
 @pytest.fixture(scope="module")
 def frame(ky: DataSpec) -> pl.DataFrame:
-    return synthesize(ky, 40, KOMMUNE, PERIOD, seed=5)
+    return synthesize(ky, 40, CVR, PERIOD, seed=5)
+
+
+@pytest.fixture(scope="module")
+def pg18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The demo's warehouse server (embedded PostgreSQL 18, on a unix socket only), schema ``lis``."""
+    from sf1630.demo.environment import warehouse_dsn
+    from sf1630.demo.metadb import SQLITE, start_metadata_db
+
+    folder = tmp_path_factory.mktemp("pg18")
+    server = start_metadata_db(SQLITE, folder / "airflow", warehouse=folder / "pg")
+    try:
+        yield Database.postgres(warehouse_dsn(*server.warehouse_server()), schema="lis")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=[("warehouse", Calendar.PATTERN), ("pg18", Calendar.INPUT)], ids=["15", "18"])
+def server(request: pytest.FixtureRequest) -> Database:
+    """Both servers: the machine's 15 (dates checked by the calendar pattern), the demo's 18 (its input);
+    staging finds out which itself."""
+    db: Database = request.getfixturevalue(request.param[0])
+    assert staged(db, b"", load_spec("ky")).calendar is request.param[1]
+    return db
 
 
 def staged(db: Database, data: bytes, spec: DataSpec) -> StagedFile:
@@ -50,9 +76,7 @@ def staged(db: Database, data: bytes, spec: DataSpec) -> StagedFile:
 
 def check(db: Database, data: bytes, spec: DataSpec, validator: Validator) -> tuple[StagedFile, set[str]]:
     done = staged(db, data, spec)
-    verdict = SpecExtract(spec).validate_staged(
-        validator, db, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
-    )
+    verdict = SpecExtract(spec).validate_staged(validator, db, done, name="f.csv", cvr=CVR, period=PERIOD)
     return done, {r.expectation for r in verdict.report.failures}
 
 
@@ -92,17 +116,59 @@ def test_ragged_records_and_nul_bytes_are_counted_to_the_end(
     assert entry.expectation == "parse.nul" and entry.unexpected_count == with_nul.count(b"\x00") > 1
 
 
-@pytest.mark.parametrize(
-    ("value", "valid"),
-    [("2024-02-29", True), ("2023-02-29", False), ("2021-02-30", False), ("2026-04-31", False)],
-)
-def test_calendar_dates_without_pg_input_is_valid(
-    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator, value: str, valid: bool
+DATES = ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"]
+NOT_DATES = [
+    "2023-02-29",
+    "1900-02-29",
+    "2021-02-30",
+    "2026-04-31",
+    "0000-01-01",
+    "12026-01-01",
+    "2026-1-01",
+    " 2026-01-01",
+    "2026/01/01",
+    "epoch",
+    "today",
+    "2026-01-01 BC",
+    "２０２６-01-01",
+]
+TIMES = ["2026-10-31T23:59:59", "2024-02-29T00:00:00"]
+NOT_TIMES = [
+    "2026-10-31T24:00:00",
+    "2026-12-31T23:59:60",
+    "2026-10-31 10:00:00",
+    "2026-10-31T10:00:0Z",
+    "2026-10-31T10:60:00",
+    "2026-10-31T1:00:00 ",
+    "2026-10-31",
+]
+
+
+def test_dates_and_times_are_checked_by_the_calendar_on_either_server(
+    server: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
 ) -> None:
-    start = frame["startdato"][0].isoformat()
-    text = csv_text(frame, ky).replace(f";{start};", f";{value};", 1)
-    _, failed = check(warehouse, text.encode(), ky, validator)
-    assert ("expect_column_values_to_be_of_type" not in failed) is valid, failed
+    """Row by row, the type check of a date (``startdato``) and a timestamp (``registreret``) fails exactly
+    the texts that are not real dates and times written in the spec's format: the same verdict from the
+    calendar pattern (PostgreSQL 15) and from the server's input and a round trip (16+), counted and sampled.
+    """
+    dates = [*DATES, *NOT_DATES]
+    times = [*TIMES, *NOT_TIMES] * 2
+    header, *lines = csv_text(frame.head(len(dates)), ky).splitlines()
+    names = header.split(ky.dialect.separator)
+    edited = [header]
+    for line, date, time in zip(lines, dates, times, strict=False):
+        fields = line.split(ky.dialect.separator)
+        fields[names.index("startdato")], fields[names.index("registreret")] = date, time
+        fields[names.index("slutdato")] = ""  # no rule between the two dates
+        edited.append(ky.dialect.separator.join(fields))
+    done = staged(server, ("\n".join(edited) + "\n").encode(), ky)
+    verdict = SpecExtract(ky).validate_staged(validator, server, done, name="f.csv", cvr=CVR, period=PERIOD)
+    failed = {r.column: r for r in verdict.report.failures}
+    assert set(failed) == {"startdato", "registreret"}, verdict.report.failures
+    assert failed["startdato"].unexpected_count == len(NOT_DATES)
+    assert failed["registreret"].unexpected_count == sum(t in NOT_TIMES for t in times[: len(dates)])
+    assert {r.expectation for r in failed.values()} == {"expect_column_values_to_be_of_type"}
+    assert failed["startdato"].sample and set(failed["startdato"].sample) <= set(NOT_DATES)
 
 
 def test_a_lost_staging_table_fails_the_load_instead_of_loading_nothing(
@@ -114,10 +180,8 @@ def test_a_lost_staging_table_fails_the_load_instead_of_loading_nothing(
         conn.execute(f"TRUNCATE {warehouse.schema}.{done.table}")  # what a server crash does to UNLOGGED
     when = datetime(2026, 11, 1, tzinfo=UTC)
     uuid = "3f2b8c1e-0000-4000-8000-000000000001"
-    entry = LoadEntry(uuid, "f.csv", "KY", KOMMUNE, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
-    constants, scope = extract.lineage(
-        file_transfer_uuid=uuid, kommune=KOMMUNE, period=PERIOD, loaded_at=when
-    )
+    entry = LoadEntry(uuid, "f.csv", "KY", CVR, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
+    constants, scope = extract.lineage(file_transfer_uuid=uuid, cvr=CVR, period=PERIOD, loaded_at=when)
     rows = StagedRows(done.table, extract.staged_columns(), done.rows)
     request = LoadRequest(extract.table, extract.create_sql(warehouse.schema), rows, entry, scope, constants)
     with pytest.raises(StagingLost):
@@ -132,24 +196,16 @@ def test_a_lost_staging_table_fails_the_load_instead_of_loading_nothing(
 
 
 def test_gx_reaches_a_warehouse_on_a_unix_socket(
-    tmp_path: Path, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+    pg18: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
 ) -> None:
     """The demo's warehouse listens on a unix socket only (embedded PostgreSQL 18): GX's PostgreSQL data
     source must reach it (its URL check wants a host name; the socket folder goes in the query)."""
-    from sf1630.demo.environment import warehouse_dsn
-    from sf1630.demo.metadb import SQLITE, start_metadata_db
-
-    server = start_metadata_db(SQLITE, tmp_path / "airflow", warehouse=tmp_path / "pg")
-    try:
-        db = Database.postgres(warehouse_dsn(*server.warehouse_server()), schema="lis")
-        done, failed = check(db, csv_text(frame, ky).encode(), ky, validator)
-        assert done.ok and failed == set()
-    finally:
-        server.stop()
+    done, failed = check(pg18, csv_text(frame, ky).encode(), ky, validator)
+    assert done.ok and failed == set()
 
 
 def test_failed_typed_values_are_reported_check_by_check(
-    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+    server: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
 ) -> None:
     """The staging suite counts every range, numeric set and rule in ONE GX check; when it fails, its parts
     run for the details and take its place: each failing check with its column, count and samples, and GX's
@@ -157,10 +213,8 @@ def test_failed_typed_values_are_reported_check_by_check(
     days = [40, 99, *frame["antal_dage"].to_list()[2:]]
     broken = frame.with_columns(pl.Series("antal_dage", days, dtype=frame["antal_dage"].dtype))
     broken = broken.with_columns(broken["slutdato"].scatter(5, broken["startdato"][5].replace(year=2000)))
-    done = staged(warehouse, csv_text(broken, ky).encode(), ky)
-    verdict = SpecExtract(ky).validate_staged(
-        validator, warehouse, done, name="f.csv", kommune=KOMMUNE, period=PERIOD
-    )
+    done = staged(server, csv_text(broken, ky).encode(), ky)
+    verdict = SpecExtract(ky).validate_staged(validator, server, done, name="f.csv", cvr=CVR, period=PERIOD)
     failed = {(r.expectation, r.column): (r.unexpected_count, r.sample) for r in verdict.report.failures}
     assert failed == {
         ("expect_column_values_to_be_between", "antal_dage"): (2, ("40", "99")),
@@ -181,10 +235,8 @@ def test_a_load_that_creates_the_table_adds_its_key_after_the_rows(
     done = staged(warehouse, csv_text(frame, ky).encode(), ky)
     when = datetime(2026, 11, 1, tzinfo=UTC)
     uuid = "3f2b8c1e-0000-4000-8000-000000000002"
-    entry = LoadEntry(uuid, "f.csv", "KY", KOMMUNE, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
-    constants, scope = extract.lineage(
-        file_transfer_uuid=uuid, kommune=KOMMUNE, period=PERIOD, loaded_at=when
-    )
+    entry = LoadEntry(uuid, "f.csv", "KY", CVR, PERIOD, 40, done.checksum, Outcome.LOADED, when, when)
+    constants, scope = extract.lineage(file_transfer_uuid=uuid, cvr=CVR, period=PERIOD, loaded_at=when)
     create, keys = extract.table_sql(warehouse.schema)
     rows = StagedRows(done.table, extract.staged_columns(), done.rows)
     request = LoadRequest(extract.table, create, rows, entry, scope, constants, key_sql=keys)
