@@ -409,10 +409,12 @@ def run_demo(
 ) -> Summary:
     """The whole demo; returns the summary (also printed).
 
-    ``on_month("start" | "end", started)`` is called right after the senders are unpaused and right
-    after the month is through (benchmarks measure between them); ``wait_forever`` replaces the wait for
-    Ctrl-C under ``keep_running`` (tests look at the running stack there); ``forkserver=False`` runs the
-    task processes as Airflow does by default (the benchmark's comparison).
+    ``on_month("ready" | "start" | "end", started)`` is called once every component is up and before any
+    DAG is unpaused (the stack idle: a benchmark measures what it costs doing nothing), right after the
+    senders are unpaused and right after the month is through (benchmarks measure between them);
+    ``wait_forever`` replaces the wait for Ctrl-C under ``keep_running`` (tests look at the running stack
+    there); ``forkserver=False`` runs the task processes as Airflow does by default (the benchmark's
+    comparison).
     """
     progress = progress or Progress()
     sizing = sizing or Sizing()
@@ -454,6 +456,8 @@ def run_demo(
         )
         print(ui_banner(started.port, started.password), file=progress.stream, flush=True)
         client = started.client
+        if on_month is not None:
+            on_month("ready", started)
         stage = progress.stage("runs")
         client.set_paused("sf1630_receiver_%", paused=False)
         waiting = wait_deferred(client, started.stack, started.receivers)
