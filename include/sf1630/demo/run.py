@@ -264,9 +264,15 @@ def watch(
     progress: Progress,
     *,
     timeout: float = MONTH_TIMEOUT,
-    every: float = 3.0,
+    every: float = 5.0,
 ) -> Tally:
-    """Bars for the senders' deliveries and the LIS systems' loads until the month is through."""
+    """Bars for the senders' deliveries and the LIS systems' loads until the month is through.
+
+    Each look lists every task instance of the month through the api-server, which serves the task
+    processes' own calls too: a look every ``every`` seconds, not more, leaves the CPU to the month (with a
+    look every 3 s the api-server used 0.09 CPU-s/s during a 5-kommune month, the task processes' calls
+    included, against 0.002 idle).
+    """
     stage = progress.stage("month")
     give_up = time.monotonic() + timeout
     state = Tally(planned)
