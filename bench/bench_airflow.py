@@ -7,9 +7,15 @@ scheduler, DAG processor, triggerer, API server, embedded PostgreSQL, the demo's
   process asks for (``get_parsing_context``), each in a fresh interpreter;
 * **trivial**: a mapped DAG of do-nothing tasks through the same scheduler: wall and CPU seconds per task
   instance (CPU of the Airflow processes and every task process they started, from their rusage);
+* **idle**: before each of those runs, the same stack's CPU rate with every component up and nothing to do
+  (scheduler loops, heartbeats, the DAG processor's checks, the api-server); the CPU figures are given
+  gross (all the stack's CPU over the run's wall time, divided by its task instances) and net of that
+  idle rate times the run's wall time, so a long month is not charged for the components' idle polling
+  that the short trivial run hardly pays (both ratios are printed; the gross one is the issue's target);
 * **month**: the default demo month (``sf1630 demo``, 20 kommuner × every sender, the emulator's 20 s
-  processing delay): its wall time, the Airflow CPU per task instance, each sender run's and the mean
-  receiver run's wall time, and the scheduler's memory (PSS of its process tree: forkserver, workers,
+  processing delay): its wall time, the Airflow CPU per task instance (also by component: scheduler with its
+  task processes, triggerer, DAG processor, api-server), each sender run's and the mean receiver run's wall
+  time, and the scheduler's memory (PSS of its process tree: forkserver, workers,
   task processes) at the month's end; run twice, with the task-process settings
   (:mod:`sf1630.deployment.task_processes`: forkserver with the preloads, as the demo runs) and without
   (Airflow's default ``fork``), so their effect is a ratio of one run (the second month only at full
@@ -46,6 +52,8 @@ SCALE = float(os.environ.get("SF1630_BENCH_SCALE", "1"))
 KOMMUNER = int(os.environ.get("SF1630_BENCH_KOMMUNER", str(max(1, round(20 * SCALE)))))
 COMPARE = SCALE >= 1 or os.environ.get("SF1630_BENCH_COMPARE", "") == "1"
 TRIVIAL_TASKS = max(4, round(100 * SCALE))
+#: How long the idle stack is watched before a run (its CPU rate is subtracted for the net figures).
+IDLE_SECONDS = float(os.environ.get("SF1630_BENCH_IDLE_SECONDS", "30" if SCALE >= 1 else "10"))
 ROWS = 40
 DELAY = timedelta(seconds=20 if SCALE >= 1 else 5)
 
@@ -85,6 +93,25 @@ def tree_cpu(pids: list[int]) -> float:
                     t = proc.cpu_times()
                     total += t.user + t.system + t.children_user + t.children_system
     return total
+
+
+def component_cpu(processes: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds of each component's process tree so far (the scheduler's includes its task processes)."""
+    return {name: tree_cpu([process.pid]) for name, process in processes.items()}
+
+
+def idle_rate(processes: dict[str, Any], seconds: float = IDLE_SECONDS) -> dict[str, float]:
+    """CPU seconds per second of each component (and ``total``) over ``seconds`` with nothing to run."""
+    before, began = component_cpu(processes), time.monotonic()
+    time.sleep(seconds)
+    after, wall = component_cpu(processes), time.monotonic() - began
+    rates = {name: round((after[name] - before[name]) / wall, 4) for name in after}
+    return {**rates, "total": round(sum(rates.values()), 4)}
+
+
+def _net(cpu: float, wall: float, idle: dict[str, float], tis: int) -> float:
+    """CPU per task instance net of the stack's idle rate over ``wall`` seconds."""
+    return round(max(0.0, cpu - idle["total"] * wall) / max(1, tis), 3)
 
 
 def tree_pss_mb(pid: int) -> float:
@@ -174,6 +201,7 @@ def run_trivial(work: Path) -> dict[str, Any]:
         client.set_paused("bench_trivial", paused=False)
         pids = [p.pid for p in stack.processes.values()]
         time.sleep(5)  # let the start-up settle
+        idle = idle_rate(stack.processes)
         cpu0, wall0 = tree_cpu(pids), time.monotonic()
         client.trigger("bench_trivial", None, {})
         while True:
@@ -189,6 +217,8 @@ def run_trivial(work: Path) -> dict[str, Any]:
         "wall_seconds": round(wall, 1),
         "wall_per_ti": round(wall / tis, 3),
         "cpu_per_ti": round(cpu / tis, 3),
+        "idle_cpu_per_second": idle,
+        "cpu_per_ti_net_of_idle": _net(cpu, wall, idle, tis),
     }
 
 
@@ -208,8 +238,12 @@ def run_month(work: Path, *, forkserver: bool) -> dict[str, Any]:
     facts: dict[str, Any] = {}
 
     def on_month(moment: str, started: Any) -> None:
+        if moment == "ready":
+            facts["idle"] = idle_rate(started.stack.processes)
+            return
         pids = [p.pid for p in started.stack.processes.values()]
         facts[f"cpu_{moment}"] = tree_cpu(pids)
+        facts[f"components_{moment}"] = component_cpu(started.stack.processes)
         facts[f"wall_{moment}"] = time.monotonic()
         if moment == "end":
             facts["scheduler_pss_mb"] = tree_pss_mb(started.stack.processes["scheduler"].pid)
@@ -236,6 +270,11 @@ def run_month(work: Path, *, forkserver: bool) -> dict[str, Any]:
     senders = {r["dag_id"]: round(_seconds(r), 1) for r in runs if r["dag_id"].startswith("sf1630_sender_")}
     receivers = _receiver_work(runs, facts.get("ti_list", []))
     month_wall = facts["wall_end"] - facts["wall_start"]
+    month_cpu = facts["cpu_end"] - facts["cpu_start"]
+    by_component = {
+        name: round(facts["components_end"][name] - facts["components_start"].get(name, 0.0), 1)
+        for name in facts["components_end"]
+    }
     return {
         "forkserver": forkserver,
         "kommuner": KOMMUNER,
@@ -244,8 +283,11 @@ def run_month(work: Path, *, forkserver: bool) -> dict[str, Any]:
         "total_seconds": round(total, 1),
         "month_seconds": round(month_wall, 1),
         "task_instances": facts["tis"],
-        "cpu_seconds": round(facts["cpu_end"] - facts["cpu_start"], 1),
-        "cpu_per_ti": round((facts["cpu_end"] - facts["cpu_start"]) / max(1, facts["tis"]), 3),
+        "cpu_seconds": round(month_cpu, 1),
+        "cpu_seconds_by_component": by_component,
+        "cpu_per_ti": round(month_cpu / max(1, facts["tis"]), 3),
+        "idle_cpu_per_second": facts["idle"],
+        "cpu_per_ti_net_of_idle": _net(month_cpu, month_wall, facts["idle"], facts["tis"]),
         "scheduler_pss_mb": facts["scheduler_pss_mb"],
         "sender_run_seconds": senders,
         "receiver_runs": len(receivers),
@@ -469,6 +511,11 @@ def main() -> int:
             month["cpu_per_ti"] / max(1e-9, trivial["cpu_per_ti"]), 2
         ),
         "ratio_project_cpu_per_ti_to_trivial_without_forkserver": _ratio(fork, trivial, "cpu_per_ti"),
+        # The same ratios with each run's CPU net of its stack's idle rate over its wall time.
+        "ratio_project_cpu_per_ti_to_trivial_net_of_idle": _ratio(month, trivial, "cpu_per_ti_net_of_idle"),
+        "ratio_project_cpu_per_ti_to_trivial_net_of_idle_without_forkserver": _ratio(
+            fork, trivial, "cpu_per_ti_net_of_idle"
+        ),
         "ratio_month_seconds_forkserver_to_fork": _ratio(month, fork, "month_seconds"),
         "ratio_month_cpu_forkserver_to_fork": _ratio(month, fork, "cpu_seconds"),
         "ratio_scheduler_pss_forkserver_to_fork": _ratio(month, fork, "scheduler_pss_mb"),

@@ -58,7 +58,7 @@ MONTH_SENDER_TUNING: dict[str, Any] = {
     "catchup": True,
     "receipt_poll": "3s",
     # The platform takes --processing-delay (20 s) per trigger: a longer first look only holds a slot.
-    "receipt_quick_look": "1s",
+    "receipt_quick_look": "0s",
     "receipt_timeout": "15m",
 }
 #: One sender's month is late on purpose: KSD's run gets a deadline shorter than the platform's delays make

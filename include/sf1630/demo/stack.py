@@ -103,7 +103,8 @@ def stack_environment(
     """The ``AIRFLOW_*`` variables (beyond the inherited environment) every component runs with.
 
     ``forkserver``: the scheduler's task processes start from a forkserver with both sides' modules
-    preloaded (:mod:`sf1630.deployment.task_processes`), as the deployment docs recommend; off, they fork
+    preloaded (:mod:`sf1630.deployment.task_processes`; the UI plugin's module too when ``plugins_folder``
+    is given), as the deployment docs recommend; off, they fork
     from Airflow's default workers and import everything per task (the benchmark compares the two).
     """
     from sf1630.deployment.task_processes import scheduler_settings
@@ -142,7 +143,7 @@ def stack_environment(
     if plugins_folder is not None:
         env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins_folder)
     if forkserver:
-        env.update(scheduler_settings())
+        env.update(scheduler_settings(ui_plugin=plugins_folder is not None))
     admin_password(airflow_home)
     return env
 

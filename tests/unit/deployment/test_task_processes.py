@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sf1630.deployment.starter import Side, templates
@@ -28,8 +29,21 @@ print(json.dumps([link for link in links if link.startswith("socket:")]))
 
 
 def test_every_preload_module_exists() -> None:
-    missing = [name for name in preload() if importlib.util.find_spec(name) is None]
+    missing = [name for name in preload(ui_plugin=True) if importlib.util.find_spec(name) is None]
     assert missing == []
+
+
+def test_the_ui_plugin_is_preloaded_only_where_it_is_installed(tmp_path: Path) -> None:
+    """Every task process loads every plugin; the starter's deployments install none, the demo one."""
+    from sf1630.demo.stack import stack_environment
+
+    assert "sf1630.airflow.ui" in preload(ui_plugin=True)
+    assert "sf1630.airflow.ui" not in preload()
+    url, dags = "sqlite:////nonexistent.db", tmp_path / "dags"
+    with_plugin = stack_environment(tmp_path / "a", url, dags, plugins_folder=tmp_path / "plugins")
+    without = stack_environment(tmp_path / "b", url, dags)
+    assert "sf1630.airflow.ui" in with_plugin["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"].split(",")
+    assert "sf1630.airflow.ui" not in without["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"].split(",")
 
 
 def test_each_side_preloads_its_own_tasks_and_airflows_task_runner() -> None:
@@ -50,7 +64,11 @@ def test_starter_env_has_the_scheduler_settings(side: Side) -> None:
 def test_preload_imports_cleanly_and_opens_no_socket() -> None:
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
     done = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL, *preload()], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", IMPORT_ALL, *preload(ui_plugin=True)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == []
