@@ -218,6 +218,11 @@ def test_receiver_dag_shape(dagbag: Any) -> None:
     assert dag.get_task("delete").trigger_rule == "all_done"
     assert dag.get_task("all_loaded").upstream_task_ids == {"load", "delete"}
     assert dag.get_task("load").map_index_template
+    # Every accepted sender's spec asset is declared (as an inlet), so parsing registers it before the first
+    # load's event: created on the fly, two loads finishing together raced and one was set failed.
+    assert {a.name for a in dag.get_task("load").inlets} == {
+        f"sf1630_lis_{code}" for code in ("ky", "ksd", "dubu", "aula", "kp")
+    }
     assert "sf1630_completeness_herning_lis01_simpel" in dagbag.dag_ids
 
 

@@ -278,7 +278,12 @@ def build_receiver_dag(receiver: Receiver) -> DAG:
         )
         user = receiver.sftp_user
         fetched = fetch(user, wait.output)  # type: ignore[arg-type]  # an XComArg resolves to the items
-        loads = load.partial(sftp_user=user).expand(record=validate(user, fetched))  # type: ignore[arg-type]
+        # The spec assets as inlets too, so the DAG processor registers them when it parses the DAG: an
+        # asset first made by a load's event is created by the api-server on the fly, and two loads of one
+        # spec finishing together raced to insert it (a unique-key violation set one of them failed).
+        specs = sorted({a.dataspec for a in receiver.accepted})
+        registered = load.override(inlets=[spec_asset(spec) for spec in specs])
+        loads = registered.partial(sftp_user=user).expand(record=validate(user, fetched))  # type: ignore[arg-type]
         deleted = delete(user)
         sweep = housekeeping(user)
         # The leaf needs every load and the delete: delete and housekeeping run whatever happened (trigger
