@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.demo import DEFAULT_HOME, DEMO_MONTH
+from sf1630.demo.stack import Sizing
 
 #: The default month's size: sized to finish within 10 minutes on a 2-core machine (README).
 DEFAULT_KOMMUNER = 20
@@ -70,7 +71,10 @@ def _options(parser: argparse.ArgumentParser, *, full: bool) -> None:
             "--port", type=int, default=8080, help="the UI's port (default 8080, or any free)"
         )
         parser.add_argument(
-            "--parallelism", type=_positive, default=4, help="task processes at once (default 4, for 2 cores)"
+            "--parallelism",
+            type=_positive,
+            default=Sizing.parallelism,
+            help=f"task processes at once (default {Sizing.parallelism}, for 2 cores)",
         )
         parser.add_argument(
             "--keep-running", action="store_true", help="leave Airflow up after the summary until Ctrl-C"
@@ -113,7 +117,7 @@ def run_command(args: argparse.Namespace) -> int:
     """The whole demo; exit 0 when every delivery but the invalid one was loaded."""
     from sf1630.demo.layout import DemoHome, HomeInUse
     from sf1630.demo.run import MonthNotDue, run_demo
-    from sf1630.demo.stack import Sizing, StackFailed
+    from sf1630.demo.stack import StackFailed
     from sf1630.platform.process import EmulatorFailed
 
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops everything the demo started, as Ctrl-C does

@@ -51,14 +51,17 @@ def free_port() -> int:
 class Sizing:
     """How much Airflow may run at once on this machine (the defaults suit 2 cores).
 
-    A task process costs about a CPU-second of Python start-up and DAG parsing before the task does
-    anything, so more concurrent task processes than a few per core only add contention (Airflow's default
-    parallelism is 32). The DAG files only change when someone edits them, so the DAG processor re-parses
-    rarely instead of every 30 s.
+    Task processes start from the forkserver with their imports done (:mod:`sf1630.deployment.
+    task_processes`), so a slot mostly waits: on an SSH login, the emulator, the API server, PostgreSQL.
+    On the 2-core machine the default month took 333 s with 4 slots, 186 s with 8 and 128 s with 12 or 16
+    (the platform's 20 s per receipt and the scheduler's hops are then what is left), using less CPU as
+    the month got shorter: the components' polling runs for less time (docs/deploy.md, "Task processes").
+    Airflow's default is 32. The DAG files only change when someone edits them, so the DAG processor
+    re-parses rarely instead of every 30 s.
     """
 
-    parallelism: int = 4
-    max_active_tasks_per_dag: int = 4
+    parallelism: int = 12
+    max_active_tasks_per_dag: int = 12
     parse_interval: int = 600
     parsing_processes: int = 1
 
