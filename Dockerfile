@@ -20,7 +20,10 @@ RUN apt-get update \
 WORKDIR /opt/sf1630
 COPY pyproject.toml constraints.txt README.md ./
 COPY include ./include
-RUN pip install -c constraints.txt -e .
+# PYTHONDONTWRITEBYTECODE keeps pip from writing .pyc files too: compile once here, or every process (each
+# component, each Celery task) compiles what it imports, every time (docs/deploy.md, "Install with bytecode").
+RUN pip install -c constraints.txt -e . \
+ && python -m compileall -q -j 0 "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" include
 COPY dags ./dags
 COPY plugins ./plugins
 
