@@ -9,10 +9,9 @@ BIN := $(VENV)/bin
 
 # uv resolves and installs the same pinned set as pip in well under a minute (pip took 3-5 on the 2-core
 # machine); pip only installs uv itself, at the version pinned in constraints.txt.
-# --compile-bytecode and compileall: uv, unlike pip, writes no .pyc files, and where PYTHONDONTWRITEBYTECODE
-# is set (as on the build machines) Python never writes them either, so every process compiled every module
-# it imported from source, every time: GX + polars + Airflow's SDK took 10.4-11.2 s to import instead of
-# 4.5 s, in each test worker, Airflow component, benchmark process and task process forked without preloads.
+# --compile-bytecode and compileall: uv writes no .pyc files, and where PYTHONDONTWRITEBYTECODE is set (as on
+# the build machines) Python never does either, so every process would compile what it imports, every time
+# (docs/deploy.md, "Install with bytecode compiled").
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt uv

@@ -52,10 +52,8 @@ class Sizing:
     """How much Airflow may run at once on this machine (the defaults suit 2 cores).
 
     Task processes start from the forkserver with their imports done (:mod:`sf1630.deployment.
-    task_processes`), so a slot mostly waits: on an SSH login, the emulator, the API server, PostgreSQL.
-    On the 2-core machine the default month took 333 s with 4 slots, 186 s with 8 and 128 s with 12 or 16
-    (the platform's 20 s per receipt and the scheduler's hops are then what is left), using less CPU as
-    the month got shorter: the components' polling runs for less time (docs/deploy.md, "Task processes").
+    task_processes`), so a slot mostly waits (an SSH login, the emulator, the API server, PostgreSQL) and
+    the default month is slot-bound well past 2 per core (measured in docs/deploy.md, "Slots").
     Airflow's default is 32. The DAG files only change when someone edits them, so the DAG processor
     re-parses rarely instead of every 30 s.
     """
