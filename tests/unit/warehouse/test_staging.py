@@ -116,6 +116,29 @@ def test_ragged_records_and_nul_bytes_are_counted_to_the_end(
     assert entry.expectation == "parse.nul" and entry.unexpected_count == with_nul.count(b"\x00") > 1
 
 
+SAG_IDS = ["KY0123456789", "KY9999999999", "KY012345678", "KY01234567890", "ky0123456789", "KYA123456789"]
+SAG_IDS += ["XKY012345678", "KY 123456789", "KY01234567٣9", "", "KYKY12345678"]
+
+
+def test_a_one_run_pattern_fails_exactly_what_the_regex_fails(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
+) -> None:
+    """``KY[0-9]{10}`` runs in PostgreSQL as its length and an uncounted run (counted repetitions cost
+    PostgreSQL's regex engine per value): the same texts fail as under the spec's regex, counted and sampled."""
+    import re
+
+    pattern = ky.column("sag_id").pattern
+    assert pattern == "KY[0-9]{10}"
+    ids = pl.Series("sag_id", SAG_IDS * 3, dtype=pl.String)
+    edited = frame.head(len(ids)).with_columns(ids)
+    done = staged(warehouse, csv_text(edited, ky).encode(), ky)
+    verdict = SpecExtract(ky).validate_staged(validator, warehouse, done, name="f.csv", cvr=CVR, period=PERIOD)
+    [failed] = [r for r in verdict.report.failures if r.column == "sag_id" and "regex" in r.expectation]
+    wrong = [t for t in ids.to_list() if t and not re.fullmatch(pattern, t)]
+    assert failed.expectation == "expect_column_values_to_match_regex"
+    assert failed.unexpected_count == len(wrong) and set(failed.sample) <= set(wrong)
+
+
 DATES = ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"]
 NOT_DATES = [
     "2023-02-29",
