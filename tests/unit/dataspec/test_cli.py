@@ -117,7 +117,8 @@ def test_suite_writes_the_gx_suite_as_json(tmp_path: Path, capsys: pytest.Captur
         }
         assert ("expect_column_values_to_be_between", "antal_dage") in conditions, conditions
         dated = ("expect_column_values_to_be_of_type", "startdato")
-        assert (dated in conditions) == (calendar is Calendar.INPUT), server  # the server's input, or a pattern
+        # the server's input, or a pattern
+        assert (dated in conditions) == (calendar is Calendar.INPUT), server
     capsys.readouterr()  # the paths written
     assert main(["dataspec", "suite", "ky"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "sf1630.ky"

@@ -124,7 +124,8 @@ def test_a_one_run_pattern_fails_exactly_what_the_regex_fails(
     warehouse: Database, ky: DataSpec, frame: pl.DataFrame, validator: Validator
 ) -> None:
     """``KY[0-9]{10}`` runs in PostgreSQL as its length and an uncounted run (counted repetitions cost
-    PostgreSQL's regex engine per value): the same texts fail as under the spec's regex, counted and sampled."""
+    PostgreSQL's regex engine per value): the same texts fail as under the spec's regex, counted, sampled.
+    """
     import re
 
     pattern = ky.column("sag_id").pattern
@@ -132,7 +133,8 @@ def test_a_one_run_pattern_fails_exactly_what_the_regex_fails(
     ids = pl.Series("sag_id", SAG_IDS * 3, dtype=pl.String)
     edited = frame.head(len(ids)).with_columns(ids)
     done = staged(warehouse, csv_text(edited, ky).encode(), ky)
-    verdict = SpecExtract(ky).validate_staged(validator, warehouse, done, name="f.csv", cvr=CVR, period=PERIOD)
+    spec = SpecExtract(ky)
+    verdict = spec.validate_staged(validator, warehouse, done, name="f.csv", cvr=CVR, period=PERIOD)
     [failed] = [r for r in verdict.report.failures if r.column == "sag_id" and "regex" in r.expectation]
     wrong = [t for t in ids.to_list() if t and not re.fullmatch(pattern, t)]
     assert failed.expectation == "expect_column_values_to_match_regex"
