@@ -17,6 +17,9 @@ store when it is short (:class:`StagingLost`).
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -99,7 +102,7 @@ def stage(
 
     check_identifier(table)
     scan = FileScan(source, spec, block_bytes)
-    blocks = scan.blocks()
+    blocks = _ahead(scan.blocks())
     rows = 0
     with db.connect(autocommit=True) as conn:
         calendar = Calendar.of_server(conn.info.server_version)
@@ -127,6 +130,49 @@ def stage(
             scan.failure = scan.failure or CheckResult("parse.read", False, detail=f"COPY: {first_line(err)}")
     parse = (scan.failure,) if scan.failure is not None else tuple(scan.passed())
     return StagedFile(table, rows if scan.failure is None else 0, scan.checksum, scan.size, parse, calendar)
+
+
+def _ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """``blocks``, made in a thread of their own up to ``depth`` ahead of the consumer.
+
+    The file checks of one block (numpy and hashlib, which release the GIL) then overlap the COPY of the
+    ones before, which the server parses on the other core: staging a 1M-row file took the checks' 0.8 s
+    plus COPY's 1.2 s one after the other. At most ``depth`` + 2 blocks are held, whatever the file's size.
+    """
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not _put(ready, block, stop):
+                    return
+            _put(ready, _END, stop)
+        except BaseException as err:  # handed to the consumer, which raises it
+            _put(ready, err, stop)
+
+    threading.Thread(target=produce, name="sf1630-stage-scan", daemon=True).start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()  # a consumer that stops early (COPY refused) releases the producer
+
+
+_END = object()
+
+
+def _put(ready: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+    """Put ``item`` unless the consumer has gone (False then)."""
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def drop_staging(db: Database, table: str) -> None:

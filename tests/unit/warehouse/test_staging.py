@@ -116,6 +116,31 @@ def test_ragged_records_and_nul_bytes_are_counted_to_the_end(
     assert entry.expectation == "parse.nul" and entry.unexpected_count == with_nul.count(b"\x00") > 1
 
 
+class _Broken(io.BytesIO):
+    """A source whose read fails after the first block (a store that goes away mid-file)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError("the store went away")
+        return super().read(size)
+
+
+def test_a_source_that_fails_mid_file_fails_the_stage_and_leaves_no_table(
+    warehouse: Database, ky: DataSpec, frame: pl.DataFrame
+) -> None:
+    """The blocks are read and checked in a thread ahead of COPY: what goes wrong there reaches the caller,
+    and the COPY it interrupted is rolled back."""
+    data = csv_text(frame, ky).encode()
+    with pytest.raises(OSError, match="went away"):
+        stage(warehouse, "sf1630_stage_broken", _Broken(data), ky, block_bytes=256)
+    assert staged_rows(warehouse, "sf1630_stage_broken") is None
+
+
 SAG_IDS = ["KY0123456789", "KY9999999999", "KY012345678", "KY01234567890", "ky0123456789", "KYA123456789"]
 SAG_IDS += ["XKY012345678", "KY 123456789", "KY01234567٣9", "", "KYKY12345678"]
 
