@@ -6,7 +6,9 @@ scheduler, DAG processor, triggerer, API server, embedded PostgreSQL, the demo's
 * **parse**: seconds to build every DAG of each DAG file, per DAG, and to build only the one DAG a task
   process asks for (``get_parsing_context``), each in a fresh interpreter;
 * **trivial**: a mapped DAG of do-nothing tasks through the same scheduler: wall and CPU seconds per task
-  instance (CPU of the Airflow processes and every task process they started, from their rusage);
+  instance (CPU of the Airflow processes and every task process they started, from their rusage); then the
+  same tasks each deferring once to the triggerer (1 s) and resuming in a second task process, as every
+  delivery and every receiver's wait does (``trivial.deferred``);
 * **idle**: before each of those runs, the same stack's CPU rate with every component up and nothing to do
   (scheduler loops, heartbeats, the DAG processor's checks, the api-server); the CPU figures are given
   gross (all the stack's CPU over the run's wall time, divided by its task instances) and net of that
@@ -79,6 +81,40 @@ def bench_trivial():
 
 bench_trivial()
 '''
+
+DEFERRED_DAG = '''
+"""The same mapped tasks, each deferring once to the triggerer and resuming: what a wait costs Airflow."""
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import BaseOperator, dag, task
+
+
+class WaitOnce(BaseOperator):
+    def __init__(self, *, item: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.item = item
+
+    def execute(self, context):
+        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=1)), method_name="resume")
+
+    def resume(self, context, event=None) -> int:
+        return self.item
+
+
+@dag(dag_id="bench_trivial_deferred", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+def bench_trivial_deferred():
+    @task
+    def items() -> list[int]:
+        return list(range({n}))
+
+    WaitOnce.partial(task_id="wait").expand(item=items())
+
+
+bench_trivial_deferred()
+'''
+TRIVIAL_DAGS = {"bench_trivial": TRIVIAL_DAG, "bench_trivial_deferred": DEFERRED_DAG}
 
 
 def tree_cpu(pids: list[int]) -> float:
@@ -178,7 +214,8 @@ def trivial_stack(work: Path) -> Iterator[Any]:
 
     dags = work / "dags"
     dags.mkdir(parents=True)
-    (dags / "bench_trivial.py").write_text(TRIVIAL_DAG.replace("{n}", str(TRIVIAL_TASKS)), encoding="utf-8")
+    for dag_id, source in TRIVIAL_DAGS.items():
+        (dags / f"{dag_id}.py").write_text(source.replace("{n}", str(TRIVIAL_TASKS)), encoding="utf-8")
     database = start_metadata_db(POSTGRES, work / "postgres")
     stack = None
     try:
@@ -196,22 +233,30 @@ def trivial_stack(work: Path) -> Iterator[Any]:
 
 
 def run_trivial(work: Path) -> dict[str, Any]:
-    """One run of the trivial mapped DAG: wall and Airflow CPU per task instance."""
+    """One run of each trivial mapped DAG, one after the other on one stack: wall and Airflow CPU per task
+    instance, for tasks that do nothing and for tasks that also defer once (``deferred``)."""
     with trivial_stack(work) as stack:
-        client = stack.wait_ready(["bench_trivial"])
-        client.set_paused("bench_trivial", paused=False)
-        pids = [p.pid for p in stack.processes.values()]
+        client = stack.wait_ready(list(TRIVIAL_DAGS))
+        for dag_id in TRIVIAL_DAGS:
+            client.set_paused(dag_id, paused=False)
         time.sleep(5)  # let the start-up settle
-        idle = idle_rate(stack.processes)
-        cpu0, wall0 = tree_cpu(pids), time.monotonic()
-        client.trigger("bench_trivial", None, {})
-        while True:
-            [run] = client.runs(["bench_trivial"])
-            if run["state"] in ("success", "failed"):
-                break
-            time.sleep(0.5)
-        wall, cpu = time.monotonic() - wall0, tree_cpu(pids) - cpu0
-        tis = len(client.task_instances(["bench_trivial"]))
+        plain = _trivial_run(stack, client, "bench_trivial")
+        plain["deferred"] = _trivial_run(stack, client, "bench_trivial_deferred")
+    return plain
+
+
+def _trivial_run(stack: Any, client: Any, dag_id: str) -> dict[str, Any]:
+    pids = [p.pid for p in stack.processes.values()]
+    idle = idle_rate(stack.processes)
+    cpu0, wall0 = tree_cpu(pids), time.monotonic()
+    client.trigger(dag_id, None, {})
+    while True:
+        [run] = client.runs([dag_id])
+        if run["state"] in ("success", "failed"):
+            break
+        time.sleep(0.5)
+    wall, cpu = time.monotonic() - wall0, tree_cpu(pids) - cpu0
+    tis = len(client.task_instances([dag_id]))
     return {
         "state": run["state"],
         "task_instances": tis,
@@ -512,6 +557,8 @@ def main() -> int:
             month["cpu_per_ti"] / max(1e-9, trivial["cpu_per_ti"]), 2
         ),
         "ratio_project_cpu_per_ti_to_trivial_without_forkserver": _ratio(fork, trivial, "cpu_per_ti"),
+        # What one deferral and resumption adds to a do-nothing task (a delivery and a wait each make one).
+        "ratio_deferred_trivial_to_trivial": _ratio(trivial["deferred"], trivial, "cpu_per_ti"),
         # The same ratios with each run's CPU net of its stack's idle rate over its wall time.
         "ratio_project_cpu_per_ti_to_trivial_net_of_idle": _ratio(month, trivial, "cpu_per_ti_net_of_idle"),
         "ratio_project_cpu_per_ti_to_trivial_net_of_idle_without_forkserver": _ratio(
@@ -534,7 +581,8 @@ def main() -> int:
     }
     print(json.dumps(result))
     complete = month["complete"] and (fork is None or fork["complete"])
-    return 0 if complete and trivial["state"] == "success" else 1
+    trivial_done = trivial["state"] == trivial["deferred"]["state"] == "success"
+    return 0 if complete and trivial_done else 1
 
 
 if __name__ == "__main__":
