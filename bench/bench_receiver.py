@@ -276,14 +276,14 @@ def _save(work: Path, step: str, records: list[Any]) -> None:
 
 
 def step_fetch(home: Path, port: int, work: Path) -> None:
-    from sf1630.receiver.delivery import fetch_item
+    from sf1630.receiver.delivery import fetch_items
     from sf1630.receiver.fetch import list_inbox
 
     intake = _intake(home, port, work)
     with intake.open_sftp() as sftp:
         items = list_inbox(sftp, "IN", who=LIS_USER).items
     receiver = intake.receiver
-    records = [fetch_item(intake, item, item.label(receiver.kommune, receiver.lis)) for item in items]
+    records = fetch_items(intake, [(item, item.label(receiver.kommune, receiver.lis)) for item in items])
     assert all(r.status == "staged" for r in records), records
     _save(work, "fetch", records)
 

@@ -156,6 +156,10 @@ class FileArrival(BaseTrigger):  # type: ignore[misc]
             options = await self._options()
         except ValueError as err:
             return {"status": REFUSED, "message": str(err)}
+        # A find is held back until ``not_before`` anyway, so the first look waits for it (or for the
+        # deadline, if that comes first): the same outcome for a file that stays once it is there, without
+        # a listing every poll through the settle (20 s at the demo's 1 s poll: 20 listings per wait).
+        await asyncio.sleep(max(0.0, min(self.not_before, self.deadline) - time.time()))
         looked = False
         while not looked or time.time() < self.deadline:
             try:

@@ -46,7 +46,7 @@ from sf1630.airflow.notify import failure_callback
 from sf1630.airflow.runs import dag_arguments, monthly_timetable
 from sf1630.airflow.store import intake_for, storage
 from sf1630.receiver.config import LOAD_TASK, Receiver, load_receiver, load_receivers
-from sf1630.receiver.delivery import delete_items, fetch_item, load_item, validate_items
+from sf1630.receiver.delivery import delete_items, fetch_items, load_item, validate_items
 from sf1630.receiver.fetch import list_inbox
 from sf1630.receiver.housekeeping import housekeeping_due, sweep_inbox
 from sf1630.receiver.inbox import InboxItem, InboxListing
@@ -164,13 +164,14 @@ def _records(value: Any) -> list[ItemRecord]:
 def fetch(sftp_user: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Check every waiting item's metadata and stage its data file; refused ones go to the quarantine."""
     intake = intake_for(load_receiver(sftp_user))
-    records = []
-    for item in items:
-        inbox_item = InboxItem(item["data_name"], item["metadata_name"], int(item["data_size"]))
-        record = fetch_item(intake, inbox_item, item["label"])
+    waiting = [
+        (InboxItem(item["data_name"], item["metadata_name"], int(item["data_size"])), str(item["label"]))
+        for item in items
+    ]
+    records = fetch_items(intake, waiting)
+    for record in records:
         log.info("%s: %s", record.label, record.status)
-        records.append(record.to_xcom())
-    return records
+    return [record.to_xcom() for record in records]
 
 
 @task

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING
 
 from sf1630.protocol import METADATA_SUFFIX, DocumentTooLarge, check_safe_name
 from sf1630.receiver import claims as claiming
-from sf1630.receiver.fetch import SizeMismatch, delete_remote, download_with_retries, read_small
+from sf1630.receiver.fetch import (
+    SizeMismatch,
+    delete_remote,
+    download_with_retries,
+    read_small,
+    shared_session,
+)
 from sf1630.receiver.held import Hold, write_note
 from sf1630.receiver.inbox import InboxItem
 from sf1630.receiver.intake import SPEC_ERRORS, ExtractSpec, Intake
@@ -60,6 +66,14 @@ log = logging.getLogger(__name__)
 
 
 # --- fetch ------------------------------------------------------------------------------------------------
+
+
+def fetch_items(intake: Intake, items: Sequence[tuple[InboxItem, str]]) -> list[ItemRecord]:
+    """:func:`fetch_item` for each (item, label), over one SFTP session for them all (a fresh one after an
+    error)."""
+    with shared_session(intake.open_sftp) as open_sftp:
+        steady = replace(intake, open_sftp=open_sftp)
+        return [fetch_item(steady, item, label) for item, label in items]
 
 
 def fetch_item(intake: Intake, item: InboxItem, label: str) -> ItemRecord:

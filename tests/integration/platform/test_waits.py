@@ -54,20 +54,26 @@ class _Direct(FileArrival):
         return self.options
 
 
-def _events(trigger: FileArrival) -> list[dict[str, Any]]:
-    async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
+async def _collect(trigger: FileArrival) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
 
-    return asyncio.run(collect())
+
+def _events(trigger: FileArrival) -> list[dict[str, Any]]:
+    return asyncio.run(_collect(trigger))
 
 
 def _trigger(
-    emulator: RunningEmulator, keys: dict[str, Path], pattern: str, deadline: float, not_before: float = 0.0
+    emulator: RunningEmulator,
+    keys: dict[str, Path],
+    pattern: str,
+    deadline: float,
+    not_before: float = 0.0,
+    port: int | None = None,
 ) -> _Direct:
     trigger = _Direct("unused", "IN", pattern, 0.1, deadline, not_before)
     trigger.options = ssh_options(
         "127.0.0.1",
-        emulator.port,
+        port or emulator.port,
         HERNING,
         None,
         {"host_key": emulator.host_key, "key_file": str(keys[HERNING])},
@@ -111,3 +117,29 @@ def test_a_timeout_is_held_back_until_the_scheduler_has_settled(
         [nothing] = _events(_trigger(emulator, client_keys, "*.metadata", began, not_before=began + 2))
         assert nothing["status"] == TIMED_OUT
         assert time.time() - began >= 2.0
+
+
+def test_the_first_look_waits_for_not_before(tmp_path: Path, client_keys: dict[str, Path]) -> None:
+    """What is found earlier could not be reported earlier: the trigger connects (and lists) no sooner than
+    ``not_before``, once, and finds what is there."""
+    from tests.support.proxy import CuttingProxy
+
+    with _serve(tmp_path, client_keys) as emulator:
+        (emulator.folder(HERNING, "IN") / f"{DATA}.metadata").write_bytes(b"<x/>")
+        proxy = CuttingProxy(emulator.port, after=1 << 30, direction="down", cuts=0)
+        try:
+            began = time.time()
+            trigger = _trigger(
+                emulator, client_keys, "*.metadata", began + 60, not_before=began + 2, port=proxy.port
+            )
+
+            async def watched() -> tuple[int, list[dict[str, Any]]]:
+                events = asyncio.ensure_future(_collect(trigger))
+                await asyncio.sleep(1.5)
+                return proxy.connections, await events
+
+            early, [found] = asyncio.run(watched())
+        finally:
+            proxy.close()
+    assert (early, proxy.connections, found["status"]) == (0, 1, FOUND)
+    assert time.time() - began >= 2.0

@@ -56,6 +56,12 @@ def asset_events(uri: str) -> list[dict[str, Any]]:
         return [dict(extra) for extra in session.scalars(ordered)]
 
 
+def _validation_page(site: Path) -> str:
+    """The text of a Data Docs site's validation result page."""
+    [page] = (site / "validations").rglob("*.html")
+    return page.read_text(encoding="utf-8")
+
+
 def uuid_of(metadata: bytes) -> str:
     from sf1630.protocol import read_metadata
 
@@ -126,9 +132,13 @@ def test_invalid_delivery_is_quarantined_with_reports_and_loads_nothing(
     reports = {"validation.json", "validation.html", "summary.txt", "datadocs"}
     assert kept == {KY_DATA, f"{KY_DATA}.metadata", "reason.json", *reports}
     result = json.loads((folder / "validation.json").read_text())  # GX's own ValidationResult
-    failed = [r["expectation_config"]["type"] for r in result["results"] if not r["success"]]
-    assert failed == ["expect_column_values_to_match_regex"]
+    [failed] = [r for r in result["results"] if not r["success"]]
+    config = failed["expectation_config"]  # a pattern, checked in the form PostgreSQL matches fastest
+    assert config["meta"]["stands_for"] == "expect_column_values_to_match_regex"
+    assert (config["kwargs"]["column"], failed["result"]["unexpected_count"]) == ("person_noegle", 1)
+    assert failed["result"]["partial_unexpected_list"] == ["XYZ"]
     assert (folder / "datadocs" / "index.html").is_file()
+    assert "person_noegle matches [0-9a-f]{32}" in _validation_page(folder / "datadocs")
     assert not any(setup.staging.iterdir())
     assert (folder / KY_DATA).read_bytes() == content
     reason = json.loads((folder / "reason.json").read_text())
@@ -231,6 +241,37 @@ def test_connection_cut_mid_download_is_retried(
     assert states(run)["load"] == "success"
     assert row_count(db, table) == 4000
     assert list(emulator.inbox().iterdir()) == []
+
+
+@pytest.mark.integration
+def test_one_fetch_step_logs_in_once_and_again_only_after_a_cut(
+    emulator: Emulator, configure: Callable[..., ReceiverSetup], warehouse: Database, airflow_db: Path
+) -> None:
+    """The fetch step reads every delivery's metadata and data over one SFTP session (an SSH login each
+    was 2 per delivery); a session cut mid-download is dropped and the retry logs in afresh."""
+    from dataclasses import replace
+
+    from sf1630.airflow.store import intake_for
+    from sf1630.receiver.delivery import fetch_items
+    from sf1630.receiver.fetch import list_inbox
+
+    names = [KY_DATA, "KY_LIS_65700000_M10_20261101060001.csv", "KY_LIS_65700000_M10_20261101060002.csv"]
+    for n, name in enumerate(names):
+        emulator.deliver("KY", name, make_extract("KY", rows=3000 if n else 40, seed=n)[0])
+    for cuts, logins in ((0, 1), (1, 2)):
+        proxy = CuttingProxy(emulator.port, after=100_000, direction="down", cuts=cuts)
+        try:
+            intake = intake_for(configure(emulator, warehouse, sftp_port=proxy.port).receiver)
+            with intake.open_sftp() as sftp:
+                items = list_inbox(sftp, "IN", who=intake.receiver.sftp_user).items
+            opened = proxy.connections
+            records = fetch_items(
+                replace(intake, backoff_seconds=0.0), [(item, item.data_name) for item in items]
+            )
+        finally:
+            proxy.close()
+        assert [r.status.value for r in records] == ["staged"] * len(names)
+        assert (proxy.cuts_done, proxy.connections - opened) == (cuts, logins)
 
 
 @pytest.mark.integration
