@@ -9,6 +9,10 @@ step finds or replaces its own table. The load step promotes it into the warehou
 the ledger's transaction (:func:`sf1630.warehouse.load.load_delivery`); quarantine and delete drop it too.
 An UNLOGGED table is emptied by a server crash: the load checks the row count and stages again from the
 store when it is short (:class:`StagingLost`).
+
+The bytes go to COPY as they are (transcoded to UTF-8 when the spec declares another encoding), not through
+polars' batches: COPY parses the spec's dialect itself (separator, quote, NULL text), and on the 1M-row KY
+file the raw stream into COPY took 1.44 s against 2.52 s and 475 MB for polars' streaming batches (issue 19).
 """
 
 # Identifiers in SQL text are checked (schema, staging table) or quoted by psycopg (header names).
