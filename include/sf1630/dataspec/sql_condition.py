@@ -1,4 +1,5 @@
-"""The project's one GX expectation: a column's values satisfy a condition written in SQL.
+"""The project's own GX expectations: a column's values satisfy a condition written in SQL, and a compound
+key is unique; both counted by GX in the one aggregate it runs for every column check.
 
 The staging suite (:func:`sf1630.dataspec.suite.staging_configs`) checks a file staged as TEXT in PostgreSQL,
 and some of its checks need SQL that no GX expectation writes: a date the server reads and writes back
@@ -10,7 +11,7 @@ in the one aggregate it already runs for every other column check of the batch (
 sets, lengths): one scan for all of them, and when it fails GX's own unexpected count and values, as for
 any column check. Rows whose column is NULL are not checked (GX's default for column map expectations).
 
-GX registers both classes when this module is imported (:func:`~sf1630.dataspec.suite.gx_suite` does,
+GX registers the classes when this module is imported (:func:`~sf1630.dataspec.suite.gx_suite` does,
 before it builds a suite); the condition is SQL text from the spec (checked names, quoted literals), run
 by GX's SQL engine only (PostgreSQL: the staging suite's server).
 """

@@ -142,7 +142,7 @@ def gx_suite(name: str, configs: Sequence[Expectation]) -> gx.ExpectationSuite:
     import great_expectations as gx
     from great_expectations.expectations.registry import get_expectation_impl
 
-    import sf1630.dataspec.sql_condition  # noqa: F401 -- registers the staging suite's own expectation with GX
+    import sf1630.dataspec.sql_condition  # noqa: F401 -- registers the staging suite's own expectations
 
     gx_context()
     expectations = [get_expectation_impl(kind)(**kwargs) for kind, kwargs in configs]

@@ -420,7 +420,7 @@ def check_result(r: Any) -> CheckResult:
     elif "observed_value" in res and not r.success:
         detail = f"observed {res['observed_value']!s:.200}"
     meta = cfg.meta or {}
-    column = cfg.kwargs.get("column") or meta.get("column")
+    column = cfg.kwargs.get("column")
     sample = res.get("partial_unexpected_list") or []
     return CheckResult(
         expectation=str(meta.get(STANDS_FOR) or cfg.type),
