@@ -21,6 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SAMPLE_SIZE = 5
+#: In a GX expectation's ``meta``: the expectation a check stands for, by which every report names it (the
+#: staging suite checks a type on text as a pattern or an SQL condition; :mod:`sf1630.dataspec.suite`).
+STANDS_FOR = "stands_for"
 #: First characters that make a spreadsheet evaluate a cell (OWASP's CSV injection list, fullwidth forms).
 FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 

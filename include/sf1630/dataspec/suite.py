@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sf1630.database import quoted
 from sf1630.dataspec.ddl import Calendar, input_match, sql_literal, typed_value
+from sf1630.dataspec.report import STANDS_FOR
 from sf1630.dataspec.schema import lexical_pattern
 from sf1630.dataspec.spec import Column, DataSpec
 
@@ -151,9 +152,6 @@ def gx_suite(name: str, configs: Sequence[Expectation]) -> gx.ExpectationSuite:
 
 # --- the suite on a text staging table (PostgreSQL) ------------------------------------------------------
 
-#: The expectation a staging check stands for, in its ``meta``: the report names the check as the typed
-#: suite does (a type check on text is a pattern or an SQL condition; a range compares typed values).
-STANDS_FOR = "stands_for"
 OF_TYPE = "expect_column_values_to_be_of_type"
 MATCH_REGEX = "expect_column_values_to_match_regex"
 

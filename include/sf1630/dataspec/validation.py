@@ -48,11 +48,10 @@ import polars as pl
 from sf1630.database import Database
 from sf1630.dataspec.ddl import Calendar
 from sf1630.dataspec.parsing import ParseFailure, first_line, read_regular_file, read_text_frame
-from sf1630.dataspec.report import SAMPLE_SIZE, CheckResult, ValidationReport
+from sf1630.dataspec.report import SAMPLE_SIZE, STANDS_FOR, CheckResult, ValidationReport
 from sf1630.dataspec.schema import lexical_pattern, parse_expression
 from sf1630.dataspec.spec import DataSpec
 from sf1630.dataspec.suite import (
-    STANDS_FOR,
     Expectation,
     expectation_configs,
     gx_context,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sf1630.dataspec.report import STANDS_FOR
 from sf1630.protocol import ProtocolError, check_safe_name
 from sf1630.warehouse.ledger import LoadRow
 
@@ -139,8 +140,9 @@ def _finding(result: dict[str, Any]) -> Finding:
         kwargs, outcome = _dict(config.get("kwargs")), _dict(result.get("result"))
         sample = outcome.get("partial_unexpected_list")
         sample = sample[:5] if isinstance(sample, list) else []
+        named = _dict(config.get("meta")).get(STANDS_FOR)  # the check a staging expectation stands for
         return Finding(
-            _short(config.get("type") or config.get("expectation_type") or "?"),
+            _short(named or config.get("type") or config.get("expectation_type") or "?"),
             _short(kwargs.get("column") or ""),
             _count(outcome.get("unexpected_count")),
             _short(json.dumps(sample, ensure_ascii=False, default=str)),

@@ -344,6 +344,9 @@ def test_summaries_of_both_validation_shapes() -> None:
     }
     summary = summarize_validation(json.dumps(gx).encode())
     assert (summary.success, summary.evaluated, summary.failed[0].unexpected) == (False, 2, 2)
+    staged = gx["results"][1]["expectation_config"]  # the staging suite's check names what it stands for
+    staged.update(type="expect_column_values_to_satisfy_sql_condition", meta={"stands_for": "expect_x"})
+    assert summarize_validation(json.dumps(gx).encode()).failed[0].expectation == "expect_x"
     own = {
         "success": False,
         "results": [{"success": False, "expectation": "parse.rows", "unexpected_count": 1}],
