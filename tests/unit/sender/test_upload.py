@@ -29,6 +29,8 @@ from sf1630.sender.upload import (
     upload_delivery,
 )
 
+from tests.support.streams import FailingStream
+
 
 @pytest.fixture
 def delivery(ky: SenderSystem, kommuner: tuple[Kommune, ...]) -> Delivery:
@@ -109,24 +111,11 @@ def test_upload_puts_data_then_trigger(
     assert remote_state(folder, delivery.file_name) is RemoteState.TRIGGERED
 
 
-class _BrokenStream(io.BytesIO):
-    """A source that fails after the first chunk, like a connection dropping mid-upload."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.reads = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        self.reads += 1
-        if self.reads > 1:
-            raise ConnectionResetError("connection lost")
-        return super().read(size)
-
-
 def test_broken_upload_leaves_nothing_under_the_final_name(folder: Any) -> None:
     final = out_path("KY_LIS_10100000_M10_20261101000000.csv")
+    broken = FailingStream(b"x" * 100, ConnectionResetError("connection lost"))  # dropped mid-upload
     with pytest.raises(ConnectionResetError):
-        put_atomically(folder, _BrokenStream(b"x" * 100), final, chunk_size=10)
+        put_atomically(folder, broken, final, chunk_size=10)
     assert not (folder.root / final).exists()
     assert (folder.root / (final + ".part")).stat().st_size == 10
     assert put_atomically(folder, io.BytesIO(b"y" * 100), final, chunk_size=10) == 100

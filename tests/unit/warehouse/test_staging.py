@@ -28,6 +28,8 @@ from sf1630.warehouse import LoadEntry, LoadRequest, Outcome, load_delivery, rec
 from sf1630.warehouse.load import StagedRows
 from sf1630.warehouse.staging import StagedFile, StagingLost, stage, staged_rows, staging_table
 
+from tests.support.streams import FailingStream
+
 CVR, PERIOD = "65700000", Period(2026, 10)
 KINDS = sorted(CORRUPTIONS)
 
@@ -116,28 +118,15 @@ def test_ragged_records_and_nul_bytes_are_counted_to_the_end(
     assert entry.expectation == "parse.nul" and entry.unexpected_count == with_nul.count(b"\x00") > 1
 
 
-class _Broken(io.BytesIO):
-    """A source whose read fails after the first block (a store that goes away mid-file)."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.reads = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        self.reads += 1
-        if self.reads > 1:
-            raise OSError("the store went away")
-        return super().read(size)
-
-
 def test_a_source_that_fails_mid_file_fails_the_stage_and_leaves_no_table(
     warehouse: Database, ky: DataSpec, frame: pl.DataFrame
 ) -> None:
     """The blocks are read and checked in a thread ahead of COPY: what goes wrong there reaches the caller,
     and the COPY it interrupted is rolled back."""
     data = csv_text(frame, ky).encode()
+    broken = FailingStream(data, OSError("the store went away"))
     with pytest.raises(OSError, match="went away"):
-        stage(warehouse, "sf1630_stage_broken", _Broken(data), ky, block_bytes=256)
+        stage(warehouse, "sf1630_stage_broken", broken, ky, block_bytes=256)
     assert staged_rows(warehouse, "sf1630_stage_broken") is None
 
 
